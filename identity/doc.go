@@ -1,0 +1,13 @@
+// Package identity holds a GhostWire peer's long-term Ed25519 identity: the
+// private key, the public [ID] whose canonical text form is the peer's Tor v3
+// onion address, the safety number two people compare out of band, and the
+// encrypted key file that keeps the key on disk.
+//
+// The one thing a reader must know: an ID is a public key that has passed
+// [ParseID] or [NewID], which refuse the small-order and non-canonical
+// encodings that ed25519.Verify would otherwise accept signatures under.
+// Never build an ID by converting raw bytes.
+//
+// This package imports nothing else of GhostWire; everything else imports it.
+// The key file format is specified in docs/keyfile.md.
+package identity
