@@ -277,4 +277,3 @@ func ReadKeyFile(path string) ([]byte, error) {
 	}
 	return data, nil
 }
-
