@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Exit codes, listed in the help text. Scripts may rely on them.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // anything not listed below
+	exitUsage       = 2 // bad command line
+	exitNoIdentity  = 3 // the data directory has no identity yet
+	exitExists      = 4 // refusing to overwrite an existing identity
+	exitAuth        = 5 // wrong passphrase
+	exitCorrupt     = 6 // key file or store damaged or unreadable
+	exitPermission  = 7 // a file has unsafe permissions or cannot be accessed
+	exitInUse       = 8 // another ghostwire process holds the data directory
+	exitUnavailable = 9 // tor (or a network it needs) is not available
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure not listed below
+  2  bad command line (usage)
+  3  no identity in the data directory (run 'ghostwire init')
+  4  an identity already exists (init never overwrites one)
+  5  wrong passphrase
+  6  key file or store is corrupt or truncated
+  7  unsafe permissions or a file that cannot be accessed
+  8  the data directory is in use by another ghostwire process
+  9  tor is not available
+`
+
+// cliError is an error with the exit code and hints the user sees.
+type cliError struct {
+	code  int
+	err   error
+	hints []string
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+func fail(code int, err error, hints ...string) error {
+	return &cliError{code: code, err: err, hints: hints}
+}
+
+func usageError(format string, a ...any) error {
+	return fail(exitUsage, fmt.Errorf(format, a...))
+}
+
+// env is what every command gets: its streams and context.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one `ghostwire <noun> [<verb>]`.
+type command struct {
+	name    string
+	summary string
+	usage   string // full help: synopsis, flags come from the FlagSet, then the example
+	run     func(e *env, args []string) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+const topUsage = `ghostwire: an anonymous peer-to-peer node. Every peer is an Ed25519 identity
+whose Tor onion address is its public key; peers reach each other only through Tor.
+
+Usage:
+  ghostwire <command> [flags] [arguments]
+
+Commands:
+%s
+Every command takes --help. Data lives in --data DIR (default $GHOSTWIRE_DATA,
+else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire).
+
+Example:
+  ghostwire init --data ~/gw        # create an identity (asks for a passphrase)
+  ghostwire id --data ~/gw          # print your onion address and fingerprint
+
+` + exitCodesHelp
+
+func printTopUsage(w io.Writer) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, topUsage, b.String())
+}
+
+// run is the whole program: it returns the exit code. Output asked for goes
+// to stdout; progress, warnings and errors go to stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		printTopUsage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			c, ok := commands[args[1]]
+			if !ok {
+				return report(stderr, fail(exitUsage, fmt.Errorf("unknown command %q", args[1]),
+					"run 'ghostwire --help' for the list of commands"))
+			}
+			return runCommand(e, c, []string{"--help"})
+		}
+		printTopUsage(stdout)
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		return report(stderr, fail(exitUsage, fmt.Errorf("unknown command %q", args[0]),
+			"run 'ghostwire --help' for the list of commands"))
+	}
+	return runCommand(e, c, args[1:])
+}
+
+func runCommand(e *env, c *command, args []string) int {
+	err := c.run(e, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return report(e.stderr, err)
+}
+
+// report prints err as `ghostwire: error: …` plus hint lines and returns
+// its exit code.
+func report(w io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *cliError
+	code, hints := exitFailure, []string(nil)
+	if errors.As(err, &ce) {
+		code, hints = ce.code, ce.hints
+	}
+	fmt.Fprintf(w, "ghostwire: error: %v\n", err)
+	for _, h := range hints {
+		fmt.Fprintf(w, "ghostwire: hint: %s\n", h)
+	}
+	return code
+}
+
+// newFlags builds a FlagSet whose --help prints c.usage to stdout and whose
+// errors print usage to stderr.
+func newFlags(e *env, c *command) *flag.FlagSet {
+	fs := flag.NewFlagSet("ghostwire "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse parses args, handling --help (usage to stdout) and bad flags (an
+// error naming the flag, usage to stderr).
+func parse(e *env, c *command, fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(e.stdout, c, fs)
+		return flag.ErrHelp
+	}
+	if err != nil {
+		printUsage(e.stderr, c, fs)
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
+	syn, example, _ := strings.Cut(c.usage, "\nExample:\n")
+	fmt.Fprintf(w, "%s\n", strings.TrimRight(syn, "\n"))
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if example != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(example, "\n"))
+	}
+	fmt.Fprintf(w, "\n%s", exitCodesHelp)
+}
+
+// dataDirFlag adds --data with the documented default.
+func dataDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", "", "data directory (default $GHOSTWIRE_DATA, else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire)")
+}
+
+func resolveDataDir(flagValue string) (string, error) {
+	switch {
+	case flagValue != "":
+		return filepath.Abs(flagValue)
+	case os.Getenv("GHOSTWIRE_DATA") != "":
+		return filepath.Abs(os.Getenv("GHOSTWIRE_DATA"))
+	case os.Getenv("XDG_DATA_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_DATA_HOME"), "ghostwire"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", usageError("no home directory; pass --data DIR")
+	}
+	return filepath.Join(home, ".local", "share", "ghostwire"), nil
+}

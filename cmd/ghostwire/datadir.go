@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+// dataDir is the layout of a node's data directory:
+//
+//	identity.key  the key file (docs/keyfile.md), mode 0600
+//	store/        the encrypted badger database
+//	lock          held (flock) by the ghostwire process that owns the directory
+type dataDir struct{ path string }
+
+func (d dataDir) keyFile() string  { return filepath.Join(d.path, "identity.key") }
+func (d dataDir) storeDir() string { return filepath.Join(d.path, "store") }
+func (d dataDir) lockFile() string { return filepath.Join(d.path, "lock") }
+
+// lock takes the directory's exclusive lock without waiting. The lock is
+// released when the process exits, however it exits.
+func (d dataDir) lock() (unlock func(), err error) {
+	f, err := os.OpenFile(d.lockFile(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fileError(err, d.lockFile())
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		who := "another ghostwire process"
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(holder))); err == nil {
+			who = fmt.Sprintf("ghostwire process %d", pid)
+		}
+		return nil, fail(exitInUse, fmt.Errorf("data directory %s is in use by %s", d.path, who),
+			"stop that process first, or use another --data directory")
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Truncate(0); f.Close() }, nil
+}
+
+// fileError turns an OS error on path into a CLI error with a hint.
+func fileError(err error, path string) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fail(exitPermission, fmt.Errorf("cannot access %s: permission denied", path),
+			"check the owner and mode of the file and of its directory")
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(exitFailure, fmt.Errorf("%s does not exist", path), "check the path")
+	}
+	return fail(exitFailure, err)
+}
+
+// unlock reads and opens the identity. It never creates or replaces
+// anything: an unreadable identity is reported, not regenerated.
+func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error) {
+	data, err := identity.ReadKeyFile(d.keyFile())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fail(exitNoIdentity, fmt.Errorf("no identity in %s", d.path),
+			fmt.Sprintf("create one with 'ghostwire init --data %s'", d.path))
+	case errors.Is(err, identity.ErrKeyFilePermissions):
+		return nil, fail(exitPermission, err,
+			fmt.Sprintf("make it private with 'chmod 600 %s'", d.keyFile()))
+	case errors.Is(err, identity.ErrCorruptKeyFile):
+		return nil, corruptKeyFile(err, d)
+	case err != nil:
+		return nil, fileError(err, d.keyFile())
+	}
+	need, err := identity.KeyFileNeedsPassphrase(data)
+	if err != nil {
+		return nil, corruptKeyFile(err, d)
+	}
+	var pass []byte
+	if need {
+		if pass, err = readPassphrase(e, passphraseFile, false); err != nil {
+			return nil, err
+		}
+		defer clear(pass)
+	}
+	s, err := identity.OpenKeyFile(data, pass)
+	switch {
+	case errors.Is(err, identity.ErrWrongPassphrase):
+		return nil, fail(exitAuth, errors.New("wrong passphrase for "+d.keyFile()),
+			"try again; if the passphrase is right, the file's sealed part is damaged: restore it from your backup")
+	case errors.Is(err, identity.ErrCorruptKeyFile):
+		return nil, corruptKeyFile(err, d)
+	case err != nil:
+		return nil, fail(exitFailure, err)
+	}
+	return s, nil
+}
+
+func corruptKeyFile(err error, d dataDir) error {
+	return fail(exitCorrupt, err,
+		fmt.Sprintf("restore %s from your backup; ghostwire never replaces an unreadable identity", d.keyFile()))
+}
+
+// openStore opens the encrypted store with the identity's data key.
+func (d dataDir) openStore(s *identity.Secrets) (*store.DB, error) {
+	db, err := store.Open(d.storeDir(), s.StoreKey[:], nil)
+	switch {
+	case errors.Is(err, store.ErrInUse):
+		return nil, fail(exitInUse, err, "stop the other ghostwire process using this --data directory")
+	case errors.Is(err, store.ErrWrongKey):
+		return nil, fail(exitCorrupt, fmt.Errorf("the store in %s was not made with this identity", d.storeDir()),
+			"restore the identity.key that belongs to this store")
+	case err != nil:
+		return nil, fail(exitCorrupt, err, "the store may be damaged; keep a copy of the directory before trying anything else")
+	}
+	return db, nil
+}
+
+const maxPassphrase = 1024
+
+// readPassphrase reads a passphrase from --passphrase-file (a path, or "-"
+// for standard input; its first line) or else from the terminal. confirm
+// asks twice. Passphrases never come from a flag value.
+func readPassphrase(e *env, file string, confirm bool) ([]byte, error) {
+	if file != "" {
+		var r io.Reader
+		if file == "-" {
+			r = e.stdin
+		} else {
+			f, err := os.Open(file)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fail(exitUsage, fmt.Errorf("passphrase file %s does not exist", file),
+					"give the path of a file whose first line is the passphrase, or - for standard input")
+			}
+			if err != nil {
+				return nil, fileError(err, file)
+			}
+			defer f.Close()
+			r = f
+		}
+		b, err := io.ReadAll(io.LimitReader(r, maxPassphrase+1))
+		if err != nil {
+			return nil, fail(exitFailure, fmt.Errorf("reading passphrase: %w", err))
+		}
+		if len(b) > maxPassphrase {
+			return nil, usageError("passphrase file is longer than %d bytes", maxPassphrase)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return nil, fail(exitUsage, errors.New("the passphrase file's first line is empty"),
+				"write the passphrase on the first line, or use --no-passphrase at init to opt out")
+		}
+		return bytes.Clone(line), nil
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, fail(exitUsage, errors.New("a passphrase is needed and there is no terminal to ask on"),
+			"pass --passphrase-file FILE (or --passphrase-file - to read standard input)")
+	}
+	fmt.Fprint(e.stderr, "Passphrase: ")
+	p, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return nil, fail(exitFailure, fmt.Errorf("reading passphrase: %w", err))
+	}
+	if len(p) == 0 {
+		return nil, usageError("empty passphrase")
+	}
+	if confirm {
+		fmt.Fprint(e.stderr, "Again: ")
+		q, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return nil, fail(exitFailure, fmt.Errorf("reading passphrase: %w", err))
+		}
+		if !bytes.Equal(p, q) {
+			return nil, usageError("the passphrases do not match")
+		}
+	}
+	return p, nil
+}
+
+// createIdentity makes a new identity and store in d. It refuses when an
+// identity (readable or not) or a store already exists there.
+func (d dataDir) createIdentity(e *env, pass []byte) (*identity.Secrets, error) {
+	if _, err := os.Lstat(d.keyFile()); err == nil {
+		return nil, fail(exitExists, fmt.Errorf("an identity already exists at %s", d.keyFile()),
+			fmt.Sprintf("'ghostwire id --data %s' shows it; init never replaces an identity, use another --data directory for a new one", d.path))
+	}
+	if entries, err := os.ReadDir(d.storeDir()); err == nil && len(entries) > 0 {
+		return nil, fail(exitExists, fmt.Errorf("%s holds a store but no identity", d.path),
+			"restore that store's identity.key, or use another --data directory")
+	}
+	s, err := identity.GenerateSecrets(rand.Reader)
+	if err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	sealed, err := s.Seal(pass, identity.DefaultKDF, rand.Reader)
+	if err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	db, err := d.openStore(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	// The key file is written last and with O_EXCL: if two inits race, one
+	// loses here and no identity is ever replaced.
+	if err := identity.CreateKeyFile(d.keyFile(), sealed); err != nil {
+		os.RemoveAll(d.storeDir())
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fail(exitExists, fmt.Errorf("an identity already exists at %s", d.keyFile()))
+		}
+		return nil, fileError(err, d.keyFile())
+	}
+	return s, nil
+}
