@@ -1,0 +1,131 @@
+// Package torctl holds the small pieces of tor control-port handling that
+// package onion and its testnet share: an authenticated connection and a
+// strict parser for bootstrap status lines. Only onion may use bine.
+package torctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cretz/bine/control"
+)
+
+// Dial opens a control connection to addr and authenticates it (SAFECOOKIE,
+// cookie, password or none, whichever tor's PROTOCOLINFO offers). The
+// authentication must finish within 10 s; the returned connection has no
+// deadline.
+func Dial(ctx context.Context, addr, password string) (*control.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := control.NewConn(textproto.NewConn(nc))
+	if err := c.Authenticate(password); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("authenticating to tor control port %s: %w", addr, err)
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// Phase is a tor bootstrap phase, from a STATUS_CLIENT BOOTSTRAP event or
+// GETINFO status/bootstrap-phase.
+type Phase struct {
+	Progress int    // 0–100
+	Tag      string // machine-readable phase name, e.g. "conn_done"
+	Summary  string // human-readable phase, e.g. "Connected to a relay"
+	Warning  string // set when the phase reports a problem
+}
+
+// maxStatusLen bounds what ParsePhase reads; tor's lines are far shorter.
+const maxStatusLen = 4096
+
+// ParsePhase reads "NOTICE BOOTSTRAP PROGRESS=85 TAG=ap_conn_done SUMMARY=\"...\""
+// (the severity is optional, as in event bodies). It refuses any line that
+// is not a BOOTSTRAP status or lacks a progress in 0–100.
+func ParsePhase(s string) (Phase, error) {
+	if len(s) > maxStatusLen {
+		return Phase{}, errors.New("torctl: status line too long")
+	}
+	words, err := splitQuoted(s)
+	if err != nil {
+		return Phase{}, err
+	}
+	i := 0
+	if i < len(words) && words[i] != "BOOTSTRAP" {
+		i++ // severity
+	}
+	if i >= len(words) || words[i] != "BOOTSTRAP" {
+		return Phase{}, errors.New("torctl: not a BOOTSTRAP status")
+	}
+	var p Phase
+	seen := false
+	for _, w := range words[i+1:] {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "PROGRESS":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 100 {
+				return Phase{}, fmt.Errorf("torctl: bad progress %q", v)
+			}
+			p.Progress, seen = n, true
+		case "TAG":
+			p.Tag = v
+		case "SUMMARY":
+			p.Summary = v
+		case "WARNING":
+			p.Warning = v
+		}
+	}
+	if !seen {
+		return Phase{}, errors.New("torctl: BOOTSTRAP status without PROGRESS")
+	}
+	return p, nil
+}
+
+// splitQuoted splits on spaces, keeping KEY="quoted value" together and
+// unescaping \" and \\ inside quotes (control-spec §2.1 QuotedString).
+func splitQuoted(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inQuote, escaped, have := false, false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case inQuote && r == '\\':
+			escaped = true
+		case r == '"':
+			inQuote = !inQuote
+			have = true
+		case !inQuote && (r == ' ' || r == '\r' || r == '\n'):
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if inQuote || escaped {
+		return nil, errors.New("torctl: unterminated quoted string")
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}
