@@ -32,7 +32,7 @@ const (
 const (
 	// readBufferSize is the buffered reader over the transport; a bulk
 	// frame's header and most of its body arrive in one read.
-	readBufferSize = 64 << 10
+	readBufferSize = 16 << 10
 	// closeTimeout bounds how long Close waits to send the close frame.
 	closeTimeout = 2 * time.Second
 )
@@ -246,10 +246,13 @@ func (c *Conn) broken(reason error) error {
 // later writes and reads fail with net.ErrClosed.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		// A deadline also wakes a WriteFrame blocked on a peer that stopped
-		// reading, so the lock below is always obtained.
-		c.conn.SetWriteDeadline(time.Now().Add(closeTimeout))
-		c.out.Lock()
+		// If a WriteFrame holds the lock it may be blocked on a peer that
+		// stopped reading: a deadline wakes it, so the lock is always
+		// obtained. The uncontended case skips the timer.
+		if !c.out.TryLock() {
+			c.conn.SetWriteDeadline(time.Now().Add(closeTimeout))
+			c.out.Lock()
+		}
 		if c.out.err == nil {
 			c.writeRecord(recordClose, nil)
 			c.out.err = net.ErrClosed

@@ -2,6 +2,7 @@ package syncproto
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/mlkem"
@@ -303,7 +304,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	if err != nil {
 		return nil, StageResponderAuth, err
 	}
-	peer, err := openAuth(prk, labelResponderHandshake, h2, f3, typeResponderAuth, sigContextResponder)
+	peer, err := openAuth(prk, labelResponderHandshake, h2, f3, typeResponderAuth, sigContextResponder, expected)
 	if err != nil {
 		return nil, StageResponderAuth, err
 	}
@@ -401,7 +402,7 @@ func (h *handshake) server() (*Conn, string, error) {
 	if err != nil {
 		return nil, StageInitiatorAuth, err
 	}
-	peer, err := openAuth(prk, labelInitiatorHandshake, h3, f4, typeInitiatorAuth, sigContextInitiator)
+	peer, err := openAuth(prk, labelInitiatorHandshake, h3, f4, typeInitiatorAuth, sigContextInitiator, identity.ID{})
 	if err != nil {
 		return nil, StageInitiatorAuth, err
 	}
@@ -448,8 +449,10 @@ func sealAuth(prk []byte, label string, th []byte, typ uint, sigContext string, 
 }
 
 // openAuth opens and checks message 3 or 4 and returns the identity it
-// proves.
-func openAuth(prk []byte, label string, th, frame []byte, typ uint, sigContext string) (identity.ID, error) {
+// proves. known, if not zero, is an identity already validated by
+// identity.NewID: when the message names it, the (costly) point validation
+// is not repeated.
+func openAuth(prk []byte, label string, th, frame []byte, typ uint, sigContext string, known identity.ID) (identity.ID, error) {
 	k := expandKey(prk, label, nil)
 	defer clear(k)
 	pt, err := newAEAD(k).Open(nil, zeroNonce[:], frame[frameHeaderSize:], th)
@@ -460,9 +463,11 @@ func openAuth(prk []byte, label string, th, frame []byte, typ uint, sigContext s
 	if err != nil {
 		return identity.ID{}, err
 	}
-	id, err := identity.NewID(m.ID)
-	if err != nil {
-		return identity.ID{}, err
+	id := known
+	if id.IsZero() || !bytes.Equal(m.ID, known.Bytes()) {
+		if id, err = identity.NewID(m.ID); err != nil {
+			return identity.ID{}, err
+		}
 	}
 	msg := make([]byte, 0, len(sigContext)+len(th))
 	msg = append(append(msg, sigContext...), th...)
