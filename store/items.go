@@ -1,0 +1,193 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ghostwire/ghostwire/item"
+)
+
+// Buckets for items (see PutItems for the invariants they keep).
+const (
+	bucketItem  = "item"  // item ID → canonical item bytes
+	bucketDead  = "dead"  // target ID ‖ tombstone ID → empty: deletions seen
+	bucketScope = "scope" // scope ‖ item ID → empty: the sets sync reconciles
+	bucketSpace = "space" // space ‖ created (8, big-endian) ‖ item ID → empty: listing order
+)
+
+// Scope names one set the sync engine reconciles: a space seen through one
+// visibility class (docs/protocol.md §6). The node decides which scopes an
+// item belongs to; the store only indexes them.
+type Scope [32]byte
+
+// Entry is an item to store with the scopes it belongs to.
+type Entry struct {
+	Item   *item.Item
+	Scopes []Scope
+}
+
+// PutItems stores verified items durably, in one batch of bounded size, and
+// applies tombstones. Invariants:
+//   - an item's bytes never change once stored (same ID, same bytes);
+//   - a tombstoned target is removed, and the same item offered again later
+//     is refused (not an error: the caller acknowledges it, and the peer
+//     stops offering it), if the tombstone is by the target's author;
+//   - a dead target's ID stays in its scopes, so two peers that both know
+//     of the deletion hold the same sets.
+//
+// It returns how many entries were new. The caller must have verified every
+// item (item.Verify); the store does not check signatures.
+func (db *DB) PutItems(entries []Entry) (added int, err error) {
+	err = db.Update(func(tx *Tx) error {
+		for _, e := range entries {
+			n, err := putItem(tx, e)
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		return nil
+	})
+	return added, err
+}
+
+func putItem(tx *Tx, e Entry) (int, error) {
+	it := e.Item
+	id := it.ID()
+	if _, err := tx.Get(bucketItem, id[:]); err == nil {
+		return 0, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	// A deletion that arrived first keeps this item out, but only if the
+	// tombstone really deletes it (same author, same space): a tombstone
+	// forged by someone else deletes nothing.
+	deleted := false
+	err := tx.ScanKeys(bucketDead, id[:], func(k []byte) error {
+		raw, err := tx.Get(bucketItem, k[len(id):])
+		if err != nil {
+			return err
+		}
+		t, err := item.Decode(raw)
+		if err != nil {
+			return err
+		}
+		if item.Deletes(t, it) {
+			deleted = true
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if deleted {
+		return 0, nil
+	}
+	if it.Kind() == item.KindTombstone {
+		target, err := item.TombstoneTarget(it)
+		if err != nil {
+			return 0, err
+		}
+		if raw, err := tx.Get(bucketItem, target[:]); err == nil {
+			old, derr := item.Decode(raw)
+			if derr != nil {
+				return 0, fmt.Errorf("store: stored item %x does not decode: %w", target[:4], derr)
+			}
+			if item.Deletes(it, old) {
+				if err := tx.Delete(bucketItem, target[:]); err != nil {
+					return 0, err
+				}
+				if err := tx.Delete(bucketSpace, spaceKey(old)); err != nil {
+					return 0, err
+				}
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		if err := tx.Put(bucketDead, append(target[:], id[:]...), nil); err != nil {
+			return 0, err
+		}
+		// The target's ID joins the tombstone's scopes as a marker, so
+		// every peer that knows of the deletion holds the same set whether
+		// or not it ever held the target.
+		for _, s := range e.Scopes {
+			if err := tx.Put(bucketScope, append(s[:], target[:]...), nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := tx.Put(bucketItem, id[:], it.Bytes()); err != nil {
+		return 0, err
+	}
+	if err := tx.Put(bucketSpace, spaceKey(it), nil); err != nil {
+		return 0, err
+	}
+	for _, s := range e.Scopes {
+		if err := tx.Put(bucketScope, append(s[:], id[:]...), nil); err != nil {
+			return 0, err
+		}
+	}
+	return 1, nil
+}
+
+func spaceKey(it *item.Item) []byte {
+	sp, id, c := it.Space(), it.ID(), it.CreatedMillis()
+	k := make([]byte, 0, len(sp)+8+len(id))
+	k = append(k, sp[:]...)
+	k = append(k, byte(c>>56), byte(c>>48), byte(c>>40), byte(c>>32), byte(c>>24), byte(c>>16), byte(c>>8), byte(c))
+	return append(k, id[:]...)
+}
+
+// GetItem returns a stored item. For an ID known only as deleted it
+// returns a tombstone naming it and dead = true, so a peer asking for it
+// learns of the deletion. ErrNotFound if neither is held.
+func (db *DB) GetItem(id item.ID) (it *item.Item, dead bool, err error) {
+	err = db.View(func(tx *Tx) error {
+		raw, err := tx.Get(bucketItem, id[:])
+		if errors.Is(err, ErrNotFound) {
+			err = tx.ScanKeys(bucketDead, id[:], func(k []byte) error {
+				raw, err = tx.Get(bucketItem, k[len(id):])
+				dead = true
+				return ErrStop
+			})
+			if err == nil && !dead {
+				err = ErrNotFound
+			}
+		}
+		if err != nil {
+			return err
+		}
+		it, err = item.Decode(raw)
+		return err
+	})
+	return it, dead, err
+}
+
+// ScopeIDs calls fn with every item ID in scope, in ascending order,
+// including the IDs of deleted items (see PutItems).
+func (db *DB) ScopeIDs(s Scope, fn func(id item.ID) error) error {
+	return db.View(func(tx *Tx) error {
+		return tx.ScanKeys(bucketScope, s[:], func(k []byte) error {
+			return fn(item.ID(k[len(s):]))
+		})
+	})
+}
+
+// SpaceItems calls fn with every live item in space, oldest first.
+func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
+	return db.View(func(tx *Tx) error {
+		return tx.ScanKeys(bucketSpace, sp[:], func(k []byte) error {
+			id := k[len(sp)+8:]
+			raw, err := tx.Get(bucketItem, id)
+			if err != nil {
+				return err
+			}
+			it, err := item.Decode(raw)
+			if err != nil {
+				return err
+			}
+			return fn(it)
+		})
+	})
+}

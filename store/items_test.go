@@ -1,0 +1,201 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+)
+
+var t0 = time.Unix(1_800_000_000, 0)
+
+func author(t testing.TB, b byte) *identity.PrivateKey {
+	k, err := identity.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{b}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mk(t testing.TB, k *identity.PrivateKey, sp item.Space, n int) *item.Item {
+	it, err := item.New(k, 7, sp, t0.Add(time.Duration(n)*time.Second), []byte(fmt.Sprint("payload ", n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func scopeSet(t testing.TB, db *DB, s Scope) []item.ID {
+	var ids []item.ID
+	if err := db.ScopeIDs(s, func(id item.ID) error { ids = append(ids, id); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func openTemp(t testing.TB) *DB {
+	db, err := Open(t.TempDir(), testKey(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestItemsStoreAndList(t *testing.T) {
+	db := openTemp(t)
+	alice := author(t, 1)
+	var sp item.Space
+	sp[0] = 1
+	sc := Scope{9}
+	var entries []Entry
+	for i := 5; i > 0; i-- {
+		entries = append(entries, Entry{Item: mk(t, alice, sp, i), Scopes: []Scope{sc}})
+	}
+	n, err := db.PutItems(entries)
+	if err != nil || n != 5 {
+		t.Fatalf("added %d, %v", n, err)
+	}
+	if n, _ := db.PutItems(entries); n != 0 {
+		t.Fatalf("re-put added %d", n)
+	}
+	var created []int64
+	db.SpaceItems(sp, func(it *item.Item) error { created = append(created, it.Created().Unix()); return nil })
+	for i := 1; i < len(created); i++ {
+		if created[i] < created[i-1] {
+			t.Fatalf("not oldest first: %v", created)
+		}
+	}
+	ids := scopeSet(t, db, sc)
+	if len(ids) != 5 {
+		t.Fatalf("scope has %d", len(ids))
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1].Compare(ids[i]) >= 0 {
+			t.Fatal("scope not sorted")
+		}
+	}
+	got, dead, err := db.GetItem(entries[0].Item.ID())
+	if err != nil || dead || !bytes.Equal(got.Bytes(), entries[0].Item.Bytes()) {
+		t.Fatalf("get: %v %v", dead, err)
+	}
+	if _, _, err := db.GetItem(item.ID{1}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+// TestTombstonesConverge delivers a target and its tombstone to three
+// stores in every order, plus a forged tombstone, and checks that all end
+// with the same scope set, the target deleted, and no resurrection.
+func TestTombstonesConverge(t *testing.T) {
+	alice := author(t, 1)
+	var sp item.Space
+	sc := Scope{3}
+	target := mk(t, alice, sp, 1)
+	other := mk(t, alice, sp, 2)
+	tomb, err := item.NewTombstone(alice, target, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := [][]*item.Item{
+		{target, other, tomb},
+		{tomb, target, other},
+		{other, tomb, target},
+	}
+	var sets [][]item.ID
+	for i, order := range orders {
+		db := openTemp(t)
+		for _, it := range order {
+			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []Scope{sc}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The target offered again (a peer that missed the delete) stays deleted.
+		if n, _ := db.PutItems([]Entry{{Item: target, Scopes: []Scope{sc}}}); n != 0 {
+			t.Fatalf("order %d: target resurrected", i)
+		}
+		got, dead, err := db.GetItem(target.ID())
+		if err != nil || !dead || got.ID() != tomb.ID() {
+			t.Fatalf("order %d: get target = %v dead=%v %v", i, got, dead, err)
+		}
+		n := 0
+		db.SpaceItems(sp, func(it *item.Item) error {
+			if it.ID() == target.ID() {
+				t.Fatalf("order %d: deleted item still listed", i)
+			}
+			n++
+			return nil
+		})
+		if n != 2 { // other + tombstone
+			t.Fatalf("order %d: %d live items", i, n)
+		}
+		sets = append(sets, scopeSet(t, db, sc))
+	}
+	for i := 1; i < len(sets); i++ {
+		if fmt.Sprint(sets[i]) != fmt.Sprint(sets[0]) {
+			t.Fatalf("scope sets differ between delivery orders:\n%v\n%v", sets[0], sets[i])
+		}
+	}
+}
+
+// TestForgedTombstoneDeletesNothing: a tombstone by another author that
+// names alice's item, arriving before or after it, leaves it alive.
+func TestForgedTombstoneDeletesNothing(t *testing.T) {
+	alice, mallory := author(t, 1), author(t, 2)
+	var sp item.Space
+	target := mk(t, alice, sp, 1)
+	// item.NewTombstone refuses to sign for another author's item, so
+	// mallory builds hers with item.New and the canonical payload.
+	payload := tombPayload(t, alice, target)
+	forged, err := item.New(mallory, item.KindTombstone, sp, t0.Add(time.Hour), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range [][]*item.Item{{forged, target}, {target, forged}} {
+		db := openTemp(t)
+		for _, it := range order {
+			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []Scope{{1}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, dead, err := db.GetItem(target.ID())
+		if err != nil || dead || got.ID() != target.ID() {
+			t.Fatalf("forged tombstone deleted the item (dead=%v, %v)", dead, err)
+		}
+	}
+}
+
+// tombPayload returns the canonical tombstone payload naming target, taken
+// from a genuine tombstone by target's author.
+func tombPayload(t *testing.T, k *identity.PrivateKey, target *item.Item) []byte {
+	real, err := item.NewTombstone(k, target, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return real.Payload()
+}
+
+func BenchmarkPutItems(b *testing.B) {
+	db := openTemp(b)
+	k := author(b, 1)
+	r := rand.New(rand.NewPCG(1, 2))
+	items := make([]*item.Item, 1000)
+	for i := range items {
+		var sp item.Space
+		sp[0] = byte(r.IntN(4))
+		items[i] = mk(b, k, sp, i)
+	}
+	b.ResetTimer()
+	for range b.N {
+		entries := make([]Entry, len(items))
+		for i, it := range items {
+			entries[i] = Entry{Item: it, Scopes: []Scope{{byte(i % 3)}}}
+		}
+		db.PutItems(entries)
+	}
+}
