@@ -1,0 +1,27 @@
+// Package onion is GhostWire's only way onto the network in Tor mode: it
+// starts (or attaches to) tor, publishes the node's onion service from its
+// identity key, and dials other peers' onion addresses through tor's SOCKS
+// port. The wire-level rules are in docs/protocol.md §7.
+//
+// The one thing to know: nothing here ever opens a socket to anything but
+// tor's control and SOCKS ports on loopback. Dial takes an identity.ID, so a
+// hostname, an IP or an empty string cannot even be expressed; DialAddr
+// parses text with identity.ParseID before any socket opens. When tor is
+// down or not bootstrapped, Dial fails with an error wrapping
+// ErrTorUnavailable; there is no fallback.
+//
+// # Lifecycle
+//
+// Start returns a *Tor at once; a supervisor goroutine owned by it starts
+// the managed tor (or connects to the control port of an existing one),
+// reports bootstrap progress, and when tor dies restarts or reconnects with
+// backoff and publishes every service again. Close stops it all.
+//
+// # Isolation
+//
+// Each Dialer has a random secret; the SOCKS username and password for a
+// peer are an HMAC of the peer's ID under it, so tor (IsolateSOCKSAuth, on
+// by default) never shares a circuit between two peers, or between two
+// dialers, and the control port's circuit list does not show which peer a
+// circuit serves.
+package onion
