@@ -68,7 +68,7 @@ type expandedKey []byte
 func (expandedKey) Type() control.KeyType { return control.KeyTypeED25519V3 }
 func (k expandedKey) Blob() string        { return base64.StdEncoding.EncodeToString(k) }
 
-// addOnion publishes s on sess. The onion lives as long as the command
+// addOnion publishes s on sess (docs/protocol.md §7.1). The onion lives as long as the command
 // connection (no Detach flag), so it vanishes with us.
 func (t *Tor) addOnion(sess *session, s *Service) error {
 	t.mu.Lock()

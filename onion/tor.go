@@ -69,12 +69,12 @@ type Config struct {
 // torrc.example at the repository top explains each line for a system tor.
 // SocksPort, ControlPort and DataDirectory are set by Start.
 const RealNetworkTorrc = `ClientOnly 1
+ExitRelay 0
 DNSPort 0
 TransPort 0
 NATDPort 0
 SafeSocks 1
-TestSocks 0
-ClientUseIPv6 1
+WarnUnsafeSocks 1
 SafeLogging 1
 AvoidDiskWrites 1
 `
