@@ -1,0 +1,526 @@
+package ioc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+)
+
+// DefaultMaxObject is the largest single JSON object (a STIX object, a MISP
+// attribute or object) Import reads, unless ImportOptions says otherwise.
+// The largest real indicator in the fixtures (APT1 Appendix G, hundreds of
+// ORed hashes) is about 60 KiB; 8 MiB leaves room and still bounds memory.
+const DefaultMaxObject = 8 << 20
+
+// Format names an exchange format.
+type Format uint8
+
+// The formats Import reads and Export writes.
+const (
+	FormatSTIX Format = iota + 1
+	FormatMISP
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatSTIX:
+		return "stix"
+	case FormatMISP:
+		return "misp"
+	}
+	return "unknown"
+}
+
+// ImportOptions controls Import. The zero value is usable: unmarked objects
+// then fail, as do restricted ones (no recipients).
+type ImportOptions struct {
+	// DefaultTLP is given to objects that carry no TLP marking at all. Zero
+	// means such objects fail: a file without markings may still be
+	// private, and guessing CLEAR would be guessing weaker.
+	DefaultTLP TLP
+	// Recipients are given to every AMBER, AMBER+STRICT or RED record.
+	// Empty means restricted objects fail, naming the missing recipients.
+	Recipients []identity.ID
+	// Progress, if set, is called every ProgressEvery objects and once at
+	// the end, on the caller's goroutine.
+	Progress      func(Progress)
+	ProgressEvery int // zero: 1000
+	// MaxObject bounds each JSON object read; zero: DefaultMaxObject.
+	MaxObject int64
+	// Now is the clock for progress rates; nil: time.Now.
+	Now func() time.Time
+}
+
+// Progress reports how far an import has come.
+type Progress struct {
+	Objects int   // objects (STIX objects, MISP attributes) read so far
+	Records int   // records produced so far (before dedup)
+	Bytes   int64 // input bytes consumed
+	Elapsed time.Duration
+	Done    bool
+}
+
+// Rate returns objects read per second.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Objects) / p.Elapsed.Seconds()
+}
+
+// Severity says what happened to an object that is not simply imported.
+type Severity uint8
+
+// Severities.
+const (
+	// Skipped: the object is not an indicator (a relationship, a malware
+	// description, a MISP "text" attribute...); nothing was expected of it.
+	Skipped Severity = iota + 1
+	// Partial: the object was imported, but part of what it said is not
+	// represented; Reason says exactly what.
+	Partial
+	// Failed: the object should have given indicators and gave none.
+	Failed
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Skipped:
+		return "skipped"
+	case Partial:
+		return "partial"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Issue reports one object that was skipped, imported in part, or failed.
+type Issue struct {
+	Severity Severity
+	Where    string // "objects[12]", "Event[0].Attribute[5]", "Event[0].Object[2]"
+	ID       string // the object's STIX id or MISP uuid, if it had one
+	Type     string // STIX type, or MISP attribute type / object name
+	Reason   string
+}
+
+func (i Issue) String() string {
+	s := i.Severity.String() + " " + i.Where
+	if i.ID != "" {
+		s += " " + i.ID
+	}
+	if i.Type != "" {
+		s += " (" + i.Type + ")"
+	}
+	return s + ": " + i.Reason
+}
+
+// Result is what Import read.
+type Result struct {
+	Format Format
+	// Records holds one record per content ID, in first-seen order. When
+	// several objects give the same indicator they are merged: the
+	// strictest TLP, the highest confidence, the union of tags and
+	// references, the first description; Merged counts such merges.
+	Records []Record
+	Merged  int
+	Issues  []Issue
+	Objects int
+}
+
+// Failed returns the issues of severity Failed.
+func (r *Result) Failed() []Issue {
+	var out []Issue
+	for _, i := range r.Issues {
+		if i.Severity == Failed {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Err returns an *ImportError listing every failed object, or nil. A
+// caller that commits records only when Err is nil never commits a silent
+// partial import.
+func (r *Result) Err() error {
+	if f := r.Failed(); len(f) > 0 {
+		return &ImportError{Failed: f}
+	}
+	return nil
+}
+
+// ImportError lists the objects an import could not convert.
+type ImportError struct {
+	Failed []Issue
+}
+
+func (e *ImportError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ioc: import: %d objects failed", len(e.Failed))
+	for i, f := range e.Failed {
+		if i == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Failed)-3)
+			break
+		}
+		b.WriteString("; " + f.String())
+	}
+	return b.String()
+}
+
+// ErrFormat is wrapped when the input is neither a STIX bundle nor MISP
+// JSON, or is not JSON at all.
+var ErrFormat = errors.New("ioc: import: unrecognised input")
+
+// Import reads a STIX 2.1 bundle or MISP JSON (one event with or without
+// its {"Event": …} wrapper, a list of events, or a REST {"response": […]}),
+// telling them apart by their keys. It reads one object at a time and never
+// holds more than one object's JSON (at most opts.MaxObject bytes), so
+// memory follows the records produced, not the input size.
+//
+// The error is for the input as a whole (not JSON, unrecognised, an object
+// over the limit); per-object problems are in Result.Issues and
+// Result.Err. The rules it applies are in docs/ioc.md §5 and §6.
+func Import(r io.Reader, opts ImportOptions) (*Result, error) {
+	im := newImporter(r, opts)
+	err := im.run()
+	im.progress(true)
+	if err != nil {
+		return nil, err
+	}
+	return im.finish(), nil
+}
+
+// importer holds the state of one Import. It is used by one goroutine.
+type importer struct {
+	opts   ImportOptions
+	lr     *limitReader
+	dec    *json.Decoder
+	start  time.Time
+	res    Result
+	index  map[ContentID]int // into res.Records
+	pend   []pending         // records awaiting end-of-input facts (STIX markings)
+	nrec   int
+	lastPr int
+}
+
+func newImporter(r io.Reader, opts ImportOptions) *importer {
+	if opts.MaxObject <= 0 {
+		opts.MaxObject = DefaultMaxObject
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	lr := &limitReader{r: r}
+	dec := json.NewDecoder(lr)
+	dec.UseNumber()
+	return &importer{opts: opts, lr: lr, dec: dec, start: opts.Now(), index: map[ContentID]int{}}
+}
+
+// limitReader refuses to read past limit, which the importer sets before
+// each token or object to "consumed so far + MaxObject": json.Decoder
+// buffers a whole value before decoding it, and this is what stops a
+// hostile 10 GiB string from being buffered.
+type limitReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+var errObjectTooLarge = errors.New("object too large")
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n >= l.limit {
+		return 0, errObjectTooLarge
+	}
+	if rem := l.limit - l.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	return n, err
+}
+
+func (im *importer) arm() { im.lr.limit = im.dec.InputOffset() + im.opts.MaxObject + 64<<10 }
+
+func (im *importer) wrap(err error) error {
+	if errors.Is(err, errObjectTooLarge) {
+		return fmt.Errorf("%w: an object near byte %d is larger than %d bytes", ErrFormat, im.dec.InputOffset(), im.opts.MaxObject)
+	}
+	return fmt.Errorf("%w: %v (near byte %d)", ErrFormat, err, im.dec.InputOffset())
+}
+
+func (im *importer) token() (json.Token, error) {
+	im.arm()
+	t, err := im.dec.Token()
+	if err != nil {
+		return nil, im.wrap(err)
+	}
+	return t, nil
+}
+
+func (im *importer) decode(v any) error {
+	im.arm()
+	if err := im.dec.Decode(v); err != nil {
+		return im.wrap(err)
+	}
+	return nil
+}
+
+// expect reads one delimiter token.
+func (im *importer) expect(d json.Delim) error {
+	t, err := im.token()
+	if err != nil {
+		return err
+	}
+	if t != d {
+		return fmt.Errorf("%w: expected %v, got %v", ErrFormat, d, t)
+	}
+	return nil
+}
+
+// key reads the next object key, or ok=false at the closing }.
+func (im *importer) key() (string, bool, error) {
+	if !im.dec.More() {
+		_, err := im.token() // the }
+		return "", false, err
+	}
+	t, err := im.token()
+	if err != nil {
+		return "", false, err
+	}
+	k, _ := t.(string)
+	return k, true, nil
+}
+
+// skip discards one value token by token, so its size costs no memory.
+func (im *importer) skip() error {
+	depth := 0
+	for {
+		t, err := im.token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// array calls each for every element of a JSON array; null counts as empty.
+func (im *importer) array(each func(i int) error) error {
+	t, err := im.token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil
+	}
+	if t != json.Delim('[') {
+		return fmt.Errorf("%w: expected an array, got %v", ErrFormat, t)
+	}
+	for i := 0; im.dec.More(); i++ {
+		if err := each(i); err != nil {
+			return err
+		}
+	}
+	_, err = im.token()
+	return err
+}
+
+func (im *importer) counted() {
+	im.res.Objects++
+	if im.opts.Progress != nil && im.res.Objects-im.lastPr >= im.opts.ProgressEvery {
+		im.progress(false)
+	}
+}
+
+func (im *importer) progress(done bool) {
+	if im.opts.Progress == nil {
+		return
+	}
+	im.lastPr = im.res.Objects
+	im.opts.Progress(Progress{Objects: im.res.Objects, Records: im.nrec, Bytes: im.dec.InputOffset(),
+		Elapsed: im.opts.Now().Sub(im.start), Done: done})
+}
+
+func (im *importer) issue(s Severity, where, id, typ, reason string) {
+	im.res.Issues = append(im.res.Issues, Issue{Severity: s, Where: where, ID: id, Type: typ, Reason: reason})
+}
+
+// run dispatches on the top-level value: an array is a list of MISP
+// events; an object's keys tell a STIX bundle from MISP.
+func (im *importer) run() error {
+	t, err := im.token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case json.Delim('['):
+		im.res.Format = FormatMISP
+		for i := 0; im.dec.More(); i++ {
+			if err := im.mispElement(fmt.Sprintf("[%d]", i)); err != nil {
+				return err
+			}
+		}
+		_, err := im.token()
+		return err
+	case json.Delim('{'):
+	default:
+		return fmt.Errorf("%w: top level is not a JSON object or array", ErrFormat)
+	}
+	var bare *mispEvent
+	var stix *stixBundle
+	for {
+		k, ok, err := im.key()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		f := topLevelFormat(k)
+		if f != 0 && im.res.Format != 0 && f != im.res.Format {
+			return fmt.Errorf("%w: key %q mixes STIX and MISP", ErrFormat, k)
+		}
+		if f != 0 {
+			im.res.Format = f
+		}
+		switch {
+		case f == FormatSTIX:
+			if stix == nil {
+				stix = &stixBundle{markings: map[string]marking{}}
+			}
+			if err := im.stixKey(stix, k); err != nil {
+				return err
+			}
+		case k == "Event":
+			if err := im.mispEventValue("Event"); err != nil {
+				return err
+			}
+		case k == "response":
+			if err := im.array(func(i int) error { return im.mispElement(fmt.Sprintf("response[%d]", i)) }); err != nil {
+				return err
+			}
+		case f == FormatMISP:
+			if bare == nil {
+				bare = newMispEvent(im, "Event")
+			}
+			if err := bare.field(k); err != nil {
+				return err
+			}
+		default:
+			if err := im.skip(); err != nil {
+				return err
+			}
+		}
+	}
+	if t, err := im.dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the top-level value (%v)", ErrFormat, t)
+	}
+	switch {
+	case stix != nil:
+		return im.stixFinish(stix)
+	case bare != nil:
+		bare.finish()
+	case im.res.Format == 0:
+		return fmt.Errorf("%w: neither a STIX bundle (type, objects) nor MISP JSON (Event, response, Attribute…)", ErrFormat)
+	}
+	return nil
+}
+
+func topLevelFormat(k string) Format {
+	switch k {
+	case "type", "objects", "spec_version":
+		return FormatSTIX
+	case "Event", "response", "Attribute", "Object", "Tag", "EventTag", "info", "date", "threat_level_id",
+		"analysis", "published", "Orgc", "Org", "Galaxy":
+		return FormatMISP
+	}
+	return 0
+}
+
+// pending is a record whose TLP is only known at the end of the input.
+type pending struct {
+	rec     Record
+	refs    []string // STIX marking refs
+	where   string
+	id, typ string
+}
+
+// add validates r, applies recipients, and merges it into the result.
+func (im *importer) add(r Record, where, id, typ string) bool {
+	if r.TLP.Restricted() {
+		if len(im.opts.Recipients) == 0 {
+			im.issue(Failed, where, id, typ, r.TLP.String()+" needs named recipients (give them with the import)")
+			return false
+		}
+		r.Recipients = im.opts.Recipients
+	}
+	if err := r.Normalize(); err != nil {
+		im.issue(Failed, where, id, typ, strings.TrimPrefix(err.Error(), "ioc: "))
+		return false
+	}
+	im.nrec++
+	c := r.ContentID()
+	i, dup := im.index[c]
+	if !dup {
+		im.index[c] = len(im.res.Records)
+		im.res.Records = append(im.res.Records, r)
+		return true
+	}
+	im.res.Merged++
+	old := &im.res.Records[i]
+	m := *old
+	m.Tags = append(slices.Clone(old.Tags), r.Tags...)
+	m.References = append(slices.Clone(old.References), r.References...)
+	m.TLP = max(old.TLP, r.TLP)
+	m.Confidence = max(old.Confidence, r.Confidence)
+	if m.Description == "" {
+		m.Description = r.Description
+	}
+	m.Informational = old.Informational && r.Informational
+	if m.ValidFrom.IsZero() || !r.ValidFrom.IsZero() && r.ValidFrom.Before(m.ValidFrom) {
+		m.ValidFrom = r.ValidFrom
+	}
+	if !m.ValidUntil.IsZero() && (r.ValidUntil.IsZero() || r.ValidUntil.After(m.ValidUntil)) {
+		m.ValidUntil = r.ValidUntil
+	}
+	if m.TLP.Restricted() {
+		m.Recipients = im.opts.Recipients
+	}
+	if err := m.Normalize(); err != nil {
+		// The merge broke a limit (too many tags, say): keep the first
+		// record and say what was not merged.
+		im.issue(Partial, where, id, typ, "duplicate of an earlier indicator not merged: "+strings.TrimPrefix(err.Error(), "ioc: "))
+		return true
+	}
+	*old = m
+	return true
+}
+
+func (im *importer) finish() *Result {
+	res := im.res
+	// Re-normalise merged records so each is canonical; add already
+	// checked every one, so this cannot fail for records that merged fine.
+	for i := range res.Records {
+		if err := res.Records[i].Normalize(); err != nil {
+			panic("bug: merged record invalid: " + err.Error())
+		}
+	}
+	return &res
+}

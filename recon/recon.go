@@ -1,0 +1,293 @@
+package recon
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Implementation limits, docs/protocol.md §6.6.
+const (
+	// DefaultMaxMessage is the largest message sent when Limits.MaxMessage
+	// is zero: the 1 MiB CBOR string limit of §1.2.
+	DefaultMaxMessage = 1 << 20
+	// MinMaxMessage is the smallest Limits.MaxMessage accepted.
+	MinMaxMessage = 1024
+	// DefaultMaxItems is the largest set a peer may claim when
+	// Limits.MaxItems is zero. A manifest of this many IDs is 128 MiB.
+	DefaultMaxItems = 1 << 22
+)
+
+// Specification constants, §6.6. Both sides compute them the same way.
+const (
+	// manifestFirstBelow: a responder with fewer IDs sends its manifest at
+	// once; below this the estimate and its fixed cost are not worth it.
+	manifestFirstBelow = 512
+	// symbolCapNum/Den: at most 0.1625 × (nI + nR) symbols per session,
+	// 6.5 bytes per item, so symbols plus a manifest fallback stay under
+	// 40 bytes per item.
+	symbolCapNum, symbolCapDen = 13, 80
+	minSymbolCap               = 64
+)
+
+// Planning constants (initiator only; not part of the wire contract).
+const (
+	// Measured (BenchmarkPeelOverhead, BenchmarkThirdRound): peeling needs 1.37 symbols per
+	// difference at 10³ differences (1.45 at worst of 40), more for small
+	// differences; the sketch's estimate is ≥ 0.82 × the truth in 99 % of
+	// runs. 1.40 × 1.25 covers both, the square-root term covers the
+	// spread of small differences.
+	symbolsPerDiff = 1.40
+	estimateMargin = 0.25
+	sqrtMargin     = 3
+	extraSymbols   = 16
+)
+
+// Limits bounds what one reconciliation may send and accept.
+type Limits struct {
+	// MaxMessage is the largest encoded message this side sends; a round
+	// holds as many messages as it needs. Zero means DefaultMaxMessage.
+	MaxMessage int
+	// MaxItems is the largest set size a peer may claim or send. Zero means
+	// DefaultMaxItems.
+	MaxItems int
+}
+
+func (l Limits) withDefaults() (Limits, error) {
+	if l.MaxMessage == 0 {
+		l.MaxMessage = DefaultMaxMessage
+	}
+	if l.MaxItems == 0 {
+		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxMessage < MinMaxMessage || l.MaxMessage > DefaultMaxMessage {
+		return l, fmt.Errorf("recon: MaxMessage %d outside [%d, %d]", l.MaxMessage, MinMaxMessage, DefaultMaxMessage)
+	}
+	return l, nil
+}
+
+// Result is what reconciliation found, from one side's point of view.
+type Result struct {
+	Have []ID // IDs this side holds and the peer lacks: send these
+	Need []ID // IDs the peer holds and this side lacks: fetch these
+}
+
+// ErrProtocol is wrapped by every error about a peer's messages that are
+// well formed but break §6: wrong order, contiguity, counts beyond the
+// limits, or claims that contradict this side's set. The session must end.
+var ErrProtocol = errors.New("recon: protocol violation")
+
+func protoErr(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, a...)...)
+}
+
+// symbolCap is the most coded symbols one session may carry, §6.6.
+func symbolCap(nI, nR uint64) uint64 {
+	return min(max(minSymbolCap, (nI+nR)*symbolCapNum/symbolCapDen), 1<<22)
+}
+
+// sketchBytes encodes a sketch for a set of n IDs, §6.3: for each bit j,
+// (2·count_j − n) mod 2¹⁶, big-endian.
+func sketchBytes(sk *Sketch, n uint64) []byte {
+	out := make([]byte, SketchSize)
+	for j, c := range sk {
+		binary.BigEndian.PutUint16(out[2*j:], uint16(2*uint64(c)-n))
+	}
+	return out
+}
+
+// estimate returns the estimated size of the symmetric difference from two
+// encoded sketches, §6.3: the mean of Z_j² where Z_j = s_j − s'_j read as a
+// signed 16-bit number, clamped to the bounds the set sizes imply.
+func estimate(mine, theirs []byte, nI, nR uint64) uint64 {
+	var sum float64
+	for j := range sketchBits {
+		z := float64(int16(binary.BigEndian.Uint16(mine[2*j:]) - binary.BigEndian.Uint16(theirs[2*j:])))
+		sum += z * z
+	}
+	d := uint64(math.Ceil(sum / sketchBits))
+	lo := max(1, absDiff(nI, nR))
+	return min(max(d, lo), nI+nR)
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// round checks an incoming round: at least one message, all of one type, More
+// on all but the last.
+func round(in []Message) (Type, error) {
+	if len(in) == 0 {
+		return 0, protoErr("empty round")
+	}
+	for i, m := range in {
+		if m.Type != in[0].Type {
+			return 0, protoErr("mixed message types in one round")
+		}
+		if m.More != (i < len(in)-1) {
+			return 0, protoErr("round not terminated by its last message")
+		}
+	}
+	return in[0].Type, nil
+}
+
+// chunk splits two byte streams, whose elements are unitA and unitB bytes,
+// into pieces that fit messages of at most maxMsg bytes, a first, then b.
+// It returns at least one (possibly empty) piece.
+func chunk(a []byte, unitA int, b []byte, unitB int, maxMsg int) [][2][]byte {
+	room := maxMsg - messageOverhead
+	var out [][2][]byte
+	for {
+		var p [2][]byte
+		left := room
+		n := min(len(a), left/unitA*unitA)
+		p[0], a = a[:n], a[n:]
+		left -= n
+		if len(a) == 0 {
+			n = min(len(b), left/unitB*unitB)
+			p[1], b = b[:n], b[n:]
+		}
+		out = append(out, p)
+		if len(a) == 0 && len(b) == 0 {
+			return out
+		}
+	}
+}
+
+func ids(b []byte) []ID {
+	out := make([]ID, len(b)/IDSize)
+	for i := range out {
+		copy(out[i][:], b[i*IDSize:])
+	}
+	return out
+}
+
+func packIDs(list []ID) []byte {
+	out := make([]byte, 0, len(list)*IDSize)
+	for i := range list {
+		out = append(out, list[i][:]...)
+	}
+	return out
+}
+
+// manifestMessages sends set as a manifest, §6.5.
+func manifestMessages(set Set, maxMsg int) []Message {
+	n := uint64(set.Len())
+	buf := make([]byte, 0, n*IDSize)
+	for id := range set.All() {
+		buf = append(buf, id[:]...)
+	}
+	var out []Message
+	var start uint64
+	for _, p := range chunk(buf, IDSize, nil, 1, maxMsg) {
+		out = append(out, Message{Type: TypeManifest, More: true, Count: n, Start: start, Data: p[0]})
+		start += uint64(len(p[0]) / IDSize)
+	}
+	out[len(out)-1].More = false
+	return out
+}
+
+// readManifest reassembles a peer's manifest round, checking the declared
+// count against the limit before allocating, contiguity and strict order.
+func readManifest(in []Message, maxItems int) ([]ID, error) {
+	n := in[0].Count
+	if n > uint64(maxItems) {
+		return nil, protoErr("manifest of %d IDs exceeds the limit %d", n, maxItems)
+	}
+	list := make([]ID, 0, n)
+	for _, m := range in {
+		if m.Count != n || m.Start != uint64(len(list)) || len(m.Data)%IDSize != 0 ||
+			uint64(len(m.Data)/IDSize) > n-uint64(len(list)) {
+			return nil, protoErr("manifest chunks inconsistent")
+		}
+		list = append(list, ids(m.Data)...)
+	}
+	if uint64(len(list)) != n {
+		return nil, protoErr("manifest has %d of %d IDs", len(list), n)
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i-1].Compare(list[i]) >= 0 {
+			return nil, protoErr("manifest not strictly ascending")
+		}
+	}
+	return list, nil
+}
+
+// answerManifest compares a peer's manifest with set and returns this side's
+// result and the ManifestResult round: own-only IDs, and a bitmap over the
+// peer's manifest with bit i (MSB first) set when this side lacks ID i.
+func answerManifest(set Set, theirs []ID, maxMsg int) (Result, []Message) {
+	var r Result
+	bits := make([]byte, (len(theirs)+7)/8)
+	i := 0
+	for id := range set.All() {
+		for i < len(theirs) && theirs[i].Compare(id) < 0 {
+			r.Need = append(r.Need, theirs[i])
+			bits[i/8] |= 0x80 >> (i % 8)
+			i++
+		}
+		if i < len(theirs) && theirs[i] == id {
+			i++
+			continue
+		}
+		r.Have = append(r.Have, id)
+	}
+	for ; i < len(theirs); i++ {
+		r.Need = append(r.Need, theirs[i])
+		bits[i/8] |= 0x80 >> (i % 8)
+	}
+	var out []Message
+	var off uint64
+	for _, p := range chunk(packIDs(r.Have), IDSize, bits, 1, maxMsg) {
+		out = append(out, Message{Type: TypeManifestResult, More: true, Start: off, Data: p[0], Data2: p[1]})
+		off += uint64(len(p[1]))
+	}
+	out[len(out)-1].More = false
+	return r, out
+}
+
+// readManifestResult turns the reply to our manifest (sent from set) into
+// our result, checking it against set.
+func readManifestResult(set Set, in []Message, maxItems int) (Result, error) {
+	n := set.Len()
+	var theirs []byte
+	bits := make([]byte, 0, (n+7)/8)
+	for _, m := range in {
+		if m.Start != uint64(len(bits)) || len(m.Data2) > cap(bits)-len(bits) || len(m.Data)%IDSize != 0 ||
+			len(theirs)+len(m.Data) > maxItems*IDSize {
+			return Result{}, protoErr("manifest result chunks inconsistent")
+		}
+		bits = append(bits, m.Data2...)
+		theirs = append(theirs, m.Data...)
+	}
+	if len(bits) != cap(bits) || (n%8 != 0 && bits[len(bits)-1]<<(n%8) != 0) {
+		return Result{}, protoErr("manifest result bitmap has the wrong length")
+	}
+	var r Result
+	r.Need = ids(theirs)
+	for i, id := range r.Need {
+		if (i > 0 && r.Need[i-1].Compare(id) >= 0) || set.Contains(id) {
+			return Result{}, protoErr("manifest result lists an ID we hold, or is not ascending")
+		}
+	}
+	i := 0
+	for id := range set.All() {
+		if bits[i/8]&(0x80>>(i%8)) != 0 {
+			r.Have = append(r.Have, id)
+		}
+		i++
+	}
+	return r, nil
+}
+
+// checkDistinct reports whether list has no repeated ID.
+func checkDistinct(list []ID) bool {
+	s := slices.Clone(list)
+	slices.SortFunc(s, ID.Compare)
+	return len(slices.Compact(s)) == len(list)
+}

@@ -1,0 +1,226 @@
+package recon
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"iter"
+	"slices"
+	"sync"
+)
+
+// IDSize is the size of a reconciled ID.
+const IDSize = 32
+
+// ID is an element of a reconciled set, normally an item ID (a SHA-256).
+// The protocol relies on IDs being uniformly distributed, which hashes are.
+type ID [IDSize]byte
+
+// String returns the ID in hex.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Compare orders IDs bytewise.
+func (id ID) Compare(o ID) int { return bytes.Compare(id[:], o[:]) }
+
+// Digest is the SHA-256 set digest, docs/protocol.md §6.2.
+type Digest [32]byte
+
+// digestLabel domain-separates the set digest (§6.2).
+const digestLabel = "ghostwire recon set v1\x00"
+
+// SketchSize is the encoded size of a Sketch on the wire (§6.3).
+const SketchSize = 2 * sketchBits
+
+const sketchBits = 256
+
+// Sketch holds, for each of the 256 bit positions of an ID, how many IDs of
+// the set have that bit set. It is the difference estimator of §6.3 and can
+// be kept up to date as IDs come and go.
+type Sketch [sketchBits]uint32
+
+// Set is what reconciliation reads of a set of IDs. The sync engine backs it
+// with the store; MemSet is an in-memory implementation that caches what is
+// costly. Implementations need not be safe for concurrent mutation, but the
+// set must not change while a reconciliation over it runs.
+type Set interface {
+	// Len returns the number of IDs.
+	Len() int
+	// Digest returns the set digest of §6.2.
+	Digest() Digest
+	// Sketch returns the set's sketch (§6.3).
+	Sketch() Sketch
+	// Symbols fills dst with the set's coded symbols start, start+1, … (§6.4).
+	Symbols(dst []Symbol, start uint64)
+	// Contains reports whether id is in the set.
+	Contains(id ID) bool
+	// All yields the IDs in ascending order.
+	All() iter.Seq[ID]
+}
+
+// DigestOf computes the §6.2 digest of ids, which must be ascending and
+// distinct.
+func DigestOf(n int, ids iter.Seq[ID]) Digest {
+	h := sha256.New()
+	h.Write([]byte(digestLabel))
+	var nb [8]byte
+	binary.BigEndian.PutUint64(nb[:], uint64(n))
+	h.Write(nb[:])
+	for id := range ids {
+		h.Write(id[:])
+	}
+	var d Digest
+	h.Sum(d[:0])
+	return d
+}
+
+// MemSet is an in-memory Set over a sorted slice. It caches the digest (until
+// the next change), keeps the sketch current on every change, and caches a
+// prefix of coded symbols (up to MaxCachedSymbols) that changes update in
+// place, so repeated reconciliations of a large, slowly changing set cost
+// little. Methods are safe for concurrent readers; Add and Remove need
+// exclusive access.
+type MemSet struct {
+	ids    []ID // ascending, distinct
+	sketch Sketch
+
+	mu      sync.Mutex // guards the caches below, filled lazily by readers
+	digest  *Digest
+	symbols []Symbol // coded symbols [0, len(symbols))
+}
+
+// MaxCachedSymbols bounds MemSet's symbol cache: 2^18 symbols, 10 MiB,
+// enough for about 100k differences. Longer requests are computed directly.
+const MaxCachedSymbols = 1 << 18
+
+// NewMemSet returns a set of the given IDs (copied; duplicates dropped).
+func NewMemSet(ids []ID) *MemSet {
+	s := &MemSet{ids: slices.Clone(ids)}
+	slices.SortFunc(s.ids, ID.Compare)
+	s.ids = slices.Compact(s.ids)
+	s.sketch = sketchOf(s.ids)
+	return s
+}
+
+func sketchOf(ids []ID) Sketch {
+	// Count byte values per position, then spread to bits: 32 increments per
+	// ID instead of 256.
+	var byPos [IDSize][256]uint32
+	for i := range ids {
+		for p, b := range ids[i] {
+			byPos[p][b]++
+		}
+	}
+	var sk Sketch
+	for p := range byPos {
+		for v, c := range byPos[p] {
+			if c == 0 {
+				continue
+			}
+			for bit := range 8 {
+				if v>>(7-bit)&1 == 1 {
+					sk[p*8+bit] += c
+				}
+			}
+		}
+	}
+	return sk
+}
+
+func (sk *Sketch) update(id *ID, delta uint32) {
+	for j := range sketchBits {
+		if id[j/8]>>(7-j%8)&1 == 1 {
+			sk[j] += delta
+		}
+	}
+}
+
+// Len returns the number of IDs.
+func (s *MemSet) Len() int { return len(s.ids) }
+
+// Contains reports whether id is in the set.
+func (s *MemSet) Contains(id ID) bool {
+	_, ok := slices.BinarySearchFunc(s.ids, id, ID.Compare)
+	return ok
+}
+
+// All yields the IDs in ascending order.
+func (s *MemSet) All() iter.Seq[ID] { return slices.Values(s.ids) }
+
+// Sketch returns the set's sketch.
+func (s *MemSet) Sketch() Sketch { return s.sketch }
+
+// Digest returns the set digest, computing it once per change.
+func (s *MemSet) Digest() Digest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.digest == nil {
+		d := DigestOf(len(s.ids), s.All())
+		s.digest = &d
+	}
+	return *s.digest
+}
+
+// Symbols fills dst with coded symbols from start on, from the cache when the
+// range fits under MaxCachedSymbols (growing the cache by doubling).
+func (s *MemSet) Symbols(dst []Symbol, start uint64) {
+	end := start + uint64(len(dst))
+	if end > MaxCachedSymbols {
+		computeSymbols(slices.Values(s.ids), dst, start)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if uint64(len(s.symbols)) < end {
+		n := max(uint64(1024), uint64(len(s.symbols)))
+		for n < end {
+			n *= 2
+		}
+		n = min(n, MaxCachedSymbols)
+		s.symbols = make([]Symbol, n)
+		computeSymbols(slices.Values(s.ids), s.symbols, 0)
+	}
+	copy(dst, s.symbols[start:end])
+}
+
+// Warm fills the symbol cache up to n symbols (at most MaxCachedSymbols) and
+// the digest, so that the next reconciliation pays no set-sized cost.
+func (s *MemSet) Warm(n int) {
+	n = min(n, MaxCachedSymbols)
+	if n > 0 {
+		s.Symbols(make([]Symbol, 1), uint64(n-1))
+	}
+	s.Digest()
+}
+
+// Add inserts id and reports whether it was new. It costs O(n) to keep the
+// slice sorted plus O(log cache) to update cached symbols.
+func (s *MemSet) Add(id ID) bool {
+	i, found := slices.BinarySearchFunc(s.ids, id, ID.Compare)
+	if found {
+		return false
+	}
+	s.ids = slices.Insert(s.ids, i, id)
+	s.changed(&id, 1)
+	return true
+}
+
+// Remove deletes id and reports whether it was present.
+func (s *MemSet) Remove(id ID) bool {
+	i, found := slices.BinarySearchFunc(s.ids, id, ID.Compare)
+	if !found {
+		return false
+	}
+	s.ids = slices.Delete(s.ids, i, i+1)
+	s.changed(&id, ^uint32(0))
+	return true
+}
+
+func (s *MemSet) changed(id *ID, delta uint32) {
+	s.sketch.update(id, delta)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.digest = nil
+	// XOR is its own inverse: adding and removing touch the same cells.
+	toggle(s.symbols, 0, id)
+}
