@@ -20,7 +20,6 @@ const (
 
 var errPattern = errors.New("ioc: STIX pattern")
 
-
 type ptokKind uint8
 
 const (
@@ -110,7 +109,7 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '+'
 }
 
-// lexString reads a quoted string starting at s[0] == '\'' and returns its
+// lexString reads a quoted string starting at s[0] == '\” and returns its
 // decoded value and the bytes consumed. Only \' and \\ are escapes (STIX 2.1
 // §9.3).
 func lexString(s string) (string, int, error) {

@@ -42,20 +42,22 @@ func init() {
 // stixObject holds the properties of a STIX object that import reads; the
 // rest of each object is parsed by encoding/json and dropped.
 type stixObject struct {
-	Type             string          `json:"type"`
-	ID               string          `json:"id"`
-	SpecVersion      string          `json:"spec_version"`
-	Name             string          `json:"name"`
-	Description      string          `json:"description"`
-	Pattern          *string         `json:"pattern"`
-	PatternType      string          `json:"pattern_type"`
-	ValidFrom        string          `json:"valid_from"`
-	ValidUntil       string          `json:"valid_until"`
-	Labels           []string        `json:"labels"`
-	Confidence       *json.Number    `json:"confidence"`
-	MarkingRefs      []string        `json:"object_marking_refs"`
-	GranularMarkings []struct{ MarkingRef string `json:"marking_ref"` } `json:"granular_markings"`
-	ExternalRefs     []struct {
+	Type             string       `json:"type"`
+	ID               string       `json:"id"`
+	SpecVersion      string       `json:"spec_version"`
+	Name             string       `json:"name"`
+	Description      string       `json:"description"`
+	Pattern          *string      `json:"pattern"`
+	PatternType      string       `json:"pattern_type"`
+	ValidFrom        string       `json:"valid_from"`
+	ValidUntil       string       `json:"valid_until"`
+	Labels           []string     `json:"labels"`
+	Confidence       *json.Number `json:"confidence"`
+	MarkingRefs      []string     `json:"object_marking_refs"`
+	GranularMarkings []struct {
+		MarkingRef string `json:"marking_ref"`
+	} `json:"granular_markings"`
+	ExternalRefs []struct {
 		SourceName string `json:"source_name"`
 		URL        string `json:"url"`
 		ExternalID string `json:"external_id"`
