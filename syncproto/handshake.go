@@ -198,7 +198,7 @@ func start(ctx context.Context, conn net.Conn, cfg *Config) (*handshake, func() 
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	return &handshake{
 		conn: conn,
-		r:    bufio.NewReaderSize(conn, readBufferSize),
+		r:    newBufReader(conn),
 		cfg:  cfg,
 		log:  cfg.logger(),
 		tr:   newTranscript(),
@@ -476,3 +476,7 @@ func openAuth(prk []byte, label string, th, frame []byte, typ uint, sigContext s
 	}
 	return id, nil
 }
+
+// newBufReader buffers reads from the transport for the handshake and then
+// the channel, which inherits whatever the handshake read ahead.
+func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, readBufferSize) }
