@@ -60,7 +60,7 @@ type ImportOptions struct {
 // Progress reports how far an import has come.
 type Progress struct {
 	Objects int   // objects (STIX objects, MISP attributes) read so far
-	Records int   // records produced so far (before dedup)
+	Records int   // records produced so far, before dedup (STIX: known only at the end, when markings resolve)
 	Bytes   int64 // input bytes consumed
 	Elapsed time.Duration
 	Done    bool
@@ -354,7 +354,11 @@ func (im *importer) progress(done bool) {
 		return
 	}
 	im.lastPr = im.res.Objects
-	im.opts.Progress(Progress{Objects: im.res.Objects, Records: im.nrec, Bytes: im.dec.InputOffset(),
+	n := im.dec.InputOffset()
+	if done {
+		n = im.lr.n
+	}
+	im.opts.Progress(Progress{Objects: im.res.Objects, Records: im.nrec, Bytes: n,
 		Elapsed: im.opts.Now().Sub(im.start), Done: done})
 }
 
