@@ -309,7 +309,9 @@ func (im *importer) stixFinish(b *stixBundle) error {
 		return fmt.Errorf("%w: STIX input without \"type\": \"bundle\"", ErrFormat)
 	}
 	reported := map[string]bool{}
-	for _, p := range im.pend {
+	for i := range im.pend {
+		p := im.pend[i]
+		im.pend[i] = pending{} // let the garbage collector have it as we go
 		var level TLP
 		var unknown, statements []string
 		for _, ref := range p.refs {
