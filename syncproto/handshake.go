@@ -332,6 +332,18 @@ func (h *handshake) server() (*Conn, string, error) {
 	if key == nil {
 		return nil, StageSetup, errors.New("no identity key in Config")
 	}
+	// The ephemeral X25519 key is made before message 1 arrives, while the
+	// initiator makes its own and the message travels; it is one key
+	// generation per connection either way.
+	var seed [32]byte
+	defer clear(seed[:])
+	if _, err := io.ReadFull(h.cfg.rand(), seed[:]); err != nil {
+		return nil, StageSetup, fmt.Errorf("reading randomness: %w", err)
+	}
+	xpriv, err := ecdh.X25519().NewPrivateKey(seed[:])
+	if err != nil {
+		return nil, StageSetup, fmt.Errorf("bug: %w", err)
+	}
 
 	// Message 1.
 	f1, err := h.readFrame()
@@ -354,15 +366,6 @@ func (h *handshake) server() (*Conn, string, error) {
 	h.tr.add(f1)
 
 	// Message 2.
-	var seed [32]byte
-	defer clear(seed[:])
-	if _, err := io.ReadFull(h.cfg.rand(), seed[:]); err != nil {
-		return nil, StageSetup, fmt.Errorf("reading randomness: %w", err)
-	}
-	xpriv, err := ecdh.X25519().NewPrivateKey(seed[:])
-	if err != nil {
-		return nil, StageSetup, fmt.Errorf("bug: %w", err)
-	}
 	ssX, err := x25519(xpriv, m1.X25519)
 	if err != nil {
 		return nil, StageInitiatorHello, err
