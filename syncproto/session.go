@@ -1,0 +1,635 @@
+package syncproto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/wire"
+)
+
+// Sync session constants, docs/protocol.md §10.
+const (
+	// MaxScopes bounds the scopes one session reconciles.
+	MaxScopes = 256
+	// maxRounds bounds the reconciliation rounds per session; recon needs
+	// at most three.
+	maxRounds = 8
+	// sessionOverhead is room for the session message's own fields around
+	// its payload within one channel frame.
+	sessionOverhead = 64
+	// frameBytes is what a session frame costs on the wire before the
+	// AEAD: the length prefix and the content-type byte (§2, §4.2).
+	frameBytes = frameHeaderSize + 1
+
+	msgOpen  = 1 // initiator: offered scopes and its first round
+	msgRecon = 2 // one side's round (several frames; the last has End)
+	msgItems = 3 // items of one scope
+	msgAck   = 4 // item IDs stored durably
+	msgDone  = 5 // this side has pushed everything reconciliation found
+)
+
+// Scope names one set of item IDs both peers reconcile (docs/protocol.md §6.7).
+type Scope [32]byte
+
+// SyncStore is what a session needs from the node. The node, not the
+// session, decides what a peer may see and what it may send.
+type SyncStore interface {
+	// Scopes lists the scopes this side offers to peer.
+	Scopes(peer identity.ID) []Scope
+	// Set returns the IDs held in a scope; it must not change while the
+	// session reconciles it.
+	Set(s Scope) (recon.Set, error)
+	// Item returns the canonical bytes to send for id (an item, or the
+	// tombstone that deleted it), or nil if there is nothing to send.
+	Item(id recon.ID) []byte
+	// Accept verifies items that peer sent in scope s and stores them
+	// durably. It returns the IDs to acknowledge; an error means the peer
+	// sent something it must not (a forged, malformed or misplaced item),
+	// and the session ends without storing any item of that frame.
+	Accept(peer identity.ID, s Scope, items [][]byte) ([]recon.ID, error)
+	// Acked records that peer stored ids durably.
+	Acked(peer identity.ID, ids []recon.ID)
+	// Synced is called once when reconciliation and the transfer it
+	// called for are complete in both directions.
+	Synced(peer identity.ID)
+}
+
+// sessionMsg is a session frame's payload, §10.2.
+type sessionMsg struct {
+	Type    uint         `cbor:"1,keyasint"`
+	Scopes  [][]byte     `cbor:"2,keyasint,omitempty"`
+	Recon   []reconEntry `cbor:"3,keyasint,omitempty"`
+	End     bool         `cbor:"4,keyasint,omitempty"`
+	Scope   uint         `cbor:"5,keyasint,omitempty"`
+	Items   [][]byte     `cbor:"6,keyasint,omitempty"`
+	IDs     [][]byte     `cbor:"7,keyasint,omitempty"`
+	Refused []uint       `cbor:"8,keyasint,omitempty"`
+	Done    bool         `cbor:"9,keyasint,omitempty"` // on a round: also msgDone
+}
+
+type reconEntry struct {
+	_     struct{} `cbor:",toarray"`
+	Scope uint
+	Msg   []byte
+}
+
+// SessionStats counts what a session sent and received: session frames
+// after framing, before the AEAD (§10.5), and reconciliation rounds.
+type SessionStats struct {
+	BytesSent, BytesReceived int
+	FramesSent               int
+	ReconRounds              int // rounds this side sent
+}
+
+// ErrSession is wrapped by every error about a peer's session messages.
+var ErrSession = errors.New("syncproto: sync protocol violation")
+
+func sessionErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrSession, fmt.Sprintf(format, a...))
+}
+
+// scopeState is one scope's reconciliation on this side.
+type scopeState struct {
+	id     Scope
+	init   *recon.Initiator
+	resp   *recon.Responder
+	active bool // reconciling
+	done   bool // reconciliation finished here
+	inbox  []recon.Message
+}
+
+func (s *scopeState) next(in []recon.Message) ([]recon.Message, bool, error) {
+	if s.init != nil {
+		return s.init.Next(in)
+	}
+	return s.resp.Next(in)
+}
+
+func (s *scopeState) result() recon.Result {
+	if s.init != nil {
+		return s.init.Result()
+	}
+	return s.resp.Result()
+}
+
+// Session runs the sync protocol (§10) on an established channel. The
+// dialer is the initiator. One goroutine calls Run; Push may be called from
+// any goroutine while Run runs.
+type Session struct {
+	c         *Conn
+	st        SyncStore
+	peer      identity.ID
+	initiator bool
+	log       *slog.Logger
+	limits    recon.Limits
+
+	// scopes is fixed once the open exchange is over (opened closed).
+	scopes []*scopeState
+	index  map[Scope]uint
+	opened chan struct{}
+
+	wmu   sync.Mutex // serialises frames and guards the fields below
+	stats SessionStats
+	unack map[recon.ID]bool // pushed, not yet acknowledged
+	done  struct{ sent, received, synced bool }
+}
+
+// NewSession prepares a session over c; Run starts it.
+func NewSession(c *Conn, st SyncStore, initiator bool, log *slog.Logger) *Session {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator, log: log,
+		limits: recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16},
+		index:  map[Scope]uint{}, opened: make(chan struct{}), unack: map[recon.ID]bool{}}
+}
+
+// Stats returns the counters so far.
+func (s *Session) Stats() SessionStats {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.stats
+}
+
+// Run reconciles, transfers, then serves pushes until ctx ends or the peer
+// closes. It closes the channel when it returns. A clean close by the peer
+// returns nil.
+func (s *Session) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.c.Close() })
+	defer stop()
+	defer s.c.Close()
+	err := s.run()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *Session) run() error {
+	if s.initiator {
+		if err := s.open(); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	var round []sessionMsg
+	for {
+		p, err := s.c.ReadFrame(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		buf = p[:0]
+		s.wmu.Lock()
+		s.stats.BytesReceived += len(p) + frameBytes
+		s.wmu.Unlock()
+		var m sessionMsg
+		if err := wire.Unmarshal(p, &m); err != nil {
+			return sessionErr("%v", err)
+		}
+		switch m.Type {
+		case msgOpen, msgRecon:
+			if (m.Type == msgOpen) == s.isOpen() || (m.Type == msgOpen && s.initiator) {
+				return sessionErr("unexpected message type %d", m.Type)
+			}
+			if m.Type == msgOpen && len(round) == 0 {
+				if err := s.acceptOpen(m.Scopes); err != nil {
+					return err
+				}
+			}
+			if m.Type == msgRecon && len(round) == 0 && s.initiator && len(m.Refused) > 0 {
+				s.refuse(m.Refused)
+			}
+			round = append(round, m)
+			if len(round) > 1+MaxScopes*maxRounds {
+				return sessionErr("round of %d frames", len(round))
+			}
+			if m.End {
+				if err := s.handleRound(round); err != nil {
+					return err
+				}
+				round = nil
+			}
+		case msgItems:
+			if err := s.receiveItems(m); err != nil {
+				return err
+			}
+		case msgAck:
+			if err := s.receiveAck(m.IDs); err != nil {
+				return err
+			}
+		case msgDone:
+			if err := s.receiveDone(); err != nil {
+				return err
+			}
+		default:
+			return sessionErr("unknown message type %d", m.Type)
+		}
+	}
+}
+
+func (s *Session) isOpen() bool {
+	select {
+	case <-s.opened:
+		return true
+	default:
+		return false
+	}
+}
+
+// open sends the initiator's scopes and first round.
+func (s *Session) open() error {
+	offered := s.st.Scopes(s.peer)
+	if len(offered) > MaxScopes {
+		return fmt.Errorf("bug: syncproto: %d scopes offered", len(offered))
+	}
+	msg := sessionMsg{Type: msgOpen}
+	var out []reconEntry
+	for i, sc := range offered {
+		set, err := s.st.Set(sc)
+		if err != nil {
+			return err
+		}
+		in, err := recon.NewInitiator(set, s.limits)
+		if err != nil {
+			return err
+		}
+		st := &scopeState{id: sc, init: in, active: true}
+		s.scopes = append(s.scopes, st)
+		s.index[sc] = uint(i)
+		msg.Scopes = append(msg.Scopes, sc[:])
+		first, done, err := in.Next(nil)
+		if err != nil {
+			return err
+		}
+		st.done = done
+		for _, rm := range first {
+			out = append(out, reconEntry{Scope: uint(i), Msg: rm.Encode()})
+		}
+	}
+	close(s.opened)
+	return s.sendRound(msg, out)
+}
+
+// acceptOpen fixes the scope list from the initiator's open: the scopes we
+// offer this peer too are reconciled, the others refused.
+func (s *Session) acceptOpen(scopes [][]byte) error {
+	if len(scopes) > MaxScopes {
+		return sessionErr("%d scopes", len(scopes))
+	}
+	ours := map[Scope]bool{}
+	for _, sc := range s.st.Scopes(s.peer) {
+		ours[sc] = true
+	}
+	for i, b := range scopes {
+		if len(b) != len(Scope{}) {
+			return sessionErr("scope of %d bytes", len(b))
+		}
+		sc := Scope(b)
+		if _, dup := s.index[sc]; dup {
+			return sessionErr("scope listed twice")
+		}
+		st := &scopeState{id: sc}
+		if ours[sc] {
+			set, err := s.st.Set(sc)
+			if err != nil {
+				return err
+			}
+			if st.resp, err = recon.NewResponder(set, s.limits); err != nil {
+				return err
+			}
+			st.active = true
+		}
+		s.scopes = append(s.scopes, st)
+		s.index[sc] = uint(i)
+	}
+	close(s.opened)
+	return nil
+}
+
+// refuse drops the scopes the responder does not share with us.
+func (s *Session) refuse(idx []uint) {
+	for _, i := range idx {
+		if int(i) < len(s.scopes) {
+			s.scopes[i].active = false
+			s.scopes[i].done = true
+		}
+	}
+}
+
+// handleRound feeds one round of the peer's messages to each scope and
+// sends this side's next round.
+func (s *Session) handleRound(round []sessionMsg) error {
+	openRound := round[0].Type == msgOpen
+	for _, m := range round {
+		if m.Done {
+			if err := s.receiveDone(); err != nil {
+				return err
+			}
+		}
+		for _, e := range m.Recon {
+			if int(e.Scope) >= len(s.scopes) {
+				return sessionErr("scope index %d of %d", e.Scope, len(s.scopes))
+			}
+			st := s.scopes[e.Scope]
+			if openRound && !st.active {
+				continue // a scope we refuse: its first message is ignored
+			}
+			if !st.active || st.done {
+				return sessionErr("message for scope %d, which is not reconciling", e.Scope)
+			}
+			rm, err := recon.Decode(e.Msg)
+			if err != nil {
+				return sessionErr("%v", err)
+			}
+			st.inbox = append(st.inbox, rm)
+		}
+	}
+	reply := sessionMsg{Type: msgRecon}
+	if !s.initiator && len(round) > 0 && round[0].Type == msgOpen {
+		for i, st := range s.scopes {
+			if !st.active {
+				reply.Refused = append(reply.Refused, uint(i))
+			}
+		}
+	}
+	var out []reconEntry
+	var finished []*scopeState
+	for i, st := range s.scopes {
+		if !st.active || st.done || len(st.inbox) == 0 {
+			continue
+		}
+		msgs, done, err := st.next(st.inbox)
+		st.inbox = nil
+		if err != nil {
+			return fmt.Errorf("syncproto: scope %d: %w", i, err)
+		}
+		for _, rm := range msgs {
+			out = append(out, reconEntry{Scope: uint(i), Msg: rm.Encode()})
+		}
+		if done {
+			st.done = true
+			finished = append(finished, st)
+		}
+	}
+	// When this round finishes every scope and there is nothing to push,
+	// the round itself says done: identical sets then cost one frame each
+	// way (§10.3).
+	pushes := 0
+	for _, st := range finished {
+		pushes += len(st.result().Have)
+	}
+	if pushes == 0 && s.allDone() {
+		s.wmu.Lock()
+		if !s.done.sent {
+			reply.Done, s.done.sent = true, true
+		}
+		s.wmu.Unlock()
+	}
+	switch {
+	case len(out) > 0 || reply.Refused != nil:
+		if err := s.sendRound(reply, out); err != nil {
+			return err
+		}
+	case reply.Done:
+		// Nothing left to reconcile here and nothing awaited: a bare done,
+		// not a round.
+		s.wmu.Lock()
+		err := s.writeLocked(sessionMsg{Type: msgDone})
+		s.wmu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	for _, st := range finished {
+		if err := s.pushHave(st); err != nil {
+			return err
+		}
+	}
+	if err := s.maybeDone(); err != nil {
+		return err
+	}
+	s.checkSynced()
+	return nil
+}
+
+func (s *Session) allDone() bool {
+	for _, st := range s.scopes {
+		if st.active && !st.done {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Session) receiveDone() error {
+	s.wmu.Lock()
+	if s.done.received {
+		s.wmu.Unlock()
+		return sessionErr("second done")
+	}
+	s.done.received = true
+	s.wmu.Unlock()
+	s.checkSynced()
+	return nil
+}
+
+// sendRound sends entries in as many frames as the frame limit needs; the
+// first frame carries first's other fields, the last has End.
+func (s *Session) sendRound(first sessionMsg, entries []reconEntry) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.stats.ReconRounds++
+	if s.stats.ReconRounds > maxRounds*2 {
+		return sessionErr("too many rounds")
+	}
+	m := first
+	size := sessionOverhead
+	for _, sc := range m.Scopes {
+		size += len(sc) + 2
+	}
+	for _, e := range entries {
+		if size+len(e.Msg)+16 > MaxPayload && len(m.Recon) > 0 {
+			if err := s.writeLocked(m); err != nil {
+				return err
+			}
+			m, size = sessionMsg{Type: msgRecon}, sessionOverhead
+		}
+		m.Recon = append(m.Recon, e)
+		size += len(e.Msg) + 16
+	}
+	m.End = true
+	return s.writeLocked(m)
+}
+
+func (s *Session) writeLocked(m sessionMsg) error {
+	b, err := wire.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := s.c.WriteFrame(b); err != nil {
+		return err
+	}
+	s.stats.BytesSent += len(b) + frameBytes
+	s.stats.FramesSent++
+	return nil
+}
+
+// pushHave sends the items a finished reconciliation found the peer lacks.
+func (s *Session) pushHave(st *scopeState) error {
+	have := st.result().Have
+	var batch [][]byte
+	var ids []recon.ID
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.sendItems(s.index[st.id], batch, ids)
+		batch, ids, size = nil, nil, 0
+		return err
+	}
+	for _, id := range have {
+		b := s.st.Item(id)
+		if b == nil {
+			continue
+		}
+		if size+len(b)+8 > MaxPayload-sessionOverhead {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, b)
+		ids = append(ids, id)
+		size += len(b) + 8
+	}
+	return flush()
+}
+
+func (s *Session) sendItems(scope uint, items [][]byte, ids []recon.ID) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, id := range ids {
+		s.unack[id] = true
+	}
+	return s.writeLocked(sessionMsg{Type: msgItems, Scope: scope, Items: items})
+}
+
+// Push sends items of scope sc to the peer now (a live update). It returns
+// an error if sc is not shared in this session.
+func (s *Session) Push(sc Scope, items [][]byte, ids []recon.ID) error {
+	<-s.opened
+	i, ok := s.index[sc]
+	if !ok || !s.scopes[i].active {
+		return fmt.Errorf("syncproto: scope not shared with %s", s.peer.Short())
+	}
+	for len(items) > 0 {
+		n, size := 0, 0
+		for n < len(items) && (n == 0 || size+len(items[n])+8 <= MaxPayload-sessionOverhead) {
+			size += len(items[n]) + 8
+			n++
+		}
+		if err := s.sendItems(i, items[:n], ids[:n]); err != nil {
+			return err
+		}
+		items, ids = items[n:], ids[n:]
+	}
+	return nil
+}
+
+func (s *Session) receiveItems(m sessionMsg) error {
+	if !s.isOpen() || int(m.Scope) >= len(s.scopes) || !s.scopes[m.Scope].active {
+		return sessionErr("items for scope %d, which is not shared", m.Scope)
+	}
+	if len(m.Items) == 0 {
+		return sessionErr("empty items message")
+	}
+	acked, err := s.st.Accept(s.peer, s.scopes[m.Scope].id, m.Items)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSession, err)
+	}
+	if len(acked) == 0 {
+		return nil
+	}
+	ack := sessionMsg{Type: msgAck}
+	for _, id := range acked {
+		ack.IDs = append(ack.IDs, id[:])
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeLocked(ack)
+}
+
+func (s *Session) receiveAck(raw [][]byte) error {
+	ids := make([]recon.ID, 0, len(raw))
+	s.wmu.Lock()
+	for _, b := range raw {
+		if len(b) != recon.IDSize {
+			s.wmu.Unlock()
+			return sessionErr("ack of %d bytes", len(b))
+		}
+		id := recon.ID(b)
+		if !s.unack[id] {
+			continue // not ours to count; harmless
+		}
+		delete(s.unack, id)
+		ids = append(ids, id)
+	}
+	s.wmu.Unlock()
+	if len(ids) > 0 {
+		s.st.Acked(s.peer, ids)
+	}
+	s.checkSynced()
+	return nil
+}
+
+// maybeDone sends msgDone once every scope has finished reconciling (and
+// its items were pushed).
+func (s *Session) maybeDone() error {
+	if !s.allDone() {
+		return nil
+	}
+	s.wmu.Lock()
+	if s.done.sent {
+		s.wmu.Unlock()
+		return nil
+	}
+	s.done.sent = true
+	err := s.writeLocked(sessionMsg{Type: msgDone})
+	s.wmu.Unlock()
+	s.checkSynced()
+	return err
+}
+
+func (s *Session) checkSynced() {
+	s.wmu.Lock()
+	ready := s.done.sent && s.done.received && len(s.unack) == 0 && !s.done.synced
+	if ready {
+		s.done.synced = true
+	}
+	s.wmu.Unlock()
+	if ready {
+		s.st.Synced(s.peer)
+	}
+}
+
+// SharedScopes lists the scopes this session reconciles (after the open).
+func (s *Session) SharedScopes() []Scope {
+	<-s.opened
+	var out []Scope
+	for _, st := range s.scopes {
+		if st.active {
+			out = append(out, st.id)
+		}
+	}
+	return slices.Clip(out)
+}

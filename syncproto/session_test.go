@@ -1,0 +1,338 @@
+package syncproto
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/wire"
+)
+
+// memStore is an in-memory SyncStore for the session protocol's own tests:
+// items are byte strings whose ID is their SHA-256, "valid" ones start with
+// "ok:". It stands for the node's rules only as far as the protocol needs:
+// Accept refuses a bad item before storing anything of its frame.
+type memStore struct {
+	mu     sync.Mutex
+	scopes []Scope
+	items  map[Scope]map[recon.ID][]byte
+	acked  map[recon.ID]bool
+	synced chan struct{}
+	once   sync.Once
+}
+
+func newMemStore(scopes ...Scope) *memStore {
+	s := &memStore{scopes: scopes, items: map[Scope]map[recon.ID][]byte{}, acked: map[recon.ID]bool{}, synced: make(chan struct{})}
+	for _, sc := range scopes {
+		s.items[sc] = map[recon.ID][]byte{}
+	}
+	return s
+}
+
+func (s *memStore) add(sc Scope, b []byte) recon.ID {
+	id := recon.ID(sha256.Sum256(b))
+	s.items[sc][id] = b
+	return id
+}
+
+func (s *memStore) Scopes(identity.ID) []Scope { return s.scopes }
+
+func (s *memStore) Set(sc Scope) (recon.Set, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []recon.ID
+	for id := range s.items[sc] {
+		ids = append(ids, id)
+	}
+	return recon.NewMemSet(ids), nil
+}
+
+func (s *memStore) Item(id recon.ID) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.items {
+		if b, ok := m[id]; ok {
+			return b
+		}
+	}
+	return nil
+}
+
+func (s *memStore) Accept(_ identity.ID, sc Scope, items [][]byte) ([]recon.ID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range items {
+		if !bytes.HasPrefix(b, []byte("ok:")) {
+			return nil, errors.New("forged item")
+		}
+	}
+	var ids []recon.ID
+	for _, b := range items {
+		id := recon.ID(sha256.Sum256(b))
+		s.items[sc][id] = bytes.Clone(b)
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (s *memStore) Acked(_ identity.ID, ids []recon.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.acked[id] = true
+	}
+}
+
+func (s *memStore) Synced(identity.ID) { s.once.Do(func() { close(s.synced) }) }
+
+func (s *memStore) ids(sc Scope) map[recon.ID]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[recon.ID]bool{}
+	for id := range s.items[sc] {
+		out[id] = true
+	}
+	return out
+}
+
+func item(i int) []byte {
+	b := make([]byte, 40)
+	copy(b, "ok:")
+	binary.BigEndian.PutUint64(b[8:], uint64(i))
+	return b
+}
+
+// fill gives a and b `common` shared items and `diff` differing ones (split
+// between the sides) in scope sc, deterministically.
+func fill(a, b *memStore, sc Scope, common, diff int, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := 0; i < common; i++ {
+		it := item(r.Int())
+		a.add(sc, it)
+		b.add(sc, it)
+	}
+	for i := 0; i < diff; i++ {
+		if i%2 == 0 {
+			a.add(sc, item(r.Int()))
+		} else {
+			b.add(sc, item(r.Int()))
+		}
+	}
+}
+
+// runPair runs a session between the two stores over real TCP and waits
+// until both report Synced, or fails after a bound.
+func runPair(t *testing.T, a, b *memStore) (ca, cb SessionStats, errA, errB error) {
+	t.Helper()
+	client, server := establish(t, nil)
+	sa := NewSession(client, a, true, nil)
+	sb := NewSession(server, b, false, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); errA = sa.Run(ctx) }()
+	go func() { defer wg.Done(); errB = sb.Run(ctx) }()
+	select {
+	case <-a.synced:
+		select {
+		case <-b.synced:
+		case <-time.After(20 * time.Second):
+			t.Error("responder never synced")
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("initiator never synced")
+	}
+	cancel()
+	wg.Wait()
+	return sa.Stats(), sb.Stats(), errA, errB
+}
+
+func TestSessionConverges(t *testing.T) {
+	checkLeaks(t)
+	cases := []struct {
+		name         string
+		common, diff int
+		maxRounds    int // rounds the initiator sends
+		maxReconB    int // bytes, both directions, all frames
+	}{
+		{"identical 100k", 100_000, 0, 1, 128},
+		{"both empty", 0, 0, 1, 128},
+		{"1000 diffs in 100k", 100_000, 1000, 2, 128 << 10},
+		{"one side empty", 0, 3000, 2, 3000 * 40},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc := Scope{1}
+			a, b := newMemStore(sc), newMemStore(sc)
+			fill(a, b, sc, c.common, c.diff, 7)
+			want := map[recon.ID]bool{}
+			for id := range a.ids(sc) {
+				want[id] = true
+			}
+			for id := range b.ids(sc) {
+				want[id] = true
+			}
+			sa, sb, errA, errB := runPair(t, a, b)
+			if errA != nil || errB != nil {
+				t.Fatalf("session errors: %v / %v", errA, errB)
+			}
+			for _, s := range []*memStore{a, b} {
+				got := s.ids(sc)
+				if len(got) != len(want) {
+					t.Fatalf("a side holds %d items, want %d", len(got), len(want))
+				}
+			}
+			if sa.ReconRounds > c.maxRounds {
+				t.Errorf("initiator sent %d rounds, want <= %d", sa.ReconRounds, c.maxRounds)
+			}
+			// Bytes of reconciliation: everything but the items and acks,
+			// which the difference itself costs.
+			recon := sa.BytesSent + sb.BytesSent - itemBytes(c.diff)
+			t.Logf("%s: %d rounds, %d B sent by initiator, %d B by responder (%d B of reconciliation)", c.name, sa.ReconRounds, sa.BytesSent, sb.BytesSent, recon)
+			if c.diff == 0 && sa.BytesSent+sb.BytesSent > c.maxReconB {
+				t.Errorf("identical sets cost %d B, want <= %d", sa.BytesSent+sb.BytesSent, c.maxReconB)
+			}
+			if c.diff > 0 && recon > c.maxReconB {
+				t.Errorf("reconciliation cost %d B, want <= %d", recon, c.maxReconB)
+			}
+		})
+	}
+}
+
+// itemBytes is what moving n 40-byte items and acknowledging them costs at
+// most: CBOR framing per item and per ack entry.
+func itemBytes(n int) int { return n * ((40 + 2) + (32 + 2)) }
+
+func TestSessionRejectsForgedItem(t *testing.T) {
+	checkLeaks(t)
+	sc := Scope{2}
+	a, b := newMemStore(sc), newMemStore(sc)
+	a.add(sc, []byte("forged: not valid"))
+	client, server := establish(t, nil)
+	sa := NewSession(client, a, true, nil)
+	sb := NewSession(server, b, false, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Add(2)
+	go func() { defer wg.Done(); errA = sa.Run(ctx) }()
+	go func() { defer wg.Done(); errB = sb.Run(ctx) }()
+	wg.Wait()
+	if !errors.Is(errB, ErrSession) {
+		t.Fatalf("responder: %v, want ErrSession", errB)
+	}
+	if len(b.ids(sc)) != 0 {
+		t.Fatal("forged item stored")
+	}
+	// The refusing side tells the peer nothing but a close: the initiator's
+	// session ends, and its item was never acknowledged.
+	if len(a.acked) != 0 {
+		t.Fatalf("a refused item was acknowledged (initiator: %v)", errA)
+	}
+}
+
+func TestSessionRefusesUnsharedScope(t *testing.T) {
+	checkLeaks(t)
+	shared, private := Scope{3}, Scope{4}
+	a := newMemStore(shared, private)
+	b := newMemStore(shared)
+	a.add(shared, item(1))
+	a.add(private, item(2))
+	b.add(shared, item(3))
+	_, _, errA, errB := runPair(t, a, b)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if len(b.ids(shared)) != 2 {
+		t.Fatalf("shared scope has %d items", len(b.ids(shared)))
+	}
+	if _, ok := b.items[private]; ok {
+		t.Fatal("the responder got a scope it does not offer")
+	}
+}
+
+func TestSessionLivePush(t *testing.T) {
+	checkLeaks(t)
+	sc := Scope{5}
+	a, b := newMemStore(sc), newMemStore(sc)
+	client, server := establish(t, nil)
+	sa := NewSession(client, a, true, nil)
+	sb := NewSession(server, b, false, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); sa.Run(ctx) }()
+	go func() { defer wg.Done(); sb.Run(ctx) }()
+	<-a.synced
+	var items [][]byte
+	var ids []recon.ID
+	for i := range 50 {
+		it := item(1000 + i)
+		items = append(items, it)
+		ids = append(ids, a.add(sc, it))
+	}
+	if err := sa.Push(sc, items, ids); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		a.mu.Lock()
+		n := len(a.acked)
+		a.mu.Unlock()
+		if n == 50 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if len(b.ids(sc)) != 50 || len(a.acked) != 50 {
+		t.Fatalf("pushed 50: peer holds %d, %d acked", len(b.ids(sc)), len(a.acked))
+	}
+}
+
+// FuzzSessionMessage: the session message decoder never panics, and what it
+// accepts re-encodes to bytes that decode to the same message.
+func FuzzSessionMessage(f *testing.F) {
+	seeds := []sessionMsg{
+		{Type: msgOpen, Scopes: [][]byte{make([]byte, 32)}, Recon: []reconEntry{{Scope: 0, Msg: []byte{0xa1, 0x01, 0x01}}}, End: true},
+		{Type: msgRecon, Refused: []uint{1}, Done: true, End: true},
+		{Type: msgItems, Scope: 3, Items: [][]byte{[]byte("ok:x")}},
+		{Type: msgAck, IDs: [][]byte{make([]byte, 32)}},
+		{Type: msgDone},
+	}
+	for _, m := range seeds {
+		b, err := wire.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m sessionMsg
+		if wire.Unmarshal(b, &m) != nil {
+			return
+		}
+		again, err := wire.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m2 sessionMsg
+		if err := wire.Unmarshal(again, &m2); err != nil {
+			t.Fatalf("re-encoded message does not decode: %v", err)
+		}
+		if fmt.Sprint(m) != fmt.Sprint(m2) {
+			t.Fatalf("round trip changed the message")
+		}
+	})
+}
