@@ -15,13 +15,19 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 )
 
-// Specification constants, docs/ioc.md §2.
+// Specification constants, docs/protocol.md §5.8.
 const (
-	// Kind is the item kind of an IOC (docs/ioc.md §2.1).
+	// Kind is the item kind of a CLEAR or GREEN IOC, whose payload is the
+	// record in the clear (docs/protocol.md §5.8).
 	Kind item.Kind = 16
+	// KindSealed is the item kind of an AMBER, AMBER+STRICT or RED IOC,
+	// whose payload is sealed to its recipients (docs/protocol.md §9.2). A
+	// separate kind lets the sync engine place an item in its visibility
+	// classes from the visible stanza list, without decrypting it.
+	KindSealed item.Kind = 17
 
 	// contentLabel separates content IDs from every other hash GhostWire
-	// computes (docs/ioc.md §2.3).
+	// computes (docs/protocol.md §5.8).
 	contentLabel = "ghostwire ioc content v1\x00"
 
 	MaxValue       = 4096 // bytes of a normalised value
@@ -38,7 +44,7 @@ const (
 var ErrInvalid = errors.New("ioc: invalid")
 
 // Type says what kind of value an indicator is. The numbers are wire codes
-// (docs/ioc.md §2.2) and never change; zero is invalid.
+// (docs/protocol.md §5.8) and never change; zero is invalid.
 type Type uint8
 
 // The indicator types.
@@ -92,7 +98,7 @@ func ParseType(s string) (Type, error) {
 
 // ContentID identifies an indicator independently of who published it:
 // SHA-256 over a label, the type's wire code and the normalised value
-// (docs/ioc.md §2.3).
+// (docs/protocol.md §5.8).
 type ContentID [sha256.Size]byte
 
 // ContentIDOf returns the content ID of a normalised value. It does not

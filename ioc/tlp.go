@@ -9,7 +9,7 @@ import (
 )
 
 // TLP is a Traffic Light Protocol 2.0 marking (FIRST, TLP 2.0, 2022). The
-// numbers are wire codes (docs/ioc.md §2.2) and grow with strictness, so the
+// numbers are wire codes (docs/protocol.md §5.8) and grow with strictness, so the
 // larger of two markings is the stricter; zero is invalid.
 type TLP uint8
 

@@ -3,6 +3,7 @@ package ioc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -10,7 +11,7 @@ import (
 	"github.com/ghostwire/ghostwire/wire"
 )
 
-// wireRecord is the CBOR payload of an IOC item, docs/ioc.md §2.2. Every
+// wireRecord is the CBOR payload of an IOC item, docs/protocol.md §5.8. Every
 // optional field is omitted when empty, so its absence is the only encoding
 // of "none" and the canonical check holds. Confidence is a pointer because 0
 // is a statement ("no confidence") distinct from none stated.
@@ -28,7 +29,7 @@ type wireRecord struct {
 	Informational bool     `cbor:"11,keyasint,omitempty"`
 }
 
-// Encode returns the canonical CBOR payload of r (docs/ioc.md §2.2). r must
+// Encode returns the canonical CBOR payload of r (docs/protocol.md §5.8). r must
 // be valid (see Validate); Encode checks.
 func (r *Record) Encode() ([]byte, error) {
 	if err := r.Validate(); err != nil {
@@ -117,8 +118,9 @@ func Decode(b []byte) (Record, error) {
 }
 
 // ErrSealRequired is returned by NewItem for AMBER, AMBER+STRICT and RED
-// records: their payload must be sealed to the recipients (package
-// recipient) before it goes into an item, never stored in the clear.
+// records, whose payload must be sealed to the recipients (package
+// recipient) and carried in a KindSealed item, never in the clear; and by
+// FromItem for a KindSealed item, which must be opened first.
 var ErrSealRequired = errors.New("ioc: restricted TLP payload must be sealed to its recipients")
 
 // NewItem signs a CLEAR or GREEN record as an IOC item in space.
@@ -137,6 +139,9 @@ func NewItem(key item.Signer, space item.Space, created time.Time, r *Record) (*
 // restricted record found in the clear is refused: it would mean its author
 // published it unsealed.
 func FromItem(it *item.Item) (Record, error) {
+	if it.Kind() == KindSealed {
+		return Record{}, ErrSealRequired
+	}
 	if it.Kind() != Kind {
 		return Record{}, fmt.Errorf("%w: item kind %d is not an IOC", ErrInvalid, it.Kind())
 	}
@@ -150,10 +155,48 @@ func FromItem(it *item.Item) (Record, error) {
 	return r, nil
 }
 
-// LogicalKey is the last-writer-wins key of an IOC item (docs/ioc.md §2.4):
+// LogicalKey is the last-writer-wins key of an IOC item, plain or sealed
+// (docs/protocol.md §5.8):
 // one analyst's newest statement about one indicator in one collection
 // supersedes their earlier ones.
 func LogicalKey(it *item.Item, r *Record) item.Key {
 	c := r.ContentID()
 	return item.Key{Author: it.Author(), Kind: Kind, Space: it.Space(), Name: string(c[:])}
+}
+
+// sealLabel starts the additional data of a sealed IOC payload.
+const sealLabel = "ghostwire ioc sealed v1\x00"
+
+// SealAAD returns the additional data a sealed IOC payload is bound to
+// (docs/protocol.md §5.8, §9.2): the label, the space and the author, so
+// a sealed payload copied into another collection or under another
+// author does not open.
+func SealAAD(space item.Space, author identity.ID) []byte {
+	aad := append([]byte(sealLabel), space[:]...)
+	return append(aad, author.Bytes()...)
+}
+
+// FromSealed decodes the plaintext of a sealed IOC item (kind KindSealed)
+// once package recipient has opened it. stanzas are the recipients named
+// in the sealed payload's stanzas; the record's own recipient list must be
+// exactly that set, and its TLP must be restricted, so that what the
+// sync engine enforces (the stanzas) is what the author stated (the
+// record). The item must already be verified.
+func FromSealed(it *item.Item, plaintext []byte, stanzas []identity.ID) (Record, error) {
+	if it.Kind() != KindSealed {
+		return Record{}, fmt.Errorf("%w: item kind %d is not a sealed IOC", ErrInvalid, it.Kind())
+	}
+	r, err := Decode(plaintext)
+	if err != nil {
+		return Record{}, err
+	}
+	if !r.TLP.Restricted() {
+		return Record{}, fmt.Errorf("%w: sealed item carries a %s record", ErrInvalid, r.TLP)
+	}
+	want := slices.Clone(stanzas)
+	slices.SortFunc(want, identity.ID.Compare)
+	if !slices.Equal(slices.Compact(want), r.Recipients) {
+		return Record{}, fmt.Errorf("%w: sealed to other peers than the record names", ErrInvalid)
+	}
+	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,9 +136,35 @@ func TestItem(t *testing.T) {
 	if _, err := FromItem(bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("restricted record in the clear accepted: %v", err)
 	}
-	other, _ := item.New(k, Kind+1, item.Space{}, time.Now(), p)
+	other, _ := item.New(k, KindSealed+1, item.Space{}, time.Now(), p)
 	if _, err := FromItem(other); !errors.Is(err, ErrInvalid) {
 		t.Fatal("wrong kind accepted")
+	}
+	sealed, _ := item.New(k, KindSealed, item.Space{}, time.Now(), []byte("opaque"))
+	if _, err := FromItem(sealed); !errors.Is(err, ErrSealRequired) {
+		t.Fatalf("sealed item read as plaintext: %v", err)
+	}
+	// FromSealed: the stanza list must be the record's recipients.
+	if got, err := FromSealed(sealed, p, []identity.ID{red.Recipients[1], red.Recipients[0]}); err != nil || got.ContentID() != red.ContentID() {
+		t.Fatalf("FromSealed: %v", err)
+	}
+	for name, stanzas := range map[string][]identity.ID{
+		"missing one": red.Recipients[:1],
+		"extra one":   append(slices.Clone(red.Recipients), testKey(t, 9).ID()),
+	} {
+		if _, err := FromSealed(sealed, p, stanzas); !errors.Is(err, ErrInvalid) {
+			t.Errorf("FromSealed with stanzas %s: %v", name, err)
+		}
+	}
+	green, _ := r.Encode()
+	if _, err := FromSealed(sealed, green, nil); !errors.Is(err, ErrInvalid) {
+		t.Error("FromSealed accepted a GREEN record")
+	}
+	if _, err := FromSealed(dec, p, red.Recipients); !errors.Is(err, ErrInvalid) {
+		t.Error("FromSealed accepted a plaintext-kind item")
+	}
+	if a, b := SealAAD(item.Space{1}, k.ID()), SealAAD(item.Space{2}, k.ID()); bytes.Equal(a, b) {
+		t.Error("SealAAD ignores the space")
 	}
 }
 
@@ -215,7 +242,7 @@ var update = flag.Bool("update", false, "rewrite testdata/payload_vectors.txt")
 // it checks that the file is what the generator would write.
 func TestUpdateVectors(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("# IOC payload vectors (docs/ioc.md §2.2): name, hex payload, then \"ok <content id>\" or \"invalid\".\n")
+	b.WriteString("# IOC payload vectors (docs/protocol.md §5.8): name, hex payload, then \"ok <content id>\" or \"invalid\".\n")
 	ok := func(name string, r Record) {
 		p, err := r.Encode()
 		if err != nil {
