@@ -39,11 +39,16 @@ var (
 // io.EOF means the stream ended cleanly before the first header byte;
 // io.ErrUnexpectedEOF means it ended inside a frame.
 func readFrame(r *bufio.Reader, buf []byte, min, max int) ([]byte, error) {
-	var hdr [frameHeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	// Peek rather than a local array: the array would escape to the heap
+	// through io.ReadFull, one allocation per frame.
+	hdr, err := r.Peek(frameHeaderSize)
+	if err != nil {
+		if len(hdr) > 0 && err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := binary.BigEndian.Uint32(hdr)
 	if uint64(n) > uint64(max) {
 		return nil, fmt.Errorf("%w: %d > %d", errFrameTooLarge, n, max)
 	}
@@ -55,7 +60,8 @@ func readFrame(r *bufio.Reader, buf []byte, min, max int) ([]byte, error) {
 		buf = make([]byte, total)
 	}
 	buf = buf[:total]
-	copy(buf, hdr[:])
+	copy(buf, hdr)
+	r.Discard(frameHeaderSize)
 	if _, err := io.ReadFull(r, buf[frameHeaderSize:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
