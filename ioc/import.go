@@ -18,6 +18,15 @@ import (
 // ORed hashes) is about 60 KiB; 8 MiB leaves room and still bounds memory.
 const DefaultMaxObject = 8 << 20
 
+// MaxIssues bounds the issues an import keeps; beyond it they are only
+// counted (Result.Uncounted), so that a file of a million empty objects
+// cannot turn 3 bytes of input into 100 bytes of memory each. Failures
+// past the limit still make Result.Err non-nil.
+const MaxIssues = 100_000
+
+// maxSkipDepth bounds the nesting of a value the importer skips.
+const maxSkipDepth = 1000
+
 // Format names an exchange format.
 type Format uint8
 
@@ -131,7 +140,10 @@ type Result struct {
 	Records []Record
 	Merged  int
 	Issues  []Issue
-	Objects int
+	// Unlisted counts, by severity (index Severity-1), the issues past
+	// MaxIssues that were not kept.
+	Unlisted [3]int
+	Objects  int
 }
 
 // Failed returns the issues of severity Failed.
@@ -149,20 +161,21 @@ func (r *Result) Failed() []Issue {
 // caller that commits records only when Err is nil never commits a silent
 // partial import.
 func (r *Result) Err() error {
-	if f := r.Failed(); len(f) > 0 {
-		return &ImportError{Failed: f}
+	if f := r.Failed(); len(f) > 0 || r.Unlisted[Failed-1] > 0 {
+		return &ImportError{Failed: f, Unlisted: r.Unlisted[Failed-1]}
 	}
 	return nil
 }
 
 // ImportError lists the objects an import could not convert.
 type ImportError struct {
-	Failed []Issue
+	Failed   []Issue
+	Unlisted int // failures past MaxIssues, counted but not listed
 }
 
 func (e *ImportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ioc: import: %d objects failed", len(e.Failed))
+	fmt.Fprintf(&b, "ioc: import: %d objects failed", len(e.Failed)+e.Unlisted)
 	for i, f := range e.Failed {
 		if i == 3 {
 			fmt.Fprintf(&b, "; and %d more", len(e.Failed)-3)
@@ -312,6 +325,9 @@ func (im *importer) skip() error {
 		switch t {
 		case json.Delim('{'), json.Delim('['):
 			depth++
+			if depth > maxSkipDepth {
+				return fmt.Errorf("%w: nested deeper than %d", ErrFormat, maxSkipDepth)
+			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}
@@ -363,6 +379,10 @@ func (im *importer) progress(done bool) {
 }
 
 func (im *importer) issue(s Severity, where, id, typ, reason string) {
+	if len(im.res.Issues) >= MaxIssues {
+		im.res.Unlisted[s-1]++
+		return
+	}
 	im.res.Issues = append(im.res.Issues, Issue{Severity: s, Where: where, ID: id, Type: typ, Reason: reason})
 }
 

@@ -560,3 +560,23 @@ func mustRead(t testing.TB, p string) []byte {
 	}
 	return b
 }
+
+// TestImportIssuesBounded: a flood of worthless objects costs bounded
+// memory and still fails the import.
+func TestImportIssuesBounded(t *testing.T) {
+	n := MaxIssues + 500
+	in := `{"type":"bundle","objects":[` + strings.Repeat(`{},`, n-1) + `{}]}`
+	res, err := Import(strings.NewReader(in), ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ie *ImportError
+	if len(res.Issues) != MaxIssues || res.Unlisted[Failed-1] != 500 || !errors.As(res.Err(), &ie) ||
+		!strings.Contains(ie.Error(), strconv.Itoa(n)+" objects failed") {
+		t.Fatalf("%d issues, unlisted %v, err %v", len(res.Issues), res.Unlisted, res.Err())
+	}
+	deep := `{"Event":{"Galaxy":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}}`
+	if _, err := Import(strings.NewReader(deep), ImportOptions{}); !errors.Is(err, ErrFormat) {
+		t.Fatalf("deep skipped value: %v", err)
+	}
+}
