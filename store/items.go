@@ -191,3 +191,23 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 		})
 	})
 }
+
+// IndexItem adds a stored item to one more scope (for example our own
+// recipient-key certificate when a peer is added).
+func (db *DB) IndexItem(id item.ID, s Scope) error {
+	return db.Update(func(tx *Tx) error {
+		if _, err := tx.Get(bucketItem, id[:]); err != nil {
+			return err
+		}
+		return tx.Put(bucketScope, append(s[:], id[:]...), nil)
+	})
+}
+
+// CountItems returns how many live items are stored.
+func (db *DB) CountItems() (int, error) {
+	n := 0
+	err := db.View(func(tx *Tx) error {
+		return tx.ScanKeys(bucketItem, nil, func([]byte) error { n++; return nil })
+	})
+	return n, err
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/ghostwire/ghostwire/node"
+	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/onion/testnet"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "run the node: tor, the onion service, peers, sync, the local API",
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR]
+
+Starts the node in the foreground: unlocks the identity, opens the store,
+starts its own tor (or joins the private network in --testnet DIR, or attaches
+to a running tor's control port), publishes the onion service, accepts peers,
+dials known peers and syncs. Progress and logs go to stderr; the local API is
+DIR/api.sock (mode 0600; see docs/api.md). SIGINT or SIGTERM stops it cleanly.
+Nothing ever leaves except through tor: if tor is down the node waits and says so.
+
+Example:
+  ghostwire testnet up --dir /tmp/gwnet
+  ghostwire run --data ~/gw --testnet /tmp/gwnet`,
+		run: runNode,
+	})
+	register(&command{
+		name:    "status",
+		summary: "show the running node's state: tor, reachability, peers, items",
+		usage: `Usage: ghostwire status [--data DIR] [--json]
+
+Asks the running node (through DIR/api.sock) for its state.
+
+Example:
+  ghostwire status --data ~/gw --json`,
+		run: runStatus,
+	})
+}
+
+func runNode(e *env, args []string) error {
+	c := commands["run"]
+	fs := newFlags(e, c)
+	data := dataDirFlag(fs)
+	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
+	tn := fs.String("testnet", "", "join the private Tor network in `DIR` (see 'ghostwire testnet up')")
+	ctl := fs.String("tor-control", "", "attach to a running tor's control port `ADDR` (loopback only)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parse(e, c, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError("run takes no arguments, got %q", fs.Args())
+	}
+	if *tn != "" && *ctl != "" {
+		return usageError("--testnet and --tor-control cannot be used together")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageError("--log-level: %v", err)
+	}
+	path, err := resolveDataDir(*data)
+	if err != nil {
+		return err
+	}
+	d := dataDir{path}
+	secrets, err := d.unlock(e, *passFile)
+	if err != nil {
+		return err
+	}
+	defer secrets.Destroy()
+	unlock, err := d.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(store.MemoryLimit)
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	db, err := d.openStore(secrets)
+	if err != nil {
+		return err
+	}
+	// The store closes last, after every session has stopped.
+	defer db.Close()
+
+	torCfg := onion.Config{Logger: log, Progress: func(p onion.Progress) {
+		line := fmt.Sprintf("ghostwire: tor: bootstrapped %d%%: %s", p.Percent, p.Summary)
+		if p.Warning != "" {
+			line += " (warning: " + p.Warning + ")"
+		}
+		fmt.Fprintln(e.stderr, line)
+	}}
+	switch {
+	case *ctl != "":
+		torCfg.ControlAddr = *ctl
+	case *tn != "":
+		nw, err := testnet.Load(*tn)
+		if err != nil {
+			return fail(exitUnavailable, err, "start one with 'ghostwire testnet up --dir "+*tn+"'")
+		}
+		torCfg.DataDir = filepath.Join(path, "tor")
+		torCfg.Torrc = nw.JoinTorrc()
+	default:
+		torCfg.DataDir = filepath.Join(path, "tor")
+		torCfg.Torrc = onion.RealNetworkTorrc
+	}
+	tor, err := onion.Start(torCfg)
+	if err != nil {
+		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
+	}
+	n, err := node.New(node.Config{
+		Secrets: secrets, Store: db, Transport: node.NewTorTransport(tor),
+		APISocket: filepath.Join(path, "api.sock"), Logger: log,
+		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
+	})
+	if err != nil {
+		tor.Close()
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), filepath.Join(path, "api.sock"))
+	if err := n.Run(e.ctx); err != nil {
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintln(e.stderr, "ghostwire: stopped")
+	return nil
+}
+
+func runStatus(e *env, args []string) error {
+	c := commands["status"]
+	fs := newFlags(e, c)
+	data := dataDirFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(e, c, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError("status takes no arguments")
+	}
+	path, err := resolveDataDir(*data)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	var st node.Status
+	if err := newAPIClient(path).do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e, st)
+	}
+	reach := "no"
+	if st.Transport.Reachable {
+		reach = "yes"
+	}
+	fmt.Fprintf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
+		st.Onion, st.Transport.Progress, st.Transport.Phase, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	if st.LastSync != nil {
+		fmt.Fprintf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
+	} else {
+		fmt.Fprintln(e.stdout, "last sync   never")
+	}
+	if st.Transport.Warning != "" {
+		fmt.Fprintf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)
+	}
+	return nil
+}
+
+func printJSON(e *env, v any) error {
+	enc := jsonEncoder(e.stdout)
+	return enc.Encode(v)
+}
+
+var errStop = errors.New("stop")
+
+func trimOnion(s string) string { return strings.TrimSuffix(s, ".onion") }

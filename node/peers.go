@@ -1,0 +1,256 @@
+package node
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/wire"
+)
+
+const (
+	bucketPeer    = "peer"    // peer ID → peerRecord
+	bucketPeerKey = "peerkey" // peer ID → the peer's recipient-key certificate item ID
+	bucketMeta    = "meta"    // name → value
+	metaOwnCert   = "own-recipient-cert"
+)
+
+// maxPeerName bounds a peer's local nickname.
+const maxPeerName = 64
+
+type peerRecord struct {
+	Name  string `cbor:"1,keyasint"`
+	Added int64  `cbor:"2,keyasint"`
+}
+
+// Peer is a known peer, as the API shows it.
+type Peer struct {
+	Onion     string     `json:"onion"`
+	Name      string     `json:"name,omitempty"`
+	Added     time.Time  `json:"added"`
+	Connected bool       `json:"connected"`
+	LastSync  *time.Time `json:"last_sync,omitempty"`
+	HasKey    bool       `json:"has_key"`
+}
+
+// AddPeer records a peer (or renames a known one) and starts syncing with it.
+func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
+	name = strings.TrimSpace(name)
+	if len(name) > maxPeerName || strings.ContainsAny(name, "\x00\n\r\t") {
+		return nil, badRequest("use a short name without control characters", "peer name is invalid")
+	}
+	if id == n.id {
+		return nil, badRequest("add the other peer's address", "that is this node's own address")
+	}
+	if name != "" {
+		if other, err := n.peerByName(name); err == nil && other != id {
+			return nil, badRequest("choose another name", "name %q is already used by %s", name, other.Short())
+		}
+	}
+	rec := peerRecord{Name: name, Added: n.cfg.Now().Unix()}
+	err := n.db.Update(func(tx *store.Tx) error {
+		if raw, err := tx.Get(bucketPeer, id.Bytes()); err == nil {
+			var old peerRecord
+			if err := wire.Unmarshal(raw, &old); err == nil {
+				rec.Added = old.Added
+			}
+		}
+		b, err := wire.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketPeer, id.Bytes(), b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Our recipient-key certificate belongs to the new pair scope.
+	if err := n.indexOwnCert(id); err != nil {
+		return nil, err
+	}
+	n.log.Info("peer added", "peer", id)
+	n.poke()
+	return n.peer(id)
+}
+
+// RemovePeer forgets a peer and ends any session with it. Messages already
+// stored are kept; nothing more is sent to or accepted from it.
+func (n *Node) RemovePeer(id identity.ID) error {
+	if _, err := n.peer(id); err != nil {
+		return err
+	}
+	if err := n.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) }); err != nil {
+		return err
+	}
+	n.endSession(id)
+	n.log.Info("peer removed", "peer", id)
+	return nil
+}
+
+func (n *Node) isPeer(id identity.ID) bool {
+	err := n.db.View(func(tx *store.Tx) error {
+		_, err := tx.Get(bucketPeer, id.Bytes())
+		return err
+	})
+	return err == nil
+}
+
+func (n *Node) peer(id identity.ID) (*Peer, error) {
+	var p *Peer
+	err := n.db.View(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketPeer, id.Bytes())
+		if err != nil {
+			return err
+		}
+		p, err = n.peerFrom(tx, id, raw)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("add it first with 'ghostwire peer add'", "unknown peer %s", id)
+	}
+	return p, err
+}
+
+func (n *Node) peerFrom(tx *store.Tx, id identity.ID, raw []byte) (*Peer, error) {
+	var rec peerRecord
+	if err := wire.Unmarshal(raw, &rec); err != nil {
+		return nil, err
+	}
+	_, keyErr := tx.Get(bucketPeerKey, id.Bytes())
+	p := &Peer{Onion: id.String(), Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}
+	n.mu.Lock()
+	if s := n.sessions[id]; s != nil {
+		p.Connected = true
+	}
+	if t, ok := n.peerSync[id]; ok {
+		t := t
+		p.LastSync = &t
+	}
+	n.mu.Unlock()
+	return p, nil
+}
+
+// Peers lists known peers, ordered by address.
+func (n *Node) Peers() ([]*Peer, error) {
+	var out []*Peer
+	err := n.db.View(func(tx *store.Tx) error {
+		return tx.Scan(bucketPeer, nil, func(k, v []byte) error {
+			id, err := identity.NewID(k)
+			if err != nil {
+				return err
+			}
+			p, err := n.peerFrom(tx, id, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (n *Node) peerIDs() []identity.ID {
+	var ids []identity.ID
+	n.db.View(func(tx *store.Tx) error {
+		return tx.ScanKeys(bucketPeer, nil, func(k []byte) error {
+			if id, err := identity.NewID(k); err == nil {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	})
+	return ids
+}
+
+func (n *Node) peerByName(name string) (identity.ID, error) {
+	peers, err := n.Peers()
+	if err != nil {
+		return identity.ID{}, err
+	}
+	for _, p := range peers {
+		if p.Name == name {
+			return identity.ParseID(p.Onion)
+		}
+	}
+	return identity.ID{}, notFound("list peers with 'ghostwire peer list'", "no peer named %q", name)
+}
+
+// ResolvePeer reads a peer given by onion address or by name.
+func (n *Node) ResolvePeer(s string) (identity.ID, error) {
+	if id, err := identity.ParseID(s); err == nil {
+		if !n.isPeer(id) {
+			return id, notFound("add it first with 'ghostwire peer add "+id.String()+"'", "unknown peer %s", id)
+		}
+		return id, nil
+	}
+	return n.peerByName(s)
+}
+
+// publishRecipientKey makes (once) and stores our recipient-key certificate.
+func (n *Node) publishRecipientKey() error {
+	var have bool
+	n.db.View(func(tx *store.Tx) error {
+		_, err := tx.Get(bucketMeta, []byte(metaOwnCert))
+		have = err == nil
+		return nil
+	})
+	if have {
+		return nil
+	}
+	cert, err := recipient.Certificate(n.key, n.rkey, n.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := n.db.PutItems([]store.Entry{{Item: cert}}); err != nil {
+		return err
+	}
+	id := cert.ID()
+	return n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketMeta, []byte(metaOwnCert), id[:]) })
+}
+
+func (n *Node) ownCert() (*item.Item, error) {
+	var id item.ID
+	err := n.db.View(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketMeta, []byte(metaOwnCert))
+		copy(id[:], raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, _, err := n.db.GetItem(id)
+	return it, err
+}
+
+// indexOwnCert adds our certificate to the pair scope with peer, so the
+// first sync hands it over.
+func (n *Node) indexOwnCert(peer identity.ID) error {
+	cert, err := n.ownCert()
+	if err != nil {
+		return err
+	}
+	return n.db.IndexItem(cert.ID(), pairScope(n.id, peer))
+}
+
+// peerKey returns a peer's certified recipient key, if we have it.
+func (n *Node) peerKey(peer identity.ID) (*recipient.PublicKey, error) {
+	var id item.ID
+	err := n.db.View(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketPeerKey, peer.Bytes())
+		copy(id[:], raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, _, err := n.db.GetItem(id)
+	if err != nil {
+		return nil, err
+	}
+	return recipient.FromCertificate(it)
+}

@@ -1,0 +1,64 @@
+package node
+
+import (
+	"crypto/sha256"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+// Labels, spelled as in docs/protocol.md §10.1.
+const (
+	directSpaceLabel = "ghostwire space: direct v1"
+	scopeLabel       = "ghostwire scope v1"
+	classPair        = "pair"
+)
+
+// directSpace is the space of the conversation between a and b: the same
+// for both, and for no other pair.
+func directSpace(a, b identity.ID) item.Space {
+	if a.Compare(b) > 0 {
+		a, b = b, a
+	}
+	h := sha256.New()
+	h.Write([]byte(directSpaceLabel))
+	h.Write(a.Bytes())
+	h.Write(b.Bytes())
+	return item.Space(h.Sum(nil))
+}
+
+// scopeOf names a space seen through a visibility class.
+func scopeOf(sp item.Space, class string) store.Scope {
+	h := sha256.New()
+	h.Write([]byte(scopeLabel))
+	h.Write(sp[:])
+	h.Write([]byte(class))
+	return store.Scope(h.Sum(nil))
+}
+
+// pairScope holds what only a and b see: their direct messages, receipts,
+// the deletions of those, and their two recipient-key certificates.
+func pairScope(a, b identity.ID) store.Scope { return scopeOf(directSpace(a, b), classPair) }
+
+// scopesFor lists the scopes this node offers to peer, in a fixed order.
+func (n *Node) scopesFor(peer identity.ID) []store.Scope {
+	return []store.Scope{pairScope(n.id, peer)}
+}
+
+// belongs reports whether an item sent by peer in scope s may be stored
+// there: the sync engine calls it for every received item, so a peer cannot
+// put anything into a scope it does not belong to (docs/protocol.md §10.1).
+func (n *Node) belongs(peer identity.ID, s store.Scope, it *item.Item) bool {
+	if s != pairScope(n.id, peer) {
+		return false
+	}
+	switch it.Kind() {
+	case recipient.KindKey:
+		return it.Author() == peer && it.Space() == recipient.Space
+	case KindMessage, KindReceipt, item.KindTombstone:
+		return it.Space() == directSpace(n.id, peer) && (it.Author() == peer || it.Author() == n.id)
+	}
+	return false
+}

@@ -1,0 +1,240 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/syncproto"
+)
+
+// Dialing policy.
+const (
+	minBackoff = 2 * time.Second
+	maxBackoff = time.Minute
+	// dialTimeout bounds one dial and handshake over Tor (a new circuit to
+	// a fresh onion can take several seconds).
+	dialTimeout = 60 * time.Second
+)
+
+// peerSession is the one live session with a peer.
+type peerSession struct {
+	peer   identity.ID
+	sess   *syncproto.Session
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (n *Node) handshakeConfig() *syncproto.Config {
+	return &syncproto.Config{
+		Key:    n.key,
+		Rand:   n.cfg.Rand,
+		Logger: n.log,
+		// Only peers the user added get a session: anyone can reach an
+		// onion address, but strangers get nothing past the handshake.
+		Authorize: func(peer identity.ID) error {
+			if !n.isPeer(peer) {
+				return errors.New("not a known peer")
+			}
+			return nil
+		},
+	}
+}
+
+// serveConn runs an inbound connection: handshake, then the session.
+func (n *Node) serveConn(ctx context.Context, c net.Conn) {
+	hctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	conn, err := syncproto.Server(hctx, c, n.handshakeConfig())
+	cancel()
+	if err != nil {
+		n.log.Debug("inbound handshake failed", "err", err)
+		return
+	}
+	n.runSession(ctx, conn, false)
+}
+
+// dialPeer connects to peer through the transport and runs the session.
+func (n *Node) dialPeer(ctx context.Context, peer identity.ID) error {
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, err := n.cfg.Transport.Dial(dctx, peer)
+	if err != nil {
+		return err
+	}
+	conn, err := syncproto.Client(dctx, c, n.handshakeConfig(), peer)
+	if err != nil {
+		return err
+	}
+	go n.runSession(ctx, conn, true)
+	return nil
+}
+
+// runSession registers the session (one per peer: a second one, from both
+// peers dialling at once, is closed) and runs it until it ends.
+func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator bool) {
+	peer := conn.Peer()
+	sctx, cancel := context.WithCancel(ctx)
+	ps := &peerSession{peer: peer, sess: syncproto.NewSession(conn, syncStore{n}, initiator, n.log), cancel: cancel, done: make(chan struct{})}
+	n.mu.Lock()
+	if _, busy := n.sessions[peer]; busy || n.stopping {
+		n.mu.Unlock()
+		cancel()
+		conn.Close()
+		return
+	}
+	n.sessions[peer] = ps
+	n.sessWG.Add(1)
+	n.mu.Unlock()
+	defer n.sessWG.Done()
+	n.log.Info("session started", "peer", peer, "initiator", initiator)
+	err := ps.sess.Run(sctx)
+	cancel()
+	n.mu.Lock()
+	if n.sessions[peer] == ps {
+		delete(n.sessions, peer)
+	}
+	n.mu.Unlock()
+	close(ps.done)
+	st := ps.sess.Stats()
+	n.log.Info("session ended", "peer", peer, "err", err, "sent", st.BytesSent, "received", st.BytesReceived)
+	n.notifyChanged()
+	n.poke()
+}
+
+// endSession stops the session with peer, if any, and waits for it.
+func (n *Node) endSession(peer identity.ID) {
+	n.mu.Lock()
+	ps := n.sessions[peer]
+	n.mu.Unlock()
+	if ps != nil {
+		ps.cancel()
+		<-ps.done
+	}
+}
+
+// closeSessions ends every session and waits for them (Run's shutdown).
+func (n *Node) closeSessions() {
+	n.mu.Lock()
+	n.stopping = true
+	for _, ps := range n.sessions {
+		ps.cancel()
+	}
+	n.mu.Unlock()
+	n.sessWG.Wait()
+}
+
+// afterLocalItems hands new local items to the live session with peer, or
+// wakes the dialer to make one.
+func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
+	n.notifyChanged()
+	n.mu.Lock()
+	ps := n.sessions[peer]
+	n.mu.Unlock()
+	if ps == nil {
+		n.poke()
+		return
+	}
+	raw := make([][]byte, len(items))
+	ids := make([]recon.ID, len(items))
+	for i, it := range items {
+		raw[i], ids[i] = it.Bytes(), recon.ID(it.ID())
+	}
+	if err := ps.sess.Push(syncproto.Scope(pairScope(n.id, peer)), raw, ids); err != nil {
+		n.log.Warn("live push failed; the next sync will carry it", "peer", peer, "err", err)
+		ps.cancel()
+	}
+}
+
+// dialLoop keeps a session with every known peer: it dials peers without
+// one, at once when woken, and retries failures with exponential backoff.
+// A peer whose session ended is dialled again after RedialInterval, or at
+// once when there is something new for it.
+func (n *Node) dialLoop(ctx context.Context) {
+	type state struct {
+		next    time.Time
+		backoff time.Duration
+	}
+	peers := map[identity.ID]*state{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	results := make(chan struct {
+		peer identity.ID
+		err  error
+	}, 16)
+	inflight := map[identity.ID]bool{}
+	for {
+		now := time.Now()
+		wake := now.Add(30 * time.Second)
+		for _, p := range n.peerIDs() {
+			st := peers[p]
+			if st == nil {
+				st = &state{backoff: minBackoff}
+				peers[p] = st
+			}
+			n.mu.Lock()
+			_, live := n.sessions[p]
+			n.mu.Unlock()
+			if live || inflight[p] {
+				continue
+			}
+			if now.Before(st.next) {
+				wake = minTime(wake, st.next)
+				continue
+			}
+			if !n.cfg.Transport.Status().Ready {
+				continue // waiting for tor; it says so in status
+			}
+			inflight[p] = true
+			wg.Add(1)
+			go func(p identity.ID) {
+				defer wg.Done()
+				err := n.dialPeer(ctx, p)
+				select {
+				case results <- struct {
+					peer identity.ID
+					err  error
+				}{p, err}:
+				case <-ctx.Done():
+				}
+			}(p)
+		}
+		t := time.NewTimer(time.Until(wake))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-n.wake:
+			// New work: allow immediate redials of idle peers.
+			for _, st := range peers {
+				if st.backoff == minBackoff {
+					st.next = time.Time{}
+				}
+			}
+		case r := <-results:
+			delete(inflight, r.peer)
+			st := peers[r.peer]
+			if r.err != nil {
+				n.log.Info("peer unreachable; will retry", "peer", r.peer, "err", r.err, "retry_in", st.backoff)
+				st.next = time.Now().Add(st.backoff)
+				st.backoff = min(st.backoff*2, maxBackoff)
+			} else {
+				st.backoff = minBackoff
+				st.next = time.Now().Add(n.cfg.RedialInterval)
+			}
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,136 @@
+package node
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/syncproto"
+)
+
+// syncStore is the node as a sync session sees it (syncproto.SyncStore).
+type syncStore struct{ n *Node }
+
+var _ syncproto.SyncStore = syncStore{}
+
+func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
+	if !s.n.isPeer(peer) {
+		return nil
+	}
+	var out []syncproto.Scope
+	for _, sc := range s.n.scopesFor(peer) {
+		out = append(out, syncproto.Scope(sc))
+	}
+	return out
+}
+
+// Set loads a scope's IDs into memory (32 bytes each). The session must see
+// a fixed set, and reconciliation needs every ID's contribution anyway.
+func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
+	var ids []recon.ID
+	err := s.n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
+		ids = append(ids, recon.ID(id))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return recon.NewMemSet(ids), nil
+}
+
+func (s syncStore) Item(id recon.ID) []byte {
+	it, _, err := s.n.db.GetItem(item.ID(id))
+	if err != nil {
+		return nil
+	}
+	return it.Bytes()
+}
+
+// Accept checks every item of a frame before storing any: it must decode
+// canonically, verify under its author, not be from the future, and belong
+// to the scope it came in (§10.1). Detailed reasons go to our log; the peer
+// is told nothing but a close.
+func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([]recon.ID, error) {
+	n := s.n
+	now := n.cfg.Now()
+	entries := make([]store.Entry, 0, len(raw))
+	for _, b := range raw {
+		it, err := item.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
+		}
+		if err := it.Verify(now); err != nil {
+			return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
+		}
+		if !n.belongs(peer, store.Scope(sc), it) {
+			return nil, fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
+		}
+		entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{store.Scope(sc)}})
+	}
+	added, err := n.db.PutItems(entries)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]recon.ID, len(entries))
+	gotKey := false
+	for i, e := range entries {
+		ids[i] = recon.ID(e.Item.ID())
+		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
+			if err := n.rememberPeerKey(peer, e.Item); err != nil {
+				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
+			} else {
+				gotKey = true
+			}
+		}
+	}
+	if gotKey {
+		n.flushOutbox(peer)
+	}
+	if added > 0 {
+		n.log.Info("items received", "peer", peer, "new", added)
+		n.notifyChanged()
+	}
+	return ids, nil
+}
+
+func (s syncStore) Acked(peer identity.ID, ids []recon.ID) {
+	list := make([]item.ID, len(ids))
+	for i, id := range ids {
+		list[i] = item.ID(id)
+	}
+	if err := s.n.markDelivered(list); err != nil {
+		s.n.log.Warn("recording delivery failed", "err", err)
+	}
+}
+
+func (s syncStore) Synced(peer identity.ID) {
+	n := s.n
+	now := n.cfg.Now()
+	n.mu.Lock()
+	n.lastSync = now
+	n.peerSync[peer] = now.UTC().Truncate(time.Second)
+	n.mu.Unlock()
+	n.log.Info("synced", "peer", peer)
+	n.notifyChanged()
+}
+
+// rememberPeerKey records the peer's certified recipient key (the newest,
+// if it ever sends several).
+func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
+	if _, err := recipient.FromCertificate(cert); err != nil {
+		return err
+	}
+	id := cert.ID()
+	return n.db.Update(func(tx *store.Tx) error {
+		if raw, err := tx.Get(bucketPeerKey, peer.Bytes()); err == nil {
+			if old, _, err := n.db.GetItem(item.ID(raw)); err == nil && !item.VersionOf(cert).Newer(item.VersionOf(old)) {
+				return nil
+			}
+		}
+		return tx.Put(bucketPeerKey, peer.Bytes(), id[:])
+	})
+}
