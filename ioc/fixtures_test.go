@@ -35,6 +35,9 @@ func fixturePath(t testing.TB, name string) string {
 // its 2 file:name indicators and the email MATCHES indicator fail), and
 // for every MISP file by TestFixtureMISPIndependentCount below, which
 // counts attributes with a plain encoding/json decode of the whole file.
+// The misp-stix STIX files give the same indicators as the MISP files they
+// were made from (README "Useful pairs"), less the file:name indicator,
+// which STIX import reports as failed and MISP import as skipped.
 var fixtureWants = []struct {
 	name    string
 	records map[string]int
@@ -73,10 +76,10 @@ var fixtureWants = []struct {
 	{"stix/cti-stix2-json-schemas/examples/malicious-email-indicator-with-attachment.json", map[string]int{}, 0, [3]int{4, 0, 2}, ""},
 	{"stix/cti-stix2-json-schemas/examples/threat-reports/poisonivy.json", map[string]int{"cve/green": 6, "domain/green": 24, "ipv4/green": 18}, 22, [3]int{124, 0, 3}, ""},
 	{"stix/misp-stix/tests/test_event1_stix21.json", map[string]int{"domain/green": 1}, 0, [3]int{8, 0, 0}, ""},
-	{"stix/misp-stix/tests/test_event2_stix21.json", map[string]int{"domain/green": 1}, 0, [3]int{10, 1, 1}, ""},
-	{"stix/misp-stix/tests/test_events_collection_stix20.json", map[string]int{"domain/green": 1}, 1, [3]int{12, 1, 1}, ""},
-	{"stix/misp-stix/tests/test_events_collection_stix21.json", map[string]int{"domain/green": 1}, 1, [3]int{17, 1, 1}, ""},
-	{"stix/misp-stix/tests/test_objects_collection_stix21.json", map[string]int{"domain/green": 1, "email/green": 1, "md5/green": 1, "sha1/green": 1, "sha256/green": 1}, 0, [3]int{15, 2, 0}, ""},
+	{"stix/misp-stix/tests/test_event2_stix21.json", map[string]int{"domain/green": 1, "ipv4/green": 1}, 0, [3]int{10, 1, 1}, ""},
+	{"stix/misp-stix/tests/test_events_collection_stix20.json", map[string]int{"domain/green": 1, "ipv4/green": 1}, 1, [3]int{12, 1, 1}, ""},
+	{"stix/misp-stix/tests/test_events_collection_stix21.json", map[string]int{"domain/green": 1, "ipv4/green": 1}, 1, [3]int{17, 1, 1}, ""},
+	{"stix/misp-stix/tests/test_objects_collection_stix21.json", map[string]int{"domain/green": 1, "email/green": 1, "ipv4/green": 1, "md5/green": 1, "sha1/green": 1, "sha256/green": 1}, 0, [3]int{15, 2, 0}, ""},
 	{"tlp/cti-stix-common-objects/extension-definition-specifications/tlp-2.0/examples/tlp-amber+strict.json", map[string]int{}, 0, [3]int{0, 0, 0}, ""},
 	{"tlp/cti-stix-common-objects/extension-definition-specifications/tlp-2.0/examples/tlp-amber.json", map[string]int{}, 0, [3]int{0, 0, 0}, ""},
 	{"tlp/cti-stix-common-objects/extension-definition-specifications/tlp-2.0/examples/tlp-clear.json", map[string]int{}, 0, [3]int{0, 0, 0}, ""},

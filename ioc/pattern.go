@@ -435,7 +435,7 @@ type typedValue struct {
 
 // patternValues turns a parsed pattern into indicators. Each comparison
 // joined by OR is an indicator of its own (the pattern matches when any of
-// them does). The comparisons of an AND are also split into separate
+// them does). Values joined by AND are also split into separate
 // indicators, which match more than the pattern did; that and every
 // comparison that cannot be represented is listed in lost. It fails when
 // nothing can be represented or the pattern's shape (observation AND,
@@ -473,12 +473,13 @@ func patternValues(pattern string, hostname bool) (vals []typedValue, lost []str
 		for _, term := range terms {
 			var cmps []*pnode
 			flatten(term, "AND", &cmps)
-			if len(cmps) > 1 {
-				lost = append(lost, fmt.Sprintf("AND of %d comparisons split into separate indicators", len(cmps)))
-			}
+			n := 0
 			for _, c := range cmps {
 				if c.op != "cmp" {
 					lost = append(lost, "OR nested inside AND not represented")
+					continue
+				}
+				if impliedComparison(c.cmp) {
 					continue
 				}
 				tv, why := comparisonValue(c.cmp, hostname)
@@ -487,6 +488,10 @@ func patternValues(pattern string, hostname bool) (vals []typedValue, lost []str
 					continue
 				}
 				vals = append(vals, tv)
+				n++
+			}
+			if n > 1 {
+				lost = append(lost, fmt.Sprintf("AND of %d values split into separate indicators", n))
 			}
 		}
 	}
@@ -513,6 +518,17 @@ func flatten(n *pnode, op string, out *[]*pnode) {
 	*out = append(*out, n)
 }
 
+// impliedComparison reports a comparison that only restates the type of a
+// reference whose value another comparison gives, as misp-stix writes
+// "network-traffic:src_ref.type = 'ipv4-addr' AND
+// network-traffic:src_ref.value = '1.2.3.4'": nothing is lost by reading
+// the value alone.
+func impliedComparison(c comparison) bool {
+	obj, prop, _ := strings.Cut(c.path, ":")
+	return obj == "network-traffic" && (prop == "src_ref.type" || prop == "dst_ref.type") && c.op == "=" && !c.not &&
+		(c.value == "ipv4-addr" || c.value == "ipv6-addr" || c.value == "domain-name")
+}
+
 // comparisonValue maps one comparison to an indicator, or says why not.
 func comparisonValue(c comparison, hostname bool) (typedValue, string) {
 	obj, prop, _ := strings.Cut(c.path, ":")
@@ -523,6 +539,19 @@ func comparisonValue(c comparison, hostname bool) (typedValue, string) {
 		return typedValue{}, "value is not a string"
 	}
 	var t Type
+	switch {
+	case obj == "network-traffic" && (prop == "src_ref.value" || prop == "dst_ref.value"),
+		obj == "domain-name" && strings.HasPrefix(prop, "resolves_to_refs[") && strings.HasSuffix(prop, "].value"):
+		// An address the traffic came from or went to, or a name resolved
+		// to: the value says its family (a domain name is refused here).
+		if c.op != "=" {
+			return typedValue{}, "operator " + c.op + " not represented"
+		}
+		if _, why := parseIP(strings.Split(c.value, "/")[0]); why != "" {
+			return typedValue{}, "not an IP address"
+		}
+		return typedValue{ipType(c.value), c.value}, ""
+	}
 	switch obj {
 	case "ipv4-addr", "ipv6-addr":
 		if prop != "value" {
@@ -554,7 +583,8 @@ func comparisonValue(c comparison, hostname bool) (typedValue, string) {
 		}
 	case c.path == "url:value":
 		t = TypeURL
-	case c.path == "email-addr:value", c.path == "email-message:from_ref.value", c.path == "email-message:sender_ref.value":
+	case c.path == "email-addr:value", c.path == "email-message:from_ref.value", c.path == "email-message:sender_ref.value",
+		c.path == "email-message:additional_header_fields.reply_to":
 		t = TypeEmail
 	case obj == "email-message" && isRefsValue(prop):
 		t = TypeEmail

@@ -233,7 +233,7 @@ func (im *importer) stixIndicator(b *stixBundle, o *stixObject, where string) {
 		fail(fmt.Sprintf("pattern_type %q is not represented (only stix)", o.PatternType))
 		return
 	}
-	hostname := slices.Contains(o.Labels, `misp:type="hostname"`)
+	hostname := slices.Contains(o.Labels, `misp:type="hostname"`) || slices.Contains(o.Labels, `misp:type="hostname|port"`)
 	vals, lost, err := patternValues(*o.Pattern, hostname)
 	if err != nil {
 		fail(strings.TrimPrefix(err.Error(), "ioc: "))
