@@ -15,7 +15,7 @@ import (
 // is an independent statement of how the two formats correspond, so we
 // check ours against it.
 func readMISPMapping(t *testing.T) map[string]struct {
-	MISP json.RawMessage   `json:"MISP"`
+	MISP json.RawMessage `json:"MISP"`
 	STIX json.RawMessage `json:"STIX"`
 } {
 	b, err := os.ReadFile(fixturePath(t, "misp/misp-stix/documentation/mapping/misp_attributes_to_stix21.json"))
@@ -23,7 +23,7 @@ func readMISPMapping(t *testing.T) map[string]struct {
 		t.Fatal(err)
 	}
 	var m map[string]struct {
-		MISP json.RawMessage   `json:"MISP"`
+		MISP json.RawMessage `json:"MISP"`
 		STIX json.RawMessage `json:"STIX"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
