@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/net/proxy"
@@ -97,11 +98,36 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	if err != nil {
 		if lostTor(err) {
 			// The SOCKS connection itself broke: tor died under us.
-			return nil, fmt.Errorf("onion: dial %s: %w: %v", id.Short(), ErrTorUnavailable, err)
+			return nil, fmt.Errorf("onion: dial %s: %w: %s", id.Short(), ErrTorUnavailable, socksReason(err, id))
 		}
-		return nil, fmt.Errorf("onion: dial %s: %w", id.Short(), err)
+		return nil, fmt.Errorf("onion: dial %s: %s", id.Short(), socksReason(err, id))
 	}
 	return c, nil
+}
+
+// Tor's extended SOCKS5 replies for onion services (tor's SocksPort
+// ExtendedErrors flag; control-spec / tor-manual "ExtendedErrors").
+var onionReplies = map[string]string{
+	"240": "onion service descriptor not found (the peer is offline, or its service is not published yet)",
+	"241": "onion service descriptor is invalid",
+	"242": "introduction to the onion service failed",
+	"243": "rendezvous with the onion service failed",
+	"244": "the onion service requires client authorization",
+	"245": "client authorization for the onion service was refused",
+	"246": "invalid onion address",
+	"247": "introduction to the onion service timed out",
+}
+
+// socksReason turns a SOCKS client error into words without the full onion
+// address, which must not reach logs (the short form identifies the peer).
+func socksReason(err error, id identity.ID) string {
+	msg := strings.ReplaceAll(err.Error(), id.Onion()+".onion", id.Short()+".onion")
+	for code, reason := range onionReplies {
+		if strings.HasSuffix(msg, "unknown code: "+code) {
+			return reason
+		}
+	}
+	return msg
 }
 
 // lostTor tells an I/O failure on the SOCKS connection (reset, EOF: tor is
