@@ -1,8 +1,12 @@
 // Package ioc is GhostWire's indicator of compromise: a typed, normalised
 // value with a TLP 2.0 marking, carried as the payload of a signed item
 // (package item), and its exchange with the formats analysts use, STIX 2.1
-// and MISP JSON. The rules and the payload layout are written down in
-// docs/ioc.md; this package implements them.
+// and MISP JSON. The payload bytes are specified in docs/protocol.md §5.8
+// and the rules (normalisation, TLP, format mapping) in docs/ioc.md; this
+// package implements them. CLEAR and GREEN records travel in the clear in
+// items of [Kind] ([NewItem], [FromItem]); AMBER, AMBER+STRICT and RED ones
+// are sealed to their recipients by package recipient and travel in items
+// of [KindSealed] ([SealAAD], [FromSealed]).
 //
 // The one thing a reader must know: an indicator has two identities. Its
 // [ContentID] is the hash of its type and normalised value, so the same

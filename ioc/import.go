@@ -36,6 +36,7 @@ const (
 	FormatMISP
 )
 
+// String returns "stix", "misp" or "unknown".
 func (f Format) String() string {
 	switch f {
 	case FormatSTIX:
@@ -98,6 +99,7 @@ const (
 	Failed
 )
 
+// String returns "skipped", "partial" or "failed".
 func (s Severity) String() string {
 	switch s {
 	case Skipped:
@@ -119,6 +121,7 @@ type Issue struct {
 	Reason   string
 }
 
+// String returns one line: severity, where, id, type and reason.
 func (i Issue) String() string {
 	s := i.Severity.String() + " " + i.Where
 	if i.ID != "" {
@@ -173,6 +176,7 @@ type ImportError struct {
 	Unlisted int // failures past MaxIssues, counted but not listed
 }
 
+// Error names the count and the first three failures.
 func (e *ImportError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ioc: import: %d objects failed", len(e.Failed)+e.Unlisted)

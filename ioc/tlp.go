@@ -79,7 +79,9 @@ type Audience struct {
 
 // MayExchange reports whether holder may send an item with audience a to
 // peer, and equally whether peer may accept it from holder (docs/ioc.md
-// §4.1). trusted says whether holder trusts (has paired with) peer.
+// §4.1). trusted says whether the two are paired; pairing is mutual, so the
+// sender passes its trust in the receiver and the receiver its trust in
+// the sender.
 //
 //   - CLEAR: any peer.
 //   - GREEN: peers holder trusts. A GREEN item travels on from peer to
