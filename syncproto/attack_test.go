@@ -2,6 +2,7 @@ package syncproto
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -335,6 +336,20 @@ func TestHandshakeDeadline(t *testing.T) {
 	_, err = Server(t.Context(), l2, &Config{Key: testKey(t, "bob"), HandshakeTimeout: 100 * time.Millisecond})
 	if stageOf(t, err) != StageInitiatorHello || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("server against a silent peer: %v", err)
+	}
+}
+
+// TestHandshakeCancel: cancelling the context ends a handshake that is
+// waiting on a silent peer, and the error says so.
+func TestHandshakeCancel(t *testing.T) {
+	checkLeaks(t)
+	d, l := tcpPair(t)
+	defer l.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := Client(ctx, d, &Config{Key: testKey(t, "alice")}, testKey(t, "bob").ID())
+	if !errors.Is(err, context.Canceled) || stageOf(t, err) != StageResponderHello {
+		t.Fatalf("cancelled handshake: %v", err)
 	}
 }
 

@@ -95,10 +95,12 @@ type HandshakeError struct {
 	Err   error
 }
 
+// Error names the stage and the reason.
 func (e *HandshakeError) Error() string {
 	return "syncproto: handshake failed at " + e.Stage + ": " + e.Err.Error()
 }
 
+// Unwrap returns the reason, for errors.Is and errors.As.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // WrongPeerError means the dialed peer proved an identity other than the
@@ -108,6 +110,8 @@ type WrongPeerError struct {
 	Want, Got identity.ID
 }
 
+// Error names both identities in full: the user must be able to tell
+// exactly who answered.
 func (e *WrongPeerError) Error() string {
 	return fmt.Sprintf("dialed %s but %s answered", e.Want, e.Got)
 }
