@@ -84,6 +84,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/peers/{peer}", n.handle(n.apiRemovePeer))
 	mux.HandleFunc("GET /v1/messages", n.apiMessages)
 	mux.HandleFunc("POST /v1/messages", n.handle(n.apiSendMessage))
+	n.registerIOCRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			hint: "see docs/api.md for the endpoints"})

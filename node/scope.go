@@ -44,7 +44,7 @@ func pairScope(a, b identity.ID) store.Scope { return scopeOf(directSpace(a, b),
 
 // scopesFor lists the scopes this node offers to peer, in a fixed order.
 func (n *Node) scopesFor(peer identity.ID) []store.Scope {
-	return []store.Scope{pairScope(n.id, peer)}
+	return append([]store.Scope{pairScope(n.id, peer)}, n.iocScopes(peer)...)
 }
 
 // belongs reports whether an item sent by peer in scope s may be stored
@@ -52,7 +52,7 @@ func (n *Node) scopesFor(peer identity.ID) []store.Scope {
 // put anything into a scope it does not belong to (docs/protocol.md §10.1).
 func (n *Node) belongs(peer identity.ID, s store.Scope, it *item.Item) bool {
 	if s != pairScope(n.id, peer) {
-		return false
+		return n.iocBelongs(peer, s, it)
 	}
 	switch it.Kind() {
 	case recipient.KindKey:

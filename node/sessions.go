@@ -10,6 +10,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
@@ -139,13 +140,17 @@ func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 		n.poke()
 		return
 	}
-	raw := make([][]byte, len(items))
-	ids := make([]recon.ID, len(items))
-	for i, it := range items {
-		raw[i], ids[i] = it.Bytes(), recon.ID(it.ID())
+	for _, it := range items {
+		n.pushTo(ps, pairScope(n.id, peer), it)
 	}
-	if err := ps.sess.Push(syncproto.Scope(pairScope(n.id, peer)), raw, ids); err != nil {
-		n.log.Warn("live push failed; the next sync will carry it", "peer", peer, "err", err)
+}
+
+// pushTo sends one stored item to a live session; on failure the session
+// ends and the next sync carries the item.
+func (n *Node) pushTo(ps *peerSession, s store.Scope, it *item.Item) {
+	err := ps.sess.Push(syncproto.Scope(s), [][]byte{it.Bytes()}, []recon.ID{recon.ID(it.ID())})
+	if err != nil {
+		n.log.Warn("live push failed; the next sync will carry it", "peer", ps.peer, "err", err)
 		ps.cancel()
 	}
 }
