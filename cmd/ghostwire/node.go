@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,3 +187,5 @@ func printJSON(e *env, v any) error {
 var errStop = errors.New("stop")
 
 func trimOnion(s string) string { return strings.TrimSuffix(s, ".onion") }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
