@@ -3,234 +3,340 @@ package syncproto
 import (
 	"bufio"
 	"context"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/mlkem"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // The benchmarks print our figures beside their references in one run:
 //
-//	go test -run '^$' -bench . -benchtime 2s ./syncproto/
+//	go test -run '^$' -bench '^Benchmark(Bulk|Handshake)$' -benchtime 2s ./syncproto/
 //
-// BenchmarkBulk moves 16 KiB messages one way over 127.0.0.1: our channel,
-// a minimal framed ChaCha20-Poly1305 channel written here as the ceiling,
-// raw AEAD seal+open with no I/O, crypto/tls 1.3 forced to ChaCha20 (in a
-// child process with GODEBUG=cpu.aes=off) and crypto/tls with its default
-// AES-GCM. BenchmarkHandshake times a new TCP connection, a full mutual
-// handshake and one byte each way, for us and for crypto/tls 1.3 with
-// Ed25519 certificates on both sides and X25519MLKEM768, beside the cost of
-// the public-key operations alone. TestMain prints the ratios at the end.
+// The machine is shared, so contenders are interleaved rather than run one
+// after another: each round gives every contender the same amount of work
+// in turn, and a burst of someone else's load falls on all of them alike.
+// Ratios are of totals over all rounds.
+//
+// BenchmarkBulk/chacha20 runs in a child process with GODEBUG=cpu.aes=off,
+// so that crypto/tls negotiates ChaCha20-Poly1305, and interleaves: our
+// channel, a minimal framed ChaCha20-Poly1305 channel written here as the
+// ceiling, raw AEAD seal+open with no I/O, and crypto/tls 1.3 — each moving
+// 16 KiB messages one way over 127.0.0.1. BenchmarkBulk/aes-gcm interleaves
+// our channel with crypto/tls on its default AES-GCM. BenchmarkHandshake
+// interleaves, per iteration, a new TCP connection + full mutual handshake +
+// one byte each way for us and for crypto/tls 1.3 (Ed25519 certificates on
+// both sides, X25519MLKEM768, no resumption), and the public-key operations
+// of one handshake alone (the floor). TestMain prints the summary.
 
-const bulkMessage = 16 << 10
+const (
+	bulkMessage = 16 << 10
+	bulkRound   = 256 // messages per contender per round (4 MiB)
+)
 
-// benchResults collects the last (largest b.N) figure of each benchmark
-// for the summary TestMain prints.
+// benchResults collects the last (largest b.N) figures for the summary.
 var benchResults = struct {
 	sync.Mutex
 	m map[string]float64
 }{m: map[string]float64{}}
 
-func record(name string, v float64) {
+func record(b *testing.B, name, unit string, v float64) {
+	b.ReportMetric(v, unit)
 	benchResults.Lock()
 	benchResults.m[name] = v
 	benchResults.Unlock()
 }
 
-func mbps(n int, d time.Duration) float64 {
-	return float64(n) * bulkMessage / d.Seconds() / 1e6
-}
-
-// segTimer splits a run of n items into up to five equal segments and
-// keeps the fastest segment's rate and its CPU time per item. On a shared
-// machine another process's burst slows some segments; the fastest is the
-// closest to the code's own speed, so the summary compares fastest with
-// fastest. tick is called after each item by one goroutine.
-type segTimer struct {
-	n, per, done int
-	t0           time.Time
-	cpu0         time.Duration
-	best         float64       // items per second
-	bestCPU      time.Duration // CPU per item in the fastest segment
-}
-
-func newSegTimer(n int) *segTimer {
-	return &segTimer{n: n, per: max(n/5, 1), t0: time.Now(), cpu0: cpuTime()}
-}
-
-func (s *segTimer) tick() {
-	s.done++
-	if s.done%s.per != 0 && s.done != s.n {
-		return
+// benchKey is testKey without a testing.TB, for the child process.
+func benchKey(name string) *identity.PrivateKey {
+	seed := sha256.Sum256([]byte("syncproto test key " + name))
+	k, err := identity.NewKeyFromSeed(seed[:])
+	if err != nil {
+		panic(err)
 	}
-	k := s.done % s.per
-	if k == 0 {
-		k = s.per
-	}
-	now, cpu := time.Now(), cpuTime()
-	if rate := float64(k) / now.Sub(s.t0).Seconds(); rate > s.best {
-		s.best, s.bestCPU = rate, (cpu-s.cpu0)/time.Duration(k)
-	}
-	s.t0, s.cpu0 = now, cpu
+	return k
 }
 
-// reportBulk reports a bulk run's fastest-segment figure and records it.
-func reportBulk(b *testing.B, name string, best float64) {
-	v := best * bulkMessage / 1e6
-	b.ReportMetric(v, "best-MB/s")
-	record(name, v)
+func loopbackPair() (dialer, listener net.Conn, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		ch <- c
+	}()
+	d, err := net.Dial("tcp", ln.Addr().String())
+	l := <-ch
+	if err != nil || l == nil {
+		return nil, nil, errors.Join(err, errors.New("accept failed"))
+	}
+	return d, l, nil
+}
+
+// contender is one side of a bulk comparison: send moves one message from
+// the timing goroutine; recv, if set, receives one on another goroutine.
+type contender struct {
+	name  string
+	send  func() error
+	recv  func() error
+	close func()
+}
+
+func oursContender() (contender, error) {
+	d, l, err := loopbackPair()
+	if err != nil {
+		return contender{}, err
+	}
+	bob := benchKey("bob")
+	ch := make(chan result, 1)
+	go func() {
+		s, err := Server(context.Background(), l, &Config{Key: bob})
+		ch <- result{s, err}
+	}()
+	c, err := Client(context.Background(), d, &Config{Key: benchKey("alice")}, bob.ID())
+	s := <-ch
+	if err := errors.Join(err, s.err); err != nil {
+		return contender{}, err
+	}
+	msg, buf := make([]byte, bulkMessage), make([]byte, 0, bulkMessage+1)
+	return contender{
+		name: "syncproto",
+		send: func() error { return c.WriteFrame(msg) },
+		recv: func() error { _, err := s.c.ReadFrame(buf); return err },
+		close: func() {
+			c.Close()
+			s.c.Close()
+		},
+	}, nil
+}
+
+// minimalContender is the ceiling: a length prefix and one ChaCha20-Poly1305
+// seal per message with a counter nonce, one write; the reader is buffered
+// like ours. Nothing else.
+func minimalContender() (contender, error) {
+	d, l, err := loopbackPair()
+	if err != nil {
+		return contender{}, err
+	}
+	key := make([]byte, 32)
+	aw, _ := chacha20poly1305.New(key)
+	ar, _ := chacha20poly1305.New(key)
+	msg, out := make([]byte, bulkMessage), make([]byte, 4+bulkMessage+tagSize)
+	var wn, rn [12]byte
+	var ws, rs uint64
+	br := bufio.NewReaderSize(l, 16<<10)
+	var hdr [4]byte
+	in := make([]byte, bulkMessage+tagSize)
+	return contender{
+		name: "minimal",
+		send: func() error {
+			binary.BigEndian.PutUint32(out, bulkMessage+tagSize)
+			binary.BigEndian.PutUint64(wn[4:], ws)
+			ws++
+			aw.Seal(out[4:4], wn[:], msg, nil)
+			_, err := d.Write(out)
+			return err
+		},
+		recv: func() error {
+			if _, err := io.ReadFull(br, hdr[:]); err != nil {
+				return err
+			}
+			n := binary.BigEndian.Uint32(hdr[:])
+			if n > uint32(len(in)) {
+				return errors.New("bad length")
+			}
+			if _, err := io.ReadFull(br, in[:n]); err != nil {
+				return err
+			}
+			binary.BigEndian.PutUint64(rn[4:], rs)
+			rs++
+			_, err := ar.Open(in[:0], rn[:], in[:n], nil)
+			return err
+		},
+		close: func() {
+			d.Close()
+			l.Close()
+		},
+	}, nil
+}
+
+func rawContender() contender {
+	var a cipher.AEAD
+	a, _ = chacha20poly1305.New(make([]byte, 32))
+	msg, buf := make([]byte, bulkMessage), make([]byte, 0, bulkMessage+tagSize)
+	var nonce [12]byte
+	var seq uint64
+	return contender{
+		name: "raw-aead",
+		send: func() error {
+			binary.BigEndian.PutUint64(nonce[4:], seq)
+			seq++
+			ct := a.Seal(buf[:0], nonce[:], msg, nil)
+			_, err := a.Open(ct[:0], nonce[:], ct, nil)
+			return err
+		},
+		close: func() {},
+	}
+}
+
+// tlsContender is crypto/tls 1.3 over loopback with the configuration of
+// tlsConfigs; its name is the negotiated cipher suite.
+func tlsContender() (contender, error) {
+	d, l, err := loopbackPair()
+	if err != nil {
+		return contender{}, err
+	}
+	ccfg, scfg, err := tlsConfigs()
+	if err != nil {
+		return contender{}, err
+	}
+	c, s := tls.Client(d, ccfg), tls.Server(l, scfg)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Handshake() }()
+	if err := errors.Join(c.Handshake(), <-errc); err != nil {
+		return contender{}, err
+	}
+	msg, buf := make([]byte, bulkMessage), make([]byte, bulkMessage)
+	return contender{
+		name:  tls.CipherSuiteName(c.ConnectionState().CipherSuite),
+		send:  func() error { _, err := c.Write(msg); return err },
+		recv:  func() error { _, err := io.ReadFull(s, buf); return err },
+		close: func() { c.Close(); s.Close() },
+	}, nil
+}
+
+// interleave moves n messages through every contender, in rounds of
+// bulkRound messages each, and returns each one's MB/s over all rounds.
+func interleave(cs []contender, n int) ([]float64, error) {
+	total := make([]time.Duration, len(cs))
+	for done := 0; done < n; {
+		k := min(bulkRound, n-done)
+		for i, c := range cs {
+			start := time.Now()
+			errc := make(chan error, 1)
+			if c.recv != nil {
+				go func() {
+					for range k {
+						if err := c.recv(); err != nil {
+							errc <- err
+							return
+						}
+					}
+					errc <- nil
+				}()
+			} else {
+				errc <- nil
+			}
+			for range k {
+				if err := c.send(); err != nil {
+					return nil, fmt.Errorf("%s: %w", c.name, err)
+				}
+			}
+			if err := <-errc; err != nil {
+				return nil, fmt.Errorf("%s: %w", c.name, err)
+			}
+			total[i] += time.Since(start)
+		}
+		done += k
+	}
+	out := make([]float64, len(cs))
+	for i := range cs {
+		out[i] = float64(n) * bulkMessage / total[i].Seconds() / 1e6
+	}
+	return out, nil
+}
+
+// bulkSet builds the named contenders, runs them interleaved and closes
+// them. The TLS contender's name is replaced by the suite it negotiated.
+func bulkSet(n int, names ...string) (map[string]float64, error) {
+	var cs []contender
+	defer func() {
+		for _, c := range cs {
+			c.close()
+		}
+	}()
+	for _, name := range names {
+		var c contender
+		var err error
+		switch name {
+		case "syncproto":
+			c, err = oursContender()
+		case "minimal":
+			c, err = minimalContender()
+		case "raw-aead":
+			c = rawContender()
+		case "tls":
+			c, err = tlsContender()
+		}
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	rates, err := interleave(cs, n)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for i, c := range cs {
+		out[c.name] = rates[i]
+	}
+	return out, nil
 }
 
 func BenchmarkBulk(b *testing.B) {
-	b.Run("syncproto", func(b *testing.B) {
-		c, s := establish(b, nil)
-		msg := make([]byte, bulkMessage)
-		b.SetBytes(bulkMessage)
-		b.ResetTimer()
-		seg := newSegTimer(b.N)
-		done := make(chan error, 1)
-		go func() {
-			buf := make([]byte, 0, bulkMessage+1)
-			for i := 0; i < b.N; i++ {
-				if _, err := s.ReadFrame(buf); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		for i := 0; i < b.N; i++ {
-			if err := c.WriteFrame(msg); err != nil {
-				b.Fatal(err)
-			}
-			seg.tick()
+	b.Run("chacha20", func(b *testing.B) {
+		res := runChild(b, "bulk-chacha20", b.N, "GODEBUG=cpu.aes=off")
+		tlsRate, ok := res["TLS_CHACHA20_POLY1305_SHA256"]
+		if !ok {
+			b.Fatalf("the TLS child did not negotiate ChaCha20: %v", res)
 		}
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		reportBulk(b, "bulk syncproto", seg.best)
+		record(b, "bulk syncproto", "syncproto-MB/s", res["syncproto"])
+		record(b, "bulk minimal", "minimal-MB/s", res["minimal"])
+		record(b, "bulk raw aead", "raw-aead-MB/s", res["raw-aead"])
+		record(b, "bulk tls chacha20", "tls-chacha20-MB/s", tlsRate)
 	})
-	b.Run("minimal-aead-channel", func(b *testing.B) {
-		d, l := tcpPair(b)
-		defer d.Close()
-		defer l.Close()
-		key := make([]byte, 32)
-		aw, _ := chacha20poly1305.New(key)
-		ar, _ := chacha20poly1305.New(key)
-		msg := make([]byte, bulkMessage)
-		b.SetBytes(bulkMessage)
-		b.ResetTimer()
-		seg := newSegTimer(b.N)
-		done := make(chan error, 1)
-		go func() {
-			br := bufio.NewReaderSize(l, readBufferSize)
-			var hdr [4]byte
-			var nonce [12]byte
-			buf := make([]byte, bulkMessage+tagSize)
-			for i := 0; i < b.N; i++ {
-				if _, err := io.ReadFull(br, hdr[:]); err != nil {
-					done <- err
-					return
-				}
-				n := binary.BigEndian.Uint32(hdr[:])
-				if _, err := io.ReadFull(br, buf[:n]); err != nil {
-					done <- err
-					return
-				}
-				binary.BigEndian.PutUint64(nonce[4:], uint64(i))
-				if _, err := ar.Open(buf[:0], nonce[:], buf[:n], nil); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		out := make([]byte, 4+bulkMessage+tagSize)
-		var nonce [12]byte
-		for i := 0; i < b.N; i++ {
-			binary.BigEndian.PutUint32(out, bulkMessage+tagSize)
-			binary.BigEndian.PutUint64(nonce[4:], uint64(i))
-			aw.Seal(out[4:4], nonce[:], msg, nil)
-			if _, err := d.Write(out); err != nil {
-				b.Fatal(err)
-			}
-			seg.tick()
-		}
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
-		reportBulk(b, "bulk minimal", seg.best)
-	})
-	b.Run("raw-aead-seal-open", func(b *testing.B) {
-		a, _ := chacha20poly1305.New(make([]byte, 32))
-		msg := make([]byte, bulkMessage)
-		buf := make([]byte, 0, bulkMessage+tagSize)
-		var nonce [12]byte
-		b.SetBytes(bulkMessage)
-		b.ResetTimer()
-		seg := newSegTimer(b.N)
-		for i := 0; i < b.N; i++ {
-			binary.BigEndian.PutUint64(nonce[4:], uint64(i))
-			ct := a.Seal(buf[:0], nonce[:], msg, nil)
-			if _, err := a.Open(ct[:0], nonce[:], ct, nil); err != nil {
-				b.Fatal(err)
-			}
-			seg.tick()
-		}
-		reportBulk(b, "bulk raw aead", seg.best)
-	})
-	b.Run("tls13-chacha20-child", func(b *testing.B) {
-		res := runChild(b, "tls-bulk", b.N, "GODEBUG=cpu.aes=off")
-		if res.Suite != "TLS_CHACHA20_POLY1305_SHA256" {
-			b.Fatalf("child negotiated %s, want ChaCha20", res.Suite)
-		}
-		b.ReportMetric(mbps(b.N, time.Duration(res.Nanos)), "MB/s")
-		b.ReportMetric(float64(res.Nanos)/float64(b.N), "ns/op")
-		reportBulk(b, "bulk tls chacha20", res.Best)
-	})
-	b.Run("tls13-default-aesgcm", func(b *testing.B) {
-		ns, suite, best, err := tlsBulk(b.N)
+	b.Run("aes-gcm", func(b *testing.B) {
+		res, err := bulkSet(b.N, "syncproto", "tls")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if suite != "TLS_AES_128_GCM_SHA256" {
-			b.Logf("default suite is %s", suite)
+		tlsRate, ok := res["TLS_AES_128_GCM_SHA256"]
+		if !ok {
+			b.Fatalf("crypto/tls did not negotiate AES-128-GCM: %v", res)
 		}
-		b.ReportMetric(mbps(b.N, time.Duration(ns)), "MB/s")
-		b.ReportMetric(float64(ns)/float64(b.N), "ns/op")
-		reportBulk(b, "bulk tls aes-gcm", best)
+		record(b, "bulk syncproto (vs aes)", "syncproto-MB/s", res["syncproto"])
+		record(b, "bulk tls aes-gcm", "tls-aesgcm-MB/s", tlsRate)
 	})
 }
 
-// childResult is what a benchmark child process prints on stdout.
-type childResult struct {
-	Nanos int64
-	Best  float64 // messages per second in the fastest segment
-	Suite string
-	Err   string
-}
-
-// runChild re-runs this test binary as a child (TestMain dispatches on
-// GHOSTWIRE_BENCH_CHILD) with extra environment, and returns its result.
-func runChild(b *testing.B, mode string, n int, env ...string) childResult {
+// runChild re-runs this test binary (TestMain dispatches on
+// GHOSTWIRE_BENCH_CHILD) with extra environment and decodes its result.
+func runChild(b *testing.B, mode string, n int, env ...string) map[string]float64 {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "GHOSTWIRE_BENCH_CHILD="+mode, "GHOSTWIRE_BENCH_N="+strconv.Itoa(n))
 	cmd.Env = append(cmd.Env, env...)
@@ -239,9 +345,9 @@ func runChild(b *testing.B, mode string, n int, env ...string) childResult {
 	if err != nil {
 		b.Fatalf("child %s: %v", mode, err)
 	}
-	var res childResult
-	if err := json.Unmarshal(out, &res); err != nil || res.Err != "" {
-		b.Fatalf("child %s: %v %s (%q)", mode, err, res.Err, out)
+	var res map[string]float64
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("child %s: %v (%q)", mode, err, out)
 	}
 	return res
 }
@@ -249,16 +355,14 @@ func runChild(b *testing.B, mode string, n int, env ...string) childResult {
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("GHOSTWIRE_BENCH_CHILD"); mode != "" {
 		n, _ := strconv.Atoi(os.Getenv("GHOSTWIRE_BENCH_N"))
-		var res childResult
-		switch mode {
-		case "tls-bulk":
-			ns, suite, best, err := tlsBulk(n)
-			res = childResult{Nanos: ns, Suite: suite, Best: best}
-			if err != nil {
-				res.Err = err.Error()
-			}
-		default:
-			res.Err = "unknown child mode " + mode
+		if mode != "bulk-chacha20" {
+			fmt.Fprintln(os.Stderr, "unknown child mode", mode)
+			os.Exit(2)
+		}
+		res, err := bulkSet(n, "syncproto", "minimal", "raw-aead", "tls")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
 		json.NewEncoder(os.Stdout).Encode(res)
 		os.Exit(0)
@@ -268,9 +372,169 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// tlsConfigs returns a mutual-authentication TLS 1.3 pair with Ed25519
-// certificates, each side trusting exactly the other's, X25519MLKEM768 only
-// and no session resumption.
+// handshaker is one contender in the handshake comparison: one step is a
+// complete connection, including the server's side, which it waits for.
+type handshaker struct {
+	name  string
+	step  func() error
+	close func()
+}
+
+// serveEach accepts connections and runs serve on each in turn; step dials
+// one, runs dial on it and waits for the server to finish with it.
+func serveEach(name string, serve, dial func(net.Conn) error) (handshaker, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return handshaker{}, err
+	}
+	done := make(chan error)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(done)
+				return
+			}
+			done <- serve(c)
+		}
+	}()
+	return handshaker{
+		name: name,
+		step: func() error {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return err
+			}
+			return errors.Join(dial(c), <-done)
+		},
+		close: func() {
+			ln.Close()
+			for range done {
+			}
+		},
+	}, nil
+}
+
+func oursHandshaker() (handshaker, error) {
+	ccfg, scfg := &Config{Key: benchKey("alice")}, &Config{Key: benchKey("bob")}
+	bob := scfg.Key.ID()
+	ctx := context.Background()
+	return serveEach("syncproto", func(raw net.Conn) error {
+		c, err := Server(ctx, raw, scfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		one, err := c.ReadFrame(nil)
+		if err != nil {
+			return err
+		}
+		return c.WriteFrame(one)
+	}, func(raw net.Conn) error {
+		c, err := Client(ctx, raw, ccfg, bob)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.WriteFrame([]byte{1}); err != nil {
+			return err
+		}
+		_, err = c.ReadFrame(nil)
+		return err
+	})
+}
+
+func tlsHandshaker() (handshaker, error) {
+	ccfg, scfg, err := tlsConfigs()
+	if err != nil {
+		return handshaker{}, err
+	}
+	return serveEach("tls", func(raw net.Conn) error {
+		c := tls.Server(raw, scfg)
+		defer c.Close()
+		one := make([]byte, 1)
+		if _, err := io.ReadFull(c, one); err != nil {
+			return err
+		}
+		_, err := c.Write(one)
+		return err
+	}, func(raw net.Conn) error {
+		c := tls.Client(raw, ccfg)
+		defer c.Close()
+		one := []byte{1}
+		if _, err := c.Write(one); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, one); err != nil {
+			return err
+		}
+		if c.ConnectionState().CurveID != tls.X25519MLKEM768 {
+			return fmt.Errorf("negotiated %v", c.ConnectionState().CurveID)
+		}
+		return nil
+	})
+}
+
+// floorHandshaker does every public-key operation both sides of one
+// handshake perform, and nothing else.
+func floorHandshaker() handshaker {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	pub := key.Public().(ed25519.PublicKey)
+	msg := make([]byte, 64)
+	return handshaker{
+		name: "floor",
+		step: func() error {
+			xi, _ := ecdh.X25519().GenerateKey(rand.Reader)
+			xr, _ := ecdh.X25519().GenerateKey(rand.Reader)
+			xi.ECDH(xr.PublicKey())
+			xr.ECDH(xi.PublicKey())
+			dk, _ := mlkem.GenerateKey768()
+			ek, _ := mlkem.NewEncapsulationKey768(dk.EncapsulationKey().Bytes())
+			_, ct := ek.Encapsulate()
+			dk.Decapsulate(ct)
+			s1, s2 := ed25519.Sign(key, msg), ed25519.Sign(key, msg)
+			if !ed25519.Verify(pub, msg, s1) || !ed25519.Verify(pub, msg, s2) {
+				return errors.New("verify failed")
+			}
+			return nil
+		},
+		close: func() {},
+	}
+}
+
+func BenchmarkHandshake(b *testing.B) {
+	ours, err := oursHandshaker()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ours.close()
+	ref, err := tlsHandshaker()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.close()
+	hs := []handshaker{ours, ref, floorHandshaker()}
+	wall := make([]time.Duration, len(hs))
+	cpu := make([]time.Duration, len(hs))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j, h := range hs {
+			t0, c0 := time.Now(), cpuTime()
+			if err := h.step(); err != nil {
+				b.Fatalf("%s: %v", h.name, err)
+			}
+			wall[j] += time.Since(t0)
+			cpu[j] += cpuTime() - c0
+		}
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(b.N) }
+	record(b, "hs syncproto", "syncproto-hs/s", float64(b.N)/wall[0].Seconds())
+	record(b, "hs tls", "tls-hs/s", float64(b.N)/wall[1].Seconds())
+	record(b, "cpu syncproto", "syncproto-cpu-ms/hs", per(cpu[0]))
+	record(b, "cpu tls", "tls-cpu-ms/hs", per(cpu[1]))
+	record(b, "cpu floor", "floor-cpu-ms/hs", per(cpu[2]))
+}
+
 func tlsConfigs() (client, server *tls.Config, err error) {
 	cert := func(name string) (tls.Certificate, *x509.Certificate, error) {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -317,201 +581,10 @@ func tlsConfigs() (client, server *tls.Config, err error) {
 	return client, server, nil
 }
 
-// tlsBulk moves n 16 KiB messages one way over a TLS 1.3 loopback
-// connection and returns the elapsed time, the negotiated suite and the
-// fastest segment's rate in messages per second.
-func tlsBulk(n int) (int64, string, float64, error) {
-	ccfg, scfg, err := tlsConfigs()
-	if err != nil {
-		return 0, "", 0, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, "", 0, err
-	}
-	defer ln.Close()
-	done := make(chan error, 1)
-	go func() {
-		raw, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		s := tls.Server(raw, scfg)
-		defer s.Close()
-		buf := make([]byte, bulkMessage)
-		for i := 0; i < n; i++ {
-			if _, err := io.ReadFull(s, buf); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return 0, "", 0, err
-	}
-	c := tls.Client(raw, ccfg)
-	defer c.Close()
-	if err := c.Handshake(); err != nil {
-		return 0, "", 0, err
-	}
-	msg := make([]byte, bulkMessage)
-	start := time.Now()
-	seg := newSegTimer(n)
-	for i := 0; i < n; i++ {
-		if _, err := c.Write(msg); err != nil {
-			return 0, "", 0, err
-		}
-		seg.tick()
-	}
-	if err := <-done; err != nil {
-		return 0, "", 0, err
-	}
-	return time.Since(start).Nanoseconds(), tls.CipherSuiteName(c.ConnectionState().CipherSuite), seg.best, nil
-}
-
-// cpuTime is the process's user+system CPU time.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchHandshakes runs b.N rounds of: dial, handshake both sides, one byte
-// each way, close. serve and dial are one side's handshake and echo.
-func benchHandshakes(b *testing.B, name string, serve func(net.Conn) error, dial func(net.Conn) error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	errs := make(chan error, 1)
-	go func() {
-		for i := 0; i < b.N; i++ {
-			c, err := ln.Accept()
-			if err != nil {
-				errs <- err
-				return
-			}
-			if err := serve(c); err != nil {
-				errs <- err
-				return
-			}
-		}
-		errs <- nil
-	}()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	seg := newSegTimer(b.N)
-	for i := 0; i < b.N; i++ {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := dial(c); err != nil {
-			b.Fatal(err)
-		}
-		seg.tick()
-	}
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-	wall, cpu := time.Since(start), cpuTime()-cpu0
-	b.ReportMetric(float64(b.N)/wall.Seconds(), "hs/s")
-	b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/hs")
-	b.ReportMetric(seg.best, "best-hs/s")
-	record("hs "+name, seg.best)
-	record("cpu "+name, seg.bestCPU.Seconds()*1e3)
-}
-
-func BenchmarkHandshake(b *testing.B) {
-	b.Run("syncproto", func(b *testing.B) {
-		ccfg := &Config{Key: testKey(b, "alice")}
-		scfg := &Config{Key: testKey(b, "bob")}
-		bob := scfg.Key.ID()
-		ctx := context.Background()
-		one := make([]byte, 1)
-		benchHandshakes(b, "syncproto", func(raw net.Conn) error {
-			c, err := Server(ctx, raw, scfg)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if _, err := c.ReadFrame(one[:0]); err != nil {
-				return err
-			}
-			return c.WriteFrame(one)
-		}, func(raw net.Conn) error {
-			c, err := Client(ctx, raw, ccfg, bob)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := c.WriteFrame(one); err != nil {
-				return err
-			}
-			_, err = c.ReadFrame(one[:0])
-			return err
-		})
-	})
-	b.Run("tls13-ed25519-x25519mlkem768", func(b *testing.B) {
-		ccfg, scfg, err := tlsConfigs()
-		if err != nil {
-			b.Fatal(err)
-		}
-		one := make([]byte, 1)
-		benchHandshakes(b, "tls", func(raw net.Conn) error {
-			c := tls.Server(raw, scfg)
-			defer c.Close()
-			if _, err := io.ReadFull(c, one); err != nil {
-				return err
-			}
-			_, err := c.Write(one)
-			return err
-		}, func(raw net.Conn) error {
-			c := tls.Client(raw, ccfg)
-			defer c.Close()
-			if _, err := c.Write(one); err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(c, one); err != nil {
-				return err
-			}
-			if c.ConnectionState().CurveID != tls.X25519MLKEM768 {
-				return fmt.Errorf("negotiated %v", c.ConnectionState().CurveID)
-			}
-			return nil
-		})
-	})
-	b.Run("public-key-floor", func(b *testing.B) {
-		// Every public-key operation both sides of one handshake perform,
-		// and nothing else.
-		key := ed25519.NewKeyFromSeed(make([]byte, 32))
-		msg := make([]byte, 64)
-		b.ResetTimer()
-		cpu0 := cpuTime()
-		seg := newSegTimer(b.N)
-		for i := 0; i < b.N; i++ {
-			xi, _ := ecdh.X25519().GenerateKey(rand.Reader)
-			xr, _ := ecdh.X25519().GenerateKey(rand.Reader)
-			xi.ECDH(xr.PublicKey())
-			xr.ECDH(xi.PublicKey())
-			dk, _ := mlkem.GenerateKey768()
-			ek, _ := mlkem.NewEncapsulationKey768(dk.EncapsulationKey().Bytes())
-			_, ct := ek.Encapsulate()
-			dk.Decapsulate(ct)
-			s1 := ed25519.Sign(key, msg)
-			s2 := ed25519.Sign(key, msg)
-			ed25519.Verify(key.Public().(ed25519.PublicKey), msg, s1)
-			ed25519.Verify(key.Public().(ed25519.PublicKey), msg, s2)
-			seg.tick()
-		}
-		cpu := cpuTime() - cpu0
-		b.ReportMetric(cpu.Seconds()*1e3/float64(b.N), "cpu-ms/hs")
-		record("cpu floor", seg.bestCPU.Seconds()*1e3)
-	})
 }
 
 // printSummary prints the benchmarks' figures side by side with the
@@ -529,19 +602,13 @@ func printSummary() {
 		}
 		return fmt.Sprintf("%.2fx", r[a]/r[b])
 	}
-	var keys []string
-	for k := range r {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	fmt.Println("--- syncproto benchmark summary (fastest of five segments per benchmark; MB/s, handshakes/s, CPU ms)")
-	for _, k := range keys {
-		fmt.Printf("    %-22s %10.2f\n", k, r[k])
-	}
+	fmt.Println("--- syncproto benchmarks, interleaved (16 KiB messages one way; handshake = TCP connect + mutual handshake + 1 byte each way)")
+	fmt.Printf("    bulk MB/s: syncproto %.0f, minimal AEAD channel %.0f, raw AEAD seal+open %.0f, crypto/tls ChaCha20 %.0f\n",
+		r["bulk syncproto"], r["bulk minimal"], r["bulk raw aead"], r["bulk tls chacha20"])
 	fmt.Printf("    bulk: syncproto/minimal channel = %s (target >= 0.90x)\n", ratio("bulk syncproto", "bulk minimal"))
 	fmt.Printf("    bulk: syncproto/tls ChaCha20    = %s (target >= 1.00x)\n", ratio("bulk syncproto", "bulk tls chacha20"))
-	fmt.Printf("    bulk: syncproto/tls AES-GCM     = %s\n", ratio("bulk syncproto", "bulk tls aes-gcm"))
-	fmt.Printf("    bulk: syncproto/raw AEAD        = %s\n", ratio("bulk syncproto", "bulk raw aead"))
-	fmt.Printf("    handshakes/s: syncproto/tls     = %s (target >= 1.30x)\n", ratio("hs syncproto", "hs tls"))
-	fmt.Printf("    cpu per handshake: syncproto %.3f ms, tls %.3f ms, public-key floor %.3f ms\n", r["cpu syncproto"], r["cpu tls"], r["cpu floor"])
+	fmt.Printf("    bulk: syncproto/tls AES-GCM     = %s (syncproto %.0f, tls AES-GCM %.0f MB/s)\n",
+		ratio("bulk syncproto (vs aes)", "bulk tls aes-gcm"), r["bulk syncproto (vs aes)"], r["bulk tls aes-gcm"])
+	fmt.Printf("    handshakes/s: syncproto %.0f, tls %.0f: ratio %s (target >= 1.30x)\n", r["hs syncproto"], r["hs tls"], ratio("hs syncproto", "hs tls"))
+	fmt.Printf("    cpu per handshake, both sides: syncproto %.3f ms, tls %.3f ms, public-key floor %.3f ms\n", r["cpu syncproto"], r["cpu tls"], r["cpu floor"])
 }
