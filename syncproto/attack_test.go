@@ -355,3 +355,22 @@ func TestHandshakeCancel(t *testing.T) {
 
 // frameHeader returns a bare length prefix.
 func frameHeader(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+// TestHandshakeFrameLimit: a handshake frame longer than MaxHandshakeFrame
+// is refused on its length prefix, before its body is read or allocated.
+func TestHandshakeFrameLimit(t *testing.T) {
+	for _, n := range []uint32{MaxHandshakeFrame + 1, 0xffffffff, 0} {
+		sc := newScriptConn(frameHeader(n)) // no body follows
+		_, err := Server(t.Context(), sc, &Config{Key: testKey(t, "bob")})
+		want := errFrameTooLarge
+		if n == 0 {
+			want = errFrameTooSmall
+		}
+		if !errors.Is(err, want) || stageOf(t, err) != StageInitiatorHello {
+			t.Errorf("length %d: %v", n, err)
+		}
+		if len(sc.written()) != 0 {
+			t.Errorf("length %d: the responder wrote %d bytes", n, len(sc.written()))
+		}
+	}
+}
