@@ -1,0 +1,980 @@
+package main
+
+// Leak tests (issues 5 and 7): nothing of GhostWire may leave except
+// through tor. The proof runs real ghostwire processes under strace inside a
+// network namespace the test creates, so nothing they do can reach the host,
+// and checks every socket address the node processes used against the one
+// thing they may reach: their own tor's control and SOCKS ports on 127.0.0.1.
+//
+// How it is arranged: a test that needs a namespace calls inNetns, which
+// re-executes the test binary under `unshare -n` with only that test
+// selected (TestMain there builds its own ghostwire, offline from the build
+// cache) and relays its verdict. Every process the inner test starts is
+// killed by its cleanups; the outer process then kills anything still alive
+// in the namespace and fails the test if it found something.
+//
+// One detector, leaks, judges both the real scenario and the planted dials
+// of TestLeakDetectorCatchesPlantedDial, so a detector that sees nothing
+// cannot make the scenario pass.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/node"
+	"github.com/ghostwire/ghostwire/onion/testnet"
+)
+
+// Environment of a re-executed test binary.
+const (
+	// leakOuterNetnsEnv carries the outer process's network namespace
+	// ("net:[…]"); its presence means "you are the inner run".
+	leakOuterNetnsEnv = "GHOSTWIRE_LEAK_OUTER_NETNS"
+	// leakNetnsFileEnv names the file where the inner run writes its own
+	// namespace, so the outer run can find leftovers after it exits.
+	leakNetnsFileEnv = "GHOSTWIRE_LEAK_NETNS_FILE"
+	// leakHelperEnv makes the test binary a planted leak: "mode addr".
+	leakHelperEnv = "GHOSTWIRE_LEAK_HELPER"
+)
+
+// tracedCalls are the syscalls the strace wrapper records: the socket calls
+// that can carry data somewhere, plus what is needed to tell which program
+// each PID runs (execve, the clone family) and which port an automatic
+// listener got (getsockname).
+const tracedCalls = "execve,clone,clone3,fork,vfork,socket,connect,bind,getsockname,sendto,sendmsg,sendmmsg"
+
+// Budgets. The inner run must finish, cleanups included, well inside the
+// outer run's limit, because a test binary killed on timeout runs no
+// cleanup; the outer run then still kills what it finds in the namespace.
+const (
+	innerLimit     = 150 * time.Second
+	testnetLimit   = 60 * time.Second
+	reachableLimit = 45 * time.Second
+	deliveryLimit  = 90 * time.Second
+	stopLimit      = 15 * time.Second
+	pollEvery      = 250 * time.Millisecond
+)
+
+// init turns the test binary into a planted leak when asked; it runs before
+// TestMain, so the helper neither builds nor tests anything.
+func init() {
+	if v := os.Getenv(leakHelperEnv); v != "" {
+		plantLeak(v)
+		os.Exit(0)
+	}
+}
+
+// plantLeak does one forbidden (or, for the controls, allowed) thing. Errors
+// such as "connection refused" do not matter: the syscall was made.
+func plantLeak(spec string) {
+	mode, addr, _ := strings.Cut(spec, " ")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var err error
+	switch mode {
+	case "tcp", "unix":
+		var c net.Conn
+		c, err = (&net.Dialer{}).DialContext(ctx, mode, addr)
+		if err == nil {
+			c.Close()
+		}
+	case "udp-sendto":
+		var pc net.PacketConn
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err == nil {
+			var ua *net.UDPAddr
+			if ua, err = net.ResolveUDPAddr("udp", addr); err == nil {
+				_, err = pc.WriteTo([]byte("planted"), ua)
+			}
+			pc.Close()
+		}
+	case "udp-connect":
+		var c net.Conn
+		c, err = net.Dial("udp", addr)
+		if err == nil {
+			_, err = c.Write([]byte("planted"))
+			c.Close()
+		}
+	case "lookup":
+		r := &net.Resolver{PreferGo: true}
+		_, err = r.LookupHost(ctx, addr)
+	default:
+		err = fmt.Errorf("unknown mode %q", mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "planted leak:", err)
+	}
+}
+
+// ---- the detector ----
+
+// sockaddr is one socket address as strace prints it.
+type sockaddr struct {
+	family string // "AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK", …
+	addr   string // IP address, or Unix path ("@name" for the abstract namespace)
+	port   int
+}
+
+func (a sockaddr) String() string {
+	switch a.family {
+	case "AF_INET", "AF_INET6":
+		return a.family + " " + net.JoinHostPort(a.addr, strconv.Itoa(a.port))
+	case "AF_UNIX":
+		return "AF_UNIX " + a.addr
+	}
+	return a.family
+}
+
+// sockEvent is one traced socket syscall.
+type sockEvent struct {
+	pid   int
+	call  string     // connect, bind, getsockname, sendto, sendmsg, sendmmsg, socket
+	addrs []sockaddr // addresses in the arguments (several for sendmmsg)
+	// bad is set when an address-carrying argument could not be read; the
+	// detector fails closed on it.
+	bad  bool
+	prog string // the program the PID ran at that moment: execve path and argv[1]
+	line string
+}
+
+// trace is a parsed strace -f log.
+type trace struct {
+	events []sockEvent
+	execs  []string // every successful execve, "pid path argv…", in order
+}
+
+var (
+	lineRE    = regexp.MustCompile(`^(\d+) +(.*)$`)
+	callRE    = regexp.MustCompile(`^([a-z0-9_]+)\((.*)$`)
+	resumedRE = regexp.MustCompile(`^<\.\.\. ([a-z0-9_]+) resumed>(.*)$`)
+	resultRE  = regexp.MustCompile(`\) += (-?\d+|\?)`)
+	familyRE  = regexp.MustCompile(`^\{sa_family=(AF_[A-Z0-9]+)`)
+	inPortRE  = regexp.MustCompile(`sin6?_port=htons\((\d+)\)`)
+	in4RE     = regexp.MustCompile(`sin_addr=inet_addr\("([^"]*)"\)`)
+	in6RE     = regexp.MustCompile(`inet_pton\(AF_INET6, "([^"]*)"`)
+	unixRE    = regexp.MustCompile(`sun_path=(@?)"((?:[^"\\]|\\.)*)"`)
+	quotedRE  = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	socketRE  = regexp.MustCompile(`socket\((AF_[A-Z0-9]+), (SOCK_[A-Z]+)`)
+)
+
+// outsideQuotes returns s with every quoted string blanked, so a payload
+// such as sendto's buffer cannot pose as an address.
+func outsideQuotes(s string) string {
+	b := []byte(s)
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case in && b[i] == '\\':
+			b[i] = ' '
+			if i+1 < len(b) {
+				i++
+				b[i] = ' '
+			}
+		case b[i] == '"':
+			in = !in
+		case in:
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// parseSockaddrs finds every "{sa_family=…}" outside quoted strings.
+func parseSockaddrs(args string) (out []sockaddr, ok bool) {
+	blank := outsideQuotes(args)
+	ok = true
+	for i := 0; ; {
+		j := strings.Index(blank[i:], "{sa_family=")
+		if j < 0 {
+			return out, ok
+		}
+		start := i + j
+		end := strings.IndexByte(blank[start:], '}')
+		if end < 0 {
+			return out, false
+		}
+		end += start + 1
+		raw := args[start:end]
+		m := familyRE.FindStringSubmatch(raw)
+		if m == nil {
+			return out, false
+		}
+		a := sockaddr{family: m[1]}
+		switch a.family {
+		case "AF_INET", "AF_INET6":
+			p := inPortRE.FindStringSubmatch(raw)
+			ip := in4RE.FindStringSubmatch(raw)
+			if a.family == "AF_INET6" {
+				ip = in6RE.FindStringSubmatch(raw)
+			}
+			if p == nil || ip == nil {
+				ok = false
+				break
+			}
+			a.port, _ = strconv.Atoi(p[1])
+			a.addr = ip[1]
+		case "AF_UNIX":
+			u := unixRE.FindStringSubmatch(raw)
+			if u == nil {
+				// An unnamed (autobound) Unix address has no sun_path.
+				a.addr = ""
+				break
+			}
+			path, err := strconv.Unquote(`"` + u[2] + `"`)
+			if err != nil {
+				ok = false
+			}
+			a.addr = u[1] + path
+		}
+		out = append(out, a)
+		i = end
+	}
+}
+
+// parseTrace reads an `strace -f -o` log of tracedCalls and attributes
+// every event to the program its PID ran at that moment: its last execve,
+// else whatever its parent ran when it cloned it (threads and forked
+// children before their exec).
+func parseTrace(log []byte) (*trace, error) {
+	type pending struct {
+		call, args string
+		idx        int
+	}
+	type execAt struct {
+		idx  int
+		prog string
+	}
+	type parentAt struct{ pid, idx int }
+	var (
+		tr      trace
+		open    = map[int]pending{}
+		execs   = map[int][]execAt{}
+		parents = map[int]parentAt{}
+		evIdx   []int
+	)
+	finish := func(pid int, call, args, result string, idx int) {
+		switch call {
+		case "execve":
+			if result != "0" {
+				return
+			}
+			q := quotedRE.FindAllStringSubmatch(args, 3)
+			if len(q) == 0 {
+				return
+			}
+			prog := q[0][1]
+			if len(q) > 2 {
+				prog += " " + q[2][1] // argv[1]: "run", "demo", …
+			}
+			execs[pid] = append(execs[pid], execAt{idx, prog})
+			tr.execs = append(tr.execs, fmt.Sprintf("%d %s", pid, prog))
+		case "clone", "clone3", "fork", "vfork":
+			child, err := strconv.Atoi(result)
+			if err == nil && child > 0 {
+				parents[child] = parentAt{pid, idx}
+			}
+		}
+	}
+	lines := strings.Split(string(log), "\n")
+	for idx, l := range lines {
+		m := lineRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		rest := m[2]
+		if r := resumedRE.FindStringSubmatch(rest); r != nil {
+			p, ok := open[pid]
+			if !ok || p.call != r[1] {
+				continue
+			}
+			delete(open, pid)
+			res := ""
+			if mm := resultRE.FindStringSubmatch(rest); mm != nil {
+				res = mm[1]
+			}
+			finish(pid, p.call, p.args, res, p.idx)
+			continue
+		}
+		c := callRE.FindStringSubmatch(rest)
+		if c == nil {
+			continue // "--- SIGURG …", "+++ exited …"
+		}
+		call, args := c[1], c[2]
+		unfinished := strings.HasSuffix(args, "<unfinished ...>")
+		switch call {
+		case "execve", "clone", "clone3", "fork", "vfork":
+			if unfinished {
+				open[pid] = pending{call, args, idx}
+				continue
+			}
+			res := ""
+			if mm := resultRE.FindStringSubmatch(rest); mm != nil {
+				res = mm[1]
+			}
+			finish(pid, call, args, res, idx)
+		case "connect", "bind", "getsockname", "sendto", "sendmsg", "sendmmsg", "socket":
+			if unfinished {
+				open[pid] = pending{call, args, idx}
+			}
+			if call == "getsockname" && unfinished {
+				continue // the address is in the result, on the resumed line
+			}
+			ev := sockEvent{pid: pid, call: call, line: l}
+			if call != "socket" {
+				addrs, ok := parseSockaddrs(args)
+				ev.addrs, ev.bad = addrs, !ok
+				if (call == "connect" || call == "bind") && len(addrs) != 1 {
+					ev.bad = true
+				}
+			}
+			tr.events = append(tr.events, ev)
+			evIdx = append(evIdx, idx)
+		}
+	}
+	var progAt func(pid, idx, depth int) string
+	progAt = func(pid, idx, depth int) string {
+		if depth > 64 {
+			return ""
+		}
+		for i := len(execs[pid]) - 1; i >= 0; i-- {
+			if execs[pid][i].idx <= idx {
+				return execs[pid][i].prog
+			}
+		}
+		if p, ok := parents[pid]; ok {
+			return progAt(p.pid, p.idx, depth+1)
+		}
+		return ""
+	}
+	for i := range tr.events {
+		tr.events[i].prog = progAt(tr.events[i].pid, evIdx[i], 0)
+	}
+	if len(tr.execs) == 0 {
+		return nil, errors.New("strace log has no successful execve: not a log of a traced command")
+	}
+	return &tr, nil
+}
+
+// leakPolicy is everything one traced GhostWire process may reach.
+type leakPolicy struct {
+	// tcp lists the ports on 127.0.0.1 it may connect to: its tor's control
+	// and SOCKS ports.
+	tcp []int
+	// unix lists the Unix socket paths it may bind, connect or send to.
+	unix []string
+}
+
+func isLoopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// leaks is the one detector: it returns a sentence for every event that
+// breaks p. Fail closed: an address it cannot read is a leak.
+//   - connect: only AF_UNIX to p.unix, or AF_INET 127.0.0.1 on a p.tcp port.
+//   - sendto, sendmsg, sendmmsg: no address (a connected socket, judged at
+//     its connect), AF_NETLINK (the kernel), or AF_UNIX to p.unix.
+//   - bind: loopback addresses (listeners tor forwards to, Go's IPv6 probe),
+//     AF_UNIX in p.unix, AF_NETLINK. A wildcard bind would expose the node.
+//   - socket: no inet datagram or raw socket, and no packet socket.
+func leaks(evs []sockEvent, p leakPolicy) []string {
+	var out []string
+	flag := func(ev sockEvent, why string) {
+		out = append(out, fmt.Sprintf("%s (pid %d, %s): %s", why, ev.pid, ev.prog, ev.line))
+	}
+	dns := func(a sockaddr) string {
+		if a.port == 53 {
+			return " (port 53: DNS)"
+		}
+		return ""
+	}
+	for _, ev := range evs {
+		if ev.bad {
+			flag(ev, ev.call+" with an address the detector cannot read")
+			continue
+		}
+		switch ev.call {
+		case "socket":
+			f := ev.line
+			inet := strings.Contains(f, "socket(AF_INET,") || strings.Contains(f, "socket(AF_INET6,")
+			if inet && (strings.Contains(f, "SOCK_DGRAM") || strings.Contains(f, "SOCK_RAW")) {
+				flag(ev, "inet datagram or raw socket")
+			}
+			if strings.Contains(f, "socket(AF_PACKET,") {
+				flag(ev, "packet socket")
+			}
+		case "connect":
+			a := ev.addrs[0]
+			switch {
+			case a.family == "AF_UNIX" && slices.Contains(p.unix, a.addr):
+			case a.family == "AF_INET" && a.addr == "127.0.0.1" && slices.Contains(p.tcp, a.port):
+			default:
+				flag(ev, "connect to "+a.String()+dns(a)+", not this node's tor")
+			}
+		case "bind":
+			a := ev.addrs[0]
+			switch {
+			case (a.family == "AF_INET" || a.family == "AF_INET6") && isLoopback(a.addr):
+			case a.family == "AF_UNIX" && slices.Contains(p.unix, a.addr):
+			case a.family == "AF_NETLINK":
+			default:
+				flag(ev, "bind to "+a.String())
+			}
+		case "sendto", "sendmsg", "sendmmsg":
+			for _, a := range ev.addrs {
+				switch {
+				case a.family == "AF_NETLINK":
+				case a.family == "AF_UNIX" && slices.Contains(p.unix, a.addr):
+				default:
+					flag(ev, ev.call+" to "+a.String()+dns(a))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// summary counts the traced socket calls by kind and address,
+// "connect AF_INET 127.0.0.1:9050 ×12", for the log: what the node did, not
+// only that it broke no rule.
+func summary(evs []sockEvent) []string {
+	n := map[string]int{}
+	for _, ev := range evs {
+		switch {
+		case ev.call == "socket":
+			if m := socketRE.FindStringSubmatch(ev.line); m != nil {
+				n["socket "+m[1]+" "+m[2]]++
+			} else {
+				n["socket ?"]++
+			}
+		case len(ev.addrs) == 0:
+			n[ev.call+" (no address)"]++
+		default:
+			for _, a := range ev.addrs {
+				n[ev.call+" "+a.String()]++
+			}
+		}
+	}
+	var out []string
+	for k, v := range n {
+		out = append(out, fmt.Sprintf("%s ×%d", k, v))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func countConnects(evs []sockEvent, port int) int {
+	c := 0
+	for _, ev := range evs {
+		if ev.call == "connect" && len(ev.addrs) == 1 && ev.addrs[0].family == "AF_INET" &&
+			ev.addrs[0].addr == "127.0.0.1" && ev.addrs[0].port == port {
+			c++
+		}
+	}
+	return c
+}
+
+// ---- the namespace ----
+
+// requireLeakTools fails (never skips) when the test cannot prove anything.
+func requireLeakTools(t *testing.T, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("leak test: must run as root to create a network namespace (unshare -n); run the tests as root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("leak test: %s is not installed (%v); install it (Debian: apt-get install strace iproute2 util-linux tor)", tool, err)
+		}
+	}
+}
+
+// inNetns reports whether the caller is the copy of its test that runs in
+// a fresh network namespace. Called in the outer process, it runs that copy
+// under `unshare -n`, relays its output and verdict, kills whatever the copy
+// left running in its namespace (failing the test if anything was), and
+// returns false. Called in the copy, it checks that the namespace is new and
+// brings lo up.
+func inNetns(t *testing.T) bool {
+	t.Helper()
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatalf("leak test: reading /proc/self/ns/net: %v", err)
+	}
+	if outer := os.Getenv(leakOuterNetnsEnv); outer != "" {
+		if self == outer {
+			t.Fatalf("leak test: the inner run is still in the outer network namespace %s", self)
+		}
+		if f := os.Getenv(leakNetnsFileEnv); f != "" {
+			if err := os.WriteFile(f, []byte(self), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			t.Fatalf("leak test: ip link set lo up: %v\n%s", err, out)
+		}
+		out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
+		if err != nil {
+			t.Fatalf("leak test: ip link show: %v\n%s", err, out)
+		}
+		if links := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; links != 1 || !strings.Contains(string(out), ": lo:") {
+			t.Fatalf("leak test: the namespace should hold only lo, it holds:\n%s", out)
+		}
+		return true
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsFile := filepath.Join(t.TempDir(), "netns")
+	ctx, cancel := context.WithTimeout(context.Background(), innerLimit+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", exe,
+		"-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v",
+		"-test.timeout="+(innerLimit+20*time.Second).String())
+	cmd.Env = append(os.Environ(), leakOuterNetnsEnv+"="+self, leakNetnsFileEnv+"="+nsFile)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	runErr := cmd.Run()
+	if ns, err := os.ReadFile(nsFile); err == nil {
+		if left := killNetns(string(ns)); len(left) > 0 {
+			t.Errorf("leak test: processes left running in the test's namespace, now killed: %v", left)
+		}
+	}
+	t.Logf("inner run in a new network namespace:\n%s", out.String())
+	if runErr != nil {
+		t.Fatalf("leak test: the inner run failed: %v (its output is above)", runErr)
+	}
+	if !strings.Contains(out.String(), "--- PASS: "+t.Name()) {
+		t.Fatal("leak test: the inner run did not report a pass for " + t.Name())
+	}
+	return false
+}
+
+// killNetns SIGKILLs every process whose network namespace is ns and
+// returns "pid comm" for each.
+func killNetns(ns string) []string {
+	var killed []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if l, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns/net")); err != nil || l != ns {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, fmt.Sprintf("%d %s", pid, strings.TrimSpace(string(comm))))
+		}
+	}
+	return killed
+}
+
+// ---- processes ----
+
+// gwBounded runs the built binary with a time limit; on expiry it sends
+// SIGINT (ghostwire then stops what it started) and kills after a grace.
+func gwBounded(t *testing.T, limit time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("ghostwire %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("ghostwire %v: no answer within %s\nstderr: %s", args, limit, e.String())
+	}
+	return result{code, o.String(), e.String()}
+}
+
+func (r result) ok(t *testing.T, what string) string {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", what, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// tracedProc is a command running under the strace wrapper.
+type tracedProc struct {
+	cmd    *exec.Cmd
+	log    string // strace output
+	stderr *bytes.Buffer
+	done   chan struct{}
+	err    error // valid after done
+}
+
+// startTraced runs argv under `strace -f` into log. Cleanup kills strace and
+// its tracee if the test did not stop them.
+func startTraced(t *testing.T, log string, env []string, argv ...string) *tracedProc {
+	t.Helper()
+	args := append([]string{"-f", "--seccomp-bpf", "-s", "256", "-e", "trace=" + tracedCalls, "-o", log, "--"}, argv...)
+	p := &tracedProc{cmd: exec.Command("strace", args...), log: log, stderr: new(bytes.Buffer), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
+	// If this test process dies, strace dies with it, and a tracee whose
+	// tracer is gone is killed below by the namespace sweep at the latest.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("leak test: starting strace: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		if pid := p.tracee(); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// tracee is the PID strace started (its only direct child), 0 if none yet.
+func (p *tracedProc) tracee() int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.cmd.Process.Pid, p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 1 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[0])
+	return pid
+}
+
+// wait waits for strace to exit; strace exits with its tracee's status.
+func (p *tracedProc) wait(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(limit):
+		t.Fatalf("leak test: %v did not exit within %s", p.cmd.Args, limit)
+		return nil
+	}
+}
+
+// stop sends SIGTERM to the tracee and waits for it.
+func (p *tracedProc) stop(t *testing.T) error {
+	t.Helper()
+	pid := p.tracee()
+	if pid <= 0 {
+		t.Fatalf("leak test: no traced process under strace pid %d", p.cmd.Process.Pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("leak test: SIGTERM to %d: %v", pid, err)
+	}
+	return p.wait(t, stopLimit)
+}
+
+// readTrace parses a finished strace log.
+func readTrace(t *testing.T, log string) *trace {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("leak test: %v", err)
+	}
+	tr, err := parseTrace(b)
+	if err != nil {
+		t.Fatalf("leak test: %s: %v", log, err)
+	}
+	return tr
+}
+
+// poll calls cond until it reports done, at most limit/pollEvery times.
+func poll(t *testing.T, what string, limit time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	last := ""
+	for i := 0; i < int(limit/pollEvery); i++ {
+		done, state := cond()
+		if done {
+			return
+		}
+		last = state
+		time.Sleep(pollEvery)
+	}
+	t.Fatalf("leak test: %s: not done within %s; last state: %s", what, limit, last)
+}
+
+// ---- the tests ----
+
+// TestLeakDetectorCatchesPlantedDial is the anti-test: the same strace
+// wrapper and the same detector as TestLeakTwoPeers, applied to a helper
+// that dials where a node must not, flag each planted leak — and flag
+// nothing for the allowed controls, so the detector is not simply failing
+// everything.
+func TestLeakDetectorCatchesPlantedDial(t *testing.T) {
+	requireLeakTools(t, "strace", "unshare", "ip")
+	if !inNetns(t) {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "api.sock")
+	policy := leakPolicy{tcp: []int{9050, 9051}, unix: []string{sock}}
+	cases := []struct {
+		name, spec string
+		want       string // "" means: must not be flagged
+	}{
+		{"direct tcp dial", "tcp 127.0.0.2:9", "connect to AF_INET 127.0.0.2:9"},
+		{"tor's socks port on another loopback address", "tcp 127.0.0.2:9050", "connect to AF_INET 127.0.0.2:9050"},
+		{"ipv6 dial", "tcp [::1]:9050", "connect to AF_INET6 [::1]:9050"},
+		{"udp datagram to port 53", "udp-sendto 127.0.0.1:53", "sendto to AF_INET 127.0.0.1:53 (port 53: DNS)"},
+		{"connected udp to port 53", "udp-connect 127.0.0.1:53", "connect to AF_INET 127.0.0.1:53 (port 53: DNS)"},
+		{"hostname lookup", "lookup leak.ghostwire.invalid", "(port 53: DNS)"},
+		{"another unix socket", "unix " + filepath.Join(dir, "other.sock"), "connect to AF_UNIX " + filepath.Join(dir, "other.sock")},
+		{"control: tor's socks port", "tcp 127.0.0.1:9050", ""},
+		{"control: the api socket", "unix " + sock, ""},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			log := filepath.Join(dir, fmt.Sprintf("helper%d.strace", i))
+			p := startTraced(t, log, []string{leakHelperEnv + "=" + c.spec}, exe)
+			if err := p.wait(t, 20*time.Second); err != nil {
+				t.Fatalf("helper: %v\n%s", err, p.stderr)
+			}
+			tr := readTrace(t, log)
+			found := leaks(tr.events, policy)
+			t.Logf("traced: %v", summary(tr.events))
+			if c.want == "" {
+				if len(found) != 0 {
+					t.Fatalf("allowed traffic flagged:\n%s", strings.Join(found, "\n"))
+				}
+				if !slices.ContainsFunc(tr.events, func(e sockEvent) bool { return e.call == "connect" }) {
+					t.Fatal("the control made no connect: the trace caught nothing")
+				}
+				return
+			}
+			i := slices.IndexFunc(found, func(s string) bool { return strings.Contains(s, c.want) })
+			if i < 0 {
+				t.Fatalf("planted leak not flagged as %q; detector said:\n%s\nhelper: %s", c.want, strings.Join(found, "\n"), p.stderr)
+			}
+			t.Logf("flagged: %s", found[i])
+		})
+	}
+}
+
+// TestLeakDetectorParse pins the parser on lines strace 6 prints, including
+// a payload that pretends to be an address.
+func TestLeakDetectorParse(t *testing.T) {
+	log := `100 execve("/tmp/gw/ghostwire", ["ghostwire", "run", "--data", "/tmp/a"], 0x7ffd /* 20 vars */) = 0
+100 clone(child_stack=0xc000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_SYSVSEM|CLONE_THREAD|CLONE_SETTLS, tls=0xc0000) = 101
+101 connect(3, {sa_family=AF_INET, sin_port=htons(9050), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)
+101 sendto(4, "{sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr(\"8.8.8.8\")}", 70, 0, NULL, 0) = 70
+100 clone3({flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|CLONE_CLEAR_SIGHAND, exit_signal=SIGCHLD, stack=0x0, stack_size=0x0}, 88 <unfinished ...>
+102 execve("/usr/sbin/tor", ["tor", "-f", "/tmp/a/torrc"], 0x7ffd /* 20 vars */) = 0
+100 <... clone3 resumed>) = 102
+102 connect(5, {sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>
+102 <... connect resumed>) = -1 ECONNREFUSED (Connection refused)
+101 connect(6, {sa_family=AF_UNIX, sun_path="/tmp/a/api.sock"}, 110) = 0
+101 bind(7, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0
+101 sendmsg(8, {msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.1")}, msg_namelen=16, msg_iov=[{iov_base="x", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 1
+101 connect(9, {sa_family=AF_INET, sin_port=htons(9050)}, 16) = 0
+101 +++ exited with 0 +++
+`
+	tr, err := parseTrace([]byte(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		pid  int
+		call string
+		prog string
+		n    int
+		bad  bool
+	}
+	want := []got{
+		{101, "connect", "/tmp/gw/ghostwire run", 1, false},
+		{101, "sendto", "/tmp/gw/ghostwire run", 0, false},
+		{102, "connect", "/usr/sbin/tor -f", 1, false},
+		{101, "connect", "/tmp/gw/ghostwire run", 1, false},
+		{101, "bind", "/tmp/gw/ghostwire run", 1, false},
+		{101, "sendmsg", "/tmp/gw/ghostwire run", 1, false},
+		{101, "connect", "/tmp/gw/ghostwire run", 1, true},
+	}
+	if len(tr.events) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(tr.events), len(want), tr.events)
+	}
+	for i, w := range want {
+		e := tr.events[i]
+		if g := (got{e.pid, e.call, e.prog, len(e.addrs), e.bad}); g != w {
+			t.Errorf("event %d: got %+v, want %+v", i, g, w)
+		}
+	}
+	found := leaks(tr.events, leakPolicy{tcp: []int{9050}, unix: []string{"/tmp/a/api.sock"}})
+	wantLeaks := []string{
+		"connect to AF_INET6 [::1]:53 (port 53: DNS)",
+		"bind to AF_INET 0.0.0.0:0",
+		"sendmsg to AF_INET 10.0.0.1:53 (port 53: DNS)",
+		"connect with an address the detector cannot read",
+	}
+	if len(found) != len(wantLeaks) {
+		t.Fatalf("leaks:\n%s", strings.Join(found, "\n"))
+	}
+	for i, w := range wantLeaks {
+		if !strings.HasPrefix(found[i], w) {
+			t.Errorf("leak %d: %q, want prefix %q", i, found[i], w)
+		}
+	}
+}
+
+// TestLeakTwoPeers runs alice and bob attached to two client tors of a
+// private network, alice messages bob, and every socket syscall of both
+// node processes must go to that node's own tor.
+func TestLeakTwoPeers(t *testing.T) {
+	requireLeakTools(t, "strace", "unshare", "ip", "tor")
+	if !inNetns(t) {
+		return
+	}
+	dir := t.TempDir()
+	netDir := filepath.Join(dir, "net")
+	t.Cleanup(func() {
+		if _, err := testnet.Load(netDir); err == nil {
+			if r := gwBounded(t, 30*time.Second, "testnet", "down", "--dir", netDir); r.code != 0 {
+				t.Errorf("testnet down: %s", r.stderr)
+			}
+		}
+	})
+	gwBounded(t, testnetLimit, "testnet", "up", "--dir", netDir, "--clients", "2").ok(t, "testnet up")
+	var nodes []testnet.NodeStatus
+	if err := json.Unmarshal([]byte(gwBounded(t, 20*time.Second, "testnet", "status", "--dir", netDir, "--json").ok(t, "testnet status")), &nodes); err != nil {
+		t.Fatal(err)
+	}
+	var clients []testnet.NodeStatus
+	for _, n := range nodes {
+		if n.Role == testnet.RoleClient {
+			clients = append(clients, n)
+		}
+	}
+	if len(clients) != 2 || clients[0].SocksPort == 0 || clients[1].SocksPort == 0 {
+		t.Fatalf("want 2 clients with SOCKS ports, got %+v", clients)
+	}
+
+	type peer struct {
+		name, data, onion string
+		tor               testnet.NodeStatus
+		proc              *tracedProc
+	}
+	peers := []*peer{{name: "alice", tor: clients[0]}, {name: "bob", tor: clients[1]}}
+	for _, p := range peers {
+		p.data = filepath.Join(dir, p.name)
+		var id idJSON
+		out := gwBounded(t, 20*time.Second, "init", "--data", p.data, "--no-passphrase", "--json").ok(t, "init "+p.name)
+		if err := json.Unmarshal([]byte(out), &id); err != nil {
+			t.Fatal(err)
+		}
+		p.onion = id.Onion
+		p.proc = startTraced(t, filepath.Join(dir, p.name+".strace"), nil,
+			binPath, "run", "--data", p.data, "--tor-control", p.tor.ControlAddr())
+	}
+	for _, p := range peers {
+		poll(t, p.name+" reachable", reachableLimit, func() (bool, string) {
+			select {
+			case <-p.proc.done:
+				t.Fatalf("%s exited: %v\n%s", p.name, p.proc.err, p.proc.stderr)
+			default:
+			}
+			r := gwBounded(t, 10*time.Second, "status", "--data", p.data, "--json")
+			var st node.Status
+			if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+				return false, r.stderr
+			}
+			return st.Transport.Reachable, fmt.Sprintf("%+v", st.Transport)
+		})
+	}
+	alice, bob := peers[0], peers[1]
+	gwBounded(t, 10*time.Second, "peer", "add", bob.onion, "--name", "bob", "--data", alice.data).ok(t, "alice adds bob")
+	gwBounded(t, 10*time.Second, "peer", "add", alice.onion, "--name", "alice", "--data", bob.data).ok(t, "bob adds alice")
+	const text = "leak test: hello bob"
+	gwBounded(t, 40*time.Second, "msg", "send", "bob", text, "--data", alice.data).ok(t, "alice sends")
+	poll(t, "alice's message delivered", deliveryLimit, func() (bool, string) {
+		var ms []node.Message
+		r := gwBounded(t, 10*time.Second, "msg", "list", "--data", alice.data, "--json")
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ms) != nil {
+			return false, r.stderr
+		}
+		for _, m := range ms {
+			if m.Direction == "out" && m.Text == text && (m.State == "delivered" || m.State == "read") {
+				return true, ""
+			}
+		}
+		return false, r.stdout
+	})
+	var got []node.Message
+	if err := json.Unmarshal([]byte(gwBounded(t, 10*time.Second, "msg", "list", "--data", bob.data, "--json").ok(t, "bob lists")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got, func(m node.Message) bool { return m.Direction == "in" && m.Text == text }) {
+		t.Fatalf("bob does not hold alice's message: %+v", got)
+	}
+	for _, p := range peers {
+		if err := p.proc.stop(t); err != nil {
+			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, err, p.proc.stderr)
+		}
+	}
+
+	for _, p := range peers {
+		tr := readTrace(t, p.proc.log)
+		// The node attached to a running tor, so it must have started
+		// nothing: the one execve is strace starting ghostwire itself.
+		if len(tr.execs) != 1 || !strings.HasSuffix(tr.execs[0], binPath+" run") {
+			t.Errorf("%s: the node process executed other programs: %v", p.name, tr.execs)
+		}
+		policy := leakPolicy{
+			tcp:  []int{p.tor.ControlPort, p.tor.SocksPort},
+			unix: []string{filepath.Join(p.data, "api.sock")},
+		}
+		t.Logf("%s (tor control %d, SOCKS %d): %d socket events:\n\t%s", p.name,
+			p.tor.ControlPort, p.tor.SocksPort, len(tr.events), strings.Join(summary(tr.events), "\n\t"))
+		for _, l := range leaks(tr.events, policy) {
+			t.Errorf("%s: LEAK: %s", p.name, l)
+		}
+		if n := countConnects(tr.events, p.tor.ControlPort); n == 0 {
+			t.Errorf("%s: no connect to its tor's control port: the trace proves nothing", p.name)
+		}
+		if p == alice {
+			if n := countConnects(tr.events, p.tor.SocksPort); n == 0 {
+				t.Errorf("alice: no connect to her tor's SOCKS port, yet she delivered a message: the trace proves nothing")
+			}
+		}
+	}
+}
