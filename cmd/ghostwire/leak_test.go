@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ const (
 	testnetLimit   = 60 * time.Second
 	reachableLimit = 45 * time.Second
 	deliveryLimit  = 90 * time.Second
+	demoLimit      = 100 * time.Second
 	stopLimit      = 15 * time.Second
 	pollEvery      = 250 * time.Millisecond
 )
@@ -142,20 +144,53 @@ func (a sockaddr) String() string {
 
 // sockEvent is one traced socket syscall.
 type sockEvent struct {
-	pid   int
+	pid   int        // the thread that made the call
+	fd    int        // its first argument (-1 for socket)
 	call  string     // connect, bind, getsockname, sendto, sendmsg, sendmmsg, socket
 	addrs []sockaddr // addresses in the arguments (several for sendmmsg)
 	// bad is set when an address-carrying argument could not be read; the
 	// detector fails closed on it.
-	bad  bool
-	prog string // the program the PID ran at that moment: execve path and argv[1]
-	line string
+	bad bool
+	// leader is the thread whose execve gave pid its program (the process,
+	// once it has exec'd; 0 when the log does not say), prog that program:
+	// path and argv[1].
+	leader int
+	prog   string
+	line   string
+}
+
+// proc is one program image in the log: a successful execve.
+type proc struct {
+	leader int      // the thread that called execve
+	parent int      // the leader of the process that started it (0: strace)
+	path   string   // the executed file
+	argv   []string // as far as strace printed it
 }
 
 // trace is a parsed strace -f log.
 type trace struct {
 	events []sockEvent
-	execs  []string // every successful execve, "pid path argv…", in order
+	procs  []proc // every successful execve, in order
+}
+
+// name is the program's path and argv[1]: "/usr/sbin/tor -f", "…/ghostwire run".
+func (p proc) name() string {
+	if len(p.argv) > 1 {
+		return p.path + " " + p.argv[1]
+	}
+	return p.path
+}
+
+func (p proc) String() string { return fmt.Sprintf("%d %s", p.leader, p.name()) }
+
+// arg returns the value after flag in p's argv, "" if absent.
+func (p proc) arg(flag string) string {
+	for i := 1; i+1 < len(p.argv); i++ {
+		if p.argv[i] == flag {
+			return p.argv[i+1]
+		}
+	}
+	return ""
 }
 
 var (
@@ -247,9 +282,12 @@ func parseSockaddrs(args string) (out []sockaddr, ok bool) {
 }
 
 // parseTrace reads an `strace -f -o` log of tracedCalls and attributes
-// every event to the program its PID ran at that moment: its last execve,
-// else whatever its parent ran when it cloned it (threads and forked
-// children before their exec).
+// every event to the program its thread ran at that moment: the thread's
+// last execve, else whatever its parent ran when it cloned it (threads, and
+// forked children before their exec). strace may print a call in two
+// pieces, "<unfinished ...>" and "<... call resumed>", and may print a
+// child's first lines before its parent's clone returns; attribution
+// therefore runs after the whole log is read.
 func parseTrace(log []byte) (*trace, error) {
 	type pending struct {
 		call, args string
@@ -257,9 +295,9 @@ func parseTrace(log []byte) (*trace, error) {
 	}
 	type execAt struct {
 		idx  int
-		prog string
+		proc int // index in tr.procs
 	}
-	type parentAt struct{ pid, idx int }
+	type parentAt struct{ tid, idx int }
 	var (
 		tr      trace
 		open    = map[int]pending{}
@@ -267,48 +305,71 @@ func parseTrace(log []byte) (*trace, error) {
 		parents = map[int]parentAt{}
 		evIdx   []int
 	)
-	finish := func(pid int, call, args, result string, idx int) {
+	result := func(s string) string {
+		if m := resultRE.FindStringSubmatch(s); m != nil {
+			return m[1]
+		}
+		return ""
+	}
+	addEvent := func(tid int, call, args, line string, idx int) {
+		ev := sockEvent{pid: tid, fd: -1, call: call, line: line}
+		if call != "socket" {
+			fd, _, _ := strings.Cut(args, ",")
+			if n, err := strconv.Atoi(strings.TrimSpace(fd)); err == nil {
+				ev.fd = n
+			}
+			addrs, ok := parseSockaddrs(args)
+			ev.addrs, ev.bad = addrs, !ok
+			if (call == "connect" || call == "bind") && len(addrs) != 1 {
+				ev.bad = true
+			}
+		}
+		tr.events = append(tr.events, ev)
+		evIdx = append(evIdx, idx)
+	}
+	finish := func(tid int, call, args, res string, idx int) {
 		switch call {
 		case "execve":
-			if result != "0" {
+			if res != "0" {
+				return // a failed try, such as a PATH search
+			}
+			var argv []string
+			if lb, rb := strings.IndexByte(args, '['), strings.IndexByte(args, ']'); lb >= 0 && rb > lb {
+				for _, q := range quotedRE.FindAllStringSubmatch(args[lb:rb], -1) {
+					argv = append(argv, q[1])
+				}
+			}
+			q := quotedRE.FindStringSubmatch(args)
+			if q == nil {
 				return
 			}
-			q := quotedRE.FindAllStringSubmatch(args, 3)
-			if len(q) == 0 {
-				return
-			}
-			prog := q[0][1]
-			if len(q) > 2 {
-				prog += " " + q[2][1] // argv[1]: "run", "demo", …
-			}
-			execs[pid] = append(execs[pid], execAt{idx, prog})
-			tr.execs = append(tr.execs, fmt.Sprintf("%d %s", pid, prog))
+			execs[tid] = append(execs[tid], execAt{idx, len(tr.procs)})
+			tr.procs = append(tr.procs, proc{leader: tid, path: q[1], argv: argv})
 		case "clone", "clone3", "fork", "vfork":
-			child, err := strconv.Atoi(result)
-			if err == nil && child > 0 {
-				parents[child] = parentAt{pid, idx}
+			if child, err := strconv.Atoi(res); err == nil && child > 0 {
+				parents[child] = parentAt{tid, idx}
 			}
 		}
 	}
-	lines := strings.Split(string(log), "\n")
-	for idx, l := range lines {
+	for idx, l := range strings.Split(string(log), "\n") {
 		m := lineRE.FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		pid, _ := strconv.Atoi(m[1])
+		tid, _ := strconv.Atoi(m[1])
 		rest := m[2]
 		if r := resumedRE.FindStringSubmatch(rest); r != nil {
-			p, ok := open[pid]
+			p, ok := open[tid]
 			if !ok || p.call != r[1] {
 				continue
 			}
-			delete(open, pid)
-			res := ""
-			if mm := resultRE.FindStringSubmatch(rest); mm != nil {
-				res = mm[1]
+			delete(open, tid)
+			if p.call == "getsockname" {
+				// Its address is an output: it is on the resumed line.
+				addEvent(tid, p.call, strings.TrimSuffix(p.args, "<unfinished ...>")+r[2], l, p.idx)
+				continue
 			}
-			finish(pid, p.call, p.args, res, p.idx)
+			finish(tid, p.call, p.args, result(rest), p.idx)
 			continue
 		}
 		c := callRE.FindStringSubmatch(rest)
@@ -320,55 +381,84 @@ func parseTrace(log []byte) (*trace, error) {
 		switch call {
 		case "execve", "clone", "clone3", "fork", "vfork":
 			if unfinished {
-				open[pid] = pending{call, args, idx}
-				continue
+				open[tid] = pending{call, args, idx}
+			} else {
+				finish(tid, call, args, result(rest), idx)
 			}
-			res := ""
-			if mm := resultRE.FindStringSubmatch(rest); mm != nil {
-				res = mm[1]
-			}
-			finish(pid, call, args, res, idx)
-		case "connect", "bind", "getsockname", "sendto", "sendmsg", "sendmmsg", "socket":
+		case "getsockname":
 			if unfinished {
-				open[pid] = pending{call, args, idx}
+				open[tid] = pending{call, args, idx}
+			} else {
+				addEvent(tid, call, args, l, idx)
 			}
-			if call == "getsockname" && unfinished {
-				continue // the address is in the result, on the resumed line
+		case "connect", "bind", "sendto", "sendmsg", "sendmmsg", "socket":
+			// Their addresses are inputs, printed before any wait.
+			addEvent(tid, call, args, l, idx)
+		}
+	}
+	// leaderAt is the execve (index in tr.procs) that tid's program came
+	// from at line idx, -1 if the log does not say.
+	var leaderAt func(tid, idx, depth int) int
+	leaderAt = func(tid, idx, depth int) int {
+		if depth > 256 {
+			return -1
+		}
+		for i := len(execs[tid]) - 1; i >= 0; i-- {
+			if execs[tid][i].idx <= idx {
+				return execs[tid][i].proc
 			}
-			ev := sockEvent{pid: pid, call: call, line: l}
-			if call != "socket" {
-				addrs, ok := parseSockaddrs(args)
-				ev.addrs, ev.bad = addrs, !ok
-				if (call == "connect" || call == "bind") && len(addrs) != 1 {
-					ev.bad = true
+		}
+		if p, ok := parents[tid]; ok {
+			return leaderAt(p.tid, p.idx, depth+1)
+		}
+		return -1
+	}
+	for tid, es := range execs {
+		for _, e := range es {
+			if p, ok := parents[tid]; ok {
+				if i := leaderAt(p.tid, p.idx, 0); i >= 0 {
+					tr.procs[e.proc].parent = tr.procs[i].leader
 				}
 			}
-			tr.events = append(tr.events, ev)
-			evIdx = append(evIdx, idx)
 		}
-	}
-	var progAt func(pid, idx, depth int) string
-	progAt = func(pid, idx, depth int) string {
-		if depth > 64 {
-			return ""
-		}
-		for i := len(execs[pid]) - 1; i >= 0; i-- {
-			if execs[pid][i].idx <= idx {
-				return execs[pid][i].prog
-			}
-		}
-		if p, ok := parents[pid]; ok {
-			return progAt(p.pid, p.idx, depth+1)
-		}
-		return ""
 	}
 	for i := range tr.events {
-		tr.events[i].prog = progAt(tr.events[i].pid, evIdx[i], 0)
+		if p := leaderAt(tr.events[i].pid, evIdx[i], 0); p >= 0 {
+			tr.events[i].leader, tr.events[i].prog = tr.procs[p].leader, tr.procs[p].name()
+		}
 	}
-	if len(tr.execs) == 0 {
+	if len(tr.procs) == 0 {
 		return nil, errors.New("strace log has no successful execve: not a log of a traced command")
 	}
 	return &tr, nil
+}
+
+// listeners returns the TCP ports leader's process listened on: explicit
+// ports it bound, and for port-0 binds ("auto" in a torrc) the port
+// getsockname then reported on the same descriptor.
+func (tr *trace) listeners(leader int) []int {
+	var ports []int
+	bound := map[int]bool{} // fds bound to port 0
+	for _, ev := range tr.events {
+		if ev.leader != leader || len(ev.addrs) != 1 {
+			continue
+		}
+		a := ev.addrs[0]
+		inet := a.family == "AF_INET" || a.family == "AF_INET6"
+		switch {
+		case ev.call == "bind" && inet && a.port != 0:
+			ports = append(ports, a.port)
+		case ev.call == "bind":
+			bound[ev.fd] = inet
+		case ev.call == "connect":
+			bound[ev.fd] = false // an outgoing socket's own port is no listener
+		case ev.call == "getsockname" && inet && bound[ev.fd]:
+			ports = append(ports, a.port)
+			bound[ev.fd] = false
+		}
+	}
+	slices.Sort(ports)
+	return slices.Compact(ports)
 }
 
 // leakPolicy is everything one traced GhostWire process may reach.
@@ -463,6 +553,8 @@ func summary(evs []sockEvent) []string {
 			} else {
 				n["socket ?"]++
 			}
+		case ev.call == "getsockname":
+			n["getsockname (its own address)"]++
 		case len(ev.addrs) == 0:
 			n[ev.call+" (no address)"]++
 		default:
@@ -518,6 +610,7 @@ func inNetns(t *testing.T) bool {
 		t.Fatalf("leak test: reading /proc/self/ns/net: %v", err)
 	}
 	if outer := os.Getenv(leakOuterNetnsEnv); outer != "" {
+		checkBaseline(t)
 		if self == outer {
 			t.Fatalf("leak test: the inner run is still in the outer network namespace %s", self)
 		}
@@ -567,6 +660,27 @@ func inNetns(t *testing.T) bool {
 		t.Fatal("leak test: the inner run did not report a pass for " + t.Name())
 	}
 	return false
+}
+
+// checkBaseline registers a cleanup that runs after every later one and
+// fails the test if goroutines or file descriptors outlive it.
+func checkBaseline(t *testing.T) {
+	g0, f0 := runtime.NumGoroutine(), openFDs()
+	t.Cleanup(func() {
+		var g, f int
+		for i := 0; i < 100; i++ {
+			if g, f = runtime.NumGoroutine(), openFDs(); g <= g0 && f <= f0 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Errorf("leak test: %d goroutines and %d fds at the end, %d and %d at the start", g, f, g0, f0)
+	})
+}
+
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
 }
 
 // killNetns SIGKILLs every process whose network namespace is ns and
@@ -690,6 +804,23 @@ func (p *tracedProc) wait(t *testing.T, limit time.Duration) error {
 	}
 }
 
+// waitOrInterrupt waits for the traced command; past limit it sends SIGINT
+// (ghostwire then stops what it started) and fails the test.
+func (p *tracedProc) waitOrInterrupt(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(limit):
+	}
+	if pid := p.tracee(); pid > 0 {
+		syscall.Kill(pid, syscall.SIGINT)
+	}
+	p.wait(t, 2*stopLimit)
+	t.Fatalf("leak test: %v did not finish within %s; interrupted\n%s", p.cmd.Args, limit, p.stderr)
+	return nil
+}
+
 // stop sends SIGTERM to the tracee and waits for it.
 func (p *tracedProc) stop(t *testing.T) error {
 	t.Helper()
@@ -721,7 +852,7 @@ func readTrace(t *testing.T, log string) *trace {
 func poll(t *testing.T, what string, limit time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	last := ""
-	for i := 0; i < int(limit/pollEvery); i++ {
+	for i := 0; i <= int(limit/pollEvery); i++ {
 		done, state := cond()
 		if done {
 			return
@@ -793,59 +924,89 @@ func TestLeakDetectorCatchesPlantedDial(t *testing.T) {
 	}
 }
 
-// TestLeakDetectorParse pins the parser on lines strace 6 prints, including
-// a payload that pretends to be an address.
+// TestLeakDetectorParse pins the parser on lines strace 6 prints: split
+// calls, a child logged before its parent's clone returns, a failed execve,
+// an automatic listener port, and a payload that pretends to be an address.
 func TestLeakDetectorParse(t *testing.T) {
-	log := `100 execve("/tmp/gw/ghostwire", ["ghostwire", "run", "--data", "/tmp/a"], 0x7ffd /* 20 vars */) = 0
+	log := `100 execve("/tmp/gw/ghostwire", ["/tmp/gw/ghostwire", "run", "--data", "/tmp/a"], 0x7ffd /* 20 vars */) = 0
 100 clone(child_stack=0xc000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_SYSVSEM|CLONE_THREAD|CLONE_SETTLS, tls=0xc0000) = 101
 101 connect(3, {sa_family=AF_INET, sin_port=htons(9050), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)
 101 sendto(4, "{sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr(\"8.8.8.8\")}", 70, 0, NULL, 0) = 70
 100 clone3({flags=CLONE_VM|CLONE_PIDFD|CLONE_VFORK|CLONE_CLEAR_SIGHAND, exit_signal=SIGCHLD, stack=0x0, stack_size=0x0}, 88 <unfinished ...>
-102 execve("/usr/sbin/tor", ["tor", "-f", "/tmp/a/torrc"], 0x7ffd /* 20 vars */) = 0
+102 execve("/usr/local/bin/tor", ["tor", "-f", "/tmp/a/torrc"], 0x7ffd /* 20 vars */) = -1 ENOENT (No such file or directory)
+102 execve("/usr/sbin/tor", ["tor", "-f", "/tmp/a/torrc"], 0x7ffd /* 20 vars */ <unfinished ...>
+102 <... execve resumed>)             = 0
 100 <... clone3 resumed>) = 102
+102 bind(6, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+102 getsockname(6,  <unfinished ...>
+102 <... getsockname resumed>{sa_family=AF_INET, sin_port=htons(41823), sin_addr=inet_addr("127.0.0.1")}, [128 => 16]) = 0
+102 bind(7, {sa_family=AF_INET, sin_port=htons(5000), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
 102 connect(5, {sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>
 102 <... connect resumed>) = -1 ECONNREFUSED (Connection refused)
+102 getsockname(5, {sa_family=AF_INET6, sin6_port=htons(40000), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [128 => 28]) = 0
 101 connect(6, {sa_family=AF_UNIX, sun_path="/tmp/a/api.sock"}, 110) = 0
 101 bind(7, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("0.0.0.0")}, 16) = 0
 101 sendmsg(8, {msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.1")}, msg_namelen=16, msg_iov=[{iov_base="x", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 1
 101 connect(9, {sa_family=AF_INET, sin_port=htons(9050)}, 16) = 0
+101 socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 10
+103 connect(3, {sa_family=AF_INET, sin_port=htons(9050), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
 101 +++ exited with 0 +++
 `
 	tr, err := parseTrace([]byte(log))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want := "[100 /tmp/gw/ghostwire run 102 /usr/sbin/tor -f]"; fmt.Sprint(tr.procs) != want {
+		t.Errorf("procs %v, want %s", tr.procs, want)
+	}
+	if tr.procs[1].parent != 100 || tr.procs[0].arg("--data") != "/tmp/a" {
+		t.Errorf("tor's parent %d, want 100; --data %q", tr.procs[1].parent, tr.procs[0].arg("--data"))
+	}
 	type got struct {
-		pid  int
-		call string
-		prog string
-		n    int
-		bad  bool
+		pid, fd, leader int
+		call            string
+		n               int
+		bad             bool
 	}
 	want := []got{
-		{101, "connect", "/tmp/gw/ghostwire run", 1, false},
-		{101, "sendto", "/tmp/gw/ghostwire run", 0, false},
-		{102, "connect", "/usr/sbin/tor -f", 1, false},
-		{101, "connect", "/tmp/gw/ghostwire run", 1, false},
-		{101, "bind", "/tmp/gw/ghostwire run", 1, false},
-		{101, "sendmsg", "/tmp/gw/ghostwire run", 1, false},
-		{101, "connect", "/tmp/gw/ghostwire run", 1, true},
+		{101, 3, 100, "connect", 1, false},
+		{101, 4, 100, "sendto", 0, false}, // the payload is not an address
+		{102, 6, 102, "bind", 1, false},
+		{102, 6, 102, "getsockname", 1, false},
+		{102, 7, 102, "bind", 1, false},
+		{102, 5, 102, "connect", 1, false},
+		{102, 5, 102, "getsockname", 1, false},
+		{101, 6, 100, "connect", 1, false},
+		{101, 7, 100, "bind", 1, false},
+		{101, 8, 100, "sendmsg", 1, false},
+		{101, 9, 100, "connect", 1, true}, // no address: fail closed
+		{101, -1, 100, "socket", 0, false},
+		{103, 3, 0, "connect", 1, false}, // a thread the log never introduced
 	}
 	if len(tr.events) != len(want) {
 		t.Fatalf("%d events, want %d: %+v", len(tr.events), len(want), tr.events)
 	}
 	for i, w := range want {
 		e := tr.events[i]
-		if g := (got{e.pid, e.call, e.prog, len(e.addrs), e.bad}); g != w {
+		if g := (got{e.pid, e.fd, e.leader, e.call, len(e.addrs), e.bad}); g != w {
 			t.Errorf("event %d: got %+v, want %+v", i, g, w)
 		}
 	}
-	found := leaks(tr.events, leakPolicy{tcp: []int{9050}, unix: []string{"/tmp/a/api.sock"}})
+	if l := tr.listeners(102); !slices.Equal(l, []int{5000, 41823}) {
+		t.Errorf("tor's listeners %v, want [5000 41823] (not the port of its outgoing socket)", l)
+	}
+	var node []sockEvent
+	for _, e := range tr.events {
+		if e.leader == 100 {
+			node = append(node, e)
+		}
+	}
+	found := leaks(node, leakPolicy{tcp: []int{9050}, unix: []string{"/tmp/a/api.sock"}})
 	wantLeaks := []string{
-		"connect to AF_INET6 [::1]:53 (port 53: DNS)",
 		"bind to AF_INET 0.0.0.0:0",
 		"sendmsg to AF_INET 10.0.0.1:53 (port 53: DNS)",
 		"connect with an address the detector cannot read",
+		"inet datagram or raw socket",
 	}
 	if len(found) != len(wantLeaks) {
 		t.Fatalf("leaks:\n%s", strings.Join(found, "\n"))
@@ -854,6 +1015,9 @@ func TestLeakDetectorParse(t *testing.T) {
 		if !strings.HasPrefix(found[i], w) {
 			t.Errorf("leak %d: %q, want prefix %q", i, found[i], w)
 		}
+	}
+	if tor := leaks(tr.events[2:7], leakPolicy{}); len(tor) != 1 || !strings.HasPrefix(tor[0], "connect to AF_INET6 [::1]:53 (port 53: DNS)") {
+		t.Errorf("tor's events: %v", tor)
 	}
 }
 
@@ -956,8 +1120,8 @@ func TestLeakTwoPeers(t *testing.T) {
 		tr := readTrace(t, p.proc.log)
 		// The node attached to a running tor, so it must have started
 		// nothing: the one execve is strace starting ghostwire itself.
-		if len(tr.execs) != 1 || !strings.HasSuffix(tr.execs[0], binPath+" run") {
-			t.Errorf("%s: the node process executed other programs: %v", p.name, tr.execs)
+		if len(tr.procs) != 1 || tr.procs[0].name() != binPath+" run" {
+			t.Errorf("%s: the node process executed other programs: %v", p.name, tr.procs)
 		}
 		policy := leakPolicy{
 			tcp:  []int{p.tor.ControlPort, p.tor.SocksPort},
@@ -976,5 +1140,102 @@ func TestLeakTwoPeers(t *testing.T) {
 				t.Errorf("alice: no connect to her tor's SOCKS port, yet she delivered a message: the trace proves nothing")
 			}
 		}
+	}
+}
+
+// TestLeakDemo runs `ghostwire demo` — a private network, three nodes with
+// their own managed tors, messages and an IOC — under strace, and holds
+// every node process (`ghostwire run`, told apart from the tors and the
+// demo itself by what each PID exec'd) to the rule: it reaches only its own
+// tor's listening ports on 127.0.0.1 and its own API socket. The demo
+// process itself may reach only tors and the nodes' API sockets.
+func TestLeakDemo(t *testing.T) {
+	requireLeakTools(t, "strace", "unshare", "ip", "tor", "tor-gencert")
+	if !inNetns(t) {
+		return
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "demo.strace")
+	demo := startTraced(t, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
+	if err := demo.waitOrInterrupt(t, demoLimit); err != nil {
+		t.Fatalf("ghostwire demo failed: %v\n%s", err, demo.stderr)
+	}
+	tr := readTrace(t, log)
+
+	var nodes, tors []proc
+	var demoProc proc
+	for _, p := range tr.procs {
+		switch {
+		case p.path == binPath && len(p.argv) > 1 && p.argv[1] == "run":
+			nodes = append(nodes, p)
+		case p.path == binPath && len(p.argv) > 1 && p.argv[1] == "demo":
+			demoProc = p
+		case filepath.Base(p.path) == "tor":
+			tors = append(tors, p)
+		}
+	}
+	if len(nodes) != 3 || demoProc.leader == 0 {
+		t.Fatalf("want the demo and 3 node processes in the trace, got: %v", tr.procs)
+	}
+	for _, ev := range tr.events {
+		if ev.leader == 0 {
+			t.Errorf("LEAK?: a socket call the log cannot attribute to a program: %s", ev.line)
+		}
+	}
+	var allTor []int
+	var apiSocks []string
+	for _, tor := range tors {
+		allTor = append(allTor, tr.listeners(tor.leader)...)
+	}
+	for _, n := range nodes {
+		apiSocks = append(apiSocks, filepath.Join(n.arg("--data"), "api.sock"))
+	}
+	byLeader := func(leader int) []sockEvent {
+		var evs []sockEvent
+		for _, ev := range tr.events {
+			if ev.leader == leader {
+				evs = append(evs, ev)
+			}
+		}
+		return evs
+	}
+	for _, n := range nodes {
+		name := filepath.Base(n.arg("--data"))
+		var own []int
+		for _, p := range tr.procs {
+			if p.parent != n.leader {
+				continue
+			}
+			if filepath.Base(p.path) != "tor" {
+				t.Errorf("%s: the node started %s, not tor", name, p)
+				continue
+			}
+			own = append(own, tr.listeners(p.leader)...)
+		}
+		if len(own) == 0 {
+			t.Errorf("%s: no listening port of a tor of its own in the trace", name)
+		}
+		evs := byLeader(n.leader)
+		t.Logf("%s (pid %d, its tor listens on %v): %d socket events:\n\t%s", name, n.leader, own, len(evs),
+			strings.Join(summary(evs), "\n\t"))
+		for _, l := range leaks(evs, leakPolicy{tcp: own, unix: []string{filepath.Join(n.arg("--data"), "api.sock")}}) {
+			t.Errorf("%s: LEAK: %s", name, l)
+		}
+		// A node learns its SOCKS port from the control port, so the first
+		// port it reaches is control and any other is SOCKS.
+		var ports []int
+		for _, ev := range evs {
+			if ev.call == "connect" && len(ev.addrs) == 1 && !slices.Contains(ports, ev.addrs[0].port) {
+				ports = append(ports, ev.addrs[0].port)
+			}
+		}
+		if len(ports) < 2 {
+			t.Errorf("%s: reached %v only: no SOCKS connect, so the trace proves nothing", name, ports)
+		}
+	}
+	evs := byLeader(demoProc.leader)
+	t.Logf("the demo process (pid %d): %d socket events:\n\t%s", demoProc.leader, len(evs), strings.Join(summary(evs), "\n\t"))
+	for _, l := range leaks(evs, leakPolicy{tcp: allTor, unix: apiSocks}) {
+		t.Errorf("demo: LEAK: %s", l)
 	}
 }
