@@ -85,51 +85,28 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/messages", n.apiMessages)
 	mux.HandleFunc("POST /v1/messages", n.handle(n.apiSendMessage))
 	n.registerIOCRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// Anything no route takes lands here: a JSON 405 (with Allow) if the
+	// path exists under another method, else a JSON 404.
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: "method not allowed: " + r.Method + " " + r.URL.Path,
+				hint: "allowed: " + strings.Join(allow, ", ")})
+			return
+		}
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			hint: "see docs/api.md for the endpoints"})
-	})
-	return methodGuard(mux)
-}
-
-// methodGuard turns the mux's plain-text 405 into our JSON error.
-func methodGuard(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusSniffer{ResponseWriter: w}
-		h.ServeHTTP(rec, r)
-	})
-}
-
-type statusSniffer struct {
-	http.ResponseWriter
-	wrote bool
-	drop  bool
-}
-
-func (s *statusSniffer) WriteHeader(code int) {
-	if code == http.StatusMethodNotAllowed && !s.wrote {
-		s.wrote, s.drop = true, true
-		s.ResponseWriter.Header().Set("Content-Type", "application/json")
-		s.ResponseWriter.WriteHeader(code)
-		json.NewEncoder(s.ResponseWriter).Encode(errorBody{Error: "method not allowed", Hint: "see docs/api.md; allowed: " + s.ResponseWriter.Header().Get("Allow")})
-		return
 	}
-	s.wrote = true
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusSniffer) Write(b []byte) (int, error) {
-	if s.drop {
-		return len(b), nil
-	}
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusSniffer) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	mux.HandleFunc("/", notFound)
+	return mux
 }
 
 type errorBody struct {
