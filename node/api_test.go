@@ -207,7 +207,7 @@ func TestAPISocketPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) }) // runs after the node's own cleanup
-	os.Chmod(base, 0o755) // so only the socket's own mode protects it
+	os.Chmod(base, 0o755)                    // so only the socket's own mode protects it
 	tn := startTestNode(t, base, 4)
 	st, err := os.Stat(tn.sock)
 	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
