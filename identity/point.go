@@ -10,17 +10,20 @@ import (
 var (
 	fieldP    = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
 	curveD, _ = new(big.Int).SetString("37095705934669439343138083508754565189542113879843219016388785533085940283555", 10)
-	sqrtM1, _ = new(big.Int).SetString("19681161376707505956807079304988542015446066515923890162744021073123829784752", 10)
-	expSqrt   = new(big.Int).Rsh(new(big.Int).Add(fieldP, big.NewInt(3)), 3) // (p+3)/8
 	bigOne    = big.NewInt(1)
 )
 
 // checkPublicKey refuses encodings that are not canonical points or are of
 // small order. ed25519.Verify decodes non-canonical y coordinates and accepts
 // signatures under small-order keys for many messages, so such a key could
-// "sign" items nobody holds a private key for. It decompresses the point as
-// RFC 8032 §5.1.3 does, with math/big rather than a non-standard dependency;
-// the cost is fixed (one inversion, one exponentiation, three doublings).
+// "sign" items nobody holds a private key for.
+//
+// It runs on every handshake, so it avoids decompressing the point (RFC 8032
+// §5.1.3): a y has a point on the curve iff x² = (y²-1)/(d·y²+1) is a square,
+// which the Jacobi symbol of (y²-1)(d·y²+1) decides; the 8 small-order
+// points have exactly 5 y values (computed once, below); and the only
+// non-canonical encodings are y >= p, or x = 0 (y = ±1) with the sign bit
+// set. The exact decompression lives in the tests as the reference.
 func checkPublicKey(pub []byte) error {
 	var be [32]byte
 	for i := range 32 {
@@ -32,61 +35,46 @@ func checkPublicKey(pub []byte) error {
 	if y.Cmp(fieldP) >= 0 {
 		return fmt.Errorf("%w: non-canonical public key encoding", ErrInvalidID)
 	}
-	x, ok := recoverX(y)
-	if !ok {
+	for _, s := range smallOrderY {
+		if y.Cmp(s) == 0 {
+			if sign == 1 && (y.Cmp(bigOne) == 0 || y.Cmp(pMinusOne) == 0) {
+				return fmt.Errorf("%w: non-canonical public key encoding", ErrInvalidID)
+			}
+			return fmt.Errorf("%w: public key of small order", ErrInvalidID)
+		}
+	}
+	y2 := new(big.Int).Mul(y, y)
+	u := new(big.Int).Sub(y2, bigOne)
+	v := new(big.Int).Mul(curveD, y2)
+	v.Add(v, bigOne)
+	u.Mul(u, v).Mod(u, fieldP)
+	if big.Jacobi(u, fieldP) < 0 {
 		return fmt.Errorf("%w: not a point on the curve", ErrInvalidID)
-	}
-	if x.Sign() == 0 && sign == 1 {
-		return fmt.Errorf("%w: non-canonical public key encoding", ErrInvalidID)
-	}
-	// P has small order iff [8]P is the identity (0, 1).
-	for range 3 {
-		x, y = double(x, y)
-	}
-	if x.Sign() == 0 && y.Cmp(bigOne) == 0 {
-		return fmt.Errorf("%w: public key of small order", ErrInvalidID)
 	}
 	return nil
 }
 
-// recoverX returns an x with (x, y) on the curve, or false if none exists.
-func recoverX(y *big.Int) (*big.Int, bool) {
-	p := fieldP
-	y2 := new(big.Int).Mul(y, y)
-	u := new(big.Int).Sub(y2, bigOne)
-	u.Mod(u, p)
-	v := new(big.Int).Mul(curveD, y2)
-	v.Add(v, bigOne).Mod(v, p)
-	x2 := new(big.Int).ModInverse(v, p) // v ≠ 0 since d is not a square
-	x2.Mul(x2, u).Mod(x2, p)
-	if x2.Sign() == 0 {
-		return new(big.Int), true
-	}
-	x := new(big.Int).Exp(x2, expSqrt, p)
-	if new(big.Int).Mod(new(big.Int).Mul(x, x), p).Cmp(x2) != 0 {
-		x.Mul(x, sqrtM1).Mod(x, p)
-	}
-	if new(big.Int).Mod(new(big.Int).Mul(x, x), p).Cmp(x2) != 0 {
-		return nil, false
-	}
-	return x, true
-}
+var pMinusOne = new(big.Int).Sub(fieldP, bigOne)
 
-// double returns 2·(x, y) with the affine doubling formula for a = -1:
-// x' = 2xy / (y² - x²), y' = (y² + x²) / (2 - y² + x²). The denominators
-// are never zero on the curve (the addition law is complete).
-func double(x, y *big.Int) (*big.Int, *big.Int) {
+// smallOrderY holds the y coordinates of the 8 points of small order:
+// 1 (the identity), -1 (order 2), 0 (order 4), and ±y8 (order 8), where an
+// order-8 point doubles to (±√-1, 0), so x² = -y², which on the curve gives
+// d·y⁴ + 2y² - 1 = 0, y² = (-1 ± √(1+d)) / d (one sign gives a square).
+var smallOrderY = func() []*big.Int {
 	p := fieldP
-	xx := new(big.Int).Mul(x, x)
-	yy := new(big.Int).Mul(y, y)
-	nx := new(big.Int).Mul(x, y)
-	nx.Lsh(nx, 1)
-	dx := new(big.Int).Sub(yy, xx)
-	dx.Mod(dx, p)
-	nx.Mul(nx, new(big.Int).ModInverse(dx, p)).Mod(nx, p)
-	ny := new(big.Int).Add(yy, xx)
-	dy := new(big.Int).Sub(big.NewInt(2), dx)
-	dy.Mod(dy, p)
-	ny.Mul(ny, new(big.Int).ModInverse(dy, p)).Mod(ny, p)
-	return nx, ny
-}
+	ys := []*big.Int{big.NewInt(1), pMinusOne, big.NewInt(0)}
+	s := new(big.Int).ModSqrt(new(big.Int).Add(big.NewInt(1), curveD), p)
+	dInv := new(big.Int).ModInverse(curveD, p)
+	for _, sgn := range []int{1, -1} {
+		num := new(big.Int).Mul(big.NewInt(int64(sgn)), s)
+		num.Sub(num, bigOne).Mod(num, p)
+		y2 := num.Mul(num, dInv).Mod(num, p)
+		if y := new(big.Int).ModSqrt(y2, p); y != nil {
+			ys = append(ys, y, new(big.Int).Sub(p, y))
+		}
+	}
+	if len(ys) != 5 {
+		panic("bug: identity: small-order y values")
+	}
+	return ys
+}()
