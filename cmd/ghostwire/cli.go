@@ -15,15 +15,16 @@ import (
 // Exit codes, listed in the help text. Scripts may rely on them.
 const (
 	exitOK          = 0
-	exitFailure     = 1 // anything not listed below
-	exitUsage       = 2 // bad command line
-	exitNoIdentity  = 3 // the data directory has no identity yet
-	exitExists      = 4 // refusing to overwrite an existing identity
-	exitAuth        = 5 // wrong passphrase
-	exitCorrupt     = 6 // key file or store damaged or unreadable
-	exitPermission  = 7 // a file has unsafe permissions or cannot be accessed
-	exitInUse       = 8 // another ghostwire process holds the data directory
-	exitUnavailable = 9 // tor (or a network it needs) is not available
+	exitFailure     = 1  // anything not listed below
+	exitUsage       = 2  // bad command line
+	exitNoIdentity  = 3  // the data directory has no identity yet
+	exitExists      = 4  // refusing to overwrite an existing identity
+	exitAuth        = 5  // wrong passphrase
+	exitCorrupt     = 6  // key file or store damaged or unreadable
+	exitPermission  = 7  // a file has unsafe permissions or cannot be accessed
+	exitInUse       = 8  // another ghostwire process holds the data directory
+	exitUnavailable = 9  // tor (or a network it needs) is not available
+	exitNotRunning  = 10 // the command needs the running node and cannot reach it
 )
 
 const exitCodesHelp = `Exit codes:
@@ -37,6 +38,7 @@ const exitCodesHelp = `Exit codes:
   7  unsafe permissions or a file that cannot be accessed
   8  the data directory is in use by another ghostwire process
   9  tor is not available
+ 10  the node is not running (start it with 'ghostwire run')
 `
 
 // cliError is an error with the exit code and hints the user sees.

@@ -113,6 +113,21 @@ func TestHelpAndUsage(t *testing.T) {
 	gw(t, "", "init", "--no-passphrase", "--passphrase-file", "x").expect(t, exitUsage, "", "cannot be used together")
 }
 
+func TestNodeVerbsWithoutNode(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"status"}, {"peer", "list"}, {"msg", "list"}, {"ioc", "list"},
+		{"msg", "send", "bob", "hi"},
+	} {
+		gw(t, "", append(args, "--data", dir)...).expect(t, exitNotRunning, "", "ghostwire: hint: start it with 'ghostwire run --data")
+	}
+	gw(t, "", "peer").expect(t, exitUsage, "", "peer needs a verb")
+	gw(t, "", "peer", "frob").expect(t, exitUsage, "", "unknown peer verb")
+	gw(t, "", "peer", "add", "not-an-address", "--data", dir).expect(t, exitUsage, "", "hint: an address is 56")
+	gw(t, "", "msg", "send", "bob", "--data", dir).expect(t, exitUsage, "", "quote the text")
+	gw(t, "", "peer", "--help").expect(t, 0, "Example:", "")
+}
+
 func TestInitAndID(t *testing.T) {
 	dir := newNode(t, "hunter2 hunter2")
 	st, err := os.Stat(filepath.Join(dir, "identity.key"))

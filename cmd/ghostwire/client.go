@@ -14,9 +14,6 @@ import (
 	"time"
 )
 
-// exitNotRunning: the command needs the running node and cannot reach it.
-const exitNotRunning = 10
-
 // apiClient talks to a running node's local API over its Unix socket
 // (docs/api.md). The CLI uses exactly this API, as any script can.
 type apiClient struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -32,33 +33,17 @@ Example:
 }
 
 func runMsg(e *env, args []string) error {
-	c := commands["msg"]
-	v, rest, err := verb(c, args, "send", "list")
+	var peer *string
+	var follow *bool
+	call, err := parseVerb(e, commands["msg"], args, []string{"send", "list"}, func(fs *flag.FlagSet) {
+		peer = fs.String("peer", "", "only messages with `P` (list)")
+		follow = fs.Bool("follow", false, "keep listing new messages and state changes (list)")
+	})
 	if err != nil {
 		return err
 	}
-	fs := newFlags(e, c)
-	data := dataDirFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	peer := fs.String("peer", "", "only messages with `P` (list)")
-	follow := fs.Bool("follow", false, "keep listing new messages and state changes (list)")
-	if v == "" {
-		if len(rest) == 0 {
-			printUsage(e.stderr, c, fs)
-			return usageError("msg needs a verb: send or list")
-		}
-		return parse(e, c, fs, rest)
-	}
-	pos, err := parseInterleaved(e, c, fs, rest)
-	if err != nil {
-		return err
-	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	api := newAPIClient(path)
-	switch v {
+	pos, api, asJSON := call.args, call.api, &call.asJSON
+	switch call.verb {
 	case "send":
 		if len(pos) != 2 {
 			return fail(exitUsage, fmt.Errorf("msg send takes a peer and the text, got %d arguments", len(pos)),

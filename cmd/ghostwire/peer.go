@@ -36,49 +36,18 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 	return enc
 }
 
-// verb splits `<noun> <verb> args…` and checks the verb.
-func verb(c *command, args []string, verbs ...string) (string, []string, error) {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		return "", args, nil
-	}
-	for _, v := range verbs {
-		if args[0] == v {
-			return v, args[1:], nil
-		}
-	}
-	return "", nil, fail(exitUsage, fmt.Errorf("unknown %s verb %q", c.name, args[0]),
-		fmt.Sprintf("the verbs are: %v; see 'ghostwire %s --help'", verbs, c.name))
-}
-
 func runPeer(e *env, args []string) error {
-	c := commands["peer"]
-	v, rest, err := verb(c, args, "add", "list", "remove")
+	var name *string
+	call, err := parseVerb(e, commands["peer"], args, []string{"add", "list", "remove"}, func(fs *flag.FlagSet) {
+		name = fs.String("name", "", "a local `name` for the peer (add)")
+	})
 	if err != nil {
 		return err
 	}
-	fs := newFlags(e, c)
-	data := dataDirFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	name := fs.String("name", "", "a local `name` for the peer (add)")
-	if v == "" {
-		if len(rest) == 0 {
-			printUsage(e.stderr, c, fs)
-			return usageError("peer needs a verb: add, list or remove")
-		}
-		return parse(e, c, fs, rest)
-	}
-	pos, err := parseInterleaved(e, c, fs, rest)
-	if err != nil {
-		return err
-	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	api := newAPIClient(path)
+	pos, api, asJSON := call.args, call.api, &call.asJSON
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	switch v {
+	switch call.verb {
 	case "add":
 		if len(pos) != 1 {
 			return usageError("peer add takes one onion address")
@@ -126,21 +95,4 @@ func runPeer(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "ghostwire: removed %s\n", pos[0])
 	}
 	return nil
-}
-
-// parseInterleaved parses flags that may come before or after positional
-// arguments, as `peer add ADDR --name bob` reads naturally.
-func parseInterleaved(e *env, c *command, fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(e, c, fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

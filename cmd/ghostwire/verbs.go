@@ -1,0 +1,90 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// verbCall is one `ghostwire <noun> <verb> …` call against the running
+// node: the parsed verb, its positional arguments and flags, and the API.
+type verbCall struct {
+	verb   string
+	args   []string
+	flags  *flag.FlagSet
+	asJSON bool
+	api    *apiClient
+}
+
+// parseVerb does what every noun with verbs needs: split off the verb,
+// define --data and --json plus the noun's own flags, parse flags wherever
+// they stand among the arguments, and connect to the node's API. A call
+// with only --help prints the usage and returns flag.ErrHelp.
+func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs *flag.FlagSet)) (*verbCall, error) {
+	fs := newFlags(e, c)
+	data := dataDirFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if define != nil {
+		define(fs)
+	}
+	if len(args) == 0 {
+		printUsage(e.stderr, c, fs)
+		return nil, usageError("%s needs a verb: %s", c.name, strings.Join(verbs, ", "))
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		return nil, parse(e, c, fs, args)
+	}
+	call := &verbCall{flags: fs}
+	for _, v := range verbs {
+		if args[0] == v {
+			call.verb = v
+		}
+	}
+	if call.verb == "" {
+		return nil, fail(exitUsage, fmt.Errorf("unknown %s verb %q", c.name, args[0]),
+			fmt.Sprintf("the verbs are: %s; see 'ghostwire %s --help'", strings.Join(verbs, ", "), c.name))
+	}
+	pos, err := parseInterleaved(e, c, fs, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	path, err := resolveDataDir(*data)
+	if err != nil {
+		return nil, err
+	}
+	call.args, call.asJSON, call.api = pos, *asJSON, newAPIClient(path)
+	return call, nil
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments, as `peer add ADDR --name bob` reads naturally.
+func parseInterleaved(e *env, c *command, fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(e, c, fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// verb splits `<noun> <verb> args…` and checks the verb; an empty verb
+// means the arguments are empty or ask for help. Nouns that do not talk to
+// the node (testnet) use it directly; the others use parseVerb.
+func verb(c *command, args []string, verbs ...string) (string, []string, error) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		return "", args, nil
+	}
+	for _, v := range verbs {
+		if args[0] == v {
+			return v, args[1:], nil
+		}
+	}
+	return "", nil, fail(exitUsage, fmt.Errorf("unknown %s verb %q", c.name, args[0]),
+		fmt.Sprintf("the verbs are: %s; see 'ghostwire %s --help'", strings.Join(verbs, ", "), c.name))
+}
