@@ -155,7 +155,6 @@ func runDemo(e *env, args []string) error {
 	}
 	say("3. Each adds the other two as peers (an onion address is all it takes)      %8s", lap())
 
-	firstStart := time.Now()
 	if err := demoMessage(e, alice, bob, "Hi bob, this went through three Tor circuits and nobody saw it."); err != nil {
 		return err
 	}
@@ -172,7 +171,6 @@ func runDemo(e *env, args []string) error {
 		return err
 	}
 	openSession := time.Since(t0)
-	_ = firstStart
 
 	var x node.IOC
 	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
