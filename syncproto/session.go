@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/recon"
@@ -134,6 +135,7 @@ type Session struct {
 	scopes []*scopeState
 	index  map[Scope]uint
 	opened chan struct{}
+	ended  chan struct{} // closed when Run returns
 
 	wmu   sync.Mutex // serialises frames and guards the fields below
 	stats SessionStats
@@ -148,7 +150,7 @@ func NewSession(c *Conn, st SyncStore, initiator bool, log *slog.Logger) *Sessio
 	}
 	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator, log: log,
 		limits: recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16},
-		index:  map[Scope]uint{}, opened: make(chan struct{}), unack: map[recon.ID]bool{}}
+		index:  map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}), unack: map[recon.ID]bool{}}
 }
 
 // Stats returns the counters so far.
@@ -162,6 +164,7 @@ func (s *Session) Stats() SessionStats {
 // closes. It closes the channel when it returns. A clean close by the peer
 // returns nil.
 func (s *Session) Run(ctx context.Context) error {
+	defer close(s.ended)
 	stop := context.AfterFunc(ctx, func() { s.c.Close() })
 	defer stop()
 	defer s.c.Close()
@@ -524,10 +527,22 @@ func (s *Session) sendItems(scope uint, items [][]byte, ids []recon.ID) error {
 	return s.writeLocked(sessionMsg{Type: msgItems, Scope: scope, Items: items})
 }
 
-// Push sends items of scope sc to the peer now (a live update). It returns
-// an error if sc is not shared in this session.
+// pushOpenTimeout bounds how long Push waits for a session still opening.
+const pushOpenTimeout = 30 * time.Second
+
+// Push sends items of scope sc to the peer now (a live update). It waits
+// (boundedly) for a session that is still opening, and returns an error if
+// the session ended or sc is not shared in it.
 func (s *Session) Push(sc Scope, items [][]byte, ids []recon.ID) error {
-	<-s.opened
+	t := time.NewTimer(pushOpenTimeout)
+	defer t.Stop()
+	select {
+	case <-s.opened:
+	case <-s.ended:
+		return fmt.Errorf("syncproto: session with %s ended", s.peer.Short())
+	case <-t.C:
+		return fmt.Errorf("syncproto: session with %s did not open in %s", s.peer.Short(), pushOpenTimeout)
+	}
 	i, ok := s.index[sc]
 	if !ok || !s.scopes[i].active {
 		return fmt.Errorf("syncproto: scope not shared with %s", s.peer.Short())
@@ -622,9 +637,12 @@ func (s *Session) checkSynced() {
 	}
 }
 
-// SharedScopes lists the scopes this session reconciles (after the open).
+// SharedScopes lists the scopes this session reconciles; nil before the
+// open exchange is over.
 func (s *Session) SharedScopes() []Scope {
-	<-s.opened
+	if !s.isOpen() {
+		return nil
+	}
 	var out []Scope
 	for _, st := range s.scopes {
 		if st.active {
