@@ -231,7 +231,7 @@ func (n *Node) dialLoop(ctx context.Context) {
 			delete(inflight, r.peer)
 			st := peers[r.peer]
 			if r.err != nil {
-				n.log.Info("peer unreachable; will retry", "peer", r.peer, "err", r.err, "retry_in", st.backoff)
+				n.log.Info("peer unreachable; will retry", "peer", r.peer, "err", logSafe(r.err), "retry_in", st.backoff)
 				st.next = time.Now().Add(st.backoff)
 				st.backoff = min(st.backoff*2, maxBackoff)
 			} else {
@@ -249,4 +249,14 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// logSafe keeps full onion addresses out of logs: a wrong-peer error names
+// both identities in full for the user, so the log gets the short forms.
+func logSafe(err error) string {
+	var wp *syncproto.WrongPeerError
+	if errors.As(err, &wp) {
+		return "the onion answered with another identity (" + wp.Got.Short() + ", expected " + wp.Want.Short() + ")"
+	}
+	return err.Error()
 }
