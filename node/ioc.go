@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,7 +15,9 @@ import (
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/recon"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/syncproto"
 )
 
 // Collections (docs/ioc.md, docs/protocol.md §10.1).
@@ -212,19 +215,11 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	if req.ValidUntil != nil {
 		rec.ValidUntil = *req.ValidUntil
 	}
-	var keys []*recipient.PublicKey
-	for _, p := range req.To {
-		id, err := n.ResolvePeer(p)
-		if err != nil {
-			return nil, err
-		}
-		pk, err := n.peerKey(id)
-		if err != nil {
-			return nil, badRequest("sync with the peer once (it must have been online) so its key is known", "no encryption key known for %s yet", id.Short())
-		}
-		rec.Recipients = append(rec.Recipients, id)
-		keys = append(keys, pk)
+	ids, keys, err := n.recipientKeys(req.To)
+	if err != nil {
+		return nil, err
 	}
+	rec.Recipients = ids
 	if tlp.Restricted() && len(keys) == 0 {
 		return nil, badRequest("name the recipients with --to", "TLP %s needs recipients", tlp)
 	}
@@ -234,28 +229,53 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	if err := rec.Normalize(); err != nil {
 		return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
 	}
-	sp := collectionSpace(req.Collection)
-	now := n.cfg.Now()
-	var it *item.Item
-	if tlp.Restricted() {
-		pt, err := rec.Encode()
-		if err != nil {
-			return nil, err
-		}
-		sealed, err := recipient.Seal(n.cfg.Rand, pt, ioc.SealAAD(sp, n.id), append(keys, n.rkey.Public()))
-		if err != nil {
-			return nil, err
-		}
-		if it, err = item.New(n.key, ioc.KindSealed, sp, now, sealed); err != nil {
-			return nil, err
-		}
-	} else if it, err = ioc.NewItem(n.key, sp, now, &rec); err != nil {
-		return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
+	it, err := n.iocItem(collectionSpace(req.Collection), n.cfg.Now(), &rec, keys)
+	if err != nil {
+		return nil, err
 	}
 	if err := n.storeIOCItems(req.Collection, it); err != nil {
 		return nil, err
 	}
 	return n.iocFrom(it, req.Collection)
+}
+
+// recipientKeys resolves --to peers and their certified recipient keys.
+func (n *Node) recipientKeys(to []string) ([]identity.ID, []*recipient.PublicKey, error) {
+	var ids []identity.ID
+	var keys []*recipient.PublicKey
+	for _, p := range to {
+		id, err := n.ResolvePeer(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		pk, err := n.peerKey(id)
+		if err != nil {
+			return nil, nil, badRequest("sync with the peer once (it must have been online) so its key is known", "no encryption key known for %s yet", id.Short())
+		}
+		ids, keys = append(ids, id), append(keys, pk)
+	}
+	return ids, keys, nil
+}
+
+// iocItem signs a normalised record as an item of space sp: in the clear
+// for CLEAR and GREEN, sealed to keys and to us for the restricted levels.
+func (n *Node) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
+	if !rec.TLP.Restricted() {
+		it, err := ioc.NewItem(n.key, sp, now, rec)
+		if err != nil {
+			return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
+		}
+		return it, nil
+	}
+	pt, err := rec.Encode()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := recipient.Seal(n.cfg.Rand, pt, ioc.SealAAD(sp, n.id), append(slices.Clip(keys), n.rkey.Public()))
+	if err != nil {
+		return nil, err
+	}
+	return item.New(n.key, ioc.KindSealed, sp, now, sealed)
 }
 
 // storeIOCItems stores local IOC items (or their tombstones) in their
@@ -307,6 +327,11 @@ func (n *Node) iocFrom(it *item.Item, collection string) (*IOC, error) {
 	if err != nil {
 		return nil, err
 	}
+	return n.iocOf(it, &r, collection), nil
+}
+
+// iocOf shows an opened record of item it as the API does.
+func (n *Node) iocOf(it *item.Item, r *ioc.Record, collection string) *IOC {
 	id, cid := it.ID(), r.ContentID()
 	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: it.Author().String(),
 		Type: r.Type.String(), Value: r.Value, TLP: r.TLP.Name(), Tags: r.Tags, Description: r.Description,
@@ -322,7 +347,7 @@ func (n *Node) iocFrom(it *item.Item, collection string) (*IOC, error) {
 	for _, p := range r.Recipients {
 		out.Recipients = append(out.Recipients, p.String())
 	}
-	return out, nil
+	return out
 }
 
 // IOCFilter selects what ListIOCs returns.
@@ -337,12 +362,28 @@ type IOCFilter struct {
 // ListIOCs lists the current statements (the newest per author and
 // indicator, last-writer-wins) this node can read, oldest first.
 func (n *Node) ListIOCs(f IOCFilter) ([]*IOC, error) {
-	var out []*IOC
+	ls, err := n.currentIOCs(f)
+	out := make([]*IOC, len(ls))
+	for i, l := range ls {
+		out[i] = l.x
+	}
+	return out, err
+}
+
+// listed is one current statement: as the API shows it and as export
+// writes it.
+type listed struct {
+	x     *IOC
+	entry ioc.Entry
+}
+
+func (n *Node) currentIOCs(f IOCFilter) ([]listed, error) {
+	var out []listed
 	for _, name := range n.collections() {
 		if f.Collection != "" && f.Collection != name {
 			continue
 		}
-		winners := map[item.Key]*IOC{}
+		winners := map[item.Key]listed{}
 		versions := map[item.Key]item.Version{}
 		err := n.db.SpaceItems(collectionSpace(name), func(it *item.Item) error {
 			if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
@@ -356,29 +397,29 @@ func (n *Node) ListIOCs(f IOCFilter) ([]*IOC, error) {
 			if old, ok := versions[k]; ok && !v.Newer(old) {
 				return nil
 			}
-			x, err := n.iocFrom(it, name)
-			if err != nil {
-				return nil
-			}
-			versions[k], winners[k] = v, x
+			x := n.iocOf(it, &r, name)
+			versions[k] = v
+			winners[k] = listed{x: x, entry: ioc.Entry{Record: r, Author: it.Author(), Created: it.Created()}}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, x := range winners {
+		for _, l := range winners {
+			x := l.x
 			if (x.Expired && !f.IncludeExpired) || (f.TLP != "" && x.TLP != f.TLP) || (f.Type != "" && x.Type != f.Type) ||
 				(f.Author != nil && x.Author != f.Author.String()) || x.Created.Before(f.Since) {
 				continue
 			}
-			out = append(out, x)
+			out = append(out, l)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Created.Equal(out[j].Created) {
-			return out[i].Created.Before(out[j].Created)
+		a, b := out[i].x, out[j].x
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
 		}
-		return out[i].ID < out[j].ID
+		return a.ID < b.ID
 	})
 	return out, nil
 }
@@ -446,6 +487,75 @@ func (n *Node) RetractIOC(ref string) (*IOC, error) {
 	return mine[0], nil
 }
 
+// FetchResult is POST /v1/iocs/{id}/fetch.
+type FetchResult struct {
+	IOCs   []*IOC   `json:"iocs"`
+	Synced []string `json:"synced"` // the peers a fresh sync completed with
+	Held   bool     `json:"held"`   // it was already here; no sync was needed
+}
+
+// maxFetchWait bounds how long a fetch waits for its syncs.
+const maxFetchWait = 2 * time.Minute
+
+// FetchIOC gets an IOC by content ID (or item ID) from peers: it restarts
+// the session with every connected peer, which makes each reconcile afresh,
+// and waits until those syncs complete (or wait passes) before looking
+// again. It asks for nothing by ID: a peer sends only what the scopes it
+// shares with us hold, so a fetch can never reveal an IOC outside its TLP,
+// and a peer that may not share it answers exactly as one that lacks it
+// (docs/ioc.md §8).
+func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*FetchResult, error) {
+	if found, err := n.ShowIOC(ref); err == nil {
+		return &FetchResult{IOCs: found, Synced: []string{}, Held: true}, nil
+	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+		return nil, err
+	}
+	wait = min(max(wait, time.Second), maxFetchWait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	n.mu.Lock()
+	var live []identity.ID
+	for p := range n.sessions {
+		live = append(live, p)
+	}
+	n.mu.Unlock()
+	start := n.cfg.Now().UTC().Truncate(time.Second)
+	for _, p := range live {
+		n.endSession(p)
+	}
+	n.poke()
+	res := &FetchResult{Synced: []string{}}
+	for {
+		ch := n.changedCh()
+		res.Synced = res.Synced[:0]
+		peers := n.peerIDs()
+		n.mu.Lock()
+		for _, p := range peers {
+			if t, ok := n.peerSync[p]; ok && !t.Before(start) {
+				res.Synced = append(res.Synced, p.String())
+			}
+		}
+		n.mu.Unlock()
+		found, err := n.ShowIOC(ref)
+		if err == nil {
+			res.IOCs = found
+			return res, nil
+		}
+		if len(live) > 0 && len(res.Synced) >= len(live) {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			if len(res.Synced) == 0 {
+				return res, notFound("no sync completed in time; check 'ghostwire status' and try again", "no peer synced within %s; %s not found", wait, ref)
+			}
+			return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
+		}
+	}
+	return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
+}
+
 // pushToAll hands stored entries to every live session sharing a scope.
 func (n *Node) pushToAll(entries []store.Entry) {
 	n.notifyChanged()
@@ -460,16 +570,44 @@ func (n *Node) pushToAll(entries []store.Entry) {
 		for _, s := range n.scopesFor(ps.peer) {
 			shared[s] = true
 		}
+		// One push per scope, however many items: an import of 100k
+		// items must not start 100k goroutines.
+		var order []store.Scope
+		groups := map[store.Scope][]*item.Item{}
 		for _, e := range entries {
 			for _, s := range e.Scopes {
 				if shared[s] {
-					n.pushTo(ps, s, e.Item)
+					if groups[s] == nil {
+						order = append(order, s)
+					}
+					groups[s] = append(groups[s], e.Item)
 					break
 				}
 			}
 		}
+		for _, s := range order {
+			n.pushItems(ps, s, groups[s])
+		}
 	}
 	n.poke()
+}
+
+// pushItems sends stored items of one scope to a live session in the
+// background, as pushTo does for one.
+func (n *Node) pushItems(ps *peerSession, s store.Scope, items []*item.Item) {
+	raw := make([][]byte, len(items))
+	ids := make([]recon.ID, len(items))
+	for i, it := range items {
+		raw[i], ids[i] = it.Bytes(), recon.ID(it.ID())
+	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		if err := ps.sess.Push(syncproto.Scope(s), raw, ids); err != nil {
+			n.log.Warn("live push failed; the next sync will carry it", "peer", ps.peer, "err", err)
+			ps.cancel()
+		}
+	}()
 }
 
 func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
@@ -482,21 +620,9 @@ func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
 		return http.StatusCreated, x, err
 	}))
 	mux.HandleFunc("GET /v1/iocs", n.handle(func(r *http.Request) (int, any, error) {
-		q := r.URL.Query()
-		f := IOCFilter{Collection: q.Get("collection"), TLP: q.Get("tlp"), Type: q.Get("type"), IncludeExpired: q.Get("expired") != ""}
-		if a := q.Get("author"); a != "" {
-			id, err := n.resolveAuthor(a)
-			if err != nil {
-				return 0, nil, err
-			}
-			f.Author = &id
-		}
-		if s := q.Get("since"); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				return 0, nil, badRequest("use RFC 3339, e.g. 2026-11-23T00:00:00Z", "bad since: %v", err)
-			}
-			f.Since = t
+		f, err := n.iocFilter(r.URL.Query())
+		if err != nil {
+			return 0, nil, err
 		}
 		list, err := n.ListIOCs(f)
 		if list == nil {
@@ -504,6 +630,25 @@ func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
 		}
 		return http.StatusOK, list, err
 	}))
+	mux.HandleFunc("POST /v1/iocs/import", n.apiImportIOCs)
+	mux.HandleFunc("GET /v1/iocs/export", n.apiExportIOCs)
+	mux.HandleFunc("POST /v1/iocs/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
+		wait := 30 * time.Second
+		if v := r.URL.Query().Get("wait"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				writeError(w, badRequest("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
+				return
+			}
+			wait = min(d, maxFetchWait)
+		}
+		n.handle(func(r *http.Request) (int, any, error) {
+			// The wait may exceed handle's write deadline.
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + apiWriteTimeout))
+			x, err := n.FetchIOC(r.Context(), r.PathValue("id"), wait)
+			return http.StatusOK, x, err
+		})(w, r)
+	})
 	mux.HandleFunc("GET /v1/iocs/{id}", n.handle(func(r *http.Request) (int, any, error) {
 		x, err := n.ShowIOC(r.PathValue("id"))
 		return http.StatusOK, x, err

@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,6 +26,9 @@ func init() {
        ghostwire ioc list [--collection C] [--tlp L] [--type T] [--author P] [--since TIME] [--expired]
        ghostwire ioc show <id>
        ghostwire ioc retract <id>
+       ghostwire ioc fetch <content-id>
+       ghostwire ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C]
+       ghostwire ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]
 
 An IOC is a signed statement by you about one indicator (types: ipv4 ipv6 cidr
 domain hostname url email md5 sha1 sha256 cve), normalised so the same
@@ -26,11 +36,18 @@ indicator from two analysts has the same content ID. TLP 2.0 is enforced by the
 sync engine: clear goes to any peer, green to your paired peers, and amber,
 amber+strict and red only to the peers named with --to, encrypted to each of
 them and never forwarded. retract publishes a signed tombstone every peer honours.
+fetch syncs afresh with your connected peers and shows the IOC if one of them
+may share it with you. import reads a STIX 2.1 bundle or MISP event(s) (JSON,
+detected automatically); objects without a TLP marking are refused unless
+--tlp gives one, amber and red need --to, and if any object fails nothing is
+stored unless --partial. export writes a STIX 2.1 bundle or a MISP event.
 All verbs take --data DIR and --json; the node must be running.
 
 Example:
   ghostwire ioc drop --type domain --value Evil.Example. --tlp green --tag phishing --confidence 80
-  ghostwire ioc drop --type ipv4 --value 203.0.113.7 --tlp amber --to bob`,
+  ghostwire ioc drop --type ipv4 --value 203.0.113.7 --tlp amber --to bob
+  ghostwire ioc import event.json --tlp green
+  ghostwire ioc export --format misp --tlp green > shared.json`,
 		run: runIOC,
 	})
 }
@@ -42,44 +59,55 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func runIOC(e *env, args []string) error {
-	c := commands["ioc"]
-	v, rest, err := verb(c, args, "drop", "list", "show", "retract")
-	if err != nil {
-		return err
-	}
-	fs := newFlags(e, c)
-	data := dataDirFlag(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	collection := fs.String("collection", "", "the `collection` (default: default)")
-	typ := fs.String("type", "", "indicator `type`")
-	value := fs.String("value", "", "indicator `value`")
-	tlp := fs.String("tlp", "", "TLP 2.0 marking: clear, green, amber, amber+strict, red (drop default: clear)")
-	conf := fs.Int("confidence", -1, "confidence 0-100 (drop)")
-	desc := fs.String("description", "", "free text (drop)")
-	until := fs.String("valid-until", "", "expiry, RFC 3339 `TIME` (drop)")
-	author := fs.String("author", "", "only IOCs by `PEER` (list)")
-	since := fs.String("since", "", "only IOCs created after RFC 3339 `TIME` (list)")
-	expired := fs.Bool("expired", false, "include expired IOCs (list)")
+	var collection, typ, value, tlp, desc, until, author, since, format *string
+	var conf *int
+	var expired, partial *bool
 	var tags, refs, to multiFlag
-	fs.Var(&tags, "tag", "a `tag` (drop; repeatable)")
-	fs.Var(&refs, "ref", "a reference `URL` (drop; repeatable)")
-	fs.Var(&to, "to", "a recipient `PEER` for amber/red (drop; repeatable)")
-	if v == "" {
-		if len(rest) == 0 {
-			printUsage(e.stderr, c, fs)
-			return usageError("ioc needs a verb: drop, list, show or retract")
+	call, err := parseVerb(e, commands["ioc"], args, []string{"drop", "list", "show", "retract", "import", "export", "fetch"}, func(fs *flag.FlagSet) {
+		collection = fs.String("collection", "", "the `collection` (default: default)")
+		typ = fs.String("type", "", "indicator `type`")
+		value = fs.String("value", "", "indicator `value`")
+		tlp = fs.String("tlp", "", "TLP 2.0 marking: clear, green, amber, amber+strict, red (drop default: clear; import: for unmarked objects)")
+		conf = fs.Int("confidence", -1, "confidence 0-100 (drop)")
+		desc = fs.String("description", "", "free text (drop)")
+		until = fs.String("valid-until", "", "expiry, RFC 3339 `TIME` (drop)")
+		author = fs.String("author", "", "only IOCs by `PEER` (list, export)")
+		since = fs.String("since", "", "only IOCs created after RFC 3339 `TIME` (list, export)")
+		expired = fs.Bool("expired", false, "include expired IOCs (list, export)")
+		partial = fs.Bool("partial", false, "store what converted even if some objects failed (import)")
+		format = fs.String("format", "stix", "export `format`: stix or misp (export)")
+		fs.Var(&tags, "tag", "a `tag` (drop; repeatable)")
+		fs.Var(&refs, "ref", "a reference `URL` (drop; repeatable)")
+		fs.Var(&to, "to", "a recipient `PEER` for amber/red (drop, import; repeatable)")
+	})
+	if err != nil {
+		return err
+	}
+	v, pos, api, asJSON := call.verb, call.args, call.api, &call.asJSON
+	switch v {
+	case "import":
+		if len(pos) != 1 {
+			return usageError("ioc import takes one FILE, or - for standard input")
 		}
-		return parse(e, c, fs, rest)
+		return iocImport(e, api, pos[0], node.ImportRequest{Collection: *collection, TLP: *tlp, To: to, Partial: *partial}, *asJSON)
+	case "export":
+		if len(pos) != 0 {
+			return usageError("ioc export takes flags only; it writes to standard output")
+		}
+		if *format != "stix" && *format != "misp" {
+			return usageError("--format is stix or misp")
+		}
+		q := query("format", *format, "collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since)
+		if *expired {
+			q += "&expired=1"
+		}
+		return api.download(e.ctx, "/v1/iocs/export"+q, e.stdout)
+	case "fetch":
+		if len(pos) != 1 {
+			return usageError("ioc fetch takes one content ID (or item ID)")
+		}
+		return iocFetch(e, api, pos[0], *asJSON)
 	}
-	pos, err := parseInterleaved(e, c, fs, rest)
-	if err != nil {
-		return err
-	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	api := newAPIClient(path)
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
 	switch v {
@@ -150,6 +178,141 @@ func runIOC(e *env, args []string) error {
 			return printJSON(e, out)
 		}
 		fmt.Fprintf(e.stderr, "ghostwire: retracted %s\n", pos[0])
+	}
+	return nil
+}
+
+// iocImport streams FILE (or standard input) to the node's import
+// endpoint, printing its progress lines on stderr and then the result.
+func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJSON bool) error {
+	in := e.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fail(exitUsage, err)
+		}
+		defer f.Close()
+		in = f
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"collection": req.Collection, "tlp": req.TLP, "to": strings.Join(req.To, ",")} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if req.Partial {
+		q.Set("partial", "1")
+	}
+	hreq, err := http.NewRequestWithContext(e.ctx, http.MethodPost, "http://ghostwire/v1/iocs/import?"+q.Encode(), in)
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := api.http.Do(hreq)
+	if err != nil {
+		return api.unreachable(err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var last node.ImportLine
+	for {
+		var l node.ImportLine
+		if err := dec.Decode(&l); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("reading the node's answer: %w", err)
+		}
+		if p := l.Progress; p != nil {
+			if p.Phase == "read" || p.Objects >= 1000 {
+				fmt.Fprintf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
+					p.Phase, p.Objects, p.Records, p.Stored, p.Rate)
+			}
+			continue
+		}
+		last = l
+	}
+	if asJSON && last.Result != nil {
+		if err := printJSON(e, last.Result); err != nil {
+			return err
+		}
+	} else if r := last.Result; r != nil {
+		fmt.Fprintf(e.stdout, "%s: %d objects, %d indicators (%d merged), %d new items stored\n", r.Format, r.Objects, r.Records, r.Merged, r.Stored)
+		fmt.Fprintf(e.stdout, "  by type: %s\n  by TLP:  %s\n", counts(r.ByType), counts(r.ByTLP))
+		for _, i := range r.Issues {
+			if i.Severity != "skipped" {
+				fmt.Fprintf(e.stderr, "%s %s %s (%s): %s\n", i.Severity, i.Where, i.ID, i.Type, i.Reason)
+			}
+		}
+		if n := len(r.Issues); n > 0 {
+			fmt.Fprintf(e.stderr, "ghostwire: %d objects not imported or imported in part (--json lists all, skipped ones too)\n", n+r.Unlisted)
+		}
+	}
+	if last.Error != "" {
+		code := exitFailure
+		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusRequestEntityTooLarge {
+			code = exitUsage
+		}
+		var hints []string
+		if last.Hint != "" {
+			hints = append(hints, last.Hint)
+		}
+		return fail(code, errors.New(last.Error), hints...)
+	}
+	if last.Result == nil {
+		return fmt.Errorf("the node's answer had no result (status %s)", resp.Status)
+	}
+	return nil
+}
+
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s %d  ", k, m[k])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// download copies a GET reply's body to w, or returns the API's error.
+func (c *apiClient) download(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ghostwire"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var eb apiErrorBody
+		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb)
+		return fail(exitUsage, errors.New(eb.Error), eb.Hint)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// iocFetch asks the node to sync afresh with its peers and show the IOC.
+func iocFetch(e *env, api *apiClient, ref string, asJSON bool) error {
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute+apiTimeout)
+	defer cancel()
+	var res node.FetchResult
+	if err := api.do(ctx, "POST", "/v1/iocs/"+url.PathEscape(ref)+"/fetch", nil, &res); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e, res)
+	}
+	if !res.Held {
+		fmt.Fprintf(e.stderr, "ghostwire: synced with %d peers\n", len(res.Synced))
+	}
+	for _, x := range res.IOCs {
+		fmt.Fprintf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s…\n", x.ID[:16], x.Type, x.Value, x.TLP, trimOnion(x.Author)[:8])
 	}
 	return nil
 }
