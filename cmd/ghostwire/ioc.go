@@ -26,7 +26,7 @@ func init() {
        ghostwire ioc list [--collection C] [--tlp L] [--type T] [--author P] [--since TIME] [--expired]
        ghostwire ioc show <id>
        ghostwire ioc retract <id>
-       ghostwire ioc fetch <content-id>
+       ghostwire ioc fetch <content-id> [--wait 30s]
        ghostwire ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C]
        ghostwire ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]
 
@@ -61,6 +61,7 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 func runIOC(e *env, args []string) error {
 	var collection, typ, value, tlp, desc, until, author, since, format *string
 	var conf *int
+	var wait *time.Duration
 	var expired, partial *bool
 	var tags, refs, to multiFlag
 	call, err := parseVerb(e, commands["ioc"], args, []string{"drop", "list", "show", "retract", "import", "export", "fetch"}, func(fs *flag.FlagSet) {
@@ -76,6 +77,7 @@ func runIOC(e *env, args []string) error {
 		expired = fs.Bool("expired", false, "include expired IOCs (list, export)")
 		partial = fs.Bool("partial", false, "store what converted even if some objects failed (import)")
 		format = fs.String("format", "stix", "export `format`: stix or misp (export)")
+		wait = fs.Duration("wait", 30*time.Second, "how long to wait for the syncs, at most 2m (fetch)")
 		fs.Var(&tags, "tag", "a `tag` (drop; repeatable)")
 		fs.Var(&refs, "ref", "a reference `URL` (drop; repeatable)")
 		fs.Var(&to, "to", "a recipient `PEER` for amber/red (drop, import; repeatable)")
@@ -106,7 +108,7 @@ func runIOC(e *env, args []string) error {
 		if len(pos) != 1 {
 			return usageError("ioc fetch takes one content ID (or item ID)")
 		}
-		return iocFetch(e, api, pos[0], *asJSON)
+		return iocFetch(e, api, pos[0], *wait, *asJSON)
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
@@ -298,11 +300,11 @@ func (c *apiClient) download(ctx context.Context, path string, w io.Writer) erro
 }
 
 // iocFetch asks the node to sync afresh with its peers and show the IOC.
-func iocFetch(e *env, api *apiClient, ref string, asJSON bool) error {
+func iocFetch(e *env, api *apiClient, ref string, wait time.Duration, asJSON bool) error {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute+apiTimeout)
 	defer cancel()
 	var res node.FetchResult
-	if err := api.do(ctx, "POST", "/v1/iocs/"+url.PathEscape(ref)+"/fetch", nil, &res); err != nil {
+	if err := api.do(ctx, "POST", "/v1/iocs/"+url.PathEscape(ref)+"/fetch"+query("wait", wait.String()), nil, &res); err != nil {
 		return err
 	}
 	if asJSON {
