@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -27,6 +28,9 @@ const (
 	DefaultCollection = "default"
 	maxCollectionName = 64
 	bucketCollection  = "collection" // name → empty: collections this node holds and offers
+	// bucketIOCExpiry indexes IOC items by expiry: valid-until (unix ms,
+	// 8 bytes big endian, so keys sort by time) ‖ item ID → empty.
+	bucketIOCExpiry = "iocexpiry"
 )
 
 func collectionSpace(name string) item.Space {
@@ -295,6 +299,9 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 	if _, err := n.db.PutItems(entries); err != nil {
 		return err
 	}
+	if err := n.noteIOCExpiry(n.expiryOf(items)); err != nil {
+		return err
+	}
 	n.pushToAll(entries)
 	return nil
 }
@@ -554,6 +561,64 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		}
 	}
 	return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
+}
+
+// iocExpiry is when one stored IOC item expires.
+type iocExpiry struct {
+	id    item.ID
+	until time.Time
+}
+
+// expiryOf reads the expiry of IOC items we can read; items without one,
+// and items that are not IOCs, give none.
+func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
+	var out []iocExpiry
+	for _, it := range items {
+		if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
+			continue
+		}
+		if r, err := n.record(it); err == nil && !r.ValidUntil.IsZero() {
+			out = append(out, iocExpiry{it.ID(), r.ValidUntil})
+		}
+	}
+	return out
+}
+
+// noteIOCExpiry indexes items by expiry so that the sync engine can leave
+// expired ones out of the sets it offers (expiredIOCs).
+func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
+	if len(exp) == 0 {
+		return nil
+	}
+	return n.db.Update(func(tx *store.Tx) error {
+		for _, e := range exp {
+			k := binary.BigEndian.AppendUint64(nil, uint64(max(e.until.UnixMilli(), 0)))
+			if err := tx.Put(bucketIOCExpiry, append(k, e.id[:]...), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// expiredIOCs returns the IDs of the IOC items expired at now. It reads
+// only the expired part of the index, which is sorted by time.
+func (n *Node) expiredIOCs(now time.Time) (map[item.ID]bool, error) {
+	out := map[item.ID]bool{}
+	limit := now.UnixMilli()
+	err := n.db.View(func(tx *store.Tx) error {
+		return tx.ScanKeys(bucketIOCExpiry, nil, func(k []byte) error {
+			if len(k) != 8+len(item.ID{}) {
+				return nil
+			}
+			if int64(binary.BigEndian.Uint64(k[:8])) > limit {
+				return store.ErrStop
+			}
+			out[item.ID(k[8:])] = true
+			return nil
+		})
+	})
+	return out, err
 }
 
 // pushToAll hands stored entries to every live session sharing a scope.

@@ -161,6 +161,7 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 	for i := 0; i < len(res.Records); i += importBatch {
 		batch := res.Records[i:min(i+importBatch, len(res.Records))]
 		entries := make([]store.Entry, 0, len(batch))
+		var exp []iocExpiry
 		for j := range batch {
 			it, err := n.iocItem(sp, n.cfg.Now(), &batch[j], keys)
 			if err != nil {
@@ -171,8 +172,14 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 				return out, err
 			}
 			entries = append(entries, store.Entry{Item: it, Scopes: scopes})
+			if u := batch[j].ValidUntil; !u.IsZero() {
+				exp = append(exp, iocExpiry{it.ID(), u})
+			}
 		}
 		added, err := n.db.PutItems(entries)
+		if err == nil {
+			err = n.noteIOCExpiry(exp)
+		}
 		if err != nil {
 			return out, fmt.Errorf("node: import: storing: %w (%d items stored before this batch)", err, out.Stored)
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/ioc"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/syncproto"
 )
 
 // fixtureDir holds the shared OASIS and MISP fixtures (ioc/fixtures_test.go).
@@ -214,4 +220,76 @@ func exportIDs(t *testing.T, doc string) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// TestIOCExpiredNotOffered checks that the sets a sync session reconciles
+// leave expired IOCs out, whether dropped or imported, and that listing
+// hides them unless asked.
+func TestIOCExpiredNotOffered(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 35)
+	past := time.Now().Add(-time.Hour)
+	future := time.Now().Add(time.Hour)
+	for i, until := range []*time.Time{&past, &future, nil} {
+		if _, err := tn.n.DropIOC(DropRequest{Type: "ipv4", Value: fmt.Sprintf("198.51.100.%d", i+1), ValidUntil: until}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundle := `{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+	  "created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","pattern_type":"stix",
+	  "pattern":"[domain-name:value = 'expired.example']","valid_from":"2020-01-01T00:00:00Z","valid_until":"2021-01-01T00:00:00Z"}]}`
+	if code, lines := importVia(t, tn, "?tlp=clear", strings.NewReader(bundle)); code != 200 {
+		t.Fatalf("import: %d %+v", code, lines[len(lines)-1])
+	}
+	sc := classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
+	n := 0
+	tn.db.ScopeIDs(sc, func(item.ID) error { n++; return nil })
+	set, err := syncStore{tn.n}.Set(syncproto.Scope(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || set.Len() != 2 {
+		t.Errorf("scope holds %d items and offers %d; want 4 held, 2 offered (the expired drop and import left out)", n, set.Len())
+	}
+	if l := len(indicators(t, tn, "default")); l != 4 {
+		t.Errorf("expired=1 lists %d, want 4", l)
+	}
+	if xs, _ := tn.n.ListIOCs(IOCFilter{}); len(xs) != 2 {
+		t.Errorf("default list shows %d, want 2", len(xs))
+	}
+}
+
+// TestIOCImportProgressAndBatches imports 2500 indicators: the reply
+// carries read progress (every 1000 objects) and one store line per batch
+// of importBatch, and everything is stored.
+func TestIOCImportProgressAndBatches(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 36)
+	var b strings.Builder
+	b.WriteString(`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[`)
+	const count = 2500
+	for i := range count {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-%012d",
+		 "created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern_type":"stix",
+		 "pattern":"[domain-name:value = 'h%d.example']","valid_from":"2026-01-01T00:00:00Z"}`, i, i)
+	}
+	b.WriteString("]}")
+	before, _ := tn.db.CountItems()
+	code, lines := importVia(t, tn, "?tlp=green", strings.NewReader(b.String()))
+	last := lines[len(lines)-1]
+	if code != 200 || last.Result == nil || last.Result.Stored != count || last.Result.ByType["domain"] != count {
+		t.Fatalf("import: %d %+v", code, last)
+	}
+	phases := map[string]int{}
+	for _, l := range lines[:len(lines)-1] {
+		phases[l.Progress.Phase]++
+	}
+	if phases["read"] != count/1000 || phases["store"] != (count+importBatch-1)/importBatch {
+		t.Errorf("progress lines %v; want %d read, %d store", phases, count/1000, (count+importBatch-1)/importBatch)
+	}
+	if after, _ := tn.db.CountItems(); after != before+count {
+		t.Errorf("store holds %d items, want %d", after, before+count)
+	}
 }

@@ -30,10 +30,17 @@ func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
 
 // Set loads a scope's IDs into memory (32 bytes each). The session must see
 // a fixed set, and reconciliation needs every ID's contribution anyway.
+// Expired IOCs are left out: they are not offered (docs/ioc.md §8).
 func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
+	expired, err := s.n.expiredIOCs(s.n.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
 	var ids []recon.ID
-	err := s.n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
-		ids = append(ids, recon.ID(id))
+	err = s.n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
+		if !expired[id] {
+			ids = append(ids, recon.ID(id))
+		}
 		return nil
 	})
 	if err != nil {
@@ -76,9 +83,10 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 		return nil, err
 	}
 	ids := make([]recon.ID, len(entries))
+	items := make([]*item.Item, len(entries))
 	gotKey := false
 	for i, e := range entries {
-		ids[i] = recon.ID(e.Item.ID())
+		ids[i], items[i] = recon.ID(e.Item.ID()), e.Item
 		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
 			if err := n.rememberPeerKey(peer, e.Item); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
@@ -86,6 +94,9 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 				gotKey = true
 			}
 		}
+	}
+	if err := n.noteIOCExpiry(n.expiryOf(items)); err != nil {
+		return nil, err
 	}
 	if gotKey {
 		n.flushOutbox(peer)
