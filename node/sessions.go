@@ -59,7 +59,16 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	n.runSession(ctx, conn, false)
 }
 
-// dialPeer connects to peer through the transport and runs the session.
+// errSilentClose means a peer we dialled closed the session without
+// sending a single frame. The handshake's initiator speaks last, so this is
+// how a dialer learns the peer refused it (it does not know us, or removed
+// us): the dialer backs off as for a failed dial instead of redialling at
+// once, which made a storm of handshakes against a peer that removed us.
+var errSilentClose = errors.New("node: the peer closed the session without a word (it may not know us)")
+
+// dialPeer connects to peer through the transport and runs the session
+// until it ends (the dialer's goroutine owns it). It returns errSilentClose
+// if the peer never spoke.
 func (n *Node) dialPeer(ctx context.Context, peer identity.ID) error {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
@@ -71,13 +80,21 @@ func (n *Node) dialPeer(ctx context.Context, peer identity.ID) error {
 	if err != nil {
 		return err
 	}
-	go n.runSession(ctx, conn, true)
+	if !n.runSession(ctx, conn, true) {
+		return errSilentClose
+	}
 	return nil
 }
 
+// established reports whether the peer has spoken in this session: only
+// then is it counted as connected (see errSilentClose). It takes the
+// session's lock: never call it with n.mu held.
+func (ps *peerSession) established() bool { return ps.sess.Stats().BytesReceived > 0 }
+
 // runSession registers the session (one per peer: a second one, from both
-// peers dialling at once, is closed) and runs it until it ends.
-func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator bool) {
+// peers dialling at once, is closed) and runs it until it ends. It reports
+// false only if the session ran and the peer sent nothing.
+func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator bool) (heard bool) {
 	peer := conn.Peer()
 	sctx, cancel := context.WithCancel(ctx)
 	ps := &peerSession{peer: peer, sess: syncproto.NewSession(conn, syncStore{n}, initiator, n.log), cancel: cancel, done: make(chan struct{})}
@@ -86,7 +103,7 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 		n.mu.Unlock()
 		cancel()
 		conn.Close()
-		return
+		return true
 	}
 	n.sessions[peer] = ps
 	n.sessWG.Add(1)
@@ -105,6 +122,7 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 	n.log.Info("session ended", "peer", peer, "err", err, "sent", st.BytesSent, "received", st.BytesReceived)
 	n.notifyChanged()
 	n.poke()
+	return st.BytesReceived > 0
 }
 
 // endSession stops the session with peer, if any, and waits for it.
@@ -164,8 +182,10 @@ func (n *Node) pushTo(ps *peerSession, s store.Scope, it *item.Item) {
 
 // dialLoop keeps a session with every known peer: it dials peers without
 // one, at once when woken, and retries failures with exponential backoff.
-// A peer whose session ended is dialled again after RedialInterval, or at
-// once when there is something new for it.
+// A dial's goroutine runs the session it opens, so a peer stays in flight
+// until that session ends. A peer whose session ended is dialled again
+// after RedialInterval, or at once when there is something new for it; one
+// that closed a session without a word (errSilentClose) is backed off.
 func (n *Node) dialLoop(ctx context.Context) {
 	type state struct {
 		next    time.Time
