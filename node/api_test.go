@@ -35,7 +35,7 @@ type testNode struct {
 	client *http.Client
 }
 
-func startTestNode(t *testing.T, dir string, seed byte) *testNode {
+func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	t.Helper()
 	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
 	if err != nil {
@@ -75,7 +75,7 @@ func startTestNode(t *testing.T, dir string, seed byte) *testNode {
 	return tn
 }
 
-func (tn *testNode) stop(t *testing.T) {
+func (tn *testNode) stop(t testing.TB) {
 	if tn.cancel == nil {
 		return
 	}

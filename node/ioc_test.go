@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
@@ -261,7 +263,7 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 
 // TestIOCImportProgressAndBatches imports 2500 indicators: the reply
 // carries read progress (every 1000 objects) and one store line per batch
-// of importBatch, and everything is stored.
+// of importProgressEvery records (and one at the end), and everything is stored.
 func TestIOCImportProgressAndBatches(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 36)
 	var b strings.Builder
@@ -286,10 +288,99 @@ func TestIOCImportProgressAndBatches(t *testing.T) {
 	for _, l := range lines[:len(lines)-1] {
 		phases[l.Progress.Phase]++
 	}
-	if phases["read"] != count/1000 || phases["store"] != (count+importBatch-1)/importBatch {
-		t.Errorf("progress lines %v; want %d read, %d store", phases, count/1000, (count+importBatch-1)/importBatch)
+	if phases["read"] != count/1000 || phases["store"] != (count+importProgressEvery-1)/importProgressEvery {
+		t.Errorf("progress lines %v; want %d read, %d store", phases, count/1000, (count+importProgressEvery-1)/importProgressEvery)
 	}
 	if after, _ := tn.db.CountItems(); after != before+count {
 		t.Errorf("store holds %d items, want %d", after, before+count)
+	}
+}
+
+// vmHWM returns the process's peak RSS in KiB (Linux), resetting it first
+// if reset is set.
+func vmHWM(b *testing.B, reset bool) int {
+	if reset {
+		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+			b.Fatalf("resetting the peak RSS: %v", err)
+		}
+	}
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && (f[0] == "VmHWM:") {
+			var kb int
+			fmt.Sscan(f[1], &kb)
+			return kb
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
+
+// BenchmarkIOCImport100k imports a generated STIX bundle of 100k
+// indicators through the node's API socket, as `ghostwire ioc import`
+// does, and reports records stored per second and the peak RSS above the
+// idle node's, under the soft memory limit `ghostwire run` sets.
+// Run: go test ./node -run '^$' -bench IOCImport100k -benchtime 1x
+func BenchmarkIOCImport100k(b *testing.B) {
+	const count = 100_000
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(store.MemoryLimit))
+	dir := b.TempDir()
+	path := filepath.Join(dir, "bundle.json")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString(`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[`)
+	for i := range count {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		fmt.Fprintf(w, `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-%012d","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern_type":"stix","pattern":"[domain-name:value = 'host%d.example.com']","valid_from":"2026-01-01T00:00:00Z","labels":["malicious-activity"]}`, i, i)
+	}
+	w.WriteString("]}")
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		tn := startTestNode(b, filepath.Join(dir, fmt.Sprint("node", i)), 37)
+		idle := vmHWM(b, true)
+		in, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		r, _ := http.NewRequest("POST", "http://ghostwire/v1/iocs/import?tlp=green", in)
+		client := *tn.client
+		client.Timeout = 0 // the import takes longer than the helper's 10 s
+		resp, err := client.Do(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var last ImportLine
+		dec := json.NewDecoder(resp.Body)
+		for dec.More() {
+			var l ImportLine
+			if err := dec.Decode(&l); err != nil {
+				b.Fatal(err)
+			}
+			last = l
+		}
+		resp.Body.Close()
+		in.Close()
+		el := time.Since(start)
+		b.StopTimer()
+		if last.Result == nil || last.Result.Stored != count {
+			b.Fatalf("import: %+v", last)
+		}
+		b.ReportMetric(count/el.Seconds(), "records/s")
+		b.ReportMetric(float64(vmHWM(b, false)-idle)/1024, "peakMiB-over-idle")
+		tn.stop(b)
 	}
 }
