@@ -2,6 +2,7 @@ package node
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/store"
@@ -382,5 +384,47 @@ func BenchmarkIOCImport100k(b *testing.B) {
 		b.ReportMetric(count/el.Seconds(), "records/s")
 		b.ReportMetric(float64(vmHWM(b, false)-idle)/1024, "peakMiB-over-idle")
 		tn.stop(b)
+	}
+}
+
+// TestIOCExpiredReceivedNotOffered: an expired IOC a peer sends is stored
+// (it verifies) but indexed, so this node does not offer it onwards.
+func TestIOCExpiredReceivedNotOffered(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 38)
+	pk, err := identity.NewKeyFromSeed(bytes.Repeat([]byte{39}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.n.AddPeer(pk.ID(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	sp := collectionSpace(DefaultCollection)
+	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
+	var raw [][]byte
+	for i, until := range []time.Time{time.Now().Add(-time.Minute), time.Now().Add(time.Hour)} {
+		rec, err := ioc.NewRecord(ioc.TypeDomain, fmt.Sprintf("r%d.example", i), ioc.TLPClear)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.ValidUntil = until
+		if err := rec.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		it, err := ioc.NewItem(pk, sp, time.Now().Add(-2*time.Minute), &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, it.Bytes())
+	}
+	if _, err := (syncStore{tn.n}).Accept(pk.ID(), syncproto.Scope(sc), raw); err != nil {
+		t.Fatal(err)
+	}
+	set, err := syncStore{tn.n}.Set(syncproto.Scope(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, _ := tn.n.ListIOCs(IOCFilter{IncludeExpired: true})
+	if len(xs) != 2 || set.Len() != 1 {
+		t.Errorf("received 2 (1 expired): %d held, %d offered; want 2 and 1", len(xs), set.Len())
 	}
 }

@@ -236,9 +236,26 @@ func TestTLPEndToEnd(t *testing.T) {
 			return !ok, "still listed"
 		})
 	}
+	// A CLI import with failing objects stores nothing and names them all
+	// (issue-271.json: 6 fail; ioc/fixtures_test.go).
+	fixtures := filepath.Join("..", "..", "..", "shared", "fixtures", "stix")
+	bad := gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--tlp", "green",
+		filepath.Join(fixtures, "cti-stix-elevator", "idioms-json-2.1", "issue-271.json"))
+	failed := 0
+	for _, l := range strings.Split(bad.stderr, "\n") {
+		if strings.HasPrefix(l, "failed ") {
+			failed++
+		}
+	}
+	if bad.code != exitFailure || failed != 6 || !strings.Contains(bad.stderr, "6 objects failed; nothing was stored") {
+		t.Errorf("import with failures: exit %d, %d failures listed\nstderr: %s", bad.code, failed, bad.stderr)
+	}
+	if n := len(alice.iocs(t)); n != 1 {
+		t.Errorf("alice lists %d IOCs after a refused import; want 1 (her amber one)", n)
+	}
 	// CLI import at alice travels to carol; CLI export at carol has it.
 	imp := gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--tlp", "green",
-		filepath.Join("..", "..", "..", "shared", "fixtures", "stix", "cti-stix2-json-schemas", "examples", "indicators-for-C2-with-COA.json"))
+		filepath.Join(fixtures, "cti-stix2-json-schemas", "examples", "indicators-for-C2-with-COA.json"))
 	if imp.ok(t, "alice imports"); !strings.Contains(imp.stdout, "2 indicators") {
 		t.Errorf("import summary: %s", imp.stdout)
 	}
