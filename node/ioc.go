@@ -526,11 +526,25 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		live = append(live, p)
 	}
 	n.mu.Unlock()
-	start := n.cfg.Now().UTC().Truncate(time.Second)
+	// Sync times are kept to the second; start at the next whole second,
+	// so that a sync counted below completed after the fetch began.
+	now := n.cfg.Now()
+	start := now.UTC().Truncate(time.Second).Add(time.Second)
+	select {
+	case <-time.After(start.Sub(now)):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	for _, p := range live {
 		n.endSession(p)
 	}
 	n.poke()
+	want := len(live)
+	if want == 0 {
+		// Nobody connected: wait for every known peer (the dialer tries
+		// them all now), or for the deadline.
+		want = len(n.peerIDs())
+	}
 	res := &FetchResult{Synced: []string{}}
 	for {
 		ch := n.changedCh()
@@ -548,7 +562,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 			res.IOCs = found
 			return res, nil
 		}
-		if len(live) > 0 && len(res.Synced) >= len(live) {
+		if len(res.Synced) >= want {
 			break
 		}
 		select {

@@ -464,3 +464,28 @@ func FuzzIOCImportNode(f *testing.F) {
 		}
 	})
 }
+
+// TestIOCFetchWithoutPeers: a held IOC is answered at once; one not held,
+// with no peer to sync with, is a 404 without waiting for the deadline.
+func TestIOCFetchWithoutPeers(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 41)
+	x, err := tn.n.DropIOC(DropRequest{Type: "sha256", Value: strings.Repeat("ab", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := tn.req(t, "POST", "/v1/iocs/"+x.ContentID+"/fetch", "", nil)
+	var fr FetchResult
+	if err := json.Unmarshal([]byte(body), &fr); code != 200 || err != nil || !fr.Held || len(fr.IOCs) != 1 || fr.IOCs[0].ID != x.ID {
+		t.Fatalf("fetch of a held IOC: %d %s", code, body)
+	}
+	other := ioc.ContentIDOf(ioc.TypeDomain, "elsewhere.example").String()
+	// "after syncing with 0 peers", not "no peer synced within": it did
+	// not wait for the deadline.
+	code, body = tn.req(t, "POST", "/v1/iocs/"+other+"/fetch?wait=20s", "", nil)
+	if code != 404 || !strings.Contains(body, "after syncing with 0 peers") {
+		t.Fatalf("fetch with no peers: %d %s", code, body)
+	}
+	if code, body = tn.req(t, "POST", "/v1/iocs/"+other+"/fetch?wait=soon", "", nil); code != 400 {
+		t.Fatalf("bad wait: %d %s", code, body)
+	}
+}
