@@ -26,8 +26,14 @@ type Entry struct {
 	Scopes []Scope
 }
 
-// PutItems stores verified items durably, in one batch of bounded size, and
-// applies tombstones. Invariants:
+// maxTxnBytes bounds one write transaction of PutItems (estimated as the
+// items' bytes plus their keys): badger refuses a transaction above about
+// 1.2 MB with our memtable size, and a sync frame carries up to 1 MiB of
+// items.
+const maxTxnBytes = 512 << 10
+
+// PutItems stores verified items durably, in write transactions of bounded
+// size, and applies tombstones. Invariants:
 //   - an item's bytes never change once stored (same ID, same bytes);
 //   - a tombstoned target is removed, and the same item offered again later
 //     is refused (not an error: the caller acknowledges it, and the peer
@@ -35,23 +41,55 @@ type Entry struct {
 //   - a dead target's ID stays in its scopes, so two peers that both know
 //     of the deletion hold the same sets.
 //
+// Each entry is stored whole or not at all; when it returns an error, the
+// entries before the failing transaction may be stored. Calls are
+// serialised, so each sees every tombstone an earlier call stored.
+//
 // It returns how many entries were new. The caller must have verified every
 // item (item.Verify); the store does not check signatures.
 func (db *DB) PutItems(entries []Entry) (added int, err error) {
-	err = db.Update(func(tx *Tx) error {
-		for _, e := range entries {
-			n, err := putItem(tx, e)
-			if err != nil {
-				return err
-			}
-			added += n
+	db.putMu.Lock()
+	defer db.putMu.Unlock()
+	// Tombstones of this call by target: the dead bucket is read from a
+	// snapshot, which does not hold the transaction's own writes. Scanning
+	// inside the write transaction instead would sort all its pending
+	// writes for every item (badger), quadratic in the batch.
+	batchDead := map[item.ID][]*item.Item{}
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) && (n == 0 || size+entrySize(entries[n]) <= maxTxnBytes) {
+			size += entrySize(entries[n])
+			n++
 		}
-		return nil
-	})
-	return added, err
+		chunk := entries[:n]
+		entries = entries[n:]
+		err = db.Update(func(tx *Tx) error {
+			snap := &Tx{db.bdb.NewTransaction(false)}
+			defer snap.txn.Discard()
+			for _, e := range chunk {
+				n, err := putItem(tx, snap, batchDead, e)
+				if err != nil {
+					return err
+				}
+				added += n
+			}
+			return nil
+		})
+		if err != nil {
+			return added, err
+		}
+	}
+	return added, nil
 }
 
-func putItem(tx *Tx, e Entry) (int, error) {
+// entrySize estimates what an entry adds to a transaction: its bytes and
+// its keys (item, space and scope index entries).
+func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
+
+// putItem stores one entry in tx. snap is a read-only snapshot taken after
+// every earlier write of this PutItems call was committed; batchDead holds
+// the tombstones written since, by target.
+func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
@@ -62,9 +100,14 @@ func putItem(tx *Tx, e Entry) (int, error) {
 	// A deletion that arrived first keeps this item out, but only if the
 	// tombstone really deletes it (same author, same space): a tombstone
 	// forged by someone else deletes nothing.
+	for _, t := range batchDead[id] {
+		if item.Deletes(t, it) {
+			return 0, nil
+		}
+	}
 	deleted := false
-	err := tx.ScanKeys(bucketDead, id[:], func(k []byte) error {
-		raw, err := tx.Get(bucketItem, k[len(id):])
+	err := snap.ScanKeys(bucketDead, id[:], func(k []byte) error {
+		raw, err := snap.Get(bucketItem, k[len(id):])
 		if err != nil {
 			return err
 		}
@@ -108,6 +151,7 @@ func putItem(tx *Tx, e Entry) (int, error) {
 		if err := tx.Put(bucketDead, append(target[:], id[:]...), nil); err != nil {
 			return 0, err
 		}
+		batchDead[item.ID(target)] = append(batchDead[item.ID(target)], it)
 		// The target's ID joins the tombstone's scopes as a marker, so
 		// every peer that knows of the deletion holds the same set whether
 		// or not it ever held the target.

@@ -64,6 +64,8 @@ type DB struct {
 
 	mu     sync.RWMutex // guards closed; held shared by every operation
 	closed bool
+
+	putMu sync.Mutex // serialises PutItems (items.go)
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the
