@@ -489,3 +489,74 @@ func TestIOCFetchWithoutPeers(t *testing.T) {
 		t.Fatalf("bad wait: %d %s", code, body)
 	}
 }
+
+// ownCert returns the node's recipient-key certificate.
+func ownCert(t *testing.T, tn *testNode) *item.Item {
+	t.Helper()
+	var raw []byte
+	tn.db.View(func(tx *store.Tx) error {
+		var err error
+		raw, err = tx.Get(bucketMeta, []byte(metaOwnCert))
+		return err
+	})
+	it, _, err := tn.db.GetItem(item.ID(raw))
+	if err != nil {
+		t.Fatalf("own certificate: %v", err)
+	}
+	return it
+}
+
+// TestIOCImportAmberRoundTrip: restricted records are imported sealed to
+// the named recipients (and readable here), and export → import at the
+// recipient, addressed back, keeps the content IDs and the TLP.
+func TestIOCImportAmberRoundTrip(t *testing.T) {
+	a := startTestNode(t, t.TempDir(), 42)
+	b := startTestNode(t, t.TempDir(), 43)
+	for _, p := range [][2]*testNode{{a, b}, {b, a}} {
+		if _, err := p[0].n.AddPeer(p[1].n.id, "x"); err != nil {
+			t.Fatal(err)
+		}
+		// What a sync does when the peer's certificate arrives.
+		cert := ownCert(t, p[1])
+		if _, err := p[0].db.PutItems([]store.Entry{{Item: cert}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := p[0].n.rememberPeerKey(p[1].n.id, cert); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An unmarked bundle given AMBER+STRICT: the sealed path.
+	bundle := `{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[
+	 {"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+	  "created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern_type":"stix",
+	  "pattern":"[ipv4-addr:value = '203.0.113.9'] OR [domain-name:value = 'Amber.Example.']","valid_from":"2026-01-01T00:00:00Z"}]}`
+	code, lines := importVia(t, a, "?tlp=amber%2Bstrict&to="+b.n.id.String(), strings.NewReader(bundle))
+	if last := lines[len(lines)-1]; code != 200 || last.Result.ByTLP["amber+strict"] != 2 || last.Result.Stored != 2 {
+		t.Fatalf("amber import: %d %+v", code, last)
+	}
+	want := indicators(t, a, "default")
+	if len(want) != 2 {
+		t.Fatalf("a lists %d", len(want))
+	}
+	xs, _ := a.n.ListIOCs(IOCFilter{})
+	for _, x := range xs {
+		if len(x.Recipients) != 1 || x.Recipients[0] != b.n.id.String() {
+			t.Errorf("%s: recipients %v, want b", x.Value, x.Recipients)
+		}
+	}
+	_, doc := a.req(t, "GET", "/v1/iocs/export?format=stix", "", nil)
+	code, lines = importVia(t, b, "", strings.NewReader(doc))
+	if last := lines[len(lines)-1]; code != http.StatusUnprocessableEntity || last.Result.Failed != 2 {
+		t.Fatalf("re-import of amber+strict without --to: %d %+v", code, last)
+	}
+	code, lines = importVia(t, b, "?to="+a.n.id.String(), strings.NewReader(doc))
+	if last := lines[len(lines)-1]; code != 200 || last.Result.Stored != 2 {
+		t.Fatalf("re-import with --to: %d %+v", code, last)
+	}
+	got := indicators(t, b, "default")
+	for cid, tlp := range want {
+		if got[cid] != tlp {
+			t.Errorf("%s: TLP %q after the round trip, want %q", cid, got[cid], tlp)
+		}
+	}
+}
