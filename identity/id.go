@@ -45,7 +45,7 @@ func NewID(pub []byte) (ID, error) {
 	if len(pub) != IDSize {
 		return ID{}, fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidID, len(pub), IDSize)
 	}
-	if err := checkPublicKey(pub); err != nil {
+	if err := checkPublicKeyCached(pub); err != nil {
 		return ID{}, err
 	}
 	var id ID
