@@ -35,12 +35,14 @@ const (
 	// faultAttemptTimeout bounds one session: a dozen one-way delays of at
 	// most 800 ms plus verifying and storing 20k items on a busy machine.
 	faultAttemptTimeout = 30 * time.Second
-	// faultCaseTimeout bounds one drop rate's whole run.
-	faultCaseTimeout = 3 * time.Minute
+	// faultCaseTimeout bounds one drop rate's whole run (-fault.fulldelay
+	// allows faultCaseTimeoutFull).
+	faultCaseTimeout     = 3 * time.Minute
+	faultCaseTimeoutFull = 8 * time.Minute
 )
 
 // faultFullDelay runs every drop rate with the full 500 ± 300 ms delay.
-var faultFullDelay = flag.Bool("fault.fulldelay", false, "run the 20 % drop case of TestFaultProxyConvergence with the full 500 ± 300 ms delay (about 3 minutes)")
+var faultFullDelay = flag.Bool("fault.fulldelay", false, "run the 20 % drop case of TestFaultProxyConvergence with the full 500 ± 300 ms delay (several minutes; give go test a -timeout of 15m)")
 
 // TestFaultProxyConvergence runs three nodes, each holding 10k IOC items of
 // its own in the default collection's public scope, through a proxy that
@@ -154,7 +156,11 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), faultCaseTimeout)
+	limit := faultCaseTimeout
+	if *faultFullDelay {
+		limit = faultCaseTimeoutFull
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var serveWG sync.WaitGroup
 	var listeners [faultNodes]net.Listener
