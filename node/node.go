@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 )
@@ -84,6 +85,7 @@ type Node struct {
 	stopping bool                         // set by closeSessions: no new sessions
 	sessWG   sync.WaitGroup               // live sessions
 	peerSync map[identity.ID]time.Time    // last completed sync per peer
+	pairSnap map[identity.ID][]item.ID    // pair scope IDs a live session reconciles (Synced marks them delivered)
 	lastSync time.Time
 	changed  chan struct{} // closed and replaced on every stored change (for --follow)
 
@@ -116,7 +118,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{},
-		peerSync: map[identity.ID]time.Time{}, changed: make(chan struct{}),
+		peerSync: map[identity.ID]time.Time{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
 	}
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err

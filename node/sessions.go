@@ -219,7 +219,11 @@ func (n *Node) dialLoop(ctx context.Context) {
 				continue
 			}
 			if !n.cfg.Transport.Status().Ready {
-				continue // waiting for tor; it says so in status
+				// Waiting for tor; it says so in status. Look again in a
+				// second: nothing wakes us when tor becomes ready, and
+				// waiting the full 30 s delayed every start's first sync.
+				wake = minTime(wake, now.Add(time.Second))
+				continue
 			}
 			inflight[p] = true
 			wg.Add(1)

@@ -46,6 +46,19 @@ func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep the pair scope's snapshot for Synced (see there).
+	for _, p := range s.n.peerIDs() {
+		if pairScope(s.n.id, p) == store.Scope(sc) {
+			snap := make([]item.ID, len(ids))
+			for i, id := range ids {
+				snap[i] = item.ID(id)
+			}
+			s.n.mu.Lock()
+			s.n.pairSnap[p] = snap
+			s.n.mu.Unlock()
+			break
+		}
+	}
 	return recon.NewMemSet(ids), nil
 }
 
@@ -124,7 +137,16 @@ func (s syncStore) Synced(peer identity.ID) {
 	n.mu.Lock()
 	n.lastSync = now
 	n.peerSync[peer] = now.UTC().Truncate(time.Second)
+	snap := n.pairSnap[peer]
+	delete(n.pairSnap, peer)
 	n.mu.Unlock()
+	// A completed sync means the peer holds every item of our pair scope's
+	// snapshot. Mark them delivered: an item the peer stored but whose ack
+	// was lost (it stopped between storing and acknowledging) is never sent
+	// or acknowledged again, and would otherwise show "queued" for ever.
+	if err := n.markDelivered(snap); err != nil {
+		n.log.Warn("recording delivery failed", "err", err)
+	}
 	n.log.Info("synced", "peer", peer)
 	n.notifyChanged()
 }

@@ -474,7 +474,7 @@ const sigtermSeed = 20261123
 func TestSIGTERMDuringSync(t *testing.T) {
 	const (
 		iterations = 20
-		perRound   = 25 // messages alice queues for bob before each start
+		perRound   = 100 // messages alice queues for bob before each start
 	)
 	checkBaseline(t)
 	nw := startNetwork(t, 2)
@@ -507,25 +507,38 @@ func TestSIGTERMDuringSync(t *testing.T) {
 		}
 	}
 
-	// Calibrate: how long from bob's start until a round is delivered.
+	// Calibrate: how long from bob's start until his session with alice is
+	// up, and from then until a round is acknowledged.
 	queue()
 	t0 := time.Now()
 	bob.start(t)
+	waitConnected(t, bob, alice)
+	startup := time.Since(t0)
+	t1 := time.Now()
 	acked := waitAcked(t, alice, seq)
-	full := time.Since(t0)
+	window := time.Since(t1)
 	bob.stop(t)
 	checkStored(t, bob, acked)
-	t.Logf("calibration: start → %d messages acknowledged in %s", perRound, full)
+	t.Logf("calibration: start → session %s, session → %d messages acknowledged %s", startup, perRound, window)
 
-	// Stop moments spread over [0, 1.3·full]: some before tor is attached,
-	// some mid-handshake, most during the sync, a few after it.
-	maxDelay := full * 13 / 10
-	interrupted := 0
+	// Every third stop comes at a random moment after the process starts
+	// (tor attach, onion publication, dial, handshake); the others at a
+	// random moment after the session is up, across the transfer, the
+	// storing and the acknowledgement of the round, and a little after.
+	phases := map[string]int{}
 	for i := range iterations {
 		queue()
 		before := len(acked)
-		delay := time.Duration(rng.Int64N(int64(maxDelay)))
 		bob.start(t)
+		connected := false
+		var delay time.Duration
+		if i%3 == 0 {
+			delay = time.Duration(rng.Int64N(int64(startup + window)))
+		} else {
+			waitConnected(t, bob, alice)
+			connected = true
+			delay = time.Duration(rng.Int64N(int64(window * 13 / 10)))
+		}
 		time.Sleep(delay)
 		if !bob.running() {
 			t.Fatalf("iteration %d: bob exited on his own (%d):\n%s", i, bob.code, bob.stderr)
@@ -536,12 +549,18 @@ func TestSIGTERMDuringSync(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		acked = ackedAt(t, alice)
 		checkStored(t, bob, acked)
-		if len(acked) > before && len(acked) < seq {
-			interrupted++
+		phase := "before the session"
+		switch {
+		case len(acked) == seq:
+			phase = "after the round was acknowledged"
+		case connected || len(acked) > before:
+			phase = "during the sync"
 		}
-		t.Logf("iteration %2d: SIGTERM after %-6s %3d of %3d acknowledged, all in bob's store", i, delay.Round(time.Millisecond), len(acked), seq)
+		phases[phase]++
+		t.Logf("iteration %2d: SIGTERM %-6s after %s: %3d of %3d acknowledged, all in bob's store (%s)", i,
+			delay.Round(time.Millisecond), map[bool]string{true: "session", false: "start"}[connected], len(acked), seq, phase)
 	}
-	t.Logf("%d of %d stops fell between the first and the last acknowledgement of a round", interrupted, iterations)
+	t.Logf("stops: %v", phases)
 
 	// Finally everything arrives, and bob still holds every message.
 	bob.start(t)
@@ -565,6 +584,24 @@ func ackedAt(t testing.TB, alice *e2eNode) []string {
 		}
 	}
 	return ids
+}
+
+// waitConnected waits until n's peer list shows a session with peer (one
+// in which the peer has spoken).
+func waitConnected(t testing.TB, n, peer *e2eNode) {
+	t.Helper()
+	eventually(t, n.name+" connected to "+peer.name, e2eSyncLimit, func() (bool, string) {
+		var ps []node.Peer
+		if err := n.get("/v1/peers", &ps); err != nil {
+			return false, err.Error()
+		}
+		for _, p := range ps {
+			if p.Onion == peer.onion {
+				return p.Connected, fmt.Sprintf("%+v", p)
+			}
+		}
+		return false, "not a peer"
+	})
 }
 
 // waitAcked waits until alice sees all n of her messages acknowledged.
