@@ -55,12 +55,17 @@ var faultFullDelay = flag.Bool("fault.fulldelay", false, "run the 20 % drop case
 // also checked against the acknowledging node's store when it arrives: an
 // item acknowledged is an item stored.
 //
-// Delay scaling, to keep the package's suite short: at 20 % loss most
-// sessions are cut in the handshake and the pairs need about 40 sessions
-// each, which at the full delay takes minutes, so by default that case runs
-// with the delay scaled tenfold down (50 ± 30 ms); -fault.fulldelay runs it
-// at full delay too. With -short every case is scaled. The drop rates and
-// the data are the same in every mode.
+// Delay scaling, to keep the package's suite well under two minutes: at
+// 20 % loss most sessions are cut in the handshake and the pairs need 20 to
+// 40 sessions each, which at the full delay took 45 s on the 2-core test
+// machine (once; the count of sessions varies a lot from run to run), so by
+// default that case runs with the delay scaled tenfold down (50 ± 30 ms);
+// -fault.fulldelay runs it at the full delay too. With -short every case is
+// scaled. The drop rates and the data are the same in every mode.
+//
+// That an acknowledgement reached a sender at all is required only at 1 %
+// and 5 %: at 20 % with the full delay a run once stored every item with
+// no acknowledgement ever surviving the way back (75 resets in 389 frames).
 func TestFaultProxyConvergence(t *testing.T) {
 	checkBaseline(t)
 	corpus := newFaultCorpus(t)
@@ -224,7 +229,7 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 		t.Errorf("%d acknowledged items were not in the acknowledger's store, e.g. %s", len(r.ackMissed), r.ackMissed[0])
 	}
 	r.ackMu.Unlock()
-	if r.acked.Load() == 0 {
+	if r.acked.Load() == 0 && drop < 0.1 {
 		t.Errorf("no item was ever acknowledged")
 	}
 
