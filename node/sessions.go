@@ -109,6 +109,20 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 	n.sessWG.Add(1)
 	n.mu.Unlock()
 	defer n.sessWG.Done()
+	// A dial under way when the user removed the peer lands here after
+	// the removal. RemovePeer forgets the peer before it ends sessions, so
+	// either it sees this session and ends it, or this check sees it gone.
+	if !n.isPeer(peer) {
+		cancel()
+		conn.Close()
+		n.mu.Lock()
+		if n.sessions[peer] == ps {
+			delete(n.sessions, peer)
+		}
+		n.mu.Unlock()
+		close(ps.done)
+		return true
+	}
 	n.log.Info("session started", "peer", peer, "initiator", initiator)
 	err := ps.sess.Run(sctx)
 	cancel()
