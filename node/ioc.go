@@ -131,30 +131,42 @@ func iocScopesOf(it *item.Item) ([]store.Scope, error) {
 // scope s may be stored: s must be one of the item's classes and one of the
 // classes this node reconciles with peer, which is ioc.MayExchange.
 func (n *Node) iocBelongs(peer identity.ID, s store.Scope, it *item.Item) bool {
-	offered := false
-	for _, sc := range n.iocScopes(peer) {
-		offered = offered || sc == s
+	return n.iocScopeCheck(peer, s)(it)
+}
+
+// iocScopeCheck does the per-scope part of iocBelongs once (is s offered
+// to peer, and in which collection and class) and returns the per-item
+// part, so a frame of thousands of items pays the scope work once.
+func (n *Node) iocScopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
+	if !slices.Contains(n.iocScopes(peer), s) {
+		return func(*item.Item) bool { return false }
 	}
-	if !offered {
-		return false
-	}
-	if it.Kind() == item.KindTombstone {
-		// A tombstone deletes only its author's item (item.Deletes); in a
-		// direct class only the pair may write at all.
-		for _, name := range n.collections() {
-			sp := collectionSpace(name)
-			if it.Space() != sp {
-				continue
-			}
-			if s == classScope(sp, ioc.Class{Level: ioc.ClassPublic}) || s == classScope(sp, ioc.Class{Level: ioc.ClassTrusted}) {
-				return true
-			}
-			return it.Author() == peer || it.Author() == n.id
+	var space item.Space
+	shared := false // public or trusted class: anyone's tombstone may travel
+	for _, name := range n.collections() {
+		sp := collectionSpace(name)
+		if s == classScope(sp, ioc.Class{Level: ioc.ClassPublic}) || s == classScope(sp, ioc.Class{Level: ioc.ClassTrusted}) {
+			space, shared = sp, true
+			break
 		}
-		return false
+		for _, c := range ioc.PeerClasses(n.id, peer, n.trusts(peer)) {
+			if classScope(sp, c) == s {
+				space = sp
+			}
+		}
 	}
-	scopes, err := iocScopesOf(it)
-	return err == nil && slices.Contains(scopes, s)
+	return func(it *item.Item) bool {
+		if it.Space() != space {
+			return false
+		}
+		if it.Kind() == item.KindTombstone {
+			// A tombstone deletes only its author's item (item.Deletes); in
+			// a direct class only the pair may write at all.
+			return shared || it.Author() == peer || it.Author() == n.id
+		}
+		scopes, err := iocScopesOf(it)
+		return err == nil && slices.Contains(scopes, s)
+	}
 }
 
 // IOC is an indicator as the API shows it.

@@ -51,9 +51,20 @@ func (n *Node) scopesFor(peer identity.ID) []store.Scope {
 // there: the sync engine calls it for every received item, so a peer cannot
 // put anything into a scope it does not belong to (docs/protocol.md §10.1).
 func (n *Node) belongs(peer identity.ID, s store.Scope, it *item.Item) bool {
+	return n.scopeCheck(peer, s)(it)
+}
+
+// scopeCheck returns belongs for one scope, with the per-scope work done
+// once (a received frame's items all share one scope).
+func (n *Node) scopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
 	if s != pairScope(n.id, peer) {
-		return n.iocBelongs(peer, s, it)
+		return n.iocScopeCheck(peer, s)
 	}
+	return func(it *item.Item) bool { return n.pairBelongs(peer, it) }
+}
+
+// pairBelongs is belongs for the pair scope with peer.
+func (n *Node) pairBelongs(peer identity.ID, it *item.Item) bool {
 	switch it.Kind() {
 	case recipient.KindKey:
 		return it.Author() == peer && it.Space() == recipient.Space

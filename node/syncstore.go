@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -76,17 +78,14 @@ func (s syncStore) Item(id recon.ID) []byte {
 // is told nothing but a close.
 func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([]recon.ID, error) {
 	n := s.n
-	now := n.cfg.Now()
+	items, err := decodeVerify(raw, n.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
+	}
+	fits := n.scopeCheck(peer, store.Scope(sc))
 	entries := make([]store.Entry, 0, len(raw))
-	for _, b := range raw {
-		it, err := item.Decode(b)
-		if err != nil {
-			return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
-		}
-		if err := it.Verify(now); err != nil {
-			return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
-		}
-		if !n.belongs(peer, store.Scope(sc), it) {
+	for _, it := range items {
+		if !fits(it) {
 			return nil, fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
 		}
 		entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{store.Scope(sc)}})
@@ -96,10 +95,9 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 		return nil, err
 	}
 	ids := make([]recon.ID, len(entries))
-	items := make([]*item.Item, len(entries))
 	gotKey := false
 	for i, e := range entries {
-		ids[i], items[i] = recon.ID(e.Item.ID()), e.Item
+		ids[i] = recon.ID(e.Item.ID())
 		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
 			if err := n.rememberPeerKey(peer, e.Item); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
@@ -166,4 +164,56 @@ func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
 		}
 		return tx.Put(bucketPeerKey, peer.Bytes(), id[:])
 	})
+}
+
+// decodeVerify decodes and verifies a frame's items, spread over the cores
+// (signature checks are most of the cost of receiving). It fails on the
+// first bad item; the caller then stores nothing of the frame.
+func decodeVerify(raw [][]byte, now time.Time) ([]*item.Item, error) {
+	items := make([]*item.Item, len(raw))
+	workers := min(runtime.GOMAXPROCS(0), (len(raw)+63)/64)
+	if workers <= 1 {
+		for i, b := range raw {
+			it, err := decodeOne(b, now)
+			if err != nil {
+				return nil, err
+			}
+			items[i] = it
+		}
+		return items, nil
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(raw); i += workers {
+				it, err := decodeOne(raw[i], now)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				items[i] = it
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+func decodeOne(b []byte, now time.Time) (*item.Item, error) {
+	it, err := item.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := it.Verify(now); err != nil {
+		return nil, err
+	}
+	return it, nil
 }
