@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		name:    "ioc",
-		summary: "drop, list, show and retract signed indicators of compromise",
+		summary: "drop, list, fetch, retract, import and export signed indicators of compromise",
 		usage: `Usage: ghostwire ioc drop --type T --value V [--tlp L] [--to PEER]... [--confidence N]
                       [--tag X]... [--description D] [--valid-until TIME] [--ref URL]... [--collection C]
        ghostwire ioc list [--collection C] [--tlp L] [--type T] [--author P] [--since TIME] [--expired]
