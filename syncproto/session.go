@@ -96,28 +96,19 @@ func sessionErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrSession, fmt.Sprintf(format, a...))
 }
 
+// reconciler is what recon.Initiator and recon.Responder both are.
+type reconciler interface {
+	Next(in []recon.Message) ([]recon.Message, bool, error)
+	Result() recon.Result
+}
+
 // scopeState is one scope's reconciliation on this side.
 type scopeState struct {
 	id     Scope
-	init   *recon.Initiator
-	resp   *recon.Responder
-	active bool // reconciling
-	done   bool // reconciliation finished here
+	rec    reconciler // nil for a scope the responder refuses
+	active bool       // reconciling
+	done   bool       // reconciliation finished here
 	inbox  []recon.Message
-}
-
-func (s *scopeState) next(in []recon.Message) ([]recon.Message, bool, error) {
-	if s.init != nil {
-		return s.init.Next(in)
-	}
-	return s.resp.Next(in)
-}
-
-func (s *scopeState) result() recon.Result {
-	if s.init != nil {
-		return s.init.Result()
-	}
-	return s.resp.Result()
 }
 
 // Session runs the sync protocol (§10) on an established channel. The
@@ -266,7 +257,7 @@ func (s *Session) open() error {
 		if err != nil {
 			return err
 		}
-		st := &scopeState{id: sc, init: in, active: true}
+		st := &scopeState{id: sc, rec: in, active: true}
 		s.scopes = append(s.scopes, st)
 		s.index[sc] = uint(i)
 		msg.Scopes = append(msg.Scopes, sc[:])
@@ -307,7 +298,7 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 			if err != nil {
 				return err
 			}
-			if st.resp, err = recon.NewResponder(set, s.limits); err != nil {
+			if st.rec, err = recon.NewResponder(set, s.limits); err != nil {
 				return err
 			}
 			st.active = true
@@ -371,7 +362,7 @@ func (s *Session) handleRound(round []sessionMsg) error {
 		if !st.active || st.done || len(st.inbox) == 0 {
 			continue
 		}
-		msgs, done, err := st.next(st.inbox)
+		msgs, done, err := st.rec.Next(st.inbox)
 		st.inbox = nil
 		if err != nil {
 			return fmt.Errorf("syncproto: scope %d: %w", i, err)
@@ -389,7 +380,7 @@ func (s *Session) handleRound(round []sessionMsg) error {
 	// way (§10.3).
 	pushes := 0
 	for _, st := range finished {
-		pushes += len(st.result().Have)
+		pushes += len(st.rec.Result().Have)
 	}
 	if pushes == 0 && s.allDone() {
 		s.wmu.Lock()
@@ -489,7 +480,7 @@ func (s *Session) writeLocked(m sessionMsg) error {
 
 // pushHave sends the items a finished reconciliation found the peer lacks.
 func (s *Session) pushHave(st *scopeState) error {
-	have := st.result().Have
+	have := st.rec.Result().Have
 	var batch [][]byte
 	var ids []recon.ID
 	size := 0
