@@ -87,7 +87,7 @@ func (n *Node) Handler() http.Handler {
 	n.registerIOCRoutes(mux)
 	// Anything no route takes lands here: a JSON 405 (with Allow) if the
 	// path exists under another method, else a JSON 404.
-	notFound := func(w http.ResponseWriter, r *http.Request) {
+	fallback := func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 			probe := r.Clone(r.Context())
@@ -105,7 +105,7 @@ func (n *Node) Handler() http.Handler {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			hint: "see docs/api.md for the endpoints"})
 	}
-	mux.HandleFunc("/", notFound)
+	mux.HandleFunc("/", fallback)
 	return mux
 }
 
