@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +21,10 @@ const (
 	// maxRounds bounds the reconciliation rounds per session; recon needs
 	// at most three.
 	maxRounds = 8
+	// maxRoundBytes bounds one round of the peer's frames: a 1M-item
+	// manifest for several scopes fits, and it caps what a peer can make us
+	// hold before any of it is checked.
+	maxRoundBytes = 64 << 20
 	// sessionOverhead is room for the session message's own fields around
 	// its payload within one channel frame.
 	sessionOverhead = 64
@@ -125,8 +128,12 @@ type Session struct {
 	// scopes is fixed once the open exchange is over (opened closed).
 	scopes []*scopeState
 	index  map[Scope]uint
-	opened chan struct{}
-	ended  chan struct{} // closed when Run returns
+	// started is set (by Run's goroutine only) once the scope list exists;
+	// opened is closed once it is final (on the initiator, after the
+	// responder's refusals), which is when Push may read it.
+	started bool
+	opened  chan struct{}
+	ended   chan struct{} // closed when Run returns
 
 	wmu   sync.Mutex // serialises frames and guards the fields below
 	stats SessionStats
@@ -163,6 +170,10 @@ func (s *Session) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
+	if err != nil {
+		// §10.4: the peer got a bare close; the reason stays here.
+		s.log.Debug("sync session failed", "peer", s.peer, "err", err)
+	}
 	return err
 }
 
@@ -173,7 +184,9 @@ func (s *Session) run() error {
 		}
 	}
 	var buf []byte
-	var round []sessionMsg
+	inRound := false   // frames of the peer's current round are arriving
+	openRound := false // that round is the initiator's open
+	roundBytes := 0
 	for {
 		p, err := s.c.ReadFrame(buf)
 		if err != nil {
@@ -192,26 +205,42 @@ func (s *Session) run() error {
 		}
 		switch m.Type {
 		case msgOpen, msgRecon:
-			if (m.Type == msgOpen) == s.isOpen() || (m.Type == msgOpen && s.initiator) {
+			// The open comes once, first, and only from the initiator;
+			// after it everything is a recon round.
+			if (m.Type == msgOpen) != (!s.initiator && !s.started) || (m.Type == msgRecon && !s.started) {
 				return sessionErr("unexpected message type %d", m.Type)
 			}
-			if m.Type == msgOpen && len(round) == 0 {
-				if err := s.acceptOpen(m.Scopes); err != nil {
-					return err
+			if !inRound {
+				inRound, openRound, roundBytes = true, m.Type == msgOpen, 0
+				if openRound {
+					if err := s.acceptOpen(m.Scopes); err != nil {
+						return err
+					}
+				} else if s.initiator && !s.isOpen() {
+					// The responder's first round: its refusals fix the
+					// scope list, and only then may Push use it.
+					if err := s.refuse(m.Refused); err != nil {
+						return err
+					}
 				}
+			} else if m.Type == msgOpen || len(m.Scopes) > 0 || len(m.Refused) > 0 {
+				return sessionErr("scopes or refusals after a round's first frame")
 			}
-			if m.Type == msgRecon && len(round) == 0 && s.initiator && len(m.Refused) > 0 {
-				s.refuse(m.Refused)
+			// Each frame is decoded into the scopes' inboxes as it comes,
+			// and a round's bytes are bounded, so a peer cannot make us
+			// hold more than maxRoundBytes.
+			roundBytes += len(p)
+			if roundBytes > maxRoundBytes {
+				return sessionErr("round larger than %d bytes", maxRoundBytes)
 			}
-			round = append(round, m)
-			if len(round) > 1+MaxScopes*maxRounds {
-				return sessionErr("round of %d frames", len(round))
+			if err := s.ingest(m, openRound); err != nil {
+				return err
 			}
 			if m.End {
-				if err := s.handleRound(round); err != nil {
+				inRound = false
+				if err := s.handleRound(openRound); err != nil {
 					return err
 				}
-				round = nil
 			}
 		case msgItems:
 			if err := s.receiveItems(m); err != nil {
@@ -270,7 +299,8 @@ func (s *Session) open() error {
 			out = append(out, reconEntry{Scope: uint(i), Msg: rm.Encode()})
 		}
 	}
-	close(s.opened)
+	// s.opened stays open until the responder's refusals arrive (refuse).
+	s.started = true
 	return s.sendRound(msg, out)
 }
 
@@ -306,50 +336,57 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 		s.scopes = append(s.scopes, st)
 		s.index[sc] = uint(i)
 	}
+	s.started = true
 	close(s.opened)
 	return nil
 }
 
-// refuse drops the scopes the responder does not share with us.
-func (s *Session) refuse(idx []uint) {
+// refuse drops the scopes the responder does not share with us, then lets
+// Push use the scope list.
+func (s *Session) refuse(idx []uint) error {
 	for _, i := range idx {
-		if int(i) < len(s.scopes) {
-			s.scopes[i].active = false
-			s.scopes[i].done = true
+		if int(i) >= len(s.scopes) || !s.scopes[i].active {
+			return sessionErr("refused scope index %d of %d (or twice)", i, len(s.scopes))
 		}
+		s.scopes[i].active = false
+		s.scopes[i].done = true
 	}
+	close(s.opened)
+	return nil
 }
 
-// handleRound feeds one round of the peer's messages to each scope and
-// sends this side's next round.
-func (s *Session) handleRound(round []sessionMsg) error {
-	openRound := round[0].Type == msgOpen
-	for _, m := range round {
-		if m.Done {
-			if err := s.receiveDone(); err != nil {
-				return err
-			}
-		}
-		for _, e := range m.Recon {
-			if int(e.Scope) >= len(s.scopes) {
-				return sessionErr("scope index %d of %d", e.Scope, len(s.scopes))
-			}
-			st := s.scopes[e.Scope]
-			if openRound && !st.active {
-				continue // a scope we refuse: its first message is ignored
-			}
-			if !st.active || st.done {
-				return sessionErr("message for scope %d, which is not reconciling", e.Scope)
-			}
-			rm, err := recon.Decode(e.Msg)
-			if err != nil {
-				return sessionErr("%v", err)
-			}
-			st.inbox = append(st.inbox, rm)
+// ingest feeds one frame of the peer's round to the scopes' inboxes.
+func (s *Session) ingest(m sessionMsg, openRound bool) error {
+	if m.Done {
+		if err := s.receiveDone(); err != nil {
+			return err
 		}
 	}
+	for _, e := range m.Recon {
+		if int(e.Scope) >= len(s.scopes) {
+			return sessionErr("scope index %d of %d", e.Scope, len(s.scopes))
+		}
+		st := s.scopes[e.Scope]
+		if openRound && !st.active {
+			continue // a scope we refuse: its first message is ignored
+		}
+		if !st.active || st.done {
+			return sessionErr("message for scope %d, which is not reconciling", e.Scope)
+		}
+		rm, err := recon.Decode(e.Msg)
+		if err != nil {
+			return sessionErr("%v", err)
+		}
+		st.inbox = append(st.inbox, rm)
+	}
+	return nil
+}
+
+// handleRound runs each scope on the round the peer just finished and
+// sends this side's next round.
+func (s *Session) handleRound(openRound bool) error {
 	reply := sessionMsg{Type: msgRecon}
-	if !s.initiator && len(round) > 0 && round[0].Type == msgOpen {
+	if openRound {
 		for i, st := range s.scopes {
 			if !st.active {
 				reply.Refused = append(reply.Refused, uint(i))
@@ -451,6 +488,7 @@ func (s *Session) sendRound(first sessionMsg, entries []reconEntry) error {
 	for _, sc := range m.Scopes {
 		size += len(sc) + 2
 	}
+	size += 3 * len(m.Refused)
 	for _, e := range entries {
 		if size+len(e.Msg)+16 > MaxPayload && len(m.Recon) > 0 {
 			if err := s.writeLocked(m); err != nil {
@@ -525,6 +563,9 @@ const pushOpenTimeout = 30 * time.Second
 // (boundedly) for a session that is still opening, and returns an error if
 // the session ended or sc is not shared in it.
 func (s *Session) Push(sc Scope, items [][]byte, ids []recon.ID) error {
+	if len(items) != len(ids) {
+		return fmt.Errorf("bug: syncproto: Push of %d items with %d IDs", len(items), len(ids))
+	}
 	t := time.NewTimer(pushOpenTimeout)
 	defer t.Stop()
 	select {
@@ -626,19 +667,4 @@ func (s *Session) checkSynced() {
 	if ready {
 		s.st.Synced(s.peer)
 	}
-}
-
-// SharedScopes lists the scopes this session reconciles; nil before the
-// open exchange is over.
-func (s *Session) SharedScopes() []Scope {
-	if !s.isOpen() {
-		return nil
-	}
-	var out []Scope
-	for _, st := range s.scopes {
-		if st.active {
-			out = append(out, st.id)
-		}
-	}
-	return slices.Clip(out)
 }
