@@ -216,6 +216,11 @@ func Recipients(sealed []byte) ([]identity.ID, error) {
 	if err != nil {
 		return nil, err
 	}
+	return recipientsOf(w)
+}
+
+// recipientsOf checks and lists a decoded payload's recipients.
+func recipientsOf(w *wireSealed) ([]identity.ID, error) {
 	ids := make([]identity.ID, 0, len(w.Stanzas))
 	seen := map[identity.ID]bool{}
 	for _, s := range w.Stanzas {
@@ -240,12 +245,13 @@ func Open(sealed, aad []byte, k *PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Recipients(sealed); err != nil {
+	if _, err := recipientsOf(w); err != nil {
 		return nil, err
 	}
 	_, kdf, aead := suite()
+	own := k.owner.Bytes()
 	for _, s := range w.Stanzas {
-		if !bytes.Equal(s.To, k.owner.Bytes()) {
+		if !bytes.Equal(s.To, own) {
 			continue
 		}
 		key, err := hpke.Open(k.k, kdf, aead, info(k.owner, aad), s.Wrapped)

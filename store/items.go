@@ -190,11 +190,15 @@ func (db *DB) GetItem(id item.ID) (it *item.Item, dead bool, err error) {
 	err = db.View(func(tx *Tx) error {
 		raw, err := tx.Get(bucketItem, id[:])
 		if errors.Is(err, ErrNotFound) {
+			var getErr error
 			err = tx.ScanKeys(bucketDead, id[:], func(k []byte) error {
-				raw, err = tx.Get(bucketItem, k[len(id):])
+				raw, getErr = tx.Get(bucketItem, k[len(id):])
 				dead = true
 				return ErrStop
 			})
+			if err == nil {
+				err = getErr
+			}
 			if err == nil && !dead {
 				err = ErrNotFound
 			}
