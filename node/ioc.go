@@ -127,16 +127,10 @@ func iocScopesOf(it *item.Item) ([]store.Scope, error) {
 	return out, nil
 }
 
-// iocBelongs decides whether an IOC item (or a tombstone) sent by peer in
-// scope s may be stored: s must be one of the item's classes and one of the
-// classes this node reconciles with peer, which is ioc.MayExchange.
-func (n *Node) iocBelongs(peer identity.ID, s store.Scope, it *item.Item) bool {
-	return n.iocScopeCheck(peer, s)(it)
-}
-
-// iocScopeCheck does the per-scope part of iocBelongs once (is s offered
-// to peer, and in which collection and class) and returns the per-item
-// part, so a frame of thousands of items pays the scope work once.
+// iocScopeCheck is scopeCheck for collection scopes: s must be offered to
+// peer, and each item must have s among its classes, which is
+// ioc.MayExchange. It does the per-scope part once (is s offered, in which
+// collection and class) and returns the per-item part.
 func (n *Node) iocScopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
 	if !slices.Contains(n.iocScopes(peer), s) {
 		return func(*item.Item) bool { return false }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -95,7 +96,10 @@ func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
 	}
 	key := make([]byte, 16)
 	binary.BigEndian.PutUint64(key, uint64(now.UnixNano()))
-	io.ReadFull(n.cfg.Rand, key[8:])
+	if _, err := io.ReadFull(n.cfg.Rand, key[8:]); err != nil {
+		// A short key could collide with and overwrite another queued message.
+		return nil, fmt.Errorf("node: reading randomness: %w", err)
+	}
 	b, err := wire.Marshal(outboxEntry{Peer: peer.Bytes(), Text: text})
 	if err != nil {
 		return nil, err
@@ -332,17 +336,19 @@ func (n *Node) has(bucket string, k []byte) bool {
 func (n *Node) markDelivered(ids []item.ID) error {
 	now := make([]byte, 8)
 	binary.BigEndian.PutUint64(now, uint64(n.cfg.Now().Unix()))
+	wrote := false
 	err := n.db.Update(func(tx *store.Tx) error {
 		for _, id := range ids {
 			if _, err := tx.Get(bucketDelivered, id[:]); errors.Is(err, store.ErrNotFound) {
 				if err := tx.Put(bucketDelivered, id[:], now); err != nil {
 					return err
 				}
+				wrote = true
 			}
 		}
 		return nil
 	})
-	if err == nil && len(ids) > 0 {
+	if err == nil && wrote {
 		n.notifyChanged()
 	}
 	return err

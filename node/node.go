@@ -164,6 +164,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	api, err := n.listenAPI()
 	if err != nil {
+		n.cfg.Transport.Close()
 		return err
 	}
 	wg.Add(1)

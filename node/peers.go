@@ -57,6 +57,9 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 			var old peerRecord
 			if err := wire.Unmarshal(raw, &old); err == nil {
 				rec.Added = old.Added
+				if rec.Name == "" {
+					rec.Name = old.Name // adding again without a name keeps it
+				}
 			}
 		}
 		b, err := wire.Marshal(rec)
@@ -238,6 +241,15 @@ func (n *Node) indexOwnCert(peer identity.ID) error {
 
 // peerKey returns a peer's certified recipient key, if we have it.
 func (n *Node) peerKey(peer identity.ID) (*recipient.PublicKey, error) {
+	it, err := n.peerKeyItem(peer)
+	if err != nil {
+		return nil, err
+	}
+	return recipient.FromCertificate(it)
+}
+
+// peerKeyItem returns the certificate item of a peer's recipient key.
+func (n *Node) peerKeyItem(peer identity.ID) (*item.Item, error) {
 	var id item.ID
 	err := n.db.View(func(tx *store.Tx) error {
 		raw, err := tx.Get(bucketPeerKey, peer.Bytes())
@@ -248,8 +260,5 @@ func (n *Node) peerKey(peer identity.ID) (*recipient.PublicKey, error) {
 		return nil, err
 	}
 	it, _, err := n.db.GetItem(id)
-	if err != nil {
-		return nil, err
-	}
-	return recipient.FromCertificate(it)
+	return it, err
 }

@@ -47,15 +47,11 @@ func (n *Node) scopesFor(peer identity.ID) []store.Scope {
 	return append([]store.Scope{pairScope(n.id, peer)}, n.iocScopes(peer)...)
 }
 
-// belongs reports whether an item sent by peer in scope s may be stored
-// there: the sync engine calls it for every received item, so a peer cannot
-// put anything into a scope it does not belong to (docs/protocol.md §10.1).
-func (n *Node) belongs(peer identity.ID, s store.Scope, it *item.Item) bool {
-	return n.scopeCheck(peer, s)(it)
-}
-
-// scopeCheck returns belongs for one scope, with the per-scope work done
-// once (a received frame's items all share one scope).
+// scopeCheck returns the test an item sent by peer in scope s must pass to
+// be stored there; the sync engine applies it to every received item, so a
+// peer cannot put anything into a scope it does not belong to
+// (docs/protocol.md §10.1). The per-scope work is done once: a received
+// frame's items all share one scope.
 func (n *Node) scopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
 	if s != pairScope(n.id, peer) {
 		return n.iocScopeCheck(peer, s)

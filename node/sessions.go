@@ -9,8 +9,6 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
-	"github.com/ghostwire/ghostwire/recon"
-	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
@@ -172,26 +170,7 @@ func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 		n.poke()
 		return
 	}
-	for _, it := range items {
-		n.pushTo(ps, pairScope(n.id, peer), it)
-	}
-}
-
-// pushTo sends one stored item to a live session in the background, so an
-// API call never waits on a slow circuit; on failure the session ends and
-// the next sync carries the item (it is already stored). Run waits for
-// these goroutines (n.bg) after the sessions have ended, which makes every
-// pending Push return.
-func (n *Node) pushTo(ps *peerSession, s store.Scope, it *item.Item) {
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
-		err := ps.sess.Push(syncproto.Scope(s), [][]byte{it.Bytes()}, []recon.ID{recon.ID(it.ID())})
-		if err != nil {
-			n.log.Warn("live push failed; the next sync will carry it", "peer", ps.peer, "err", err)
-			ps.cancel()
-		}
-	}()
+	n.pushItems(ps, pairScope(n.id, peer), items)
 }
 
 // dialLoop keeps a session with every known peer: it dials peers without

@@ -156,14 +156,12 @@ func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
 		return err
 	}
 	id := cert.ID()
-	return n.db.Update(func(tx *store.Tx) error {
-		if raw, err := tx.Get(bucketPeerKey, peer.Bytes()); err == nil {
-			if old, _, err := n.db.GetItem(item.ID(raw)); err == nil && !item.VersionOf(cert).Newer(item.VersionOf(old)) {
-				return nil
-			}
-		}
-		return tx.Put(bucketPeerKey, peer.Bytes(), id[:])
-	})
+	// Read the current certificate first: GetItem inside Update would take
+	// the store's lock twice, which deadlocks if Close waits in between.
+	if old, err := n.peerKeyItem(peer); err == nil && !item.VersionOf(cert).Newer(item.VersionOf(old)) {
+		return nil
+	}
+	return n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketPeerKey, peer.Bytes(), id[:]) })
 }
 
 // decodeVerify decodes and verifies a frame's items, spread over the cores

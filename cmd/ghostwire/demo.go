@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -110,7 +111,7 @@ func runDemo(e *env, args []string) error {
 			return fail(exitFailure, fmt.Errorf("init %s: %v", name, err))
 		}
 		var id idJSON
-		if err := jsonUnmarshal(out, &id); err != nil {
+		if err := json.Unmarshal(out, &id); err != nil {
 			return fail(exitFailure, err)
 		}
 		p.onion, p.api = id.Onion, newAPIClient(p.dir)

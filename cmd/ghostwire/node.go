@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -184,8 +182,4 @@ func printJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-var errStop = errors.New("stop")
-
 func trimOnion(s string) string { return strings.TrimSuffix(s, ".onion") }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
