@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "demo",
 		summary: "three peers on a private Tor network exchange messages and an IOC",
-		usage: `Usage: ghostwire demo [--keep] [--dir D] [--json]
+		usage: `Usage: ghostwire demo [--keep] [--dir D]
 
 Starts a private Tor network on 127.0.0.1, three real 'ghostwire run' processes
 (alice, bob, carol), pairs them, has alice message bob and bob reply, has carol

@@ -20,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
-		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR]
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR] [--log-level L]
 
 Starts the node in the foreground: unlocks the identity, opens the store,
 starts its own tor (or joins the private network in --testnet DIR, or attaches
