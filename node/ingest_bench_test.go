@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
-	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
@@ -110,20 +108,8 @@ func onCores(n int, f func() float64) float64 {
 // `sessions` peers at once, and returns items stored per second.
 func ingestRate(b *testing.B, frames [][][]byte, sessions int) float64 {
 	b.Helper()
-	dir := b.TempDir()
-	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{0x99}, 128)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dir, "store"), secrets.StoreKey[:], nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	n, err := New(Config{Secrets: secrets, Store: db, Transport: unusedTransport{}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n, db := bareNode(b, 0x99, nil)
+	defer db.Close() // now, not at cleanup: the repeats would hold every store open
 	var peers []identity.ID
 	for p := range sessions {
 		k, err := identity.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{0x10 + byte(p)}, 64)))

@@ -605,12 +605,13 @@ func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
 }
 
 // noteIOCExpiry indexes items by expiry so that the sync engine can leave
-// expired ones out of the sets it offers (expiredIOCs).
+// expired ones out of the sets it offers (expiredIOCs), and tells the
+// cached scope sets when to drop them.
 func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
 	if len(exp) == 0 {
 		return nil
 	}
-	return n.db.Update(func(tx *store.Tx) error {
+	err := n.db.Update(func(tx *store.Tx) error {
 		for _, e := range exp {
 			k := binary.BigEndian.AppendUint64(nil, uint64(max(e.until.UnixMilli(), 0)))
 			if err := tx.Put(bucketIOCExpiry, append(k, e.id[:]...), nil); err != nil {
@@ -619,26 +620,40 @@ func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	first := exp[0].until
+	for _, e := range exp[1:] {
+		if e.until.Before(first) {
+			first = e.until
+		}
+	}
+	n.sets.expiring(first)
+	return nil
 }
 
-// expiredIOCs returns the IDs of the IOC items expired at now. It reads
-// only the expired part of the index, which is sorted by time.
-func (n *Node) expiredIOCs(now time.Time) (map[item.ID]bool, error) {
+// expiredIOCs returns the IDs of the IOC items expired at now and the next
+// expiry after now (zero if none). It reads only the expired part of the
+// index, which is sorted by time, and one key more.
+func (n *Node) expiredIOCs(now time.Time) (map[item.ID]bool, time.Time, error) {
 	out := map[item.ID]bool{}
+	var next time.Time
 	limit := now.UnixMilli()
 	err := n.db.View(func(tx *store.Tx) error {
 		return tx.ScanKeys(bucketIOCExpiry, nil, func(k []byte) error {
 			if len(k) != 8+len(item.ID{}) {
 				return nil
 			}
-			if int64(binary.BigEndian.Uint64(k[:8])) > limit {
+			if t := int64(binary.BigEndian.Uint64(k[:8])); t > limit {
+				next = time.UnixMilli(t)
 				return store.ErrStop
 			}
 			out[item.ID(k[8:])] = true
 			return nil
 		})
 	})
-	return out, err
+	return out, next, err
 }
 
 // pushToAll hands stored entries to every live session sharing a scope.

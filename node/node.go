@@ -89,6 +89,8 @@ type Node struct {
 	lastSync time.Time
 	changed  chan struct{} // closed and replaced on every stored change (for --follow)
 
+	sets scopeSets // the sync engine's sets, kept current by the store
+
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }
@@ -119,7 +121,9 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{},
 		peerSync: map[identity.ID]time.Time{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
+		sets: scopeSets{m: map[store.Scope]*scopeSet{}},
 	}
+	cfg.Store.OnIndexed(n.sets.indexed)
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,38 +31,49 @@ func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
 	return out
 }
 
-// Set loads a scope's IDs into memory (32 bytes each). The session must see
-// a fixed set, and reconciliation needs every ID's contribution anyway.
-// Expired IOCs are left out: they are not offered (docs/ioc.md §8).
+// Set returns the scope's IDs from the node's cache (scopesets.go), which
+// reads the store only the first time and after an IOC expires. Expired
+// IOCs are left out: they are not offered (docs/ioc.md §8).
 func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
-	expired, err := s.n.expiredIOCs(s.n.cfg.Now())
-	if err != nil {
-		return nil, err
-	}
-	var ids []recon.ID
-	err = s.n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
-		if !expired[id] {
-			ids = append(ids, recon.ID(id))
+	n := s.n
+	now := n.cfg.Now()
+	set, err := n.sets.get(store.Scope(sc), now, func() ([]recon.ID, time.Time, error) {
+		expired, next, err := n.expiredIOCs(now)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
-		return nil
+		var ids []recon.ID
+		err = n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
+			if !expired[id] {
+				ids = append(ids, recon.ID(id))
+			}
+			return nil
+		})
+		return ids, next, err
+	}, func(ids []recon.ID) ([]recon.ID, error) {
+		expired, _, err := n.expiredIOCs(now)
+		if err != nil || len(expired) == 0 {
+			return ids, err
+		}
+		return slices.DeleteFunc(ids, func(id recon.ID) bool { return expired[item.ID(id)] }), nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	// Keep the pair scope's snapshot for Synced (see there).
-	for _, p := range s.n.peerIDs() {
-		if pairScope(s.n.id, p) == store.Scope(sc) {
-			snap := make([]item.ID, len(ids))
-			for i, id := range ids {
-				snap[i] = item.ID(id)
+	for _, p := range n.peerIDs() {
+		if pairScope(n.id, p) == store.Scope(sc) {
+			snap := make([]item.ID, 0, set.Len())
+			for id := range set.All() {
+				snap = append(snap, item.ID(id))
 			}
-			s.n.mu.Lock()
-			s.n.pairSnap[p] = snap
-			s.n.mu.Unlock()
+			n.mu.Lock()
+			n.pairSnap[p] = snap
+			n.mu.Unlock()
 			break
 		}
 	}
-	return recon.NewMemSet(ids), nil
+	return set, nil
 }
 
 func (s syncStore) Item(id recon.ID) []byte {

@@ -189,3 +189,48 @@ func TestReconcileRandom(t *testing.T) {
 	}
 	t.Logf("%d cases", cases)
 }
+
+// TestMemSetWith: a set grown with With equals the set built from scratch
+// (length, membership, digest, sketch, cached and uncached symbols), and the
+// set it grew from is unchanged.
+func TestMemSetWith(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ base, add, overlap int }{
+		{0, 0, 0}, {0, 10, 0}, {10, 0, 0}, {1000, 1, 0}, {1000, 100, 50}, {5000, 3000, 3000}, {3000, 5000, 100},
+	} {
+		base, add := makeSets(r, 0, tc.base, tc.add-tc.overlap)
+		add = append(add, base[:tc.overlap]...)
+		add = append(add, add...) // duplicates within the batch
+		s := NewMemSet(base)
+		s.Warm(4096)
+		before, beforeSyms := s.Digest(), make([]Symbol, 4096)
+		s.Symbols(beforeSyms, 0)
+
+		got := s.With(add)
+		want := NewMemSet(append(slices.Clone(base), add...))
+		if got.Len() != want.Len() || got.Digest() != want.Digest() || got.Sketch() != want.Sketch() {
+			t.Fatalf("%+v: grown set differs from the one built from scratch", tc)
+		}
+		for _, n := range []int{4096, MaxCachedSymbols + 10} {
+			g, w := make([]Symbol, n), make([]Symbol, n)
+			got.Symbols(g, 0)
+			want.Symbols(w, 0)
+			if !slices.Equal(g, w) {
+				t.Fatalf("%+v: %d symbols differ", tc, n)
+			}
+		}
+		for _, id := range add {
+			if !got.Contains(id) {
+				t.Fatalf("%+v: added ID missing", tc)
+			}
+		}
+		afterSyms := make([]Symbol, 4096)
+		s.Symbols(afterSyms, 0)
+		if s.Len() != len(base) || s.Digest() != before || !slices.Equal(afterSyms, beforeSyms) {
+			t.Fatalf("%+v: With changed the original set", tc)
+		}
+		if tc.add == tc.overlap && got != s {
+			t.Fatalf("%+v: adding nothing new made a new set", tc)
+		}
+	}
+}

@@ -74,12 +74,11 @@ func DigestOf(n int, ids iter.Seq[ID]) Digest {
 	return d
 }
 
-// MemSet is an in-memory Set over a sorted slice. It caches the digest (until
-// the next change), keeps the sketch current on every change, and caches a
-// prefix of coded symbols (up to MaxCachedSymbols) that changes update in
-// place, so repeated reconciliations of a large, slowly changing set cost
-// little. Methods are safe for concurrent readers; Add and Remove need
-// exclusive access.
+// MemSet is an immutable in-memory Set over a sorted slice. It caches the
+// digest and a prefix of coded symbols (up to MaxCachedSymbols), and With
+// derives a grown set that carries the sketch and the symbols over, so
+// repeated reconciliations of a large, slowly growing set cost little.
+// Methods are safe for concurrent use.
 type MemSet struct {
 	ids    []ID // ascending, distinct
 	sketch Sketch
@@ -193,34 +192,41 @@ func (s *MemSet) Warm(n int) {
 	s.Digest()
 }
 
-// Add inserts id and reports whether it was new. It costs O(n) to keep the
-// slice sorted plus O(log cache) to update cached symbols.
-func (s *MemSet) Add(id ID) bool {
-	i, found := slices.BinarySearchFunc(s.ids, id, ID.Compare)
-	if found {
-		return false
+// With returns the set of s's IDs and ids, leaving s as it is: a
+// reconciliation reading s is not disturbed, and s can be handed to several
+// sessions while the store keeps growing. It costs one merge, O(n + k log k),
+// plus, per new ID, a sketch update and a toggle of the cached symbols it
+// touches (carried over, not recomputed); the digest is recomputed on first
+// use. With returns s itself when ids adds nothing.
+func (s *MemSet) With(ids []ID) *MemSet {
+	add := slices.Clone(ids)
+	slices.SortFunc(add, ID.Compare)
+	add = slices.Compact(add)
+	merged := make([]ID, 0, len(s.ids)+len(add))
+	var fresh []ID
+	i := 0
+	for _, id := range add {
+		for i < len(s.ids) && s.ids[i].Compare(id) < 0 {
+			merged = append(merged, s.ids[i])
+			i++
+		}
+		if i < len(s.ids) && s.ids[i] == id {
+			continue
+		}
+		merged = append(merged, id)
+		fresh = append(fresh, id)
 	}
-	s.ids = slices.Insert(s.ids, i, id)
-	s.changed(&id, 1)
-	return true
-}
-
-// Remove deletes id and reports whether it was present.
-func (s *MemSet) Remove(id ID) bool {
-	i, found := slices.BinarySearchFunc(s.ids, id, ID.Compare)
-	if !found {
-		return false
+	if len(fresh) == 0 {
+		return s
 	}
-	s.ids = slices.Delete(s.ids, i, i+1)
-	s.changed(&id, ^uint32(0))
-	return true
-}
-
-func (s *MemSet) changed(id *ID, delta uint32) {
-	s.sketch.update(id, delta)
+	merged = append(merged, s.ids[i:]...)
+	t := &MemSet{ids: merged, sketch: s.sketch}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.digest = nil
-	// XOR is its own inverse: adding and removing touch the same cells.
-	toggle(s.symbols, 0, id)
+	t.symbols = slices.Clone(s.symbols)
+	s.mu.Unlock()
+	for k := range fresh {
+		t.sketch.update(&fresh[k], 1)
+		toggle(t.symbols, 0, &fresh[k])
+	}
+	return t
 }

@@ -63,21 +63,27 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 		}
 		chunk := entries[:n]
 		entries = entries[n:]
+		indexed := map[Scope][]item.ID{}
+		chunkAdded := 0
 		err = db.Update(func(tx *Tx) error {
+			clear(indexed)
+			chunkAdded = 0
 			snap := &Tx{db.bdb.NewTransaction(false)}
 			defer snap.txn.Discard()
 			for _, e := range chunk {
-				n, err := putItem(tx, snap, batchDead, e)
+				n, err := putItem(tx, snap, batchDead, indexed, e)
 				if err != nil {
 					return err
 				}
-				added += n
+				chunkAdded += n
 			}
 			return nil
 		})
 		if err != nil {
 			return added, err
 		}
+		added += chunkAdded
+		db.notifyIndexed(indexed)
 	}
 	return added, nil
 }
@@ -88,8 +94,9 @@ func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
 
 // putItem stores one entry in tx. snap is a read-only snapshot taken after
 // every earlier write of this PutItems call was committed; batchDead holds
-// the tombstones written since, by target.
-func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, e Entry) (int, error) {
+// the tombstones written since, by target. The IDs it adds to scopes are
+// appended to indexed.
+func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[Scope][]item.ID, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
@@ -159,6 +166,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, e Entry) (int, er
 			if err := tx.Put(bucketScope, append(s[:], target[:]...), nil); err != nil {
 				return 0, err
 			}
+			indexed[s] = append(indexed[s], target)
 		}
 	}
 	if err := tx.Put(bucketItem, id[:], it.Bytes()); err != nil {
@@ -171,6 +179,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, e Entry) (int, er
 		if err := tx.Put(bucketScope, append(s[:], id[:]...), nil); err != nil {
 			return 0, err
 		}
+		indexed[s] = append(indexed[s], id)
 	}
 	return 1, nil
 }
@@ -243,12 +252,32 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 // IndexItem adds a stored item to one more scope (for example our own
 // recipient-key certificate when a peer is added).
 func (db *DB) IndexItem(id item.ID, s Scope) error {
-	return db.Update(func(tx *Tx) error {
+	err := db.Update(func(tx *Tx) error {
 		if _, err := tx.Get(bucketItem, id[:]); err != nil {
 			return err
 		}
 		return tx.Put(bucketScope, append(s[:], id[:]...), nil)
 	})
+	if err == nil {
+		db.notifyIndexed(map[Scope][]item.ID{s: {id}})
+	}
+	return err
+}
+
+// OnIndexed registers fn to be told, after every committed write, which
+// item IDs joined which scopes (by PutItems, including the IDs of deleted
+// targets, and by IndexItem). A cache of scope sets kept beside the store
+// stays exact this way. Register before the DB is used concurrently; fn
+// runs on the writer's goroutine and must not call back into the DB.
+func (db *DB) OnIndexed(fn func(s Scope, ids []item.ID)) { db.onIndexed = fn }
+
+func (db *DB) notifyIndexed(indexed map[Scope][]item.ID) {
+	if db.onIndexed == nil {
+		return
+	}
+	for s, ids := range indexed {
+		db.onIndexed(s, ids)
+	}
 }
 
 // CountItems returns how many live items are stored.

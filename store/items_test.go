@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -180,22 +180,97 @@ func tombPayload(t *testing.T, k *identity.PrivateKey, target *item.Item) []byte
 	return real.Payload()
 }
 
+// BenchmarkPutItems stores 30,000 fresh 300-byte items as a sync session
+// delivers them (1 MiB frames, one PutItems each) into a new store and
+// reports the CPU each item costs, background work (flushes,
+// compaction) included: the store's share of ingest (issue 6).
+//
+//	go test -run '^$' -bench PutItems -benchtime 1x ./store
 func BenchmarkPutItems(b *testing.B) {
-	db := openTemp(b)
-	k := author(b, 1)
-	r := rand.New(rand.NewPCG(1, 2))
-	items := make([]*item.Item, 1000)
+	const total, perFrame = 30_000, 3_000
+	var keys []*identity.PrivateKey
+	for a := range 16 {
+		keys = append(keys, author(b, byte(0x40+a)))
+	}
+	var sp item.Space
+	sp[0] = 1
+	sc := Scope{7}
+	items := make([]*item.Item, total)
+	payload := bytes.Repeat([]byte{'x'}, 220)
 	for i := range items {
-		var sp item.Space
-		sp[0] = byte(r.IntN(4))
-		items[i] = mk(b, k, sp, i)
+		it, err := item.New(keys[i%len(keys)], 16, sp, t0.Add(time.Duration(i)*time.Millisecond), append(fmt.Appendf(nil, "%08d", i), payload...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		items[i] = it
 	}
 	b.ResetTimer()
 	for range b.N {
-		entries := make([]Entry, len(items))
-		for i, it := range items {
-			entries[i] = Entry{Item: it, Scopes: []Scope{{byte(i % 3)}}}
+		db, err := Open(b.TempDir(), testKey(1), nil)
+		if err != nil {
+			b.Fatal(err)
 		}
-		db.PutItems(entries)
+		c0, t0 := cpuTime(), time.Now()
+		for f := 0; f < total; f += perFrame {
+			entries := make([]Entry, 0, perFrame)
+			for _, it := range items[f : f+perFrame] {
+				entries = append(entries, Entry{Item: it, Scopes: []Scope{sc}})
+			}
+			if n, err := db.PutItems(entries); err != nil || n != perFrame {
+				b.Fatalf("stored %d of %d: %v", n, perFrame, err)
+			}
+		}
+		wall := time.Since(t0)
+		if err := db.Close(); err != nil { // flushes: its work counts
+			b.Fatal(err)
+		}
+		cpu := cpuTime() - c0
+		b.ReportMetric(cpu.Seconds()*1e6/total, "cpu-µs/item")
+		b.ReportMetric(wall.Seconds()*1e6/total, "wall-µs/item")
+	}
+}
+
+// TestOnIndexed: the callback hears of exactly the IDs that joined a scope
+// in committed writes: new items, the targets a tombstone marks, IndexItem;
+// not items stored before.
+func TestOnIndexed(t *testing.T) {
+	db := openTemp(t)
+	heard := map[Scope][]item.ID{}
+	db.OnIndexed(func(s Scope, ids []item.ID) { heard[s] = append(heard[s], ids...) })
+	alice := author(t, 1)
+	var sp item.Space
+	a, b := Scope{1}, Scope{2}
+	x, y := mk(t, alice, sp, 1), mk(t, alice, sp, 2)
+	tomb, err := item.NewTombstone(alice, mk(t, alice, sp, 3), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := item.TombstoneTarget(tomb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []Scope{a, b}}, {Item: tomb, Scopes: []Scope{a}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []Scope{a}}, {Item: y}}); err != nil { // x again: nothing new
+		t.Fatal(err)
+	}
+	if err := db.IndexItem(y.ID(), b); err != nil {
+		t.Fatal(err)
+	}
+	sorted := func(ids ...item.ID) []item.ID {
+		slices.SortFunc(ids, func(p, q item.ID) int { return bytes.Compare(p[:], q[:]) })
+		return ids
+	}
+	if got, want := sorted(heard[a]...), sorted(x.ID(), item.ID(target), tomb.ID()); !slices.Equal(got, want) {
+		t.Errorf("scope a: heard %x, want %x", got, want)
+	}
+	if got, want := sorted(heard[b]...), sorted(x.ID(), y.ID()); !slices.Equal(got, want) {
+		t.Errorf("scope b: heard %x, want %x", got, want)
+	}
+	for s, ids := range heard {
+		if got, want := sorted(ids...), scopeSet(t, db, s); !slices.Equal(got, want) {
+			t.Errorf("scope %x: heard %d IDs, the store holds %d", s[:1], len(got), len(want))
+		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/ghostwire/ghostwire/item"
 )
 
 // KeySize is the size of the at-rest data key (AES-256, badger's cipher).
@@ -66,6 +68,8 @@ type DB struct {
 	closed bool
 
 	putMu sync.Mutex // serialises PutItems (items.go)
+
+	onIndexed func(Scope, []item.ID) // see OnIndexed
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the
