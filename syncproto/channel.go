@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -74,19 +73,15 @@ type Conn struct {
 		err error
 	}
 	// out is the sending direction; its mutex serialises WriteFrame and
-	// the close frame. pending holds the initiator's message 4 until the
-	// first frame, so both leave in one write (§3.1); hasPending lets a
-	// reader flush it without taking the lock once it has gone.
+	// the close frame.
 	out struct {
 		sync.Mutex
-		dir     direction
-		buf     []byte
-		err     error
-		pending []byte
+		dir direction
+		buf []byte
+		err error
 	}
-	hasPending atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // direction is one direction's key state: the current key, its AEAD and
@@ -128,38 +123,11 @@ func (d *direction) next() ([]byte, error) {
 	return d.nonce[:], nil
 }
 
-// newConn returns the channel over h's transport. pending, if not empty,
-// is a last handshake message still to be sent: it goes out in the same
-// write as the first frame, or alone before the first read.
-func newConn(h *handshake, peer identity.ID, sendKey, recvKey, pending []byte) *Conn {
+func newConn(h *handshake, peer identity.ID, sendKey, recvKey []byte) *Conn {
 	c := &Conn{conn: h.conn, r: h.r, peer: peer, log: h.log}
 	c.out.dir = newDirection(sendKey, h.cfg)
 	c.in.dir = newDirection(recvKey, h.cfg)
-	if len(pending) > 0 {
-		c.out.pending = pending
-		c.hasPending.Store(true)
-	}
 	return c
-}
-
-// flush sends the pending handshake message, if any, on its own. A reader
-// calls it first: the peer says nothing before it has message 4.
-func (c *Conn) flush() error {
-	if !c.hasPending.Load() {
-		return nil
-	}
-	c.out.Lock()
-	defer c.out.Unlock()
-	if c.out.err != nil || len(c.out.pending) == 0 {
-		return c.out.err
-	}
-	_, err := c.conn.Write(c.out.pending)
-	c.out.pending = nil
-	c.hasPending.Store(false)
-	if err != nil {
-		c.out.err = fmt.Errorf("syncproto: write: %w", err)
-	}
-	return c.out.err
 }
 
 // Peer returns the identity the peer proved in the handshake.
@@ -184,34 +152,25 @@ func (c *Conn) WriteFrame(p []byte) error {
 	return nil
 }
 
-// writeRecord seals p ‖ typ into one frame and writes it, behind any
-// pending handshake message, in a single call. The caller holds c.out.
+// writeRecord seals p ‖ typ into one frame and writes it in a single call.
+// The caller holds c.out.
 func (c *Conn) writeRecord(typ byte, p []byte) error {
-	pre := len(c.out.pending)
 	n := len(p) + 1 + tagSize
-	total := pre + frameHeaderSize + n
+	total := frameHeaderSize + n
 	buf := c.out.buf
 	if cap(buf) < total {
 		buf = make([]byte, total)
-		if pre == 0 {
-			c.out.buf = buf // the one-off larger first write is not kept
-		}
+		c.out.buf = buf
 	}
 	buf = buf[:total]
-	copy(buf, c.out.pending)
-	f := buf[pre:]
-	binary.BigEndian.PutUint32(f, uint32(n))
-	copy(f[frameHeaderSize:], p)
-	f[frameHeaderSize+len(p)] = typ
+	binary.BigEndian.PutUint32(buf, uint32(n))
+	copy(buf[frameHeaderSize:], p)
+	buf[frameHeaderSize+len(p)] = typ
 	nonce, err := c.out.dir.next()
 	if err != nil {
 		return err
 	}
-	c.out.dir.aead.Seal(f[frameHeaderSize:frameHeaderSize], nonce, f[frameHeaderSize:frameHeaderSize+len(p)+1], f[:frameHeaderSize])
-	if pre > 0 {
-		c.out.pending = nil
-		c.hasPending.Store(false)
-	}
+	c.out.dir.aead.Seal(buf[frameHeaderSize:frameHeaderSize], nonce, buf[frameHeaderSize:frameHeaderSize+len(p)+1], buf[:frameHeaderSize])
 	if _, err := c.conn.Write(buf); err != nil {
 		return fmt.Errorf("syncproto: write: %w", err)
 	}
@@ -231,10 +190,6 @@ func (c *Conn) ReadFrame(buf []byte) ([]byte, error) {
 	defer c.in.Unlock()
 	if c.in.err != nil {
 		return nil, c.in.err
-	}
-	if err := c.flush(); err != nil {
-		c.in.err = err
-		return nil, err
 	}
 	msg, err := c.readRecord(buf)
 	if err != nil {

@@ -160,12 +160,10 @@ type handshake struct {
 // *HandshakeError naming the stage, wrapping *WrongPeerError when another
 // identity answered and ErrSelf when expected is our own.
 //
-// Client returns once message 3 has proved the responder, without waiting
-// for it again: its last message, message 4, leaves in the same write as
-// the first WriteFrame, one round trip after connecting (docs/protocol.md
-// §3.1), or before the first ReadFrame or Close, whichever comes first. The
-// responder completes only then. If it refuses us, the first ReadFrame
-// reports ErrTruncated.
+// Client returns after sending its last handshake message, without waiting
+// for the responder: the first WriteFrame follows one round trip after
+// connecting (docs/protocol.md §3.1). If the responder then refuses us, the
+// first ReadFrame reports ErrTruncated.
 func Client(ctx context.Context, conn net.Conn, cfg *Config, expected identity.ID) (*Conn, error) {
 	h, stop := start(ctx, conn, cfg)
 	c, stage, err := h.client(expected)
@@ -323,11 +321,14 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	h.tr.add(f3)
 	h3 := h.tr.sum()
 
-	// Message 4 leaves with the first channel frame, in one write.
+	// Message 4.
 	f4 := sealAuth(prk, labelInitiatorHandshake, h3, typeInitiatorAuth, sigContextInitiator, key)
+	if _, err := h.conn.Write(f4); err != nil {
+		return nil, StageInitiatorAuth, err
+	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4), f4), "", nil
+	return newConn(h, peer, expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4)), "", nil
 }
 
 func (h *handshake) server() (*Conn, string, error) {
@@ -422,7 +423,7 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, expandKey(prk, labelResponderData, h4), expandKey(prk, labelInitiatorData, h4), nil), "", nil
+	return newConn(h, peer, expandKey(prk, labelResponderData, h4), expandKey(prk, labelInitiatorData, h4)), "", nil
 }
 
 // x25519 computes the X25519 shared secret with the peer's share. Every
