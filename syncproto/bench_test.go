@@ -148,7 +148,7 @@ func minimalContender() (contender, error) {
 	msg, out := make([]byte, bulkMessage), make([]byte, 4+bulkMessage+tagSize)
 	var wn, rn [12]byte
 	var ws, rs uint64
-	br := bufio.NewReaderSize(l, 16<<10)
+	br := bufio.NewReaderSize(l, readBufferSize)
 	var hdr [4]byte
 	in := make([]byte, bulkMessage+tagSize)
 	return contender{
