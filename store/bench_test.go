@@ -75,12 +75,13 @@ func BenchmarkWrite1M(b *testing.B) {
 		elapsed := time.Since(start)
 		runtime.GC()
 		debug.FreeOSMemory()
-		// At rest: compactions run on after the last write, and badger keeps
-		// table-builder buffers in a pool that frees one per 2 s of
-		// idleness; wait until anonymous RSS has not fallen for three
-		// samples in a row (at most 60 s).
+		// At rest: compactions run on after the last write (for tens of
+		// seconds after a million items, anonymous RSS flat meanwhile), and
+		// badger keeps table-builder buffers in a pool that frees one per
+		// 2 s of idleness; wait until anonymous RSS has not fallen for ten
+		// samples in a row (at most 120 s).
 		prev, stable := procStatus("RssAnon"), 0
-		for i := 0; i < 30 && stable < 3; i++ {
+		for i := 0; i < 60 && stable < 10; i++ {
 			time.Sleep(2 * time.Second)
 			runtime.GC()
 			debug.FreeOSMemory()

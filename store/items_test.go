@@ -180,14 +180,14 @@ func tombPayload(t *testing.T, k *identity.PrivateKey, target *item.Item) []byte
 	return real.Payload()
 }
 
-// BenchmarkPutItems stores 30,000 fresh 300-byte items as a sync session
+// BenchmarkPutItems stores 150,000 fresh 300-byte items as a sync session
 // delivers them (1 MiB frames, one PutItems each) into a new store and
 // reports the CPU each item costs, background work (flushes,
 // compaction) included: the store's share of ingest (issue 6).
 //
 //	go test -run '^$' -bench PutItems -benchtime 1x ./store
 func BenchmarkPutItems(b *testing.B) {
-	const total, perFrame = 30_000, 3_000
+	const total, perFrame = 150_000, 3_000
 	var keys []*identity.PrivateKey
 	for a := range 16 {
 		keys = append(keys, author(b, byte(0x40+a)))

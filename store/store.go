@@ -42,8 +42,8 @@ const (
 	indexCacheSize = 8 << 20
 	valueLogSize   = 64 << 20
 	valueThreshold = 1 << 10
-	numL0Tables    = 2
-	numL0Stall     = 8
+	numL0Tables    = 8  // fewer, larger L0→L1 compactions: storing 150k items
+	numL0Stall     = 16 // costs 53 µs CPU each instead of 99 (BenchmarkPutItems)
 	baseTableSize  = 1 << 20
 	numCompactors  = 2
 )
