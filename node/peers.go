@@ -90,6 +90,7 @@ func (n *Node) RemovePeer(id identity.ID) error {
 		return err
 	}
 	n.endSession(id)
+	n.sets.forget(pairScope(n.id, id))
 	n.log.Info("peer removed", "peer", id)
 	return nil
 }

@@ -50,6 +50,14 @@ func (c *scopeSets) indexed(s store.Scope, ids []item.ID) {
 	}
 }
 
+// forget drops a scope's set (the pair scope of a removed peer); a later
+// session reads it afresh.
+func (c *scopeSets) forget(s store.Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, s)
+}
+
 // expiring notes that an IOC stops being offered at t: every cached set
 // that may hold it must be rebuilt then (at once if t has passed).
 func (c *scopeSets) expiring(t time.Time) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,7 +196,13 @@ func (n *Node) dialLoop(ctx context.Context) {
 	for {
 		now := time.Now()
 		wake := now.Add(30 * time.Second)
-		for _, p := range n.peerIDs() {
+		current := n.peerIDs()
+		for p := range peers { // forget removed peers (a re-added one starts afresh)
+			if !inflight[p] && !slices.Contains(current, p) {
+				delete(peers, p)
+			}
+		}
+		for _, p := range current {
 			st := peers[p]
 			if st == nil {
 				st = &state{backoff: minBackoff}
