@@ -162,8 +162,8 @@ func runIOC(e *env, args []string) error {
 		if *asJSON {
 			return printJSON(e, xs)
 		}
-		for _, x := range xs {
-			fmt.Fprintf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s…\n", x.ID[:16], x.Type, x.Value, x.TLP, trimOnion(x.Author)[:8])
+		for i := range xs {
+			printIOC(e, &xs[i])
 		}
 	case "show", "retract":
 		if len(pos) != 1 {
@@ -314,7 +314,17 @@ func iocFetch(e *env, api *apiClient, ref string, wait time.Duration, asJSON boo
 		fmt.Fprintf(e.stderr, "ghostwire: synced with %d peers\n", len(res.Synced))
 	}
 	for _, x := range res.IOCs {
-		fmt.Fprintf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s…\n", x.ID[:16], x.Type, x.Value, x.TLP, trimOnion(x.Author)[:8])
+		printIOC(e, x)
 	}
 	return nil
+}
+
+// printIOC prints an indicator on one line: the start of its ID (enough to
+// name it to show, retract and fetch), type, value, TLP and author.
+func printIOC(e *env, x *node.IOC) {
+	id := x.ID
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	fmt.Fprintf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s\n", id, x.Type, x.Value, x.TLP, shortID(x.Author))
 }

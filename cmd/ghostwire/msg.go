@@ -104,7 +104,7 @@ func runMsg(e *env, args []string) error {
 func printMessage(e *env, m *node.Message) {
 	who := m.PeerName
 	if who == "" {
-		who = trimOnion(m.Peer)[:8] + "…"
+		who = shortID(m.Peer)
 	}
 	arrow := "→"
 	if m.Direction == "in" {

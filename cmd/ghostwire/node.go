@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -182,4 +182,12 @@ func printJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-func trimOnion(s string) string { return strings.TrimSuffix(s, ".onion") }
+// shortID is how a line of output names an identity: its short form, or
+// the text as the node gave it when that is not an onion address (never a
+// slice that could run past a short string).
+func shortID(s string) string {
+	if id, err := identity.ParseID(s); err == nil {
+		return id.Short()
+	}
+	return s
+}
