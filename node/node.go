@@ -91,6 +91,8 @@ type Node struct {
 
 	sets scopeSets // the sync engine's sets, kept current by the store
 
+	addPeerMu sync.Mutex // serialises AddPeer (peers.go)
+
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }

@@ -46,6 +46,10 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	if id == n.id {
 		return nil, badRequest("add the other peer's address", "that is this node's own address")
 	}
+	// One AddPeer at a time: the name check and the write must not
+	// interleave with another's, or two peers could end up with one name.
+	n.addPeerMu.Lock()
+	defer n.addPeerMu.Unlock()
 	if name != "" {
 		if other, err := n.peerByName(name); err == nil && other != id {
 			return nil, badRequest("choose another name", "name %q is already used by %s", name, other.Short())
