@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
 )
 
 // API limits (docs/api.md).
@@ -293,11 +294,12 @@ func (n *Node) apiMessages(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	seen := map[string]string{}
+	opened := map[item.ID]messageBody{}
 	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
 	defer cancel()
 	for {
 		ch := n.changedCh()
-		msgs, err := n.Messages(only)
+		msgs, err := n.messages(only, opened)
 		if err != nil {
 			return
 		}

@@ -491,15 +491,15 @@ func TestIOCFetchWithoutPeers(t *testing.T) {
 }
 
 // ownCert returns the node's recipient-key certificate.
-func ownCert(t *testing.T, tn *testNode) *item.Item {
+func ownCert(t testing.TB, db *store.DB) *item.Item {
 	t.Helper()
 	var raw []byte
-	tn.db.View(func(tx *store.Tx) error {
+	db.View(func(tx *store.Tx) error {
 		var err error
 		raw, err = tx.Get(bucketMeta, []byte(metaOwnCert))
 		return err
 	})
-	it, _, err := tn.db.GetItem(item.ID(raw))
+	it, _, err := db.GetItem(item.ID(raw))
 	if err != nil {
 		t.Fatalf("own certificate: %v", err)
 	}
@@ -517,7 +517,7 @@ func TestIOCImportAmberRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		// What a sync does when the peer's certificate arrives.
-		cert := ownCert(t, p[1])
+		cert := ownCert(t, p[1].db)
 		if _, err := p[0].db.PutItems([]store.Entry{{Item: cert}}); err != nil {
 			t.Fatal(err)
 		}

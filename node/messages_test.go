@@ -1,0 +1,62 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+// TestFollowOpensEachMessageOnce: a --follow stream lists again on every
+// change; with its cache of opened bodies the second listing opens nothing
+// (it lists every message even once our key can no longer open them), while
+// a plain listing still opens each one.
+func TestFollowOpensEachMessageOnce(t *testing.T) {
+	a, _ := bareNode(t, 0x91, nil)
+	b, bdb := bareNode(t, 0x92, nil)
+	if _, err := a.AddPeer(b.ID(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	// What a sync does when b's certificate arrives.
+	cert := ownCert(t, bdb)
+	if _, err := a.db.PutItems([]store.Entry{{Item: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.rememberPeerKey(b.ID(), cert); err != nil {
+		t.Fatal(err)
+	}
+	const count = 20
+	for i := range count {
+		if _, err := a.SendMessage(b.ID(), fmt.Sprintf("message %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opened := map[item.ID]messageBody{}
+	first, err := a.messages(nil, opened)
+	if err != nil || len(first) != count || len(opened) != count {
+		t.Fatalf("first listing: %d messages, %d opened, %v; want %d", len(first), len(opened), err, count)
+	}
+	other, err := identity.NewKeyFromSeed(bytes.Repeat([]byte{0x93}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.rkey, err = recipient.Derive(other); err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.messages(nil, opened)
+	if err != nil || len(again) != count {
+		t.Fatalf("listing again with the cache: %d messages, %v; want all %d without opening any", len(again), err, count)
+	}
+	for i := range again {
+		if again[i].Text != first[i].Text || again[i].ID != first[i].ID {
+			t.Fatalf("message %d listed as %q, first as %q", i, again[i].Text, first[i].Text)
+		}
+	}
+	if plain, _ := a.Messages(nil); len(plain) != 0 {
+		t.Fatalf("a plain listing with the wrong key opened %d messages: the cache leaked into it", len(plain))
+	}
+}
