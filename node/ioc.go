@@ -84,11 +84,24 @@ func (n *Node) trusts(peer identity.ID) bool { return n.isPeer(peer) }
 // iocScopes lists the collection scopes offered to peer: for each
 // collection, the classes ioc.PeerClasses allows between us.
 func (n *Node) iocScopes(peer identity.ID) []store.Scope {
+	return n.classScopes(peer, func(ioc.Class) bool { return true })
+}
+
+// ownScopes lists the scopes only we and peer share: the pair scope and, per
+// collection, the direct classes each way (not those every peer shares).
+func (n *Node) ownScopes(peer identity.ID) []store.Scope {
+	direct := func(c ioc.Class) bool { return c.Level != ioc.ClassPublic && c.Level != ioc.ClassTrusted }
+	return append([]store.Scope{pairScope(n.id, peer)}, n.classScopes(peer, direct)...)
+}
+
+func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []store.Scope {
 	var out []store.Scope
 	for _, name := range n.collections() {
 		sp := collectionSpace(name)
 		for _, c := range ioc.PeerClasses(n.id, peer, n.trusts(peer)) {
-			out = append(out, classScope(sp, c))
+			if keep(c) {
+				out = append(out, classScope(sp, c))
+			}
 		}
 	}
 	return out
@@ -605,7 +618,7 @@ func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
 }
 
 // noteIOCExpiry indexes items by expiry so that the sync engine can leave
-// expired ones out of the sets it offers (expiredIOCs), and tells the
+// expired ones out of the sets it offers (iocExpiries), and tells the
 // cached scope sets when to drop them.
 func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
 	if len(exp) == 0 {
@@ -623,37 +636,30 @@ func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
 	if err != nil {
 		return err
 	}
-	first := exp[0].until
-	for _, e := range exp[1:] {
-		if e.until.Before(first) {
-			first = e.until
-		}
-	}
-	n.sets.expiring(first)
+	n.sets.expiring(exp)
 	return nil
 }
 
-// expiredIOCs returns the IDs of the IOC items expired at now and the next
-// expiry after now (zero if none). It reads only the expired part of the
-// index, which is sorted by time, and one key more.
-func (n *Node) expiredIOCs(now time.Time) (map[item.ID]bool, time.Time, error) {
-	out := map[item.ID]bool{}
-	var next time.Time
+// iocExpiries reads the expiry index: the IOC items expired at now, and
+// the expiries still ahead.
+func (n *Node) iocExpiries(now time.Time) (expired map[item.ID]bool, ahead []iocExpiry, err error) {
+	expired = map[item.ID]bool{}
 	limit := now.UnixMilli()
-	err := n.db.View(func(tx *store.Tx) error {
+	err = n.db.View(func(tx *store.Tx) error {
 		return tx.ScanKeys(bucketIOCExpiry, nil, func(k []byte) error {
 			if len(k) != 8+len(item.ID{}) {
 				return nil
 			}
-			if t := int64(binary.BigEndian.Uint64(k[:8])); t > limit {
-				next = time.UnixMilli(t)
-				return store.ErrStop
+			t, id := int64(binary.BigEndian.Uint64(k[:8])), item.ID(k[8:])
+			if t > limit {
+				ahead = append(ahead, iocExpiry{id, time.UnixMilli(t)})
+			} else {
+				expired[id] = true
 			}
-			out[item.ID(k[8:])] = true
 			return nil
 		})
 	})
-	return out, next, err
+	return expired, ahead, err
 }
 
 // pushToAll hands stored entries to every live session sharing a scope.

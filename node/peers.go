@@ -90,11 +90,12 @@ func (n *Node) RemovePeer(id identity.ID) error {
 	if _, err := n.peer(id); err != nil {
 		return err
 	}
+	own := n.ownScopes(id) // while it is still a peer
 	if err := n.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) }); err != nil {
 		return err
 	}
 	n.endSession(id)
-	n.sets.forget(pairScope(n.id, id))
+	n.sets.forget(own...)
 	n.log.Info("peer removed", "peer", id)
 	return nil
 }

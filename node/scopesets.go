@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -12,21 +13,32 @@ import (
 // scopeSets caches, per scope, the set of IDs the sync engine reconciles,
 // so that a session over a large scope costs what reconciliation costs and
 // not a read of the whole scope from the store: at a million IDs that read
-// took 2.6 s of CPU and 32 MB per session. The store reports every ID it
-// indexes (store.OnIndexed); they wait in pending until the next session
-// asks, which merges them once (recon.MemSet.With) into a new set. Sets
-// handed out are never modified, so sessions may read them while the store
-// grows. A set leaves out the IOCs expired when it was built (docs/ioc.md
-// §8); it is rebuilt from the store once the earliest later expiry passes.
+// takes over a second and 32 MB per session.
+//
+// The store reports every ID it indexes (store.OnIndexed) and the node every
+// IOC expiry it records (noteIOCExpiry); both wait in the entry until the
+// next session asks, which merges them into a new set (recon.MemSet.With,
+// Without). Sets handed out are never modified, so sessions read them while
+// the store grows. A set leaves out IOCs expired at the time it was made
+// (docs/ioc.md §8): the build leaves out those expired then and remembers
+// when the others expire, and every later expiry is noted as it is
+// recorded, so an expiry costs the removal of one ID, not a new read.
+//
+// One session at a time builds or merges an entry; others wait for it and
+// then look again. None of that work runs under mu, which the store's
+// callback takes while the store holds its own locks.
 type scopeSets struct {
 	mu sync.Mutex
 	m  map[store.Scope]*scopeSet
 }
 
 type scopeSet struct {
-	set     *recon.MemSet // nil while the first build reads the store
-	pending []recon.ID    // indexed since set was made
-	expires time.Time     // rebuild from then on; zero: no expiry ahead
+	set      *recon.MemSet         // nil until the first build is done
+	pending  map[recon.ID]struct{} // indexed since set was made
+	expiries []iocExpiry           // of IDs in set or pending (any, while busy or unbuilt)
+	next     time.Time             // the earliest of expiries; zero if none
+	made     time.Time             // the clock when set was made: going back means rebuild
+	busy     chan struct{}         // closed when the session building or merging is done
 }
 
 // maxPending bounds the IDs waiting for a scope nobody asks for: past it the
@@ -43,78 +55,136 @@ func (c *scopeSets) indexed(s store.Scope, ids []item.ID) {
 		return // not cached: the next session reads the store
 	}
 	for _, id := range ids {
-		e.pending = append(e.pending, recon.ID(id))
+		e.pending[recon.ID(id)] = struct{}{}
 	}
-	if e.set != nil && len(e.pending) > maxPending(e.set.Len()) {
+	if e.set != nil && e.busy == nil && len(e.pending) > maxPending(e.set.Len()) {
 		delete(c.m, s)
 	}
 }
 
-// forget drops a scope's set (the pair scope of a removed peer); a later
-// session reads it afresh.
-func (c *scopeSets) forget(s store.Scope) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, s)
-}
-
-// expiring notes that an IOC stops being offered at t: every cached set
-// that may hold it must be rebuilt then (at once if t has passed).
-func (c *scopeSets) expiring(t time.Time) {
+// expiring notes IOC expiries as they are recorded. An entry keeps those of
+// its IDs; while it is being built or merged, when its IDs are not yet
+// known, it keeps them all and sorts them out when the work is done.
+func (c *scopeSets) expiring(exp []iocExpiry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.m {
-		if e.expires.IsZero() || t.Before(e.expires) {
-			e.expires = t
+		for _, x := range exp {
+			if e.busy != nil || e.set == nil || e.holds(recon.ID(x.id)) {
+				e.note(x)
+			}
 		}
 	}
 }
 
-// get returns the scope's set at now. build reads the scope from the store
-// and returns the next expiry after now; it runs when the set is not cached
-// or has expired. live drops IOCs expired at now from IDs indexed since.
-// Neither runs under c.mu: the store calls indexed while it holds its own
-// locks, so c.mu must never wait for the store.
-func (c *scopeSets) get(s store.Scope, now time.Time, build func() ([]recon.ID, time.Time, error), live func([]recon.ID) ([]recon.ID, error)) (*recon.MemSet, error) {
-	c.mu.Lock()
-	e := c.m[s]
-	if e == nil || (!e.expires.IsZero() && !now.Before(e.expires)) {
-		// A fresh entry collects what is indexed from now on; what was
-		// indexed before is in the store the build reads.
-		e = &scopeSet{}
-		c.m[s] = e
+func (e *scopeSet) note(x iocExpiry) {
+	e.expiries = append(e.expiries, x)
+	if e.next.IsZero() || x.until.Before(e.next) {
+		e.next = x.until
 	}
-	if e.set != nil && len(e.pending) == 0 {
-		set := e.set
+}
+
+func (e *scopeSet) holds(id recon.ID) bool {
+	_, ok := e.pending[id]
+	return ok || e.set.Contains(id)
+}
+
+// forget drops scopes' sets (those of a removed peer); a later session
+// reads them afresh.
+func (c *scopeSets) forget(scopes ...store.Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range scopes {
+		delete(c.m, s)
+	}
+}
+
+// get returns the scope's set at now. build reads the scope from the store:
+// the IDs of items not expired at now, and the expiries of those that will.
+func (c *scopeSets) get(s store.Scope, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, error) {
+	for {
+		c.mu.Lock()
+		e := c.m[s]
+		if e == nil || (e.set != nil && now.Before(e.made)) {
+			// A fresh entry collects what is indexed from now on; what was
+			// indexed before is in the store the build reads.
+			e = &scopeSet{pending: map[recon.ID]struct{}{}}
+			c.m[s] = e
+		}
+		if busy := e.busy; busy != nil {
+			c.mu.Unlock()
+			<-busy
+			continue
+		}
+		due := !e.next.IsZero() && !now.Before(e.next)
+		if e.set != nil && len(e.pending) == 0 && !due {
+			set := e.set
+			c.mu.Unlock()
+			return set, nil
+		}
+		// This session does the work, outside the lock.
+		done := make(chan struct{})
+		e.busy = done
+		base, pending, noted := e.set, e.pending, slices.Clone(e.expiries)
+		e.pending = map[recon.ID]struct{}{}
+		c.mu.Unlock()
+
+		set, kept, err := merge(base, pending, noted, now, build)
+
+		c.mu.Lock()
+		e.busy = nil
+		close(done)
+		if err != nil {
+			if c.m[s] == e {
+				delete(c.m, s) // what it took is lost to it: read afresh next time
+			}
+			c.mu.Unlock()
+			return nil, err
+		}
+		// Expiries noted during the work were kept whatever their ID: keep
+		// those of ours. Any already due leave at the next call.
+		during := e.expiries[len(noted):]
+		e.set, e.made, e.expiries, e.next = set, now, nil, time.Time{}
+		for _, x := range slices.Concat(kept, during) {
+			if e.holds(recon.ID(x.id)) {
+				e.note(x)
+			}
+		}
 		c.mu.Unlock()
 		return set, nil
 	}
-	pending, needBuild := e.pending, e.set == nil
-	e.pending = nil
-	c.mu.Unlock()
+}
 
-	var built *recon.MemSet
-	var next time.Time
-	add, err := live(pending)
-	if err == nil && needBuild {
-		var ids []recon.ID
-		ids, next, err = build()
-		built = recon.NewMemSet(ids)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		if c.m[s] == e {
-			delete(c.m, s) // the taken IDs are lost to it: read afresh next time
+// merge makes the new set: base (or, if nil, the scope built from the
+// store) with the pending IDs and without those whose expiry is due at now.
+// It returns the expiries still ahead.
+func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []iocExpiry, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, []iocExpiry, error) {
+	if base == nil {
+		ids, built, err := build()
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil, err
+		base, noted = recon.NewMemSet(ids), append(built, noted...)
 	}
-	if e.set == nil { // another session's build may have finished first
-		e.set = built
+	set := base.With(slices.Collect(mapKeys(pending)))
+	var drop []recon.ID
+	var kept []iocExpiry
+	for _, x := range noted {
+		if x.until.After(now) {
+			kept = append(kept, x)
+		} else {
+			drop = append(drop, recon.ID(x.id))
+		}
 	}
-	e.set = e.set.With(add)
-	if !next.IsZero() && (e.expires.IsZero() || next.Before(e.expires)) {
-		e.expires = next
+	return set.Without(drop), kept, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
 	}
-	return e.set, nil
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -32,15 +31,15 @@ func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
 }
 
 // Set returns the scope's IDs from the node's cache (scopesets.go), which
-// reads the store only the first time and after an IOC expires. Expired
-// IOCs are left out: they are not offered (docs/ioc.md §8).
+// reads the store only the first time. Expired IOCs are left out: they are
+// not offered (docs/ioc.md §8).
 func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
 	n := s.n
 	now := n.cfg.Now()
-	set, err := n.sets.get(store.Scope(sc), now, func() ([]recon.ID, time.Time, error) {
-		expired, next, err := n.expiredIOCs(now)
+	set, err := n.sets.get(store.Scope(sc), now, func() ([]recon.ID, []iocExpiry, error) {
+		expired, ahead, err := n.iocExpiries(now)
 		if err != nil {
-			return nil, time.Time{}, err
+			return nil, nil, err
 		}
 		var ids []recon.ID
 		err = n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
@@ -49,13 +48,7 @@ func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
 			}
 			return nil
 		})
-		return ids, next, err
-	}, func(ids []recon.ID) ([]recon.ID, error) {
-		expired, _, err := n.expiredIOCs(now)
-		if err != nil || len(expired) == 0 {
-			return ids, err
-		}
-		return slices.DeleteFunc(ids, func(id recon.ID) bool { return expired[item.ID(id)] }), nil
+		return ids, ahead, err
 	})
 	if err != nil {
 		return nil, err

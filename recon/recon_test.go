@@ -234,3 +234,35 @@ func TestMemSetWith(t *testing.T) {
 		}
 	}
 }
+
+// TestMemSetWithout: removing IDs (some held, some not) gives the set built
+// from scratch without them, leaves the original as it was, and undoes With.
+func TestMemSetWithout(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	base, strangers := makeSets(r, 0, 5000, 50)
+	s := NewMemSet(base)
+	s.Warm(4096)
+	before := s.Digest()
+	gone := append(slices.Clone(base[:1000]), strangers...)
+	got := s.Without(gone)
+	want := NewMemSet(base[1000:])
+	g, w := make([]Symbol, 4096), make([]Symbol, 4096)
+	got.Symbols(g, 0)
+	want.Symbols(w, 0)
+	if got.Len() != want.Len() || got.Digest() != want.Digest() || got.Sketch() != want.Sketch() || !slices.Equal(g, w) {
+		t.Fatal("the set without 1,000 IDs differs from the one built from scratch")
+	}
+	if s.Len() != len(base) || s.Digest() != before {
+		t.Fatal("Without changed the original set")
+	}
+	if s.Without(strangers) != s {
+		t.Fatal("removing only IDs it does not hold made a new set")
+	}
+	back := got.With(base[:1000])
+	b := make([]Symbol, 4096)
+	back.Symbols(b, 0)
+	s.Symbols(w, 0)
+	if back.Digest() != before || back.Sketch() != s.Sketch() || !slices.Equal(b, w) {
+		t.Fatal("With does not undo Without")
+	}
+}

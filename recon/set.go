@@ -149,7 +149,7 @@ func (s *MemSet) All() iter.Seq[ID] { return slices.Values(s.ids) }
 // Sketch returns the set's sketch.
 func (s *MemSet) Sketch() Sketch { return s.sketch }
 
-// Digest returns the set digest, computing it once per change.
+// Digest returns the set digest, computing it once.
 func (s *MemSet) Digest() Digest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -220,13 +220,46 @@ func (s *MemSet) With(ids []ID) *MemSet {
 		return s
 	}
 	merged = append(merged, s.ids[i:]...)
-	t := &MemSet{ids: merged, sketch: s.sketch}
+	return s.derive(merged, fresh, 1)
+}
+
+// Without returns the set of s's IDs but ids, leaving s as it is, at the
+// cost of With (XOR undoes itself: each removed ID toggles the cached
+// symbols it touches). It returns s itself when ids removes nothing.
+func (s *MemSet) Without(ids []ID) *MemSet {
+	gone := slices.Clone(ids)
+	slices.SortFunc(gone, ID.Compare)
+	gone = slices.Compact(gone)
+	kept := make([]ID, 0, len(s.ids))
+	var removed []ID
+	j := 0
+	for _, id := range s.ids {
+		for j < len(gone) && gone[j].Compare(id) < 0 {
+			j++
+		}
+		if j < len(gone) && gone[j] == id {
+			removed = append(removed, id)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	if len(removed) == 0 {
+		return s
+	}
+	return s.derive(kept, removed, ^uint32(0))
+}
+
+// derive returns the set over ids, which are s's IDs with changed added
+// (delta 1) or removed (delta -1): the sketch and the cached symbols are
+// carried over and updated, the digest recomputed on first use.
+func (s *MemSet) derive(ids, changed []ID, delta uint32) *MemSet {
+	t := &MemSet{ids: ids, sketch: s.sketch}
 	s.mu.Lock()
 	t.symbols = slices.Clone(s.symbols)
 	s.mu.Unlock()
-	for k := range fresh {
-		t.sketch.update(&fresh[k], 1)
-		toggle(t.symbols, 0, &fresh[k])
+	for k := range changed {
+		t.sketch.update(&changed[k], delta)
+		toggle(t.symbols, 0, &changed[k])
 	}
 	return t
 }
