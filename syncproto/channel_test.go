@@ -62,6 +62,50 @@ func TestSizes(t *testing.T) {
 	}
 }
 
+// TestReaderGrows: the channel reads through the handshake's small buffer
+// until a frame larger than it arrives, then through a larger one; what the
+// small one had buffered (frames sent before and after the large one, in one
+// burst) comes through whole and in order.
+func TestReaderGrows(t *testing.T) {
+	checkLeaks(t)
+	c, s := establish(t, nil)
+	msgs := [][]byte{[]byte("a"), []byte("b"), bytes.Repeat([]byte{0x5a}, 3*handshakeBufferSize), []byte("c"), []byte("d")}
+	// Collect the frames, then send them in one write, so that the small
+	// buffer holds several frames when the large one is met.
+	wire := c.conn
+	burst := &collectConn{Conn: wire}
+	c.conn = burst
+	for _, m := range msgs {
+		if err := c.WriteFrame(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.conn = wire
+	if _, err := wire.Write(burst.b); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range msgs {
+		got, err := s.ReadFrame(nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("message %d: %d bytes, %v; want %d", i, len(got), err, len(want))
+		}
+	}
+	if s.r.Size() != readBufferSize {
+		t.Fatalf("reader is %d bytes after a %d-byte frame, want %d", s.r.Size(), len(msgs[2]), readBufferSize)
+	}
+}
+
+// collectConn keeps what is written to it instead of sending it.
+type collectConn struct {
+	net.Conn
+	b []byte
+}
+
+func (c *collectConn) Write(p []byte) (int, error) {
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
 // TestTampering: an attacker on the wire flips a bit in, reorders,
 // duplicates, drops or injects a frame. The receiver gets every message
 // before it, nothing from it on, and the channel stays failed.

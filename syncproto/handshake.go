@@ -485,5 +485,6 @@ func openAuth(prk []byte, label string, th, frame []byte, typ uint, sigContext s
 }
 
 // newBufReader buffers reads from the transport for the handshake and then
-// the channel, which inherits whatever the handshake read ahead.
-func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, readBufferSize) }
+// the channel, which inherits whatever the handshake read ahead (and grows
+// it for large frames, Conn.growReader).
+func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, handshakeBufferSize) }
