@@ -178,6 +178,13 @@ func TestPeersHandshakeOverOnion(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				sc, err := syncproto.Server(ctx, c, &syncproto.Config{Key: keyA})
+				var he *syncproto.HandshakeError
+				if errors.As(err, &he) && he.Stage == syncproto.StageInitiatorHello && errors.Is(err, io.ErrUnexpectedEOF) {
+					// A stream that ended before its first byte: a dial
+					// attempt the client gave up on (it happened once in a full run).
+					// The exchange checked below is another connection.
+					return
+				}
 				if err != nil {
 					serverErr <- err
 					return
