@@ -1,6 +1,7 @@
 package syncproto
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -323,7 +324,10 @@ func TestHandshakeDeadline(t *testing.T) {
 	d, l := tcpPair(t)
 	defer l.Close()
 	start := time.Now()
-	_, err := Client(t.Context(), d, &Config{Key: testKey(t, "alice"), HandshakeTimeout: 100 * time.Millisecond}, testKey(t, "bob").ID())
+	// 1 s, not less: the deadline also covers the key generation before
+	// message 1, and a loaded machine under -race can stall that long
+	// enough to fail the write instead of the wait for message 2.
+	_, err := Client(t.Context(), d, &Config{Key: testKey(t, "alice"), HandshakeTimeout: time.Second}, testKey(t, "bob").ID())
 	var ne net.Error
 	if stageOf(t, err) != StageResponderHello || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("client against a silent peer: %v", err)
@@ -346,8 +350,16 @@ func TestHandshakeCancel(t *testing.T) {
 	d, l := tcpPair(t)
 	defer l.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(50*time.Millisecond, cancel)
+	defer cancel()
+	read := make(chan struct{})
+	go func() { // cancel once message 1 is in: the client waits for message 2
+		defer close(read)
+		if _, err := readFrame(bufio.NewReader(l), nil, 1, MaxHandshakeFrame); err == nil {
+			cancel()
+		}
+	}()
 	_, err := Client(ctx, d, &Config{Key: testKey(t, "alice")}, testKey(t, "bob").ID())
+	<-read
 	if !errors.Is(err, context.Canceled) || stageOf(t, err) != StageResponderHello {
 		t.Fatalf("cancelled handshake: %v", err)
 	}
