@@ -61,22 +61,8 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var e apiErrorBody
-		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-		code := exitFailure
-		switch resp.StatusCode {
-		case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
-			code = exitUsage
-		}
-		var hints []string
-		if e.Hint != "" {
-			hints = append(hints, e.Hint)
-		}
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		return fail(code, errors.New(e.Error), hints...)
+	if err := apiError(resp); err != nil {
+		return err
 	}
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
@@ -84,6 +70,48 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		}
 	}
 	return nil
+}
+
+// apiError is nil for a successful reply; otherwise it is the API's error
+// as a CLI error with the API's hint (exit 2 for what the user asked wrong,
+// 1 for the node's own failures).
+func apiError(resp *http.Response) error {
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	var e apiErrorBody
+	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+	code := exitFailure
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+		code = exitUsage
+	}
+	var hints []string
+	if e.Hint != "" {
+		hints = append(hints, e.Hint)
+	}
+	if e.Error == "" {
+		e.Error = resp.Status
+	}
+	return fail(code, errors.New(e.Error), hints...)
+}
+
+// download copies a GET reply's body to w, or returns the API's error.
+func (c *apiClient) download(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ghostwire"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if err := apiError(resp); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
 func (c *apiClient) unreachable(err error) error {
@@ -105,6 +133,9 @@ func (c *apiClient) stream(ctx context.Context, path string, fn func(json.RawMes
 		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
+	if err := apiError(resp); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var m json.RawMessage

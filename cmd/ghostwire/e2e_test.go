@@ -422,6 +422,9 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	if code != http.StatusNotFound || json.Unmarshal(body, &apiErr) != nil || !strings.Contains(apiErr.Error, "unknown peer") {
 		t.Fatalf("sending to a removed peer: HTTP %d %s, want 404 unknown peer", code, body)
 	}
+	// A follow stream about a peer that is gone fails at once, as a usage
+	// error naming it, instead of streaming the error reply as a message.
+	gwBounded(t, e2eCLILimit, "msg", "list", "--peer", bob.onion, "--follow", "--data", alice.data).expect(t, exitUsage, "", "unknown peer")
 	bob.cli(t, &sent, "msg", "send", "alice", "are you there?")
 	eventually(t, "bob's session with alice ends", e2eSyncLimit, func() (bool, string) {
 		var ps []node.Peer

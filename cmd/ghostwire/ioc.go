@@ -7,10 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,36 +268,11 @@ func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJS
 }
 
 func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		fmt.Fprintf(&b, "%s %d  ", k, m[k])
 	}
 	return strings.TrimSpace(b.String())
-}
-
-// download copies a GET reply's body to w, or returns the API's error.
-func (c *apiClient) download(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ghostwire"+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unreachable(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var eb apiErrorBody
-		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&eb)
-		return fail(exitUsage, errors.New(eb.Error), eb.Hint)
-	}
-	_, err = io.Copy(w, resp.Body)
-	return err
 }
 
 // iocFetch asks the node to sync afresh with its peers and show the IOC.
