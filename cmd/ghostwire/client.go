@@ -81,11 +81,7 @@ func apiError(resp *http.Response) error {
 	}
 	var e apiErrorBody
 	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-	code := exitFailure
-	switch resp.StatusCode {
-	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
-		code = exitUsage
-	}
+	code := exitForStatus(resp.StatusCode)
 	var hints []string
 	if e.Hint != "" {
 		hints = append(hints, e.Hint)
@@ -94,6 +90,16 @@ func apiError(resp *http.Response) error {
 		e.Error = resp.Status
 	}
 	return fail(code, errors.New(e.Error), hints...)
+}
+
+// exitForStatus is the exit code for an API error status: 2 for what the
+// user asked wrong, 1 for the node's own failures.
+func exitForStatus(status int) int {
+	switch status {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+		return exitUsage
+	}
+	return exitFailure
 }
 
 // download copies a GET reply's body to w, or returns the API's error.
@@ -162,6 +168,14 @@ func query(kv ...string) string {
 		return ""
 	}
 	return "?" + v.Encode()
+}
+
+// flag1 is a boolean query parameter: "1", or "" to leave it out.
+func flag1(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 // apiTimeout bounds one CLI request.

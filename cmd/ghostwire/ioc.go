@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/url"
@@ -100,10 +101,7 @@ func runIOC(e *env, args []string) error {
 		if *format != "stix" && *format != "misp" {
 			return usageError("--format is stix or misp")
 		}
-		q := query("format", *format, "collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since)
-		if *expired {
-			q += "&expired=1"
-		}
+		q := query("format", *format, "collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since, "expired", flag1(*expired))
 		return api.download(e.ctx, "/v1/iocs/export"+q, e.stdout)
 	case "fetch":
 		if len(pos) != 1 {
@@ -148,14 +146,7 @@ func runIOC(e *env, args []string) error {
 		if len(pos) != 0 {
 			return usageError("ioc list takes flags only")
 		}
-		q := query("collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since)
-		if *expired {
-			if q == "" {
-				q = "?expired=1"
-			} else {
-				q += "&expired=1"
-			}
-		}
+		q := query("collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since, "expired", flag1(*expired))
 		var xs []node.IOC
 		if err := api.do(ctx, "GET", "/v1/iocs"+q, nil, &xs); err != nil {
 			return err
@@ -188,30 +179,28 @@ func runIOC(e *env, args []string) error {
 // iocImport streams FILE (or standard input) to the node's import
 // endpoint, printing its progress lines on stderr and then the result.
 func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJSON bool) error {
-	in := e.stdin
+	in := &readErr{r: e.stdin}
 	if file != "-" {
 		f, err := os.Open(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fail(exitUsage, fmt.Errorf("%s does not exist", file), "give the path of a STIX 2.1 or MISP JSON file, or - for standard input")
+		}
 		if err != nil {
-			return fail(exitUsage, err)
+			return fileError(err, file)
 		}
 		defer f.Close()
-		in = f
+		in.r = f
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"collection": req.Collection, "tlp": req.TLP, "to": strings.Join(req.To, ",")} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if req.Partial {
-		q.Set("partial", "1")
-	}
-	hreq, err := http.NewRequestWithContext(e.ctx, http.MethodPost, "http://ghostwire/v1/iocs/import?"+q.Encode(), in)
+	q := query("collection", req.Collection, "tlp", req.TLP, "to", strings.Join(req.To, ","), "partial", flag1(req.Partial))
+	hreq, err := http.NewRequestWithContext(e.ctx, http.MethodPost, "http://ghostwire/v1/iocs/import"+q, in)
 	if err != nil {
 		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := api.http.Do(hreq)
+	if in.err != nil { // the input failed, not the node (a directory, an I/O error)
+		return fileError(in.err, file)
+	}
 	if err != nil {
 		return api.unreachable(err)
 	}
@@ -251,20 +240,31 @@ func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJS
 		}
 	}
 	if last.Error != "" {
-		code := exitFailure
-		if resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusRequestEntityTooLarge {
-			code = exitUsage
-		}
 		var hints []string
 		if last.Hint != "" {
 			hints = append(hints, last.Hint)
 		}
-		return fail(code, errors.New(last.Error), hints...)
+		return fail(exitForStatus(resp.StatusCode), errors.New(last.Error), hints...)
 	}
 	if last.Result == nil {
 		return fmt.Errorf("the node's answer had no result (status %s)", resp.Status)
 	}
 	return nil
+}
+
+// readErr is a reader that remembers its first error, so that a failing
+// input is not taken for an unreachable node.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func counts(m map[string]int) string {

@@ -7,11 +7,10 @@ import (
 )
 
 // verbCall is one `ghostwire <noun> <verb> …` call against the running
-// node: the parsed verb, its positional arguments and flags, and the API.
+// node: the parsed verb, its positional arguments, --json, and the API.
 type verbCall struct {
 	verb   string
 	args   []string
-	flags  *flag.FlagSet
 	asJSON bool
 	api    *apiClient
 }
@@ -27,24 +26,17 @@ func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs
 	if define != nil {
 		define(fs)
 	}
-	if len(args) == 0 {
+	v, rest, err := verb(c, args, verbs...)
+	switch {
+	case err != nil:
+		return nil, err
+	case v == "" && len(args) == 0:
 		printUsage(e.stderr, c, fs)
 		return nil, usageError("%s needs a verb: %s", c.name, strings.Join(verbs, ", "))
-	}
-	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	case v == "": // asks for help
 		return nil, parse(e, c, fs, args)
 	}
-	call := &verbCall{flags: fs}
-	for _, v := range verbs {
-		if args[0] == v {
-			call.verb = v
-		}
-	}
-	if call.verb == "" {
-		return nil, fail(exitUsage, fmt.Errorf("unknown %s verb %q", c.name, args[0]),
-			fmt.Sprintf("the verbs are: %s; see 'ghostwire %s --help'", strings.Join(verbs, ", "), c.name))
-	}
-	pos, err := parseInterleaved(e, c, fs, args[1:])
+	pos, err := parseInterleaved(e, c, fs, rest)
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +44,7 @@ func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs
 	if err != nil {
 		return nil, err
 	}
-	call.args, call.asJSON, call.api = pos, *asJSON, newAPIClient(path)
-	return call, nil
+	return &verbCall{verb: v, args: pos, asJSON: *asJSON, api: newAPIClient(path)}, nil
 }
 
 // parseInterleaved parses flags that may come before or after positional
