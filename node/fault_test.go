@@ -382,7 +382,7 @@ func (r *faultRun) attempt(ctx context.Context, i, j int) string {
 		return "handshake cut"
 	}
 	obs := r.observe(i)
-	sess := syncproto.NewSession(conn, obs, true, nil)
+	sess := syncproto.NewSession(conn, obs, true)
 	done := make(chan error, 1)
 	go func() { done <- sess.Run(actx) }()
 	select {
@@ -419,7 +419,7 @@ func (r *faultRun) acceptLoop(ctx context.Context, k int, ln net.Listener, wg *s
 			if err != nil {
 				return
 			}
-			err = syncproto.NewSession(conn, r.observe(k), false, nil).Run(ctx)
+			err = syncproto.NewSession(conn, r.observe(k), false).Run(ctx)
 			if errors.Is(err, syncproto.ErrSession) {
 				r.t.Errorf("session at node %d: %v", k, err)
 			}

@@ -96,7 +96,7 @@ func (ps *peerSession) established() bool { return ps.sess.Stats().BytesReceived
 func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator bool) (heard bool) {
 	peer := conn.Peer()
 	sctx, cancel := context.WithCancel(ctx)
-	ps := &peerSession{peer: peer, sess: syncproto.NewSession(conn, syncStore{n}, initiator, n.log), cancel: cancel, done: make(chan struct{})}
+	ps := &peerSession{peer: peer, sess: syncproto.NewSession(conn, syncStore{n}, initiator), cancel: cancel, done: make(chan struct{})}
 	n.mu.Lock()
 	if _, busy := n.sessions[peer]; busy || n.stopping {
 		n.mu.Unlock()

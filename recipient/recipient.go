@@ -36,7 +36,7 @@ const (
 	wrapInfo    = "ghostwire sealed payload key v1"
 )
 
-// KindKey is the item kind of a recipient-key certificate (docs/protocol.md §5.2).
+// KindKey is the item kind of a recipient-key certificate (docs/protocol.md §5.6, §9.1).
 const KindKey item.Kind = 2
 
 // Limits (docs/protocol.md §9.2).

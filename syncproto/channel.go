@@ -2,7 +2,6 @@ package syncproto
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -246,13 +245,10 @@ func (c *Conn) readRecord(buf []byte) ([]byte, error) {
 	}
 }
 
-// growReader moves the channel to a readBufferSize reader, which first
-// returns what the small one had buffered. The caller holds c.in.
-func (c *Conn) growReader() {
-	buffered, _ := c.r.Peek(c.r.Buffered())
-	rest := bytes.NewReader(bytes.Clone(buffered))
-	c.r = bufio.NewReaderSize(io.MultiReader(rest, c.conn), readBufferSize)
-}
+// growReader moves the channel to a readBufferSize reader over the small
+// one: it first drains what that had buffered, then its large reads pass
+// straight through to the transport. The caller holds c.in.
+func (c *Conn) growReader() { c.r = bufio.NewReaderSize(c.r, readBufferSize) }
 
 // broken logs why the channel failed, closes the transport without a word
 // to the peer, and returns the generic error the caller sees.

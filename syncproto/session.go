@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -122,7 +121,6 @@ type Session struct {
 	st        SyncStore
 	peer      identity.ID
 	initiator bool
-	log       *slog.Logger
 	limits    recon.Limits
 
 	// scopes is fixed once the open exchange is over (opened closed).
@@ -142,11 +140,8 @@ type Session struct {
 }
 
 // NewSession prepares a session over c; Run starts it.
-func NewSession(c *Conn, st SyncStore, initiator bool, log *slog.Logger) *Session {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator, log: log,
+func NewSession(c *Conn, st SyncStore, initiator bool) *Session {
+	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator,
 		limits: recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16},
 		index:  map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}), unack: map[recon.ID]bool{}}
 }
@@ -170,11 +165,7 @@ func (s *Session) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	if err != nil {
-		// §10.4: the peer got a bare close; the reason stays here.
-		s.log.Debug("sync session failed", "peer", s.peer, "err", err)
-	}
-	return err
+	return err // §10.4: the peer got a bare close; the caller logs the reason
 }
 
 func (s *Session) run() error {

@@ -134,8 +134,8 @@ func fill(a, b *memStore, sc Scope, common, diff int, seed uint64) {
 func runPair(t *testing.T, a, b *memStore) (ca, cb SessionStats, errA, errB error) {
 	t.Helper()
 	client, server := establish(t, nil)
-	sa := NewSession(client, a, true, nil)
-	sb := NewSession(server, b, false, nil)
+	sa := NewSession(client, a, true)
+	sb := NewSession(server, b, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -218,8 +218,8 @@ func TestSessionRejectsForgedItem(t *testing.T) {
 	a, b := newMemStore(sc), newMemStore(sc)
 	a.add(sc, []byte("forged: not valid"))
 	client, server := establish(t, nil)
-	sa := NewSession(client, a, true, nil)
-	sb := NewSession(server, b, false, nil)
+	sa := NewSession(client, a, true)
+	sb := NewSession(server, b, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -266,8 +266,8 @@ func TestSessionLivePush(t *testing.T) {
 	sc := Scope{5}
 	a, b := newMemStore(sc), newMemStore(sc)
 	client, server := establish(t, nil)
-	sa := NewSession(client, a, true, nil)
-	sb := NewSession(server, b, false, nil)
+	sa := NewSession(client, a, true)
+	sb := NewSession(server, b, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
