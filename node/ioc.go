@@ -315,10 +315,7 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 		}
 		entries = append(entries, store.Entry{Item: it, Scopes: scopes})
 	}
-	if _, err := n.db.PutItems(entries); err != nil {
-		return err
-	}
-	if err := n.noteIOCExpiry(n.expiryOf(items)); err != nil {
+	if _, err := n.putItems(entries, n.expiryOf(items)); err != nil {
 		return err
 	}
 	n.pushToAll(entries)
@@ -523,6 +520,11 @@ type FetchResult struct {
 // maxFetchWait bounds how long a fetch waits for its syncs.
 const maxFetchWait = 2 * time.Minute
 
+// fetchWait clamps a requested fetch wait to [1 s, maxFetchWait], once for
+// the reply's deadline and the fetch alike (a negative one had set the
+// deadline in the past).
+func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), maxFetchWait) }
+
 // FetchIOC gets an IOC by content ID (or item ID) from peers: it restarts
 // the session with every connected peer, which makes each reconcile afresh,
 // and waits until those syncs complete (or wait passes) before looking
@@ -536,7 +538,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.status != http.StatusNotFound {
 		return nil, err
 	}
-	wait = min(max(wait, time.Second), maxFetchWait)
+	wait = fetchWait(wait)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	n.mu.Lock()
@@ -617,27 +619,32 @@ func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
 	return out
 }
 
-// noteIOCExpiry indexes items by expiry so that the sync engine can leave
-// expired ones out of the sets it offers (iocExpiries), and tells the
-// cached scope sets when to drop them.
-func (n *Node) noteIOCExpiry(exp []iocExpiry) error {
-	if len(exp) == 0 {
-		return nil
-	}
-	err := n.db.Update(func(tx *store.Tx) error {
-		for _, e := range exp {
-			k := binary.BigEndian.AppendUint64(nil, uint64(max(e.until.UnixMilli(), 0)))
-			if err := tx.Put(bucketIOCExpiry, append(k, e.id[:]...), nil); err != nil {
-				return err
+// putItems stores entries whose IOC items expire as exp says. The expiry
+// index (which lets the sync engine leave expired IOCs out of the sets it
+// offers, iocExpiries) is written first: a stop between the two writes then
+// leaves at worst an index entry for an item never stored, which is
+// harmless, never a stored IOC offered for ever. The cached scope sets hear
+// of the expiries once the items are in.
+func (n *Node) putItems(entries []store.Entry, exp []iocExpiry) (added int, err error) {
+	if len(exp) > 0 {
+		err := n.db.Update(func(tx *store.Tx) error {
+			for _, e := range exp {
+				k := binary.BigEndian.AppendUint64(nil, uint64(max(e.until.UnixMilli(), 0)))
+				if err := tx.Put(bucketIOCExpiry, append(k, e.id[:]...), nil); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+	}
+	if added, err = n.db.PutItems(entries); err != nil {
+		return added, err
 	}
 	n.sets.expiring(exp)
-	return nil
+	return added, nil
 }
 
 // iocExpiries reads the expiry index: the IOC items expired at now, and
@@ -746,7 +753,7 @@ func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
 				writeError(w, badRequest("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
 				return
 			}
-			wait = min(d, maxFetchWait)
+			wait = fetchWait(d)
 		}
 		n.handle(func(r *http.Request) (int, any, error) {
 			// The wait may exceed handle's write deadline.

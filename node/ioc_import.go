@@ -182,10 +182,7 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 				exp = append(exp, iocExpiry{it.ID(), u})
 			}
 		}
-		added, err := n.db.PutItems(entries)
-		if err == nil {
-			err = n.noteIOCExpiry(exp)
-		}
+		added, err := n.putItems(entries, exp)
 		if err != nil {
 			return out, fmt.Errorf("node: import: storing: %w (%d items stored before this batch)", err, out.Stored)
 		}
@@ -320,7 +317,27 @@ func (n *Node) apiExportIOCs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := n.ExportIOCs(w, format, f); err != nil {
+	cw := &countWriter{w: w}
+	if err := n.ExportIOCs(cw, format, f); err != nil {
 		n.log.Error("api", "path", r.URL.Path, "err", err)
+		if cw.n == 0 {
+			writeError(w, err)
+			return
+		}
+		// Part of the document is out: break the reply, so the client
+		// sees a cut transfer instead of a short document and success.
+		panic(http.ErrAbortHandler)
 	}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -92,7 +92,11 @@ func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
 			return nil, err
 		}
 		n.afterLocalItems(peer, it)
-		return n.messageFrom(it, peer, nil, nil, nil)
+		m, err := n.messageFrom(it, peer, nil, nil, nil)
+		if m != nil {
+			m.PeerName = n.peerName(peer)
+		}
+		return m, err
 	}
 	key := make([]byte, 16)
 	binary.BigEndian.PutUint64(key, uint64(now.UnixNano()))
@@ -246,6 +250,7 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 	if err != nil {
 		return nil, nil, err
 	}
+	name := n.peerName(peer) // once, not per message
 	for _, it := range items {
 		if seen != nil {
 			seen[it.ID()] = true
@@ -255,9 +260,18 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 			n.log.Warn("a stored message does not open", "peer", peer, "err", err)
 			continue
 		}
+		m.PeerName = name
 		msgs = append(msgs, m)
 	}
 	return msgs, unread, nil
+}
+
+// peerName is the peer's local name, or "" if it has none (or is gone).
+func (n *Node) peerName(peer identity.ID) string {
+	if p, err := n.peer(peer); err == nil {
+		return p.Name
+	}
+	return ""
 }
 
 func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]bool, unread *[]item.ID, opened map[item.ID]messageBody) (*Message, error) {
@@ -276,9 +290,6 @@ func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]boo
 		}
 	}
 	m := &Message{ID: id.String(), Peer: peer.String(), Text: body.Text, Created: it.Created()}
-	if p, err := n.peer(peer); err == nil {
-		m.PeerName = p.Name
-	}
 	if it.Author() == n.id {
 		m.Direction, m.State = "out", StateQueued
 		if read[id] {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,7 +17,7 @@ import (
 // takes over a second and 32 MB per session.
 //
 // The store reports every ID it indexes (store.OnIndexed) and the node every
-// IOC expiry it records (noteIOCExpiry); both wait in the entry until the
+// IOC expiry it records (putItems); both wait in the entry until the
 // next session asks, which merges them into a new set (recon.MemSet.With,
 // Without). Sets handed out are never modified, so sessions read them while
 // the store grows. A set leaves out IOCs expired at the time it was made
@@ -166,7 +167,7 @@ func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []iocExpiry,
 		}
 		base, noted = recon.NewMemSet(ids), append(built, noted...)
 	}
-	set := base.With(slices.Collect(mapKeys(pending)))
+	set := base.With(slices.Collect(maps.Keys(pending)))
 	var drop []recon.ID
 	var kept []iocExpiry
 	for _, x := range noted {
@@ -177,14 +178,4 @@ func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []iocExpiry,
 		}
 	}
 	return set.Without(drop), kept, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -95,7 +95,7 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 		}
 		entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{store.Scope(sc)}})
 	}
-	added, err := n.db.PutItems(entries)
+	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +110,6 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 				gotKey = true
 			}
 		}
-	}
-	if err := n.noteIOCExpiry(n.expiryOf(items)); err != nil {
-		return nil, err
 	}
 	if gotKey {
 		n.flushOutbox(peer)

@@ -116,8 +116,10 @@ func (c *apiClient) download(ctx context.Context, path string, w io.Writer) erro
 	if err := apiError(resp); err != nil {
 		return err
 	}
-	_, err = io.Copy(w, resp.Body)
-	return err
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("copying the node's reply (what was written is incomplete): %w", err)
+	}
+	return nil
 }
 
 func (c *apiClient) unreachable(err error) error {
