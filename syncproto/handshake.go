@@ -369,12 +369,9 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	h.tr.add(f1)
 
-	// Message 2.
-	ssX, err := x25519(xpriv, m1.X25519)
-	if err != nil {
-		return nil, StageInitiatorHello, err
-	}
-	defer clear(ssX)
+	// Message 2 leaves as soon as it exists, so that the initiator's
+	// X25519 and decapsulation run while this side does its own X25519
+	// and signs message 3 (docs/protocol.md §3.1).
 	ek, err := mlkem.NewEncapsulationKey768(m1.MLKEM)
 	if err != nil {
 		return nil, StageInitiatorHello, ErrKeyExchange
@@ -384,25 +381,32 @@ func (h *handshake) server() (*Conn, string, error) {
 		return nil, StageSetup, err
 	}
 	defer clear(ssK)
-	out := appendFrame(nil, mustMarshal(&responderHello{
+	f2 := appendFrame(nil, mustMarshal(&responderHello{
 		Type:    typeResponderHello,
 		Version: version,
 		X25519:  xpriv.PublicKey().Bytes(),
 		MLKEM:   ct,
 	}))
-	h.tr.add(out)
+	if _, err := h.conn.Write(f2); err != nil {
+		return nil, StageResponderHello, err
+	}
+	h.tr.add(f2)
 	h2 := h.tr.sum()
+	ssX, err := x25519(xpriv, m1.X25519)
+	if err != nil {
+		return nil, StageInitiatorHello, err
+	}
+	defer clear(ssX)
 	prk := extractSecret(ssK, ssX, h2)
 	defer clear(prk)
 
-	// Message 3, sent in the same write as message 2.
+	// Message 3.
 	f3 := sealAuth(prk, labelResponderHandshake, h2, typeResponderAuth, sigContextResponder, key)
+	if _, err := h.conn.Write(f3); err != nil {
+		return nil, StageResponderAuth, err
+	}
 	h.tr.add(f3)
 	h3 := h.tr.sum()
-	out = append(out, f3...)
-	if _, err := h.conn.Write(out); err != nil {
-		return nil, StageResponderHello, err
-	}
 
 	// Message 4.
 	f4, err := h.readFrame()
