@@ -53,6 +53,10 @@ func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	if set.Len() > syncproto.MaxScopeItems {
+		n.log.Warn("a scope is too large to sync; it is left out of every session until it holds fewer items",
+			"scope", fmt.Sprintf("%x", sc[:8]), "items", set.Len(), "max", syncproto.MaxScopeItems)
+	}
 	// Keep the pair scope's snapshot for Synced (see there).
 	for _, p := range n.peerIDs() {
 		if pairScope(n.id, p) == store.Scope(sc) {

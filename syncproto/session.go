@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,13 +18,24 @@ import (
 const (
 	// MaxScopes bounds the scopes one session reconciles.
 	MaxScopes = 256
+	// MaxScopeItems is the largest scope a session reconciles (recon's
+	// Limits.MaxItems). One scope's messages of one round, at most a
+	// manifest result of 32 bytes per own ID and a bit per peer ID, then
+	// always fit in one round of maxRoundBytes. A larger scope is left out
+	// of the session (not offered, or refused) and the others go on; it is
+	// counted in SessionStats.ScopesTooLarge.
+	MaxScopeItems = 1 << 21
+	// maxRoundBytes bounds one round of the peer's frames, and so what a
+	// peer can make us hold before any of it is checked: a byte per ID on
+	// top of the ID itself, and a frame's worth of slack (67 MiB). A side
+	// whose scopes' messages would make a larger round holds some scopes
+	// back to its next round (§10.3).
+	maxRoundBytes = MaxScopeItems*(recon.IDSize+1) + MaxPayload
 	// maxRounds bounds the reconciliation rounds per session; recon needs
-	// at most three.
+	// at most three. Rounds that carry scopes held back are allowed on top,
+	// two per scope (a manifest and a manifest result are the only
+	// messages large enough to be held back).
 	maxRounds = 8
-	// maxRoundBytes bounds one round of the peer's frames: a 1M-item
-	// manifest for several scopes fits, and it caps what a peer can make us
-	// hold before any of it is checked.
-	maxRoundBytes = 64 << 20
 	// sessionOverhead is room for the session message's own fields around
 	// its payload within one channel frame.
 	sessionOverhead = 64
@@ -74,7 +86,8 @@ type sessionMsg struct {
 	Items   [][]byte     `cbor:"6,keyasint,omitempty"`
 	IDs     [][]byte     `cbor:"7,keyasint,omitempty"`
 	Refused []uint       `cbor:"8,keyasint,omitempty"`
-	Done    bool         `cbor:"9,keyasint,omitempty"` // on a round: also msgDone
+	Done    bool         `cbor:"9,keyasint,omitempty"`  // on a round: also msgDone
+	More    bool         `cbor:"10,keyasint,omitempty"` // on a round: scopes were held back, answer with a round
 }
 
 type reconEntry struct {
@@ -83,12 +96,19 @@ type reconEntry struct {
 	Msg   []byte
 }
 
+// batch is one scope's messages of one round. They travel in the same
+// round, since the scope's state machine reads them as one.
+type batch []reconEntry
+
 // SessionStats counts what a session sent and received: session frames
 // after framing, before the AEAD (§10.5), and reconciliation rounds.
 type SessionStats struct {
 	BytesSent, BytesReceived int
 	FramesSent               int
 	ReconRounds              int // rounds this side sent
+	// ScopesTooLarge counts scopes this side left out because they hold
+	// more than MaxScopeItems IDs.
+	ScopesTooLarge int
 }
 
 // ErrSession is wrapped by every error about a peer's session messages.
@@ -122,6 +142,12 @@ type Session struct {
 	peer      identity.ID
 	initiator bool
 	limits    recon.Limits
+	maxRound  int // maxRoundBytes; tests lower it with limits.MaxItems
+
+	// deferred are scopes' messages held back from this side's last round
+	// because the round was full; they lead the next one. Run's goroutine
+	// only.
+	deferred []batch
 
 	// scopes is fixed once the open exchange is over (opened closed).
 	scopes []*scopeState
@@ -142,8 +168,9 @@ type Session struct {
 // NewSession prepares a session over c; Run starts it.
 func NewSession(c *Conn, st SyncStore, initiator bool) *Session {
 	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator,
-		limits: recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16},
-		index:  map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}), unack: map[recon.ID]bool{}}
+		limits:   recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16, MaxItems: MaxScopeItems},
+		maxRound: maxRoundBytes,
+		index:    map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}), unack: map[recon.ID]bool{}}
 }
 
 // Stats returns the counters so far.
@@ -177,6 +204,7 @@ func (s *Session) run() error {
 	var buf []byte
 	inRound := false   // frames of the peer's current round are arriving
 	openRound := false // that round is the initiator's open
+	roundMore := false // the peer held scopes back from that round
 	roundBytes := 0
 	for {
 		p, err := s.c.ReadFrame(buf)
@@ -202,7 +230,7 @@ func (s *Session) run() error {
 				return sessionErr("unexpected message type %d", m.Type)
 			}
 			if !inRound {
-				inRound, openRound, roundBytes = true, m.Type == msgOpen, 0
+				inRound, openRound, roundMore, roundBytes = true, m.Type == msgOpen, false, 0
 				if openRound {
 					if err := s.acceptOpen(m.Scopes); err != nil {
 						return err
@@ -221,15 +249,19 @@ func (s *Session) run() error {
 			// and a round's bytes are bounded, so a peer cannot make us
 			// hold more than maxRoundBytes.
 			roundBytes += len(p)
-			if roundBytes > maxRoundBytes {
-				return sessionErr("round larger than %d bytes", maxRoundBytes)
+			if roundBytes > s.maxRound {
+				return sessionErr("round larger than %d bytes", s.maxRound)
 			}
+			if m.More && openRound {
+				return sessionErr("scopes held back from the open")
+			}
+			roundMore = roundMore || m.More
 			if err := s.ingest(m, openRound); err != nil {
 				return err
 			}
 			if m.End {
 				inRound = false
-				if err := s.handleRound(openRound); err != nil {
+				if err := s.handleRound(openRound, roundMore); err != nil {
 					return err
 				}
 			}
@@ -267,28 +299,33 @@ func (s *Session) open() error {
 		return fmt.Errorf("bug: syncproto: %d scopes offered", len(offered))
 	}
 	msg := sessionMsg{Type: msgOpen}
-	var out []reconEntry
-	for i, sc := range offered {
+	var out []batch
+	for _, sc := range offered {
 		set, err := s.st.Set(sc)
 		if err != nil {
 			return err
+		}
+		if set.Len() > s.limits.MaxItems {
+			s.wmu.Lock()
+			s.stats.ScopesTooLarge++
+			s.wmu.Unlock()
+			continue
 		}
 		in, err := recon.NewInitiator(set, s.limits)
 		if err != nil {
 			return err
 		}
+		i := uint(len(s.scopes))
 		st := &scopeState{id: sc, rec: in, active: true}
 		s.scopes = append(s.scopes, st)
-		s.index[sc] = uint(i)
+		s.index[sc] = i
 		msg.Scopes = append(msg.Scopes, sc[:])
 		first, done, err := in.Next(nil)
 		if err != nil {
 			return err
 		}
 		st.done = done
-		for _, rm := range first {
-			out = append(out, reconEntry{Scope: uint(i), Msg: rm.Encode()})
-		}
+		out = append(out, encodeBatch(i, first))
 	}
 	// s.opened stays open until the responder's refusals arrive (refuse).
 	s.started = true
@@ -319,10 +356,16 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 			if err != nil {
 				return err
 			}
-			if st.rec, err = recon.NewResponder(set, s.limits); err != nil {
-				return err
+			if set.Len() > s.limits.MaxItems {
+				s.wmu.Lock()
+				s.stats.ScopesTooLarge++
+				s.wmu.Unlock()
+			} else {
+				if st.rec, err = recon.NewResponder(set, s.limits); err != nil {
+					return err
+				}
+				st.active = true
 			}
-			st.active = true
 		}
 		s.scopes = append(s.scopes, st)
 		s.index[sc] = uint(i)
@@ -374,8 +417,10 @@ func (s *Session) ingest(m sessionMsg, openRound bool) error {
 }
 
 // handleRound runs each scope on the round the peer just finished and
-// sends this side's next round.
-func (s *Session) handleRound(openRound bool) error {
+// sends this side's next round, led by the scopes held back from the last
+// one. If the peer held scopes back (more), it sends a round even if empty,
+// so that the peer can send them.
+func (s *Session) handleRound(openRound, more bool) error {
 	reply := sessionMsg{Type: msgRecon}
 	if openRound {
 		for i, st := range s.scopes {
@@ -384,7 +429,7 @@ func (s *Session) handleRound(openRound bool) error {
 			}
 		}
 	}
-	var out []reconEntry
+	out := s.deferred
 	var finished []*scopeState
 	for i, st := range s.scopes {
 		if !st.active || st.done || len(st.inbox) == 0 {
@@ -395,14 +440,16 @@ func (s *Session) handleRound(openRound bool) error {
 		if err != nil {
 			return fmt.Errorf("syncproto: scope %d: %w", i, err)
 		}
-		for _, rm := range msgs {
-			out = append(out, reconEntry{Scope: uint(i), Msg: rm.Encode()})
+		if len(msgs) > 0 {
+			out = append(out, encodeBatch(uint(i), msgs))
 		}
 		if done {
 			st.done = true
 			finished = append(finished, st)
 		}
 	}
+	out, s.deferred = s.fit(reply, out)
+	reply.More = len(s.deferred) > 0
 	// When this round finishes every scope and there is nothing to push,
 	// the round itself says done: identical sets then cost one frame each
 	// way (§10.3).
@@ -418,7 +465,7 @@ func (s *Session) handleRound(openRound bool) error {
 		s.wmu.Unlock()
 	}
 	switch {
-	case len(out) > 0 || reply.Refused != nil:
+	case len(out) > 0 || reply.Refused != nil || more:
 		if err := s.sendRound(reply, out); err != nil {
 			return err
 		}
@@ -444,7 +491,12 @@ func (s *Session) handleRound(openRound bool) error {
 	return nil
 }
 
+// allDone reports whether every scope has finished here and no scope's
+// messages wait for the next round.
 func (s *Session) allDone() bool {
+	if len(s.deferred) > 0 {
+		return false
+	}
 	for _, st := range s.scopes {
 		if st.active && !st.done {
 			return false
@@ -467,31 +519,63 @@ func (s *Session) receiveDone() error {
 
 // sendRound sends entries in as many frames as the frame limit needs; the
 // first frame carries first's other fields, the last has End.
-func (s *Session) sendRound(first sessionMsg, entries []reconEntry) error {
+func (s *Session) sendRound(first sessionMsg, batches []batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.stats.ReconRounds++
-	if s.stats.ReconRounds > maxRounds*2 {
+	if s.stats.ReconRounds > maxRounds*2+2*len(s.scopes) {
 		return sessionErr("too many rounds")
 	}
 	m := first
-	size := sessionOverhead
-	for _, sc := range m.Scopes {
-		size += len(sc) + 2
-	}
-	size += 3 * len(m.Refused)
-	for _, e := range entries {
-		if size+len(e.Msg)+16 > MaxPayload && len(m.Recon) > 0 {
-			if err := s.writeLocked(m); err != nil {
-				return err
+	size := firstFrameSize(first)
+	for _, b := range batches {
+		for _, e := range b {
+			if size+len(e.Msg)+16 > MaxPayload && len(m.Recon) > 0 {
+				if err := s.writeLocked(m); err != nil {
+					return err
+				}
+				m, size = sessionMsg{Type: msgRecon}, sessionOverhead
 			}
-			m, size = sessionMsg{Type: msgRecon}, sessionOverhead
+			m.Recon = append(m.Recon, e)
+			size += len(e.Msg) + 16
 		}
-		m.Recon = append(m.Recon, e)
-		size += len(e.Msg) + 16
 	}
 	m.End = true
 	return s.writeLocked(m)
+}
+
+// firstFrameSize bounds a round's first frame before its recon entries.
+func firstFrameSize(first sessionMsg) int {
+	return sessionOverhead + (len(Scope{})+2)*len(first.Scopes) + 3*len(first.Refused)
+}
+
+// fit splits a round's batches into those that fit in one round as the
+// peer counts it (at most s.maxRound payload bytes; each entry is counted
+// with a frame's overhead, as if alone in its frame) and those held back to
+// the next round. The first batch always goes: MaxScopeItems makes any one
+// scope's batch fit.
+func (s *Session) fit(first sessionMsg, batches []batch) (now, later []batch) {
+	total := firstFrameSize(first)
+	for i, b := range batches {
+		cost := 0
+		for _, e := range b {
+			cost += len(e.Msg) + 16 + sessionOverhead
+		}
+		if i > 0 && total+cost > s.maxRound {
+			return batches[:i], slices.Clip(batches[i:])
+		}
+		total += cost
+	}
+	return batches, nil
+}
+
+// encodeBatch encodes scope i's messages of one round.
+func encodeBatch(i uint, msgs []recon.Message) batch {
+	b := make(batch, 0, len(msgs))
+	for _, rm := range msgs {
+		b = append(b, reconEntry{Scope: i, Msg: rm.Encode()})
+	}
+	return b
 }
 
 func (s *Session) writeLocked(m sessionMsg) error {

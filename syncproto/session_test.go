@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -131,11 +132,15 @@ func fill(a, b *memStore, sc Scope, common, diff int, seed uint64) {
 
 // runPair runs a session between the two stores over real TCP and waits
 // until both report Synced, or fails after a bound.
-func runPair(t *testing.T, a, b *memStore) (ca, cb SessionStats, errA, errB error) {
+func runPair(t *testing.T, a, b *memStore, tune ...func(*Session)) (ca, cb SessionStats, errA, errB error) {
 	t.Helper()
 	client, server := establish(t, nil)
 	sa := NewSession(client, a, true)
 	sb := NewSession(server, b, false)
+	for _, f := range tune {
+		f(sa)
+		f(sb)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -204,6 +209,71 @@ func TestSessionConverges(t *testing.T) {
 			if c.diff > 0 && recon > c.maxReconB {
 				t.Errorf("reconciliation cost %d B, want <= %d", recon, c.maxReconB)
 			}
+		})
+	}
+}
+
+// TestSessionHoldsScopesBack: scopes whose messages together exceed the
+// round bound are spread over several rounds instead of ending the session,
+// and a scope larger than the limit is left out while the others sync. The
+// limits are scaled down (20,000 IDs a scope, rounds of 676 KB) so that
+// 15,000-item scopes behave as 1.5M-item scopes do at the real limits.
+func TestSessionHoldsScopesBack(t *testing.T) {
+	checkLeaks(t)
+	const maxItems, perScope = 20_000, 15_000
+	small := func(s *Session) {
+		s.limits.MaxItems = maxItems
+		s.maxRound = maxItems*(recon.IDSize+1) + 16<<10
+	}
+	for _, holder := range []string{"responder", "initiator"} {
+		t.Run(holder+" holds the items", func(t *testing.T) {
+			big := []Scope{{1}, {2}, {3}, {4}}
+			tooLarge := Scope{9}
+			scopes := append(slices.Clone(big), tooLarge)
+			a, b := newMemStore(scopes...), newMemStore(scopes...)
+			full, empty := b, a
+			if holder == "initiator" {
+				full, empty = a, b
+			}
+			r := rand.New(rand.NewPCG(3, 3))
+			for _, sc := range big {
+				for range perScope {
+					full.add(sc, item(r.Int()))
+				}
+			}
+			// Too large on the responder only: the initiator offers it,
+			// the responder refuses it, and nothing of it moves.
+			for range maxItems + 1 {
+				b.add(tooLarge, item(r.Int()))
+			}
+			a.add(tooLarge, item(r.Int()))
+
+			sa, sb, errA, errB := runPair(t, a, b, small)
+			if errA != nil || errB != nil {
+				t.Fatalf("session errors: %v / %v", errA, errB)
+			}
+			for _, sc := range big {
+				if got := len(empty.ids(sc)); got != perScope {
+					t.Fatalf("scope %x: the empty side holds %d items, want %d", sc[0], got, perScope)
+				}
+			}
+			if len(a.ids(tooLarge)) != 1 || len(b.ids(tooLarge)) != maxItems+1 {
+				t.Fatalf("the scope over the limit moved items: %d / %d", len(a.ids(tooLarge)), len(b.ids(tooLarge)))
+			}
+			if sb.ScopesTooLarge != 1 || sa.ScopesTooLarge != 0 {
+				t.Fatalf("scopes too large: initiator %d, responder %d, want 0 and 1", sa.ScopesTooLarge, sb.ScopesTooLarge)
+			}
+			// Each 480 KB message fills a round on its own, so the holder
+			// needs a round per scope. Without holding back, the first
+			// round would have been 1.9 MB and ended the session.
+			held := sb.ReconRounds
+			if holder == "initiator" {
+				held = sa.ReconRounds - 1 // its open carried no manifest
+			}
+			if held < len(big) {
+				t.Fatalf("the %s sent %d rounds for %d scopes that each fill one", holder, held, len(big))
+			}
+			t.Logf("rounds: initiator %d, responder %d; bytes %d / %d", sa.ReconRounds, sb.ReconRounds, sa.BytesSent, sb.BytesSent)
 		})
 	}
 }
