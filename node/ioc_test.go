@@ -417,7 +417,7 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 		}
 		raw = append(raw, it.Bytes())
 	}
-	if _, err := (syncStore{tn.n}).Accept(pk.ID(), syncproto.Scope(sc), raw); err != nil {
+	if err := (syncStore{tn.n}).Accept(pk.ID(), syncproto.Scope(sc), raw); err != nil {
 		t.Fatal(err)
 	}
 	set, err := syncStore{tn.n}.Set(syncproto.Scope(sc))

@@ -61,7 +61,7 @@ func TestScopeSetCache(t *testing.T) {
 			}
 			raw = append(raw, it.Bytes())
 		}
-		if _, err := st.Accept(bob.ID(), syncproto.Scope(sc), raw); err != nil {
+		if err := st.Accept(bob.ID(), syncproto.Scope(sc), raw); err != nil {
 			t.Fatal(err)
 		}
 	}

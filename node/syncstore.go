@@ -85,28 +85,26 @@ func (s syncStore) Item(id recon.ID) []byte {
 // canonically, verify under its author, not be from the future, and belong
 // to the scope it came in (§10.1). Detailed reasons go to our log; the peer
 // is told nothing but a close.
-func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([]recon.ID, error) {
+func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) error {
 	n := s.n
 	items, err := decodeVerify(raw, n.cfg.Now())
 	if err != nil {
-		return nil, fmt.Errorf("item from %s: %w", peer.Short(), err)
+		return fmt.Errorf("item from %s: %w", peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, store.Scope(sc))
 	entries := make([]store.Entry, 0, len(raw))
 	for _, it := range items {
 		if !fits(it) {
-			return nil, fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
+			return fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
 		}
 		entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{store.Scope(sc)}})
 	}
 	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ids := make([]recon.ID, len(entries))
 	gotKey := false
-	for i, e := range entries {
-		ids[i] = recon.ID(e.Item.ID())
+	for _, e := range entries {
 		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
 			if err := n.rememberPeerKey(peer, e.Item); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
@@ -122,7 +120,7 @@ func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) ([
 		n.log.Info("items received", "peer", peer, "new", added)
 		n.notifyChanged()
 	}
-	return ids, nil
+	return nil
 }
 
 func (s syncStore) Acked(peer identity.ID, ids []recon.ID) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -65,10 +66,10 @@ type SyncStore interface {
 	// tombstone that deleted it), or nil if there is nothing to send.
 	Item(id recon.ID) []byte
 	// Accept verifies items that peer sent in scope s and stores them
-	// durably. It returns the IDs to acknowledge; an error means the peer
-	// sent something it must not (a forged, malformed or misplaced item),
-	// and the session ends without storing any item of that frame.
-	Accept(peer identity.ID, s Scope, items [][]byte) ([]recon.ID, error)
+	// durably; the session then acknowledges the frame. An error means the
+	// peer sent something it must not (a forged, malformed or misplaced
+	// item), and the session ends without storing any item of that frame.
+	Accept(peer identity.ID, s Scope, items [][]byte) error
 	// Acked records that peer stored ids durably.
 	Acked(peer identity.ID, ids []recon.ID)
 	// Synced is called once when reconciliation and the transfer it
@@ -84,10 +85,10 @@ type sessionMsg struct {
 	End     bool         `cbor:"4,keyasint,omitempty"`
 	Scope   uint         `cbor:"5,keyasint,omitempty"`
 	Items   [][]byte     `cbor:"6,keyasint,omitempty"`
-	IDs     [][]byte     `cbor:"7,keyasint,omitempty"`
 	Refused []uint       `cbor:"8,keyasint,omitempty"`
 	Done    bool         `cbor:"9,keyasint,omitempty"`  // on a round: also msgDone
 	More    bool         `cbor:"10,keyasint,omitempty"` // on a round: scopes were held back, answer with a round
+	Acked   uint64       `cbor:"11,keyasint,omitempty"` // ack: items frames received and stored so far
 }
 
 type reconEntry struct {
@@ -159,10 +160,38 @@ type Session struct {
 	opened  chan struct{}
 	ended   chan struct{} // closed when Run returns
 
-	wmu   sync.Mutex // serialises frames and guards the fields below
+	// Run's goroutine reads and never writes. A reader blocked in a write
+	// while its peer's is blocked too would stop both for good once pushes
+	// fill the transport both ways. Run queues its rounds, dones and
+	// pushes for the writer goroutine it owns (writeLoop), which writes
+	// them in order, acknowledgements first.
+	qmu        sync.Mutex
+	queue      []*outJob
+	ackOwed    uint64        // items frames received and stored
+	wake       chan struct{} // capacity 1: queue or ackOwed changed
+	quit       chan struct{} // closed when Run stops the writer
+	doneQueued bool          // Run's goroutine only
+
+	// wmu serialises frames and is held while one is written, which can
+	// take as long as the peer takes to read; Run's goroutine never takes
+	// it. mu guards the fields below and is never held while writing.
+	wmu   sync.Mutex
+	mu    sync.Mutex
 	stats SessionStats
-	unack map[recon.ID]bool // pushed, not yet acknowledged
-	done  struct{ sent, received, synced bool }
+	// pushed holds the IDs of every items frame sent and not yet
+	// acknowledged, oldest first: frames acked+1 … acked+len(pushed).
+	pushed [][]recon.ID
+	acked  uint64
+	done   struct{ sent, received, synced bool }
+}
+
+// outJob is one piece of Run's output for the writer: a round (or a bare
+// done), or a push of the items with these IDs in scope.
+type outJob struct {
+	frames []sessionMsg
+	done   bool // the frames say done: done.sent once written
+	scope  uint
+	ids    []recon.ID
 }
 
 // NewSession prepares a session over c; Run starts it.
@@ -170,13 +199,14 @@ func NewSession(c *Conn, st SyncStore, initiator bool) *Session {
 	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator,
 		limits:   recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16, MaxItems: MaxScopeItems},
 		maxRound: maxRoundBytes,
-		index:    map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}), unack: map[recon.ID]bool{}}
+		index:    map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
 // Stats returns the counters so far.
 func (s *Session) Stats() SessionStats {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.stats
 }
 
@@ -187,12 +217,101 @@ func (s *Session) Run(ctx context.Context) error {
 	defer close(s.ended)
 	stop := context.AfterFunc(ctx, func() { s.c.Close() })
 	defer stop()
-	defer s.c.Close()
+	wdone := make(chan error, 1)
+	go func() {
+		err := s.writeLoop()
+		if err != nil {
+			s.c.Close() // Run's read fails next
+		}
+		wdone <- err
+	}()
 	err := s.run()
+	close(s.quit)
+	s.c.Close() // also ends a write the peer stopped reading
+	werr := <-wdone
 	if ctx.Err() != nil {
 		return nil
 	}
+	if werr != nil && errors.Is(err, net.ErrClosed) {
+		err = werr // the writer failed first and closed the channel
+	}
 	return err // §10.4: the peer got a bare close; the caller logs the reason
+}
+
+// writeLoop writes Run's output until Run stops it: an acknowledgement of
+// everything stored so far whenever one is owed, else the next job; a push
+// goes one frame at a time, so acknowledgements are never stuck behind it.
+func (s *Session) writeLoop() error {
+	var ackSent uint64
+	for {
+		s.qmu.Lock()
+		owed := s.ackOwed
+		var job *outJob
+		if len(s.queue) > 0 {
+			job = s.queue[0]
+		}
+		s.qmu.Unlock()
+		var err error
+		switch {
+		case owed > ackSent:
+			err = s.write(sessionMsg{Type: msgAck, Acked: owed})
+			ackSent = owed
+		case job != nil && job.frames != nil:
+			for _, m := range job.frames {
+				if err = s.write(m); err != nil {
+					break
+				}
+			}
+			if err == nil && job.done {
+				s.mu.Lock()
+				s.done.sent = true
+				s.mu.Unlock()
+				s.checkSynced()
+			}
+			s.pop()
+		case job != nil:
+			if err = s.pushFrame(job); err == nil && len(job.ids) == 0 {
+				s.pop()
+			}
+		default:
+			select {
+			case <-s.wake:
+			case <-s.quit:
+				return nil
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) pop() {
+	s.qmu.Lock()
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	s.qmu.Unlock()
+}
+
+// enqueue hands a job to the writer.
+func (s *Session) enqueue(j *outJob) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, j)
+	s.qmu.Unlock()
+	s.poke()
+}
+
+func (s *Session) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) write(m sessionMsg) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeLocked(m)
 }
 
 func (s *Session) run() error {
@@ -215,9 +334,9 @@ func (s *Session) run() error {
 			return err
 		}
 		buf = p[:0]
-		s.wmu.Lock()
+		s.mu.Lock()
 		s.stats.BytesReceived += len(p) + frameBytes
-		s.wmu.Unlock()
+		s.mu.Unlock()
 		var m sessionMsg
 		if err := wire.Unmarshal(p, &m); err != nil {
 			return sessionErr("%v", err)
@@ -270,7 +389,7 @@ func (s *Session) run() error {
 				return err
 			}
 		case msgAck:
-			if err := s.receiveAck(m.IDs); err != nil {
+			if err := s.receiveAck(m.Acked); err != nil {
 				return err
 			}
 		case msgDone:
@@ -306,9 +425,9 @@ func (s *Session) open() error {
 			return err
 		}
 		if set.Len() > s.limits.MaxItems {
-			s.wmu.Lock()
+			s.mu.Lock()
 			s.stats.ScopesTooLarge++
-			s.wmu.Unlock()
+			s.mu.Unlock()
 			continue
 		}
 		in, err := recon.NewInitiator(set, s.limits)
@@ -357,9 +476,9 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 				return err
 			}
 			if set.Len() > s.limits.MaxItems {
-				s.wmu.Lock()
+				s.mu.Lock()
 				s.stats.ScopesTooLarge++
-				s.wmu.Unlock()
+				s.mu.Unlock()
 			} else {
 				if st.rec, err = recon.NewResponder(set, s.limits); err != nil {
 					return err
@@ -457,12 +576,8 @@ func (s *Session) handleRound(openRound, more bool) error {
 	for _, st := range finished {
 		pushes += len(st.rec.Result().Have)
 	}
-	if pushes == 0 && s.allDone() {
-		s.wmu.Lock()
-		if !s.done.sent {
-			reply.Done, s.done.sent = true, true
-		}
-		s.wmu.Unlock()
+	if pushes == 0 && s.allDone() && !s.doneQueued {
+		reply.Done, s.doneQueued = true, true
 	}
 	switch {
 	case len(out) > 0 || reply.Refused != nil || more:
@@ -472,22 +587,14 @@ func (s *Session) handleRound(openRound, more bool) error {
 	case reply.Done:
 		// Nothing left to reconcile here and nothing awaited: a bare done,
 		// not a round.
-		s.wmu.Lock()
-		err := s.writeLocked(sessionMsg{Type: msgDone})
-		s.wmu.Unlock()
-		if err != nil {
-			return err
-		}
+		s.enqueue(&outJob{frames: []sessionMsg{{Type: msgDone}}, done: true})
 	}
 	for _, st := range finished {
-		if err := s.pushHave(st); err != nil {
-			return err
+		if have := st.rec.Result().Have; len(have) > 0 {
+			s.enqueue(&outJob{scope: s.index[st.id], ids: have})
 		}
 	}
-	if err := s.maybeDone(); err != nil {
-		return err
-	}
-	s.checkSynced()
+	s.maybeDone()
 	return nil
 }
 
@@ -506,34 +613,35 @@ func (s *Session) allDone() bool {
 }
 
 func (s *Session) receiveDone() error {
-	s.wmu.Lock()
+	s.mu.Lock()
 	if s.done.received {
-		s.wmu.Unlock()
+		s.mu.Unlock()
 		return sessionErr("second done")
 	}
 	s.done.received = true
-	s.wmu.Unlock()
+	s.mu.Unlock()
 	s.checkSynced()
 	return nil
 }
 
-// sendRound sends entries in as many frames as the frame limit needs; the
-// first frame carries first's other fields, the last has End.
+// sendRound queues a round: the batches in as many frames as the frame
+// limit needs; the first frame carries first's other fields, the last has
+// End.
 func (s *Session) sendRound(first sessionMsg, batches []batch) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.mu.Lock()
 	s.stats.ReconRounds++
-	if s.stats.ReconRounds > maxRounds*2+2*len(s.scopes) {
+	rounds := s.stats.ReconRounds
+	s.mu.Unlock()
+	if rounds > maxRounds*2+2*len(s.scopes) {
 		return sessionErr("too many rounds")
 	}
+	var frames []sessionMsg
 	m := first
 	size := firstFrameSize(first)
 	for _, b := range batches {
 		for _, e := range b {
 			if size+len(e.Msg)+16 > MaxPayload && len(m.Recon) > 0 {
-				if err := s.writeLocked(m); err != nil {
-					return err
-				}
+				frames = append(frames, m)
 				m, size = sessionMsg{Type: msgRecon}, sessionOverhead
 			}
 			m.Recon = append(m.Recon, e)
@@ -541,7 +649,8 @@ func (s *Session) sendRound(first sessionMsg, batches []batch) error {
 		}
 	}
 	m.End = true
-	return s.writeLocked(m)
+	s.enqueue(&outJob{frames: append(frames, m), done: first.Done})
+	return nil
 }
 
 // firstFrameSize bounds a round's first frame before its recon entries.
@@ -578,6 +687,7 @@ func encodeBatch(i uint, msgs []recon.Message) batch {
 	return b
 }
 
+// writeLocked writes one frame; the caller holds s.wmu.
 func (s *Session) writeLocked(m sessionMsg) error {
 	b, err := wire.Marshal(m)
 	if err != nil {
@@ -586,48 +696,45 @@ func (s *Session) writeLocked(m sessionMsg) error {
 	if err := s.c.WriteFrame(b); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.stats.BytesSent += len(b) + frameBytes
 	s.stats.FramesSent++
+	s.mu.Unlock()
 	return nil
 }
 
-// pushHave sends the items a finished reconciliation found the peer lacks.
-func (s *Session) pushHave(st *scopeState) error {
-	have := st.rec.Result().Have
-	var batch [][]byte
+// pushFrame sends the next items frame of a push job and drops its IDs
+// from the job. An ID with nothing to send (deleted meanwhile) is skipped.
+func (s *Session) pushFrame(j *outJob) error {
+	var items [][]byte
 	var ids []recon.ID
 	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	for len(j.ids) > 0 {
+		b := s.st.Item(j.ids[0])
+		if b != nil && size+len(b)+8 > MaxPayload-sessionOverhead && len(items) > 0 {
+			break
 		}
-		err := s.sendItems(s.index[st.id], batch, ids)
-		batch, ids, size = nil, nil, 0
-		return err
+		if b != nil {
+			items = append(items, b)
+			ids = append(ids, j.ids[0])
+			size += len(b) + 8
+		}
+		j.ids = j.ids[1:]
 	}
-	for _, id := range have {
-		b := s.st.Item(id)
-		if b == nil {
-			continue
-		}
-		if size+len(b)+8 > MaxPayload-sessionOverhead {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		batch = append(batch, b)
-		ids = append(ids, id)
-		size += len(b) + 8
+	if len(items) == 0 {
+		return nil
 	}
-	return flush()
+	return s.sendItems(j.scope, items, ids)
 }
 
+// sendItems writes one items frame and remembers its IDs until the peer
+// acknowledges it.
 func (s *Session) sendItems(scope uint, items [][]byte, ids []recon.ID) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	for _, id := range ids {
-		s.unack[id] = true
-	}
+	s.mu.Lock()
+	s.pushed = append(s.pushed, ids)
+	s.mu.Unlock()
 	return s.writeLocked(sessionMsg{Type: msgItems, Scope: scope, Items: items})
 }
 
@@ -675,38 +782,32 @@ func (s *Session) receiveItems(m sessionMsg) error {
 	if len(m.Items) == 0 {
 		return sessionErr("empty items message")
 	}
-	acked, err := s.st.Accept(s.peer, s.scopes[m.Scope].id, m.Items)
-	if err != nil {
+	if err := s.st.Accept(s.peer, s.scopes[m.Scope].id, m.Items); err != nil {
 		return fmt.Errorf("%w: %v", ErrSession, err)
 	}
-	if len(acked) == 0 {
-		return nil
-	}
-	ack := sessionMsg{Type: msgAck}
-	for _, id := range acked {
-		ack.IDs = append(ack.IDs, id[:])
-	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.writeLocked(ack)
+	s.qmu.Lock()
+	s.ackOwed++
+	s.qmu.Unlock()
+	s.poke()
+	return nil
 }
 
-func (s *Session) receiveAck(raw [][]byte) error {
-	ids := make([]recon.ID, 0, len(raw))
-	s.wmu.Lock()
-	for _, b := range raw {
-		if len(b) != recon.IDSize {
-			s.wmu.Unlock()
-			return sessionErr("ack of %d bytes", len(b))
-		}
-		id := recon.ID(b)
-		if !s.unack[id] {
-			continue // not ours to count; harmless
-		}
-		delete(s.unack, id)
-		ids = append(ids, id)
+func (s *Session) receiveAck(n uint64) error {
+	s.mu.Lock()
+	if n <= s.acked || n-s.acked > uint64(len(s.pushed)) {
+		sent := s.acked + uint64(len(s.pushed))
+		s.mu.Unlock()
+		return sessionErr("acknowledgement of %d items frames; %d sent, %d already acknowledged", n, sent, s.acked)
 	}
-	s.wmu.Unlock()
+	k := int(n - s.acked)
+	var ids []recon.ID
+	for _, f := range s.pushed[:k] {
+		ids = append(ids, f...)
+	}
+	clear(s.pushed[:k])
+	s.pushed = s.pushed[k:]
+	s.acked = n
+	s.mu.Unlock()
 	if len(ids) > 0 {
 		s.st.Acked(s.peer, ids)
 	}
@@ -714,31 +815,22 @@ func (s *Session) receiveAck(raw [][]byte) error {
 	return nil
 }
 
-// maybeDone sends msgDone once every scope has finished reconciling (and
-// its items were pushed).
-func (s *Session) maybeDone() error {
-	if !s.allDone() {
-		return nil
+// maybeDone queues msgDone once every scope has finished reconciling,
+// behind the pushes of their items.
+func (s *Session) maybeDone() {
+	if s.allDone() && !s.doneQueued {
+		s.doneQueued = true
+		s.enqueue(&outJob{frames: []sessionMsg{{Type: msgDone}}, done: true})
 	}
-	s.wmu.Lock()
-	if s.done.sent {
-		s.wmu.Unlock()
-		return nil
-	}
-	s.done.sent = true
-	err := s.writeLocked(sessionMsg{Type: msgDone})
-	s.wmu.Unlock()
-	s.checkSynced()
-	return err
 }
 
 func (s *Session) checkSynced() {
-	s.wmu.Lock()
-	ready := s.done.sent && s.done.received && len(s.unack) == 0 && !s.done.synced
+	s.mu.Lock()
+	ready := s.done.sent && s.done.received && len(s.pushed) == 0 && !s.done.synced
 	if ready {
 		s.done.synced = true
 	}
-	s.wmu.Unlock()
+	s.mu.Unlock()
 	if ready {
 		s.st.Synced(s.peer)
 	}
