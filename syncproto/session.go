@@ -350,16 +350,23 @@ func (s *Session) run() error {
 			}
 			if !inRound {
 				inRound, openRound, roundMore, roundBytes = true, m.Type == msgOpen, false, 0
-				if openRound {
+				switch {
+				case openRound && len(m.Refused) > 0:
+					return sessionErr("refusals in the open")
+				case openRound:
 					if err := s.acceptOpen(m.Scopes); err != nil {
 						return err
 					}
-				} else if s.initiator && !s.isOpen() {
+				case len(m.Scopes) > 0:
+					return sessionErr("scopes outside the open")
+				case s.initiator && !s.isOpen():
 					// The responder's first round: its refusals fix the
 					// scope list, and only then may Push use it.
 					if err := s.refuse(m.Refused); err != nil {
 						return err
 					}
+				case len(m.Refused) > 0:
+					return sessionErr("refusals outside the responder's first round")
 				}
 			} else if m.Type == msgOpen || len(m.Scopes) > 0 || len(m.Refused) > 0 {
 				return sessionErr("scopes or refusals after a round's first frame")

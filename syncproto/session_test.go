@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -340,6 +341,54 @@ func TestSessionRejectsForgedItem(t *testing.T) {
 	}
 }
 
+// TestSessionViolations: a peer's session messages that break §10.3 end
+// the session with ErrSession naming the rule. The peer here is scripted:
+// it writes these frames on its side of a real channel and reads nothing.
+func TestSessionViolations(t *testing.T) {
+	checkLeaks(t)
+	sc := Scope{1}
+	hm := recon.Message{Type: recon.TypeHello}
+	hello := hm.Encode()
+	open := sessionMsg{Type: msgOpen, Scopes: [][]byte{sc[:]}, Recon: []reconEntry{{Scope: 0, Msg: hello}}, End: true}
+	cases := []struct {
+		name   string
+		frames []sessionMsg
+		want   string
+	}{
+		{"refusals in the open", []sessionMsg{{Type: msgOpen, Scopes: [][]byte{sc[:]}, Refused: []uint{0}, End: true}}, "refusals in the open"},
+		{"more on the open", []sessionMsg{{Type: msgOpen, Scopes: [][]byte{sc[:]}, More: true, End: true}}, "held back from the open"},
+		{"scopes after the open", []sessionMsg{open, {Type: msgRecon, Scopes: [][]byte{sc[:]}, End: true}}, "scopes outside the open"},
+		{"refusals from the initiator", []sessionMsg{open, {Type: msgRecon, Refused: []uint{0}, End: true}}, "refusals outside"},
+		{"an ack of frames never sent", []sessionMsg{open, {Type: msgAck, Acked: 3}}, "acknowledgement of 3 items frames; 0 sent"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			client, server := establish(t, nil)
+			defer client.Close()
+			sess := NewSession(server, newMemStore(sc), false)
+			done := make(chan error, 1)
+			go func() { done <- sess.Run(t.Context()) }()
+			for _, m := range c.frames {
+				b, err := wire.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := client.WriteFrame(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrSession) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("session ended with %v, want ErrSession about %q", err, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the session did not end")
+			}
+		})
+	}
+}
+
 func TestSessionRefusesUnsharedScope(t *testing.T) {
 	checkLeaks(t)
 	shared, private := Scope{3}, Scope{4}
@@ -408,6 +457,7 @@ func FuzzSessionMessage(f *testing.F) {
 		{Type: msgRecon, Refused: []uint{1}, Done: true, End: true},
 		{Type: msgItems, Scope: 3, Items: [][]byte{[]byte("ok:x")}},
 		{Type: msgAck, Acked: 1},
+		{Type: msgRecon, More: true, End: true},
 		{Type: msgDone},
 	}
 	for _, m := range seeds {
