@@ -126,6 +126,12 @@ func TestNodeVerbsWithoutNode(t *testing.T) {
 	gw(t, "", "peer", "add", "not-an-address", "--data", dir).expect(t, exitUsage, "", "hint: an address is 56")
 	gw(t, "", "msg", "send", "bob", "--data", dir).expect(t, exitUsage, "", "quote the text")
 	gw(t, "", "peer", "--help").expect(t, 0, "Example:", "")
+	// A flag for other verbs is refused, not ignored, before the node is
+	// asked anything.
+	gw(t, "", "ioc", "fetch", "abc", "--tlp", "red", "--data", dir).expect(t, exitUsage, "", "--tlp does not apply to ioc fetch")
+	gw(t, "", "peer", "list", "--name", "bob", "--data", dir).expect(t, exitUsage, "", "hint: --name is for peer add")
+	gw(t, "", "msg", "send", "bob", "hi", "--follow", "--data", dir).expect(t, exitUsage, "", "--follow does not apply to msg send")
+	gw(t, "", "ioc", "--help").expect(t, 0, "(drop, list, import, export)", "")
 }
 
 func TestInitAndID(t *testing.T) {

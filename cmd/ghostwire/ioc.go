@@ -70,19 +70,24 @@ func runIOC(e *env, args []string) error {
 		collection = fs.String("collection", "", "the `collection` (default: default)")
 		typ = fs.String("type", "", "indicator `type`")
 		value = fs.String("value", "", "indicator `value`")
-		tlp = fs.String("tlp", "", "TLP 2.0 marking: clear, green, amber, amber+strict, red (drop default: clear; import: for unmarked objects)")
-		conf = fs.Int("confidence", -1, "confidence 0-100 (drop)")
-		desc = fs.String("description", "", "free text (drop)")
-		until = fs.String("valid-until", "", "expiry, RFC 3339 `TIME` (drop)")
-		author = fs.String("author", "", "only IOCs by `PEER` (list, export)")
-		since = fs.String("since", "", "only IOCs created after RFC 3339 `TIME` (list, export)")
-		expired = fs.Bool("expired", false, "include expired IOCs (list, export)")
-		partial = fs.Bool("partial", false, "store what converted even if some objects failed (import)")
-		format = fs.String("format", "stix", "export `format`: stix or misp (export)")
-		wait = fs.Duration("wait", 30*time.Second, "how long to wait for the syncs, at most 2m (fetch)")
-		fs.Var(&tags, "tag", "a `tag` (drop; repeatable)")
-		fs.Var(&refs, "ref", "a reference `URL` (drop; repeatable)")
-		fs.Var(&to, "to", "a recipient `PEER` for amber/red (drop, import; repeatable)")
+		tlp = fs.String("tlp", "", "TLP 2.0 marking: clear, green, amber, amber+strict, red; drop's default is clear, import's marks the unmarked objects")
+		conf = fs.Int("confidence", -1, "confidence 0-100")
+		desc = fs.String("description", "", "free text")
+		until = fs.String("valid-until", "", "expiry, RFC 3339 `TIME`")
+		author = fs.String("author", "", "only IOCs by `PEER`")
+		since = fs.String("since", "", "only IOCs created after RFC 3339 `TIME`")
+		expired = fs.Bool("expired", false, "include expired IOCs")
+		partial = fs.Bool("partial", false, "store what converted even if some objects failed")
+		format = fs.String("format", "stix", "export `format`: stix or misp")
+		wait = fs.Duration("wait", 30*time.Second, "how long to wait for the syncs, at most 2m")
+		fs.Var(&tags, "tag", "a `tag`, repeatable")
+		fs.Var(&refs, "ref", "a reference `URL`, repeatable")
+		fs.Var(&to, "to", "a recipient `PEER` for amber/red, repeatable")
+	}, map[string]string{
+		"collection": "drop list import export", "type": "drop list export", "value": "drop",
+		"tlp": "drop list import export", "confidence": "drop", "description": "drop", "valid-until": "drop",
+		"author": "list export", "since": "list export", "expired": "list export", "partial": "import",
+		"format": "export", "wait": "fetch", "tag": "drop", "ref": "drop", "to": "drop import",
 	})
 	if err != nil {
 		return err

@@ -36,9 +36,9 @@ func runMsg(e *env, args []string) error {
 	var peer *string
 	var follow *bool
 	call, err := parseVerb(e, commands["msg"], args, []string{"send", "list"}, func(fs *flag.FlagSet) {
-		peer = fs.String("peer", "", "only messages with `P` (list)")
-		follow = fs.Bool("follow", false, "keep listing new messages and state changes (list)")
-	})
+		peer = fs.String("peer", "", "only messages with `P`")
+		follow = fs.Bool("follow", false, "keep listing new messages and state changes")
+	}, map[string]string{"peer": "list", "follow": "list"})
 	if err != nil {
 		return err
 	}

@@ -39,8 +39,8 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 func runPeer(e *env, args []string) error {
 	var name *string
 	call, err := parseVerb(e, commands["peer"], args, []string{"add", "list", "remove"}, func(fs *flag.FlagSet) {
-		name = fs.String("name", "", "a local `name` for the peer (add)")
-	})
+		name = fs.String("name", "", "a local `name` for the peer")
+	}, map[string]string{"name": "add"})
 	if err != nil {
 		return err
 	}

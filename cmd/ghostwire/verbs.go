@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,12 +20,21 @@ type verbCall struct {
 // define --data and --json plus the noun's own flags, parse flags wherever
 // they stand among the arguments, and connect to the node's API. A call
 // with only --help prints the usage and returns flag.ErrHelp.
-func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs *flag.FlagSet)) (*verbCall, error) {
+//
+// only names, for each flag that applies to some verbs only, those verbs
+// (space-separated). The help says so after the flag, and a call that sets
+// the flag with another verb is a usage error: a flag silently ignored
+// would let `ioc fetch ID --tlp red` look as if it did something.
+func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs *flag.FlagSet), only map[string]string) (*verbCall, error) {
 	fs := newFlags(e, c)
 	data := dataDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if define != nil {
 		define(fs)
+	}
+	for name, vs := range only {
+		f := fs.Lookup(name)
+		f.Usage += " (" + strings.Join(strings.Fields(vs), ", ") + ")"
 	}
 	v, rest, err := verb(c, args, verbs...)
 	switch {
@@ -39,6 +49,17 @@ func parseVerb(e *env, c *command, args []string, verbs []string, define func(fs
 	pos, err := parseInterleaved(e, c, fs, rest)
 	if err != nil {
 		return nil, err
+	}
+	var misplaced error
+	fs.Visit(func(f *flag.Flag) {
+		vs, ok := only[f.Name]
+		if ok && misplaced == nil && !slices.Contains(strings.Fields(vs), v) {
+			misplaced = fail(exitUsage, fmt.Errorf("--%s does not apply to %s %s", f.Name, c.name, v),
+				fmt.Sprintf("--%s is for %s %s", f.Name, c.name, strings.Join(strings.Fields(vs), ", ")))
+		}
+	})
+	if misplaced != nil {
+		return nil, misplaced
 	}
 	path, err := resolveDataDir(*data)
 	if err != nil {
