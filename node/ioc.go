@@ -705,22 +705,22 @@ func (n *Node) pushToAll(entries []store.Entry) {
 	n.poke()
 }
 
-// pushItems sends stored items of one scope to a live session in the
-// background, as pushTo does for one.
+// pushItems queues stored items of one scope on a live session, which
+// reads and sends them after its own traffic (syncproto.Session.Push): the
+// caller never waits for the peer, and a large import queues 32 bytes per
+// item, not the items.
 func (n *Node) pushItems(ps *peerSession, s store.Scope, items []*item.Item) {
-	raw := make([][]byte, len(items))
 	ids := make([]recon.ID, len(items))
 	for i, it := range items {
-		raw[i], ids[i] = it.Bytes(), recon.ID(it.ID())
+		ids[i] = recon.ID(it.ID())
 	}
-	n.bg.Add(1)
-	go func() {
-		defer n.bg.Done()
-		if err := ps.sess.Push(syncproto.Scope(s), raw, ids); err != nil {
-			n.log.Warn("live push failed; the next sync will carry it", "peer", ps.peer, "err", err)
-			ps.cancel()
-		}
-	}()
+	switch err := ps.sess.Push(syncproto.Scope(s), ids); {
+	case errors.Is(err, syncproto.ErrNotShared):
+		// The peer refused the scope this session; so would the next.
+	case err != nil:
+		n.log.Warn("live push failed; the next sync will carry it", "peer", ps.peer, "err", err)
+		ps.cancel()
+	}
 }
 
 func (n *Node) registerIOCRoutes(mux *http.ServeMux) {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/recon"
@@ -115,6 +114,11 @@ type SessionStats struct {
 // ErrSession is wrapped by every error about a peer's session messages.
 var ErrSession = errors.New("syncproto: sync protocol violation")
 
+// ErrNotShared is Push's error for a scope the session does not reconcile
+// (the peer refused it, or it was never offered): a new session would not
+// carry the items either.
+var ErrNotShared = errors.New("syncproto: scope not shared in this session")
+
 func sessionErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrSession, fmt.Sprintf(format, a...))
 }
@@ -167,6 +171,7 @@ type Session struct {
 	// them in order, acknowledgements first.
 	qmu        sync.Mutex
 	queue      []*outJob
+	live       []*outJob     // from Push: after queue, once opened
 	ackOwed    uint64        // items frames received and stored
 	wake       chan struct{} // capacity 1: queue or ackOwed changed
 	quit       chan struct{} // closed when Run stops the writer
@@ -185,12 +190,14 @@ type Session struct {
 	done   struct{ sent, received, synced bool }
 }
 
-// outJob is one piece of Run's output for the writer: a round (or a bare
-// done), or a push of the items with these IDs in scope.
+// outJob is one piece of output for the writer: a round (or a bare done),
+// or a push of the items with these IDs in scope (a live push names the
+// scope by sc; its index is known once the scope list is final).
 type outJob struct {
 	frames []sessionMsg
 	done   bool // the frames say done: done.sent once written
 	scope  uint
+	sc     Scope
 	ids    []recon.ID
 }
 
@@ -243,12 +250,19 @@ func (s *Session) Run(ctx context.Context) error {
 // goes one frame at a time, so acknowledgements are never stuck behind it.
 func (s *Session) writeLoop() error {
 	var ackSent uint64
+	opened := s.opened // nil once closed
 	for {
+		if opened != nil && s.isOpen() {
+			opened = nil
+		}
 		s.qmu.Lock()
 		owed := s.ackOwed
-		var job *outJob
+		var job, live *outJob
 		if len(s.queue) > 0 {
 			job = s.queue[0]
+		}
+		if len(s.live) > 0 && opened == nil {
+			live = s.live[0]
 		}
 		s.qmu.Unlock()
 		var err error
@@ -273,9 +287,22 @@ func (s *Session) writeLoop() error {
 			if err = s.pushFrame(job); err == nil && len(job.ids) == 0 {
 				s.pop()
 			}
+		case live != nil:
+			i, ok := s.sharedIndex(live.sc)
+			if ok {
+				live.scope = i
+				err = s.pushFrame(live)
+			}
+			if !ok || (err == nil && len(live.ids) == 0) {
+				s.qmu.Lock()
+				s.live[0] = nil
+				s.live = s.live[1:]
+				s.qmu.Unlock()
+			}
 		default:
 			select {
 			case <-s.wake:
+			case <-opened:
 			case <-s.quit:
 				return nil
 			}
@@ -745,41 +772,39 @@ func (s *Session) sendItems(scope uint, items [][]byte, ids []recon.ID) error {
 	return s.writeLocked(sessionMsg{Type: msgItems, Scope: scope, Items: items})
 }
 
-// pushOpenTimeout bounds how long Push waits for a session still opening.
-const pushOpenTimeout = 30 * time.Second
-
-// Push sends items of scope sc to the peer now (a live update). It waits
-// (boundedly) for a session that is still opening, and returns an error if
-// the session ended or sc is not shared in it.
-func (s *Session) Push(sc Scope, items [][]byte, ids []recon.ID) error {
-	if len(items) != len(ids) {
-		return fmt.Errorf("bug: syncproto: Push of %d items with %d IDs", len(items), len(ids))
-	}
-	t := time.NewTimer(pushOpenTimeout)
-	defer t.Stop()
+// Push queues the items with these IDs in scope sc for the peer now (a
+// live update) and returns at once; the session reads each item from the
+// SyncStore when it writes it, after its own rounds, pushes and dones and
+// once the scope list is final. It returns an error if the session ended
+// or, once the scope list is final, sc is not shared in it; a push the
+// session cannot make before it ends is dropped, and the next session's
+// reconciliation carries the items.
+func (s *Session) Push(sc Scope, ids []recon.ID) error {
 	select {
-	case <-s.opened:
 	case <-s.ended:
 		return fmt.Errorf("syncproto: session with %s ended", s.peer.Short())
-	case <-t.C:
-		return fmt.Errorf("syncproto: session with %s did not open in %s", s.peer.Short(), pushOpenTimeout)
+	default:
 	}
-	i, ok := s.index[sc]
-	if !ok || !s.scopes[i].active {
-		return fmt.Errorf("syncproto: scope not shared with %s", s.peer.Short())
-	}
-	for len(items) > 0 {
-		n, size := 0, 0
-		for n < len(items) && (n == 0 || size+len(items[n])+8 <= MaxPayload-sessionOverhead) {
-			size += len(items[n]) + 8
-			n++
+	if s.isOpen() {
+		if _, ok := s.sharedIndex(sc); !ok {
+			return ErrNotShared
 		}
-		if err := s.sendItems(i, items[:n], ids[:n]); err != nil {
-			return err
-		}
-		items, ids = items[n:], ids[n:]
 	}
+	if len(ids) == 0 {
+		return nil
+	}
+	s.qmu.Lock()
+	s.live = append(s.live, &outJob{sc: sc, ids: ids})
+	s.qmu.Unlock()
+	s.poke()
 	return nil
+}
+
+// sharedIndex returns sc's index if it is reconciled in this session. The
+// scope list must be final (s.opened closed).
+func (s *Session) sharedIndex(sc Scope) (uint, bool) {
+	i, ok := s.index[sc]
+	return i, ok && s.scopes[i].active
 }
 
 func (s *Session) receiveItems(m sessionMsg) error {

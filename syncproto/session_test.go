@@ -422,15 +422,22 @@ func TestSessionLivePush(t *testing.T) {
 	go func() { defer wg.Done(); sa.Run(ctx) }()
 	go func() { defer wg.Done(); sb.Run(ctx) }()
 	<-a.synced
-	var items [][]byte
 	var ids []recon.ID
 	for i := range 50 {
-		it := item(1000 + i)
-		items = append(items, it)
-		ids = append(ids, a.add(sc, it))
+		a.mu.Lock()
+		ids = append(ids, a.add(sc, item(1000+i)))
+		a.mu.Unlock()
 	}
-	if err := sa.Push(sc, items, ids); err != nil {
+	// Two pushes: the first returns before anything is written, so the
+	// second queues behind it.
+	if err := sa.Push(sc, ids[:20]); err != nil {
 		t.Fatal(err)
+	}
+	if err := sa.Push(sc, ids[20:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Push(Scope{6}, ids); !errors.Is(err, ErrNotShared) {
+		t.Fatalf("push to a scope the session does not reconcile: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -446,6 +453,9 @@ func TestSessionLivePush(t *testing.T) {
 	wg.Wait()
 	if len(b.ids(sc)) != 50 || len(a.acked) != 50 {
 		t.Fatalf("pushed 50: peer holds %d, %d acked", len(b.ids(sc)), len(a.acked))
+	}
+	if err := sa.Push(sc, ids); err == nil || !strings.Contains(err.Error(), "ended") {
+		t.Fatalf("push after the session ended: %v", err)
 	}
 }
 
