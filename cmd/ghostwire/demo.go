@@ -82,19 +82,22 @@ func runDemo(e *env, args []string) error {
 
 	var peers []*demoPeer
 	var nw *testnet.Network
-	cleanup := func() {
+	success := false
+	defer func() {
+		if success && *keep {
+			return
+		}
 		for _, p := range peers {
 			p.stop()
 		}
 		if nw != nil {
 			nw.Stop()
 		}
-		os.RemoveAll(dir)
-	}
-	success := false
-	defer func() {
-		if !success || !*keep {
-			cleanup()
+		if success || len(peers) == 0 {
+			os.RemoveAll(dir)
+		} else {
+			// The nodes' logs say why; the hints above point at them.
+			progress("the nodes' logs are kept in %s", dir)
 		}
 	}()
 

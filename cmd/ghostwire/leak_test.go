@@ -1157,6 +1157,11 @@ func TestLeakDemo(t *testing.T) {
 	}
 	dir := t.TempDir()
 	log := filepath.Join(dir, "demo.strace")
+	t.Cleanup(func() { // before t.TempDir's own cleanup removes the logs
+		if t.Failed() {
+			t.Log(nodeLogTails(filepath.Join(dir, "demo")))
+		}
+	})
 	demo := startTraced(t, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
 	if err := demo.waitOrInterrupt(t, demoLimit); err != nil {
 		t.Fatalf("ghostwire demo failed: %v\n%s", err, demo.stderr)
@@ -1241,4 +1246,20 @@ func TestLeakDemo(t *testing.T) {
 	for _, l := range leaks(evs, leakPolicy{tcp: allTor, unix: apiSocks}) {
 		t.Errorf("demo: LEAK: %s", l)
 	}
+}
+
+// nodeLogTails returns the last lines of each node's log in a demo's
+// directory, so that a demo that stalls says where.
+func nodeLogTails(dir string) string {
+	var b strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(&b, "--- last lines of %s:\n%s\n", filepath.Base(l), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+	return b.String()
 }
