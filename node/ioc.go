@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -547,18 +548,14 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		live = append(live, p)
 	}
 	n.mu.Unlock()
-	// Sync times are kept to the second; start at the next whole second,
-	// so that a sync counted below completed after the fetch began.
-	now := n.cfg.Now()
-	start := now.UTC().Truncate(time.Second).Add(time.Second)
-	select {
-	case <-time.After(start.Sub(now)):
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	// Every session now runs is ended, so a sync counted below belongs to
+	// a session that reconciled after the fetch began.
 	for _, p := range live {
 		n.endSession(p)
 	}
+	n.mu.Lock()
+	before := maps.Clone(n.syncs)
+	n.mu.Unlock()
 	n.poke()
 	want := len(live)
 	if want == 0 {
@@ -573,7 +570,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		peers := n.peerIDs()
 		n.mu.Lock()
 		for _, p := range peers {
-			if t, ok := n.peerSync[p]; ok && !t.Before(start) {
+			if n.syncs[p] > before[p] {
 				res.Synced = append(res.Synced, p.String())
 			}
 		}

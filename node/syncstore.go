@@ -139,6 +139,7 @@ func (s syncStore) Synced(peer identity.ID) {
 	n.mu.Lock()
 	n.lastSync = now
 	n.peerSync[peer] = now.UTC().Truncate(time.Second)
+	n.syncs[peer]++
 	snap := n.pairSnap[peer]
 	delete(n.pairSnap, peer)
 	n.mu.Unlock()
