@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -129,9 +131,12 @@ func fill(a, b *memStore, sc Scope, common, diff int, seed uint64) {
 	}
 }
 
+// pairTimeout bounds how long runPair waits for each side to sync.
+var pairTimeout = 20 * time.Second
+
 // runPair runs a session between the two stores over real TCP and waits
-// until both report Synced, or fails after a bound.
-func runPair(t *testing.T, a, b *memStore, tune ...func(*Session)) (ca, cb SessionStats, errA, errB error) {
+// until both report Synced, or fails after pairTimeout.
+func runPair(t testing.TB, a, b *memStore, tune ...func(*Session)) (ca, cb SessionStats, errA, errB error) {
 	t.Helper()
 	client, server := establish(t, nil)
 	sa := NewSession(client, a, true)
@@ -149,10 +154,10 @@ func runPair(t *testing.T, a, b *memStore, tune ...func(*Session)) (ca, cb Sessi
 	case <-a.synced:
 		select {
 		case <-b.synced:
-		case <-time.After(20 * time.Second):
+		case <-time.After(pairTimeout):
 			t.Error("responder never synced")
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(pairTimeout):
 		t.Error("initiator never synced")
 	}
 	cancel()
@@ -306,6 +311,52 @@ func TestSessionPushesBothWaysAtOnce(t *testing.T) {
 		}
 	}
 	t.Logf("bytes sent: %d / %d", sa.BytesSent, sb.BytesSent)
+}
+
+// BenchmarkSessionFreshPeer: a peer with nothing syncs two scopes of n
+// items each (SESSION_BENCH_N, default 300,000) from one that holds them,
+// over loopback TCP through the handshake's channel. It prints the time,
+// the rounds, and the bytes beside the floor: the items themselves. With
+// n = 1,200,000 the two responder manifests (38 MB each) exceed one round's
+// bound together, so the responder holds one back (§10.3).
+//
+//	SESSION_BENCH_N=1200000 go test -run '^$' -bench SessionFreshPeer -benchtime 1x ./syncproto/
+func BenchmarkSessionFreshPeer(b *testing.B) {
+	n := 300_000
+	if v, err := strconv.Atoi(os.Getenv("SESSION_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	pairTimeout = 5 * time.Minute
+	defer func() { pairTimeout = 20 * time.Second }()
+	scopes := []Scope{{1}, {2}}
+	for range b.N {
+		b.StopTimer()
+		empty, full := newMemStore(scopes...), newMemStore(scopes...)
+		r := rand.New(rand.NewPCG(5, 5))
+		for _, sc := range scopes {
+			for range n {
+				full.add(sc, item(r.Int()))
+			}
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		si, sr, errI, errR := runPair(b, empty, full)
+		took := time.Since(t0)
+		if errI != nil || errR != nil {
+			b.Fatalf("session errors: %v / %v", errI, errR)
+		}
+		for _, sc := range scopes {
+			if got := len(empty.ids(sc)); got != n {
+				b.Fatalf("the fresh peer holds %d of %d items", got, n)
+			}
+		}
+		floor := len(scopes) * n * 40
+		total := si.BytesSent + sr.BytesSent
+		b.ReportMetric(float64(len(scopes)*n)/took.Seconds(), "items/s")
+		b.ReportMetric(float64(total)/float64(floor), "bytes/floor")
+		fmt.Printf("--- session, fresh peer, %d scopes × %d items: %s, rounds %d/%d, %d B sent (%d by the fresh peer) against a floor of %d B of items: %.2fx\n",
+			len(scopes), n, took.Round(time.Millisecond), si.ReconRounds, sr.ReconRounds, total, si.BytesSent, floor, float64(total)/float64(floor))
+	}
 }
 
 // itemBytes is what moving n 40-byte items costs: CBOR framing per item
