@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -547,15 +546,13 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 	for p := range n.sessions {
 		live = append(live, p)
 	}
+	first := n.sessionSeq + 1 // the first session to start after this
 	n.mu.Unlock()
-	// Every session now runs is ended, so a sync counted below belongs to
-	// a session that reconciled after the fetch began.
+	// The sessions running now reconciled before the fetch began: end
+	// them, and count only syncs by sessions that start after it.
 	for _, p := range live {
 		n.endSession(p)
 	}
-	n.mu.Lock()
-	before := maps.Clone(n.syncs)
-	n.mu.Unlock()
 	n.poke()
 	want := len(live)
 	if want == 0 {
@@ -570,7 +567,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		peers := n.peerIDs()
 		n.mu.Lock()
 		for _, p := range peers {
-			if n.syncs[p] > before[p] {
+			if n.synced[p] >= first {
 				res.Synced = append(res.Synced, p.String())
 			}
 		}

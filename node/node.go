@@ -85,10 +85,14 @@ type Node struct {
 	stopping bool                         // set by closeSessions: no new sessions
 	sessWG   sync.WaitGroup               // live sessions
 	peerSync map[identity.ID]time.Time    // last completed sync per peer
-	syncs    map[identity.ID]uint64       // completed syncs per peer (FetchIOC waits for the next)
-	pairSnap map[identity.ID][]item.ID    // pair scope IDs a live session reconciles (Synced marks them delivered)
-	lastSync time.Time
-	changed  chan struct{} // closed and replaced on every stored change (for --follow)
+	// sessionSeq numbers sessions as they start; synced is the number of
+	// the latest session that completed a sync with each peer (FetchIOC
+	// waits for one that started after it).
+	sessionSeq uint64
+	synced     map[identity.ID]uint64
+	pairSnap   map[identity.ID][]item.ID // pair scope IDs a live session reconciles (Synced marks them delivered)
+	lastSync   time.Time
+	changed    chan struct{} // closed and replaced on every stored change (for --follow)
 
 	sets scopeSets // the sync engine's sets, kept current by the store
 
@@ -123,7 +127,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{},
-		peerSync: map[identity.ID]time.Time{}, syncs: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
+		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[store.Scope]*scopeSet{}},
 	}
 	cfg.Store.OnIndexed(n.sets.indexed)

@@ -25,6 +25,7 @@ const (
 // peerSession is the one live session with a peer.
 type peerSession struct {
 	peer   identity.ID
+	seq    uint64 // n.sessionSeq when it started
 	sess   *syncproto.Session
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -104,6 +105,8 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 		conn.Close()
 		return true
 	}
+	n.sessionSeq++
+	ps.seq = n.sessionSeq
 	n.sessions[peer] = ps
 	n.sessWG.Add(1)
 	n.mu.Unlock()

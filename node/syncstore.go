@@ -139,7 +139,9 @@ func (s syncStore) Synced(peer identity.ID) {
 	n.mu.Lock()
 	n.lastSync = now
 	n.peerSync[peer] = now.UTC().Truncate(time.Second)
-	n.syncs[peer]++
+	if ps := n.sessions[peer]; ps != nil { // the session calling us
+		n.synced[peer] = ps.seq
+	}
 	snap := n.pairSnap[peer]
 	delete(n.pairSnap, peer)
 	n.mu.Unlock()

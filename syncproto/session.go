@@ -33,8 +33,9 @@ const (
 	maxRoundBytes = MaxScopeItems*(recon.IDSize+1) + MaxPayload
 	// maxRounds bounds the reconciliation rounds per session; recon needs
 	// at most three. Rounds that carry scopes held back are allowed on top,
-	// two per scope (a manifest and a manifest result are the only
-	// messages large enough to be held back).
+	// two per scope: each such round carries at least one held-back batch,
+	// and only a scope's largest messages (a manifest, a manifest result)
+	// make a round overflow in practice.
 	maxRounds = 8
 	// sessionOverhead is room for the session message's own fields around
 	// its payload within one channel frame.
@@ -169,9 +170,13 @@ type Session struct {
 	// fill the transport both ways. Run queues its rounds, dones and
 	// pushes for the writer goroutine it owns (writeLoop), which writes
 	// them in order, acknowledgements first.
-	qmu        sync.Mutex
-	queue      []*outJob
-	live       []*outJob     // from Push: after queue, once opened
+	qmu   sync.Mutex
+	queue []*outJob
+	live  []*outJob // from Push: after queue, once liveOK
+	// liveOK is closed once live pushes may go: on the initiator with
+	// opened, on the responder once its answer to the open is queued (the
+	// initiator takes no items before it has read the refusals).
+	liveOK     chan struct{}
 	ackOwed    uint64        // items frames received and stored
 	wake       chan struct{} // capacity 1: queue or ackOwed changed
 	quit       chan struct{} // closed when Run stops the writer
@@ -206,7 +211,7 @@ func NewSession(c *Conn, st SyncStore, initiator bool) *Session {
 	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator,
 		limits:   recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16, MaxItems: MaxScopeItems},
 		maxRound: maxRoundBytes,
-		index:    map[Scope]uint{}, opened: make(chan struct{}), ended: make(chan struct{}),
+		index:    map[Scope]uint{}, opened: make(chan struct{}), liveOK: make(chan struct{}), ended: make(chan struct{}),
 		wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
@@ -250,10 +255,12 @@ func (s *Session) Run(ctx context.Context) error {
 // goes one frame at a time, so acknowledgements are never stuck behind it.
 func (s *Session) writeLoop() error {
 	var ackSent uint64
-	opened := s.opened // nil once closed
+	liveOK := s.liveOK // nil once closed
 	for {
-		if opened != nil && s.isOpen() {
-			opened = nil
+		select {
+		case <-liveOK:
+			liveOK = nil
+		default:
 		}
 		s.qmu.Lock()
 		owed := s.ackOwed
@@ -261,7 +268,7 @@ func (s *Session) writeLoop() error {
 		if len(s.queue) > 0 {
 			job = s.queue[0]
 		}
-		if len(s.live) > 0 && opened == nil {
+		if len(s.live) > 0 && liveOK == nil {
 			live = s.live[0]
 		}
 		s.qmu.Unlock()
@@ -302,7 +309,7 @@ func (s *Session) writeLoop() error {
 		default:
 			select {
 			case <-s.wake:
-			case <-opened:
+			case <-liveOK:
 			case <-s.quit:
 				return nil
 			}
@@ -539,6 +546,7 @@ func (s *Session) refuse(idx []uint) error {
 		s.scopes[i].done = true
 	}
 	close(s.opened)
+	close(s.liveOK)
 	return nil
 }
 
@@ -614,9 +622,14 @@ func (s *Session) handleRound(openRound, more bool) error {
 		reply.Done, s.doneQueued = true, true
 	}
 	switch {
-	case len(out) > 0 || reply.Refused != nil || more:
+	case len(out) > 0 || reply.Refused != nil || more || openRound:
+		// The open is always answered with a round, even an empty one:
+		// the initiator's scope list is final only once it has one.
 		if err := s.sendRound(reply, out); err != nil {
 			return err
+		}
+		if openRound {
+			close(s.liveOK)
 		}
 	case reply.Done:
 		// Nothing left to reconcile here and nothing awaited: a bare done,
@@ -836,13 +849,18 @@ func (s *Session) receiveAck(n uint64) error {
 	for _, f := range s.pushed[:k] {
 		ids = append(ids, f...)
 	}
+	s.mu.Unlock()
+	// The frames leave pushed only once Acked has recorded them, so that
+	// Synced (which waits for pushed to empty) never comes first. Run is
+	// the only goroutine that removes frames; the writer only appends.
+	if len(ids) > 0 {
+		s.st.Acked(s.peer, ids)
+	}
+	s.mu.Lock()
 	clear(s.pushed[:k])
 	s.pushed = s.pushed[k:]
 	s.acked = n
 	s.mu.Unlock()
-	if len(ids) > 0 {
-		s.st.Acked(s.peer, ids)
-	}
 	s.checkSynced()
 	return nil
 }

@@ -510,6 +510,60 @@ func TestSessionLivePush(t *testing.T) {
 	}
 }
 
+// TestSessionPushBeforeFirstRound: a push the responder queues before its
+// session even starts waits for its answer to the open (the initiator takes
+// no items before it has read the refusals), and is then delivered.
+func TestSessionPushBeforeFirstRound(t *testing.T) {
+	checkLeaks(t)
+	sc := Scope{7}
+	a, b := newMemStore(sc), newMemStore(sc)
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 100_000 { // a first round that takes a while to make
+		b.add(sc, item(r.Int()))
+	}
+	a.add(sc, item(r.Int()))
+	client, server := establish(t, nil)
+	sa, sb := NewSession(client, a, true), NewSession(server, b, false)
+	var ids []recon.ID
+	for i := range 10 {
+		ids = append(ids, b.add(sc, item(-1-i)))
+	}
+	if err := sb.Push(sc, ids); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Add(2)
+	go func() { defer wg.Done(); errA = sa.Run(ctx) }()
+	go func() { defer wg.Done(); errB = sb.Run(ctx) }()
+	select {
+	case <-a.synced:
+	case <-time.After(20 * time.Second):
+		t.Error("initiator never synced")
+	}
+	cancel()
+	wg.Wait()
+	if errA != nil || errB != nil {
+		t.Fatalf("session errors: %v / %v", errA, errB)
+	}
+	for _, id := range ids {
+		if !a.ids(sc)[id] {
+			t.Fatal("a pushed item did not arrive")
+		}
+	}
+}
+
+// TestSessionNoScopes: an initiator with nothing to offer still gets an
+// answer to its open, and both sides sync.
+func TestSessionNoScopes(t *testing.T) {
+	checkLeaks(t)
+	_, _, errA, errB := runPair(t, newMemStore(), newMemStore(Scope{1}))
+	if errA != nil || errB != nil {
+		t.Fatalf("session errors: %v / %v", errA, errB)
+	}
+}
+
 // FuzzSessionMessage: the session message decoder never panics, and what it
 // accepts re-encodes to bytes that decode to the same message.
 func FuzzSessionMessage(f *testing.F) {
