@@ -196,12 +196,10 @@ type Session struct {
 }
 
 // outJob is one piece of output for the writer: a round (or a bare done),
-// or a push of the items with these IDs in scope (a live push names the
-// scope by sc; its index is known once the scope list is final).
+// or a push of the items with these IDs in scope sc.
 type outJob struct {
 	frames []sessionMsg
 	done   bool // the frames say done: done.sent once written
-	scope  uint
 	sc     Scope
 	ids    []recon.ID
 }
@@ -289,23 +287,11 @@ func (s *Session) writeLoop() error {
 				s.mu.Unlock()
 				s.checkSynced()
 			}
-			s.pop()
+			s.pop(&s.queue)
 		case job != nil:
-			if err = s.pushFrame(job); err == nil && len(job.ids) == 0 {
-				s.pop()
-			}
+			err = s.pushFrame(job, &s.queue)
 		case live != nil:
-			i, ok := s.sharedIndex(live.sc)
-			if ok {
-				live.scope = i
-				err = s.pushFrame(live)
-			}
-			if !ok || (err == nil && len(live.ids) == 0) {
-				s.qmu.Lock()
-				s.live[0] = nil
-				s.live = s.live[1:]
-				s.qmu.Unlock()
-			}
+			err = s.pushFrame(live, &s.live)
 		default:
 			select {
 			case <-s.wake:
@@ -320,10 +306,11 @@ func (s *Session) writeLoop() error {
 	}
 }
 
-func (s *Session) pop() {
+// pop drops the writer's finished job from the head of q.
+func (s *Session) pop(q *[]*outJob) {
 	s.qmu.Lock()
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
+	(*q)[0] = nil
+	*q = (*q)[1:]
 	s.qmu.Unlock()
 }
 
@@ -465,10 +452,7 @@ func (s *Session) open() error {
 		if err != nil {
 			return err
 		}
-		if set.Len() > s.limits.MaxItems {
-			s.mu.Lock()
-			s.stats.ScopesTooLarge++
-			s.mu.Unlock()
+		if s.tooLarge(set) {
 			continue
 		}
 		in, err := recon.NewInitiator(set, s.limits)
@@ -490,6 +474,18 @@ func (s *Session) open() error {
 	// s.opened stays open until the responder's refusals arrive (refuse).
 	s.started = true
 	return s.sendRound(msg, out)
+}
+
+// tooLarge reports, and counts, a set over the session's scope limit
+// (MaxScopeItems): such a scope is left out, not reconciled.
+func (s *Session) tooLarge(set recon.Set) bool {
+	if set.Len() <= s.limits.MaxItems {
+		return false
+	}
+	s.mu.Lock()
+	s.stats.ScopesTooLarge++
+	s.mu.Unlock()
+	return true
 }
 
 // acceptOpen fixes the scope list from the initiator's open: the scopes we
@@ -516,11 +512,7 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 			if err != nil {
 				return err
 			}
-			if set.Len() > s.limits.MaxItems {
-				s.mu.Lock()
-				s.stats.ScopesTooLarge++
-				s.mu.Unlock()
-			} else {
+			if !s.tooLarge(set) {
 				if st.rec, err = recon.NewResponder(set, s.limits); err != nil {
 					return err
 				}
@@ -611,34 +603,29 @@ func (s *Session) handleRound(openRound, more bool) error {
 	}
 	out, s.deferred = s.fit(reply, out)
 	reply.More = len(s.deferred) > 0
-	// When this round finishes every scope and there is nothing to push,
-	// the round itself says done: identical sets then cost one frame each
-	// way (§10.3).
-	pushes := 0
-	for _, st := range finished {
-		pushes += len(st.rec.Result().Have)
-	}
-	if pushes == 0 && s.allDone() && !s.doneQueued {
-		reply.Done, s.doneQueued = true, true
-	}
-	switch {
-	case len(out) > 0 || reply.Refused != nil || more || openRound:
-		// The open is always answered with a round, even an empty one:
-		// the initiator's scope list is final only once it has one.
+	// The open is always answered with a round, even an empty one: the
+	// initiator's scope list is final only once it has one.
+	if len(out) > 0 || reply.Refused != nil || more || openRound {
+		// When this round finishes every scope and there is nothing to
+		// push, the round itself says done: identical sets then cost one
+		// frame each way (§10.3).
+		pushes := 0
+		for _, st := range finished {
+			pushes += len(st.rec.Result().Have)
+		}
+		if pushes == 0 && s.allDone() && !s.doneQueued {
+			reply.Done, s.doneQueued = true, true
+		}
 		if err := s.sendRound(reply, out); err != nil {
 			return err
 		}
 		if openRound {
 			close(s.liveOK)
 		}
-	case reply.Done:
-		// Nothing left to reconcile here and nothing awaited: a bare done,
-		// not a round.
-		s.enqueue(&outJob{frames: []sessionMsg{{Type: msgDone}}, done: true})
 	}
 	for _, st := range finished {
 		if have := st.rec.Result().Have; len(have) > 0 {
-			s.enqueue(&outJob{scope: s.index[st.id], ids: have})
+			s.enqueue(&outJob{sc: st.id, ids: have})
 		}
 	}
 	s.maybeDone()
@@ -750,9 +737,15 @@ func (s *Session) writeLocked(m sessionMsg) error {
 	return nil
 }
 
-// pushFrame sends the next items frame of a push job and drops its IDs
-// from the job. An ID with nothing to send (deleted meanwhile) is skipped.
-func (s *Session) pushFrame(j *outJob) error {
+// pushFrame sends the next items frame of push job j, the head of q, drops
+// its IDs from the job, and pops the job once it is empty. An ID with
+// nothing to send (deleted meanwhile) is skipped, and so is a job for a
+// scope this session does not reconcile (a live push the peer refused).
+func (s *Session) pushFrame(j *outJob, q *[]*outJob) error {
+	i, ok := s.sharedIndex(j.sc)
+	if !ok {
+		j.ids = nil
+	}
 	var items [][]byte
 	var ids []recon.ID
 	size := 0
@@ -768,10 +761,13 @@ func (s *Session) pushFrame(j *outJob) error {
 		}
 		j.ids = j.ids[1:]
 	}
+	if len(j.ids) == 0 {
+		s.pop(q)
+	}
 	if len(items) == 0 {
 		return nil
 	}
-	return s.sendItems(j.scope, items, ids)
+	return s.sendItems(i, items, ids)
 }
 
 // sendItems writes one items frame and remembers its IDs until the peer
@@ -865,8 +861,8 @@ func (s *Session) receiveAck(n uint64) error {
 	return nil
 }
 
-// maybeDone queues msgDone once every scope has finished reconciling,
-// behind the pushes of their items.
+// maybeDone queues a bare msgDone, behind the pushes of their items, once
+// every scope has finished reconciling and no round said done.
 func (s *Session) maybeDone() {
 	if s.allDone() && !s.doneQueued {
 		s.doneQueued = true
