@@ -49,27 +49,39 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://ghostwire"+path, rd)
+	resp, err := c.send(ctx, method, path, rd)
 	if err != nil {
 		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
-	if err := apiError(resp); err != nil {
-		return err
-	}
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 			return fmt.Errorf("reading the node's answer: %w", err)
 		}
 	}
 	return nil
+}
+
+// send makes one request (body, if any, is JSON) and returns the reply
+// once it is a success; the caller closes its body. An unreachable node
+// and an API error become CLI errors.
+func (c *apiClient) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://ghostwire"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	if err := apiError(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
 }
 
 // apiError is nil for a successful reply; otherwise it is the API's error
@@ -104,18 +116,11 @@ func exitForStatus(status int) int {
 
 // download copies a GET reply's body to w, or returns the API's error.
 func (c *apiClient) download(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ghostwire"+path, nil)
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
-	if err := apiError(resp); err != nil {
-		return err
-	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("copying the node's reply (what was written is incomplete): %w", err)
 	}
@@ -129,21 +134,14 @@ func (c *apiClient) unreachable(err error) error {
 
 // stream calls fn for every JSON line of a streaming reply until ctx ends.
 func (c *apiClient) stream(ctx context.Context, path string, fn func(json.RawMessage) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://ghostwire"+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return c.unreachable(err)
-	}
-	defer resp.Body.Close()
-	if err := apiError(resp); err != nil {
 		return err
 	}
+	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
 		var m json.RawMessage
