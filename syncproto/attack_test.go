@@ -257,6 +257,7 @@ type flightConn struct {
 	mu     sync.Mutex
 	ops    []byte // 'W' or 'R', consecutive repeats merged
 	writes []int
+	first  []byte // a copy of the first write
 }
 
 func (c *flightConn) note(op byte) {
@@ -279,6 +280,9 @@ func (c *flightConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.note('W')
 	c.writes = append(c.writes, len(p))
+	if c.first == nil {
+		c.first = bytes.Clone(p)
+	}
 	c.mu.Unlock()
 	return c.Conn.Write(p)
 }

@@ -37,8 +37,10 @@ type Config struct {
 	// Key is our identity. Required.
 	Key *identity.PrivateKey
 	// Rand supplies the ephemeral secrets (X25519 scalar, ML-KEM seed).
-	// Nil means crypto/rand. ML-KEM encapsulation always draws from
-	// crypto/rand, the only source the standard library allows outside tests.
+	// Nil means crypto/rand, and keys made ahead of time while an earlier
+	// handshake waited (ephemeral.go). ML-KEM encapsulation always draws
+	// from crypto/rand, the only source the standard library allows
+	// outside tests.
 	Rand io.Reader
 	// Time is the clock the handshake deadline is computed from. Nil means
 	// time.Now.
@@ -144,7 +146,8 @@ var encapsulate768 = func(ek *mlkem.EncapsulationKey768, _ io.Reader) (shared, c
 // Client or Server. Its cost is bounded: at most four frames of at most
 // MaxHandshakeFrame bytes are read, and each side does one X25519, one
 // ML-KEM operation (key generation plus decapsulation, or encapsulation),
-// one signature, one verification and two single-message AEAD operations.
+// one signature, one verification and two single-message AEAD operations,
+// plus at most one key generation for the next handshake (ephemeral.go).
 type handshake struct {
 	conn net.Conn
 	r    *bufio.Reader
@@ -252,19 +255,11 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	}
 
 	// Message 1.
-	var seed [32 + mlkem.SeedSize]byte
-	defer clear(seed[:])
-	if _, err := io.ReadFull(h.cfg.rand(), seed[:]); err != nil {
-		return nil, StageSetup, fmt.Errorf("reading randomness: %w", err)
-	}
-	xpriv, err := ecdh.X25519().NewPrivateKey(seed[:32])
+	eph, err := initiatorSpare.take(h.cfg)
 	if err != nil {
-		return nil, StageSetup, fmt.Errorf("bug: %w", err)
+		return nil, StageSetup, err
 	}
-	dk, err := mlkem.NewDecapsulationKey768(seed[32:])
-	if err != nil {
-		return nil, StageSetup, fmt.Errorf("bug: %w", err)
-	}
+	xpriv, dk := eph.x, eph.dk
 	f1 := appendFrame(nil, mustMarshal(&initiatorHello{
 		Type:     typeInitiatorHello,
 		Versions: supportedVersions,
@@ -275,6 +270,9 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 		return nil, StageInitiatorHello, err
 	}
 	h.tr.add(f1)
+	// The responder now decodes message 1 and encapsulates: time in which
+	// this side would only wait.
+	initiatorSpare.fill(h.cfg)
 
 	// Message 2.
 	f2, err := h.readFrame()
@@ -336,17 +334,9 @@ func (h *handshake) server() (*Conn, string, error) {
 	if key == nil {
 		return nil, StageSetup, errors.New("no identity key in Config")
 	}
-	// The ephemeral X25519 key is made before message 1 arrives, while the
-	// initiator makes its own and the message travels; it is one key
-	// generation per connection either way.
-	var seed [32]byte
-	defer clear(seed[:])
-	if _, err := io.ReadFull(h.cfg.rand(), seed[:]); err != nil {
-		return nil, StageSetup, fmt.Errorf("reading randomness: %w", err)
-	}
-	xpriv, err := ecdh.X25519().NewPrivateKey(seed[:])
+	xpriv, err := responderSpare.take(h.cfg)
 	if err != nil {
-		return nil, StageSetup, fmt.Errorf("bug: %w", err)
+		return nil, StageSetup, err
 	}
 
 	// Message 1.
@@ -405,6 +395,9 @@ func (h *handshake) server() (*Conn, string, error) {
 	if _, err := h.conn.Write(f3); err != nil {
 		return nil, StageResponderAuth, err
 	}
+	// The initiator now checks message 3 and signs: time in which this
+	// side would only wait.
+	responderSpare.fill(h.cfg)
 	h.tr.add(f3)
 	h3 := h.tr.sum()
 
