@@ -62,6 +62,12 @@ const KindTombstone Kind = 1
 // reconciles per space (docs/protocol.md §6).
 type Space [SpaceSize]byte
 
+// Scope names one set of item IDs that two peers reconcile as a unit: a
+// space seen through one visibility class (docs/protocol.md §6.7). The node
+// decides which scopes an item belongs to and which a peer may see, the
+// store indexes items by scope, and the sync session reconciles them.
+type Scope [32]byte
+
 // ID identifies an item: SHA-256 of its canonical encoding (§5.3).
 type ID [IDSize]byte
 

@@ -125,7 +125,7 @@ type faultRun struct {
 	dbs    [faultNodes]*store.DB
 	dirs   [faultNodes]string
 	byID   map[identity.ID]int
-	scope  store.Scope // the public scope of the default collection
+	scope  item.Scope // the public scope of the default collection
 
 	// proxies[i][j], i < j: node i dials node j through it.
 	proxies [faultNodes][faultNodes]*faultProxy

@@ -121,7 +121,7 @@ func ingestRate(b *testing.B, frames [][][]byte, sessions int) float64 {
 		}
 		peers = append(peers, k.ID())
 	}
-	sc := syncproto.Scope(classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic}))
+	sc := item.Scope(classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic}))
 	st := syncStore{n}
 	total := 0
 	for _, f := range frames {

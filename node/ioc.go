@@ -41,7 +41,7 @@ func collectionSpace(name string) item.Space {
 }
 
 // classScope names a collection seen through one TLP visibility class.
-func classScope(sp item.Space, c ioc.Class) store.Scope {
+func classScope(sp item.Space, c ioc.Class) item.Scope {
 	switch c.Level {
 	case ioc.ClassPublic:
 		return scopeOf(sp, "public")
@@ -83,19 +83,19 @@ func (n *Node) trusts(peer identity.ID) bool { return n.isPeer(peer) }
 
 // iocScopes lists the collection scopes offered to peer: for each
 // collection, the classes ioc.PeerClasses allows between us.
-func (n *Node) iocScopes(peer identity.ID) []store.Scope {
+func (n *Node) iocScopes(peer identity.ID) []item.Scope {
 	return n.classScopes(peer, func(ioc.Class) bool { return true })
 }
 
 // ownScopes lists the scopes only we and peer share: the pair scope and, per
 // collection, the direct classes each way (not those every peer shares).
-func (n *Node) ownScopes(peer identity.ID) []store.Scope {
+func (n *Node) ownScopes(peer identity.ID) []item.Scope {
 	direct := func(c ioc.Class) bool { return c.Level != ioc.ClassPublic && c.Level != ioc.ClassTrusted }
-	return append([]store.Scope{pairScope(n.id, peer)}, n.classScopes(peer, direct)...)
+	return append([]item.Scope{pairScope(n.id, peer)}, n.classScopes(peer, direct)...)
 }
 
-func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []store.Scope {
-	var out []store.Scope
+func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.Scope {
+	var out []item.Scope
 	for _, name := range n.collections() {
 		sp := collectionSpace(name)
 		for _, c := range ioc.PeerClasses(n.id, peer, n.trusts(peer)) {
@@ -128,12 +128,12 @@ func audience(it *item.Item) (ioc.Audience, error) {
 }
 
 // iocScopesOf lists the scopes an IOC item belongs to in its collection.
-func iocScopesOf(it *item.Item) ([]store.Scope, error) {
+func iocScopesOf(it *item.Item) ([]item.Scope, error) {
 	a, err := audience(it)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Scope
+	var out []item.Scope
 	for _, c := range ioc.Classes(a) {
 		out = append(out, classScope(it.Space(), c))
 	}
@@ -144,7 +144,7 @@ func iocScopesOf(it *item.Item) ([]store.Scope, error) {
 // peer, and each item must have s among its classes, which is
 // ioc.MayExchange. It does the per-scope part once (is s offered, in which
 // collection and class) and returns the per-item part.
-func (n *Node) iocScopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
+func (n *Node) iocScopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bool {
 	if !slices.Contains(n.iocScopes(peer), s) {
 		return func(*item.Item) bool { return false }
 	}
@@ -673,14 +673,14 @@ func (n *Node) pushToAll(entries []store.Entry) {
 	}
 	n.mu.Unlock()
 	for _, ps := range live {
-		shared := map[store.Scope]bool{}
+		shared := map[item.Scope]bool{}
 		for _, s := range n.scopesFor(ps.peer) {
 			shared[s] = true
 		}
 		// One push per scope, however many items: an import of 100k
 		// items must not start 100k goroutines.
-		var order []store.Scope
-		groups := map[store.Scope][]*item.Item{}
+		var order []item.Scope
+		groups := map[item.Scope][]*item.Item{}
 		for _, e := range entries {
 			for _, s := range e.Scopes {
 				if shared[s] {
@@ -703,12 +703,12 @@ func (n *Node) pushToAll(entries []store.Entry) {
 // reads and sends them after its own traffic (syncproto.Session.Push): the
 // caller never waits for the peer, and a large import queues 32 bytes per
 // item, not the items.
-func (n *Node) pushItems(ps *peerSession, s store.Scope, items []*item.Item) {
+func (n *Node) pushItems(ps *peerSession, s item.Scope, items []*item.Item) {
 	ids := make([]recon.ID, len(items))
 	for i, it := range items {
 		ids[i] = recon.ID(it.ID())
 	}
-	switch err := ps.sess.Push(syncproto.Scope(s), ids); {
+	switch err := ps.sess.Push(s, ids); {
 	case errors.Is(err, syncproto.ErrNotShared):
 		// The peer refused the scope this session; so would the next.
 	case err != nil:

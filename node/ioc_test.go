@@ -20,7 +20,6 @@ import (
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/store"
-	"github.com/ghostwire/ghostwire/syncproto"
 )
 
 // fixtureDir holds the shared OASIS and MISP fixtures (ioc/fixtures_test.go).
@@ -249,7 +248,7 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 	sc := classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
 	n := 0
 	tn.db.ScopeIDs(sc, func(item.ID) error { n++; return nil })
-	set, err := syncStore{tn.n}.Set(syncproto.Scope(sc))
+	set, err := syncStore{tn.n}.Set(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,10 +416,10 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 		}
 		raw = append(raw, it.Bytes())
 	}
-	if err := (syncStore{tn.n}).Accept(pk.ID(), syncproto.Scope(sc), raw); err != nil {
+	if err := (syncStore{tn.n}).Accept(pk.ID(), sc, raw); err != nil {
 		t.Fatal(err)
 	}
-	set, err := syncStore{tn.n}.Set(syncproto.Scope(sc))
+	set, err := syncStore{tn.n}.Set(sc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,7 +131,7 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []store.Scope{pairScope(n.id, peer)}}}); err != nil {
+	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{pairScope(n.id, peer)}}}); err != nil {
 		return nil, err
 	}
 	return it, nil
@@ -341,7 +341,7 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []store.Scope{pairScope(n.id, peer)}}}); err != nil {
+	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{pairScope(n.id, peer)}}}); err != nil {
 		return err
 	}
 	err = n.db.Update(func(tx *store.Tx) error {

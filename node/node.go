@@ -128,7 +128,7 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{},
 		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
-		sets: scopeSets{m: map[store.Scope]*scopeSet{}},
+		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
 	cfg.Store.OnIndexed(n.sets.indexed)
 	if err := n.publishRecipientKey(); err != nil {

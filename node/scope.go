@@ -6,7 +6,6 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
-	"github.com/ghostwire/ghostwire/store"
 )
 
 // Labels, spelled as in docs/protocol.md §10.1.
@@ -30,21 +29,21 @@ func directSpace(a, b identity.ID) item.Space {
 }
 
 // scopeOf names a space seen through a visibility class.
-func scopeOf(sp item.Space, class string) store.Scope {
+func scopeOf(sp item.Space, class string) item.Scope {
 	h := sha256.New()
 	h.Write([]byte(scopeLabel))
 	h.Write(sp[:])
 	h.Write([]byte(class))
-	return store.Scope(h.Sum(nil))
+	return item.Scope(h.Sum(nil))
 }
 
 // pairScope holds what only a and b see: their direct messages, receipts,
 // the deletions of those, and their two recipient-key certificates.
-func pairScope(a, b identity.ID) store.Scope { return scopeOf(directSpace(a, b), classPair) }
+func pairScope(a, b identity.ID) item.Scope { return scopeOf(directSpace(a, b), classPair) }
 
 // scopesFor lists the scopes this node offers to peer, in a fixed order.
-func (n *Node) scopesFor(peer identity.ID) []store.Scope {
-	return append([]store.Scope{pairScope(n.id, peer)}, n.iocScopes(peer)...)
+func (n *Node) scopesFor(peer identity.ID) []item.Scope {
+	return append([]item.Scope{pairScope(n.id, peer)}, n.iocScopes(peer)...)
 }
 
 // scopeCheck returns the test an item sent by peer in scope s must pass to
@@ -52,7 +51,7 @@ func (n *Node) scopesFor(peer identity.ID) []store.Scope {
 // peer cannot put anything into a scope it does not belong to
 // (docs/protocol.md §10.1). The per-scope work is done once: a received
 // frame's items all share one scope.
-func (n *Node) scopeCheck(peer identity.ID, s store.Scope) func(*item.Item) bool {
+func (n *Node) scopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bool {
 	if s != pairScope(n.id, peer) {
 		return n.iocScopeCheck(peer, s)
 	}

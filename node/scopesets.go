@@ -8,7 +8,6 @@ import (
 
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
-	"github.com/ghostwire/ghostwire/store"
 )
 
 // scopeSets caches, per scope, the set of IDs the sync engine reconciles,
@@ -30,7 +29,7 @@ import (
 // callback takes while the store holds its own locks.
 type scopeSets struct {
 	mu sync.Mutex
-	m  map[store.Scope]*scopeSet
+	m  map[item.Scope]*scopeSet
 }
 
 type scopeSet struct {
@@ -48,7 +47,7 @@ type scopeSet struct {
 func maxPending(setLen int) int { return max(1<<14, setLen) }
 
 // indexed is the store's OnIndexed callback.
-func (c *scopeSets) indexed(s store.Scope, ids []item.ID) {
+func (c *scopeSets) indexed(s item.Scope, ids []item.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[s]
@@ -92,7 +91,7 @@ func (e *scopeSet) holds(id recon.ID) bool {
 
 // forget drops scopes' sets (those of a removed peer); a later session
 // reads them afresh.
-func (c *scopeSets) forget(scopes ...store.Scope) {
+func (c *scopeSets) forget(scopes ...item.Scope) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range scopes {
@@ -102,7 +101,7 @@ func (c *scopeSets) forget(scopes ...store.Scope) {
 
 // get returns the scope's set at now. build reads the scope from the store:
 // the IDs of items not expired at now, and the expiries of those that will.
-func (c *scopeSets) get(s store.Scope, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, error) {
+func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, error) {
 	for {
 		c.mu.Lock()
 		e := c.m[s]

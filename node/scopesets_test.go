@@ -15,7 +15,6 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
 	"github.com/ghostwire/ghostwire/store"
-	"github.com/ghostwire/ghostwire/syncproto"
 )
 
 // TestScopeSetCache follows one scope's cached set through what a node
@@ -61,7 +60,7 @@ func TestScopeSetCache(t *testing.T) {
 			}
 			raw = append(raw, it.Bytes())
 		}
-		if err := st.Accept(bob.ID(), syncproto.Scope(sc), raw); err != nil {
+		if err := st.Accept(bob.ID(), sc, raw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,7 +90,7 @@ func TestScopeSetCache(t *testing.T) {
 	}
 	get := func(step string) recon.Set {
 		t.Helper()
-		set, err := st.Set(syncproto.Scope(sc))
+		set, err := st.Set(sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +150,7 @@ func BenchmarkScopeSet(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{sc}})
+			entries = append(entries, store.Entry{Item: it, Scopes: []item.Scope{sc}})
 		}
 		if _, err := db.PutItems(entries); err != nil {
 			b.Fatal(err)
@@ -166,7 +165,7 @@ func BenchmarkScopeSet(b *testing.B) {
 	// compactions still run on the other core after the writes.
 	session := func() (time.Duration, int) {
 		t0 := time.Now()
-		set, err := st.Set(syncproto.Scope(sc))
+		set, err := st.Set(sc)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -175,7 +174,7 @@ func BenchmarkScopeSet(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		n.sets = scopeSets{m: map[store.Scope]*scopeSet{}}
+		n.sets = scopeSets{m: map[item.Scope]*scopeSet{}}
 		cold, l0 := session()
 		warm, merged := time.Hour, time.Hour
 		for range 5 {
@@ -227,8 +226,8 @@ func bareNode(t testing.TB, seed byte, now func() time.Time) (*Node, *store.DB) 
 // reach the next set; an expiry removes its ID without a new build; a clock
 // set back makes one.
 func TestScopeSetsWork(t *testing.T) {
-	c := scopeSets{m: map[store.Scope]*scopeSet{}}
-	sc := store.Scope{1}
+	c := scopeSets{m: map[item.Scope]*scopeSet{}}
+	sc := item.Scope{1}
 	id := func(b byte) recon.ID { return recon.ID{b} }
 	t0 := time.Unix(1_800_000_000, 0)
 	builds := 0

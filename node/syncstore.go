@@ -19,13 +19,13 @@ type syncStore struct{ n *Node }
 
 var _ syncproto.SyncStore = syncStore{}
 
-func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
+func (s syncStore) Scopes(peer identity.ID) []item.Scope {
 	if !s.n.isPeer(peer) {
 		return nil
 	}
-	var out []syncproto.Scope
+	var out []item.Scope
 	for _, sc := range s.n.scopesFor(peer) {
-		out = append(out, syncproto.Scope(sc))
+		out = append(out, sc)
 	}
 	return out
 }
@@ -33,16 +33,16 @@ func (s syncStore) Scopes(peer identity.ID) []syncproto.Scope {
 // Set returns the scope's IDs from the node's cache (scopesets.go), which
 // reads the store only the first time. Expired IOCs are left out: they are
 // not offered (docs/ioc.md §8).
-func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
+func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 	n := s.n
 	now := n.cfg.Now()
-	set, err := n.sets.get(store.Scope(sc), now, func() ([]recon.ID, []iocExpiry, error) {
+	set, err := n.sets.get(sc, now, func() ([]recon.ID, []iocExpiry, error) {
 		expired, ahead, err := n.iocExpiries(now)
 		if err != nil {
 			return nil, nil, err
 		}
 		var ids []recon.ID
-		err = n.db.ScopeIDs(store.Scope(sc), func(id item.ID) error {
+		err = n.db.ScopeIDs(sc, func(id item.ID) error {
 			if !expired[id] {
 				ids = append(ids, recon.ID(id))
 			}
@@ -59,7 +59,7 @@ func (s syncStore) Set(sc syncproto.Scope) (recon.Set, error) {
 	}
 	// Keep the pair scope's snapshot for Synced (see there).
 	for _, p := range n.peerIDs() {
-		if pairScope(n.id, p) == store.Scope(sc) {
+		if pairScope(n.id, p) == sc {
 			snap := make([]item.ID, 0, set.Len())
 			for id := range set.All() {
 				snap = append(snap, item.ID(id))
@@ -85,19 +85,19 @@ func (s syncStore) Item(id recon.ID) []byte {
 // canonically, verify under its author, not be from the future, and belong
 // to the scope it came in (§10.1). Detailed reasons go to our log; the peer
 // is told nothing but a close.
-func (s syncStore) Accept(peer identity.ID, sc syncproto.Scope, raw [][]byte) error {
+func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) error {
 	n := s.n
 	items, err := decodeVerify(raw, n.cfg.Now())
 	if err != nil {
 		return fmt.Errorf("item from %s: %w", peer.Short(), err)
 	}
-	fits := n.scopeCheck(peer, store.Scope(sc))
+	fits := n.scopeCheck(peer, sc)
 	entries := make([]store.Entry, 0, len(raw))
 	for _, it := range items {
 		if !fits(it) {
 			return fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
 		}
-		entries = append(entries, store.Entry{Item: it, Scopes: []store.Scope{store.Scope(sc)}})
+		entries = append(entries, store.Entry{Item: it, Scopes: []item.Scope{sc}})
 	}
 	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {

@@ -18,7 +18,7 @@ func TestPutItemsAcrossTransactions(t *testing.T) {
 	db := openTemp(t)
 	alice := author(t, 1)
 	var sp item.Space
-	sc := Scope{5}
+	sc := item.Scope{5}
 	const n = 6000 // ~340 B each: about 4 transactions
 	var items []*item.Item
 	for i := range n {
@@ -44,7 +44,7 @@ func TestPutItemsAcrossTransactions(t *testing.T) {
 	}
 	entries := make([]Entry, len(batch))
 	for i, it := range batch {
-		entries[i] = Entry{Item: it, Scopes: []Scope{sc}}
+		entries[i] = Entry{Item: it, Scopes: []item.Scope{sc}}
 	}
 	added, err := db.PutItems(entries)
 	if err != nil {

@@ -15,15 +15,10 @@ const (
 	bucketSpace = "space" // space ‖ created (8, big-endian) ‖ item ID → empty: listing order
 )
 
-// Scope names one set the sync engine reconciles: a space seen through one
-// visibility class (docs/protocol.md §6). The node decides which scopes an
-// item belongs to; the store only indexes them.
-type Scope [32]byte
-
 // Entry is an item to store with the scopes it belongs to.
 type Entry struct {
 	Item   *item.Item
-	Scopes []Scope
+	Scopes []item.Scope
 }
 
 // maxTxnBytes bounds one write transaction of PutItems (estimated as the
@@ -63,7 +58,7 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 		}
 		chunk := entries[:n]
 		entries = entries[n:]
-		indexed := map[Scope][]item.ID{}
+		indexed := map[item.Scope][]item.ID{}
 		chunkAdded := 0
 		err = db.Update(func(tx *Tx) error {
 			clear(indexed)
@@ -96,7 +91,7 @@ func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
 // every earlier write of this PutItems call was committed; batchDead holds
 // the tombstones written since, by target. The IDs it adds to scopes are
 // appended to indexed.
-func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[Scope][]item.ID, e Entry) (int, error) {
+func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.Scope][]item.ID, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
@@ -223,7 +218,7 @@ func (db *DB) GetItem(id item.ID) (it *item.Item, dead bool, err error) {
 
 // ScopeIDs calls fn with every item ID in scope, in ascending order,
 // including the IDs of deleted items (see PutItems).
-func (db *DB) ScopeIDs(s Scope, fn func(id item.ID) error) error {
+func (db *DB) ScopeIDs(s item.Scope, fn func(id item.ID) error) error {
 	return db.View(func(tx *Tx) error {
 		return tx.ScanKeys(bucketScope, s[:], func(k []byte) error {
 			return fn(item.ID(k[len(s):]))
@@ -251,7 +246,7 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 
 // IndexItem adds a stored item to one more scope (for example our own
 // recipient-key certificate when a peer is added).
-func (db *DB) IndexItem(id item.ID, s Scope) error {
+func (db *DB) IndexItem(id item.ID, s item.Scope) error {
 	err := db.Update(func(tx *Tx) error {
 		if _, err := tx.Get(bucketItem, id[:]); err != nil {
 			return err
@@ -259,7 +254,7 @@ func (db *DB) IndexItem(id item.ID, s Scope) error {
 		return tx.Put(bucketScope, append(s[:], id[:]...), nil)
 	})
 	if err == nil {
-		db.notifyIndexed(map[Scope][]item.ID{s: {id}})
+		db.notifyIndexed(map[item.Scope][]item.ID{s: {id}})
 	}
 	return err
 }
@@ -269,9 +264,9 @@ func (db *DB) IndexItem(id item.ID, s Scope) error {
 // targets, and by IndexItem). A cache of scope sets kept beside the store
 // stays exact this way. Register before the DB is used concurrently; fn
 // runs on the writer's goroutine and must not call back into the DB.
-func (db *DB) OnIndexed(fn func(s Scope, ids []item.ID)) { db.onIndexed = fn }
+func (db *DB) OnIndexed(fn func(s item.Scope, ids []item.ID)) { db.onIndexed = fn }
 
-func (db *DB) notifyIndexed(indexed map[Scope][]item.ID) {
+func (db *DB) notifyIndexed(indexed map[item.Scope][]item.ID) {
 	if db.onIndexed == nil {
 		return
 	}

@@ -30,7 +30,7 @@ func mk(t testing.TB, k *identity.PrivateKey, sp item.Space, n int) *item.Item {
 	return it
 }
 
-func scopeSet(t testing.TB, db *DB, s Scope) []item.ID {
+func scopeSet(t testing.TB, db *DB, s item.Scope) []item.ID {
 	var ids []item.ID
 	if err := db.ScopeIDs(s, func(id item.ID) error { ids = append(ids, id); return nil }); err != nil {
 		t.Fatal(err)
@@ -52,10 +52,10 @@ func TestItemsStoreAndList(t *testing.T) {
 	alice := author(t, 1)
 	var sp item.Space
 	sp[0] = 1
-	sc := Scope{9}
+	sc := item.Scope{9}
 	var entries []Entry
 	for i := 5; i > 0; i-- {
-		entries = append(entries, Entry{Item: mk(t, alice, sp, i), Scopes: []Scope{sc}})
+		entries = append(entries, Entry{Item: mk(t, alice, sp, i), Scopes: []item.Scope{sc}})
 	}
 	n, err := db.PutItems(entries)
 	if err != nil || n != 5 {
@@ -95,7 +95,7 @@ func TestItemsStoreAndList(t *testing.T) {
 func TestTombstonesConverge(t *testing.T) {
 	alice := author(t, 1)
 	var sp item.Space
-	sc := Scope{3}
+	sc := item.Scope{3}
 	target := mk(t, alice, sp, 1)
 	other := mk(t, alice, sp, 2)
 	tomb, err := item.NewTombstone(alice, target, t0.Add(time.Hour))
@@ -111,12 +111,12 @@ func TestTombstonesConverge(t *testing.T) {
 	for i, order := range orders {
 		db := openTemp(t)
 		for _, it := range order {
-			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []Scope{sc}}}); err != nil {
+			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []item.Scope{sc}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// The target offered again (a peer that missed the delete) stays deleted.
-		if n, _ := db.PutItems([]Entry{{Item: target, Scopes: []Scope{sc}}}); n != 0 {
+		if n, _ := db.PutItems([]Entry{{Item: target, Scopes: []item.Scope{sc}}}); n != 0 {
 			t.Fatalf("order %d: target resurrected", i)
 		}
 		got, dead, err := db.GetItem(target.ID())
@@ -159,7 +159,7 @@ func TestForgedTombstoneDeletesNothing(t *testing.T) {
 	for _, order := range [][]*item.Item{{forged, target}, {target, forged}} {
 		db := openTemp(t)
 		for _, it := range order {
-			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []Scope{{1}}}}); err != nil {
+			if _, err := db.PutItems([]Entry{{Item: it, Scopes: []item.Scope{{1}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -194,7 +194,7 @@ func BenchmarkPutItems(b *testing.B) {
 	}
 	var sp item.Space
 	sp[0] = 1
-	sc := Scope{7}
+	sc := item.Scope{7}
 	items := make([]*item.Item, total)
 	payload := bytes.Repeat([]byte{'x'}, 220)
 	for i := range items {
@@ -214,7 +214,7 @@ func BenchmarkPutItems(b *testing.B) {
 		for f := 0; f < total; f += perFrame {
 			entries := make([]Entry, 0, perFrame)
 			for _, it := range items[f : f+perFrame] {
-				entries = append(entries, Entry{Item: it, Scopes: []Scope{sc}})
+				entries = append(entries, Entry{Item: it, Scopes: []item.Scope{sc}})
 			}
 			if n, err := db.PutItems(entries); err != nil || n != perFrame {
 				b.Fatalf("stored %d of %d: %v", n, perFrame, err)
@@ -235,11 +235,11 @@ func BenchmarkPutItems(b *testing.B) {
 // not items stored before.
 func TestOnIndexed(t *testing.T) {
 	db := openTemp(t)
-	heard := map[Scope][]item.ID{}
-	db.OnIndexed(func(s Scope, ids []item.ID) { heard[s] = append(heard[s], ids...) })
+	heard := map[item.Scope][]item.ID{}
+	db.OnIndexed(func(s item.Scope, ids []item.ID) { heard[s] = append(heard[s], ids...) })
 	alice := author(t, 1)
 	var sp item.Space
-	a, b := Scope{1}, Scope{2}
+	a, b := item.Scope{1}, item.Scope{2}
 	x, y := mk(t, alice, sp, 1), mk(t, alice, sp, 2)
 	tomb, err := item.NewTombstone(alice, mk(t, alice, sp, 3), t0.Add(time.Hour))
 	if err != nil {
@@ -249,10 +249,10 @@ func TestOnIndexed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []Scope{a, b}}, {Item: tomb, Scopes: []Scope{a}}}); err != nil {
+	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []item.Scope{a, b}}, {Item: tomb, Scopes: []item.Scope{a}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []Scope{a}}, {Item: y}}); err != nil { // x again: nothing new
+	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []item.Scope{a}}, {Item: y}}); err != nil { // x again: nothing new
 		t.Fatal(err)
 	}
 	if err := db.IndexItem(y.ID(), b); err != nil {

@@ -69,7 +69,7 @@ type DB struct {
 
 	putMu sync.Mutex // serialises PutItems (items.go)
 
-	onIndexed func(Scope, []item.ID) // see OnIndexed
+	onIndexed func(item.Scope, []item.ID) // see OnIndexed
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the

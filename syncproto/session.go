@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
 	"github.com/ghostwire/ghostwire/wire"
 )
@@ -51,17 +52,14 @@ const (
 	msgDone  = 5 // this side has pushed everything reconciliation found
 )
 
-// Scope names one set of item IDs both peers reconcile (docs/protocol.md §6.7).
-type Scope [32]byte
-
 // SyncStore is what a session needs from the node. The node, not the
 // session, decides what a peer may see and what it may send.
 type SyncStore interface {
 	// Scopes lists the scopes this side offers to peer.
-	Scopes(peer identity.ID) []Scope
+	Scopes(peer identity.ID) []item.Scope
 	// Set returns the IDs held in a scope; it must not change while the
 	// session reconciles it.
-	Set(s Scope) (recon.Set, error)
+	Set(s item.Scope) (recon.Set, error)
 	// Item returns the canonical bytes to send for id (an item, or the
 	// tombstone that deleted it), or nil if there is nothing to send.
 	Item(id recon.ID) []byte
@@ -69,7 +67,7 @@ type SyncStore interface {
 	// durably; the session then acknowledges the frame. An error means the
 	// peer sent something it must not (a forged, malformed or misplaced
 	// item), and the session ends without storing any item of that frame.
-	Accept(peer identity.ID, s Scope, items [][]byte) error
+	Accept(peer identity.ID, s item.Scope, items [][]byte) error
 	// Acked records that peer stored ids durably.
 	Acked(peer identity.ID, ids []recon.ID)
 	// Synced is called once when reconciliation and the transfer it
@@ -132,7 +130,7 @@ type reconciler interface {
 
 // scopeState is one scope's reconciliation on this side.
 type scopeState struct {
-	id     Scope
+	id     item.Scope
 	rec    reconciler // nil for a scope the responder refuses
 	active bool       // reconciling
 	done   bool       // reconciliation finished here
@@ -157,7 +155,7 @@ type Session struct {
 
 	// scopes is fixed once the open exchange is over (opened closed).
 	scopes []*scopeState
-	index  map[Scope]uint
+	index  map[item.Scope]uint
 	// started is set (by Run's goroutine only) once the scope list exists;
 	// opened is closed once it is final (on the initiator, after the
 	// responder's refusals), which is when Push may read it.
@@ -200,7 +198,7 @@ type Session struct {
 type outJob struct {
 	frames []sessionMsg
 	done   bool // the frames say done: done.sent once written
-	sc     Scope
+	sc     item.Scope
 	ids    []recon.ID
 }
 
@@ -209,7 +207,7 @@ func NewSession(c *Conn, st SyncStore, initiator bool) *Session {
 	return &Session{c: c, st: st, peer: c.Peer(), initiator: initiator,
 		limits:   recon.Limits{MaxMessage: MaxPayload - sessionOverhead - 16, MaxItems: MaxScopeItems},
 		maxRound: maxRoundBytes,
-		index:    map[Scope]uint{}, opened: make(chan struct{}), liveOK: make(chan struct{}), ended: make(chan struct{}),
+		index:    map[item.Scope]uint{}, opened: make(chan struct{}), liveOK: make(chan struct{}), ended: make(chan struct{}),
 		wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
@@ -494,15 +492,15 @@ func (s *Session) acceptOpen(scopes [][]byte) error {
 	if len(scopes) > MaxScopes {
 		return sessionErr("%d scopes", len(scopes))
 	}
-	ours := map[Scope]bool{}
+	ours := map[item.Scope]bool{}
 	for _, sc := range s.st.Scopes(s.peer) {
 		ours[sc] = true
 	}
 	for i, b := range scopes {
-		if len(b) != len(Scope{}) {
+		if len(b) != len(item.Scope{}) {
 			return sessionErr("scope of %d bytes", len(b))
 		}
-		sc := Scope(b)
+		sc := item.Scope(b)
 		if _, dup := s.index[sc]; dup {
 			return sessionErr("scope listed twice")
 		}
@@ -689,7 +687,7 @@ func (s *Session) sendRound(first sessionMsg, batches []batch) error {
 
 // firstFrameSize bounds a round's first frame before its recon entries.
 func firstFrameSize(first sessionMsg) int {
-	return sessionOverhead + (len(Scope{})+2)*len(first.Scopes) + 3*len(first.Refused)
+	return sessionOverhead + (len(item.Scope{})+2)*len(first.Scopes) + 3*len(first.Refused)
 }
 
 // fit splits a round's batches into those that fit in one round as the
@@ -788,7 +786,7 @@ func (s *Session) sendItems(scope uint, items [][]byte, ids []recon.ID) error {
 // or, once the scope list is final, sc is not shared in it; a push the
 // session cannot make before it ends is dropped, and the next session's
 // reconciliation carries the items.
-func (s *Session) Push(sc Scope, ids []recon.ID) error {
+func (s *Session) Push(sc item.Scope, ids []recon.ID) error {
 	select {
 	case <-s.ended:
 		return fmt.Errorf("syncproto: session with %s ended", s.peer.Short())
@@ -811,7 +809,7 @@ func (s *Session) Push(sc Scope, ids []recon.ID) error {
 
 // sharedIndex returns sc's index if it is reconciled in this session. The
 // scope list must be final (s.opened closed).
-func (s *Session) sharedIndex(sc Scope) (uint, bool) {
+func (s *Session) sharedIndex(sc item.Scope) (uint, bool) {
 	i, ok := s.index[sc]
 	return i, ok && s.scopes[i].active
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
 	"github.com/ghostwire/ghostwire/wire"
 )
@@ -28,30 +29,30 @@ import (
 // Accept refuses a bad item before storing anything of its frame.
 type memStore struct {
 	mu     sync.Mutex
-	scopes []Scope
-	items  map[Scope]map[recon.ID][]byte
+	scopes []item.Scope
+	items  map[item.Scope]map[recon.ID][]byte
 	acked  map[recon.ID]bool
 	synced chan struct{}
 	once   sync.Once
 }
 
-func newMemStore(scopes ...Scope) *memStore {
-	s := &memStore{scopes: scopes, items: map[Scope]map[recon.ID][]byte{}, acked: map[recon.ID]bool{}, synced: make(chan struct{})}
+func newMemStore(scopes ...item.Scope) *memStore {
+	s := &memStore{scopes: scopes, items: map[item.Scope]map[recon.ID][]byte{}, acked: map[recon.ID]bool{}, synced: make(chan struct{})}
 	for _, sc := range scopes {
 		s.items[sc] = map[recon.ID][]byte{}
 	}
 	return s
 }
 
-func (s *memStore) add(sc Scope, b []byte) recon.ID {
+func (s *memStore) add(sc item.Scope, b []byte) recon.ID {
 	id := recon.ID(sha256.Sum256(b))
 	s.items[sc][id] = b
 	return id
 }
 
-func (s *memStore) Scopes(identity.ID) []Scope { return s.scopes }
+func (s *memStore) Scopes(identity.ID) []item.Scope { return s.scopes }
 
-func (s *memStore) Set(sc Scope) (recon.Set, error) {
+func (s *memStore) Set(sc item.Scope) (recon.Set, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []recon.ID
@@ -72,7 +73,7 @@ func (s *memStore) Item(id recon.ID) []byte {
 	return nil
 }
 
-func (s *memStore) Accept(_ identity.ID, sc Scope, items [][]byte) error {
+func (s *memStore) Accept(_ identity.ID, sc item.Scope, items [][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range items {
@@ -96,7 +97,7 @@ func (s *memStore) Acked(_ identity.ID, ids []recon.ID) {
 
 func (s *memStore) Synced(identity.ID) { s.once.Do(func() { close(s.synced) }) }
 
-func (s *memStore) ids(sc Scope) map[recon.ID]bool {
+func (s *memStore) ids(sc item.Scope) map[recon.ID]bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[recon.ID]bool{}
@@ -106,7 +107,7 @@ func (s *memStore) ids(sc Scope) map[recon.ID]bool {
 	return out
 }
 
-func item(i int) []byte {
+func testItem(i int) []byte {
 	b := make([]byte, 40)
 	copy(b, "ok:")
 	binary.BigEndian.PutUint64(b[8:], uint64(i))
@@ -115,18 +116,18 @@ func item(i int) []byte {
 
 // fill gives a and b `common` shared items and `diff` differing ones (split
 // between the sides) in scope sc, deterministically.
-func fill(a, b *memStore, sc Scope, common, diff int, seed uint64) {
+func fill(a, b *memStore, sc item.Scope, common, diff int, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, seed))
 	for i := 0; i < common; i++ {
-		it := item(r.Int())
+		it := testItem(r.Int())
 		a.add(sc, it)
 		b.add(sc, it)
 	}
 	for i := 0; i < diff; i++ {
 		if i%2 == 0 {
-			a.add(sc, item(r.Int()))
+			a.add(sc, testItem(r.Int()))
 		} else {
-			b.add(sc, item(r.Int()))
+			b.add(sc, testItem(r.Int()))
 		}
 	}
 }
@@ -180,7 +181,7 @@ func TestSessionConverges(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sc := Scope{1}
+			sc := item.Scope{1}
 			a, b := newMemStore(sc), newMemStore(sc)
 			fill(a, b, sc, c.common, c.diff, 7)
 			want := map[recon.ID]bool{}
@@ -231,8 +232,8 @@ func TestSessionHoldsScopesBack(t *testing.T) {
 	}
 	for _, holder := range []string{"responder", "initiator"} {
 		t.Run(holder+" holds the items", func(t *testing.T) {
-			big := []Scope{{1}, {2}, {3}, {4}}
-			tooLarge := Scope{9}
+			big := []item.Scope{{1}, {2}, {3}, {4}}
+			tooLarge := item.Scope{9}
 			scopes := append(slices.Clone(big), tooLarge)
 			a, b := newMemStore(scopes...), newMemStore(scopes...)
 			full, empty := b, a
@@ -242,15 +243,15 @@ func TestSessionHoldsScopesBack(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 3))
 			for _, sc := range big {
 				for range perScope {
-					full.add(sc, item(r.Int()))
+					full.add(sc, testItem(r.Int()))
 				}
 			}
 			// Too large on the responder only: the initiator offers it,
 			// the responder refuses it, and nothing of it moves.
 			for range maxItems + 1 {
-				b.add(tooLarge, item(r.Int()))
+				b.add(tooLarge, testItem(r.Int()))
 			}
-			a.add(tooLarge, item(r.Int()))
+			a.add(tooLarge, testItem(r.Int()))
 
 			sa, sb, errA, errB := runPair(t, a, b, small)
 			if errA != nil || errB != nil {
@@ -290,7 +291,7 @@ func TestSessionHoldsScopesBack(t *testing.T) {
 func TestSessionPushesBothWaysAtOnce(t *testing.T) {
 	checkLeaks(t)
 	const each = 30_000
-	sc := Scope{1}
+	sc := item.Scope{1}
 	a, b := newMemStore(sc), newMemStore(sc)
 	fill(a, b, sc, 1000, 2*each, 11)
 	small := func(s *Session) {
@@ -328,14 +329,14 @@ func BenchmarkSessionFreshPeer(b *testing.B) {
 	}
 	pairTimeout = 5 * time.Minute
 	defer func() { pairTimeout = 20 * time.Second }()
-	scopes := []Scope{{1}, {2}}
+	scopes := []item.Scope{{1}, {2}}
 	for range b.N {
 		b.StopTimer()
 		empty, full := newMemStore(scopes...), newMemStore(scopes...)
 		r := rand.New(rand.NewPCG(5, 5))
 		for _, sc := range scopes {
 			for range n {
-				full.add(sc, item(r.Int()))
+				full.add(sc, testItem(r.Int()))
 			}
 		}
 		b.StartTimer()
@@ -365,7 +366,7 @@ func itemBytes(n int) int { return n * (40 + 2) }
 
 func TestSessionRejectsForgedItem(t *testing.T) {
 	checkLeaks(t)
-	sc := Scope{2}
+	sc := item.Scope{2}
 	a, b := newMemStore(sc), newMemStore(sc)
 	a.add(sc, []byte("forged: not valid"))
 	client, server := establish(t, nil)
@@ -397,7 +398,7 @@ func TestSessionRejectsForgedItem(t *testing.T) {
 // it writes these frames on its side of a real channel and reads nothing.
 func TestSessionViolations(t *testing.T) {
 	checkLeaks(t)
-	sc := Scope{1}
+	sc := item.Scope{1}
 	hm := recon.Message{Type: recon.TypeHello}
 	hello := hm.Encode()
 	open := sessionMsg{Type: msgOpen, Scopes: [][]byte{sc[:]}, Recon: []reconEntry{{Scope: 0, Msg: hello}}, End: true}
@@ -442,12 +443,12 @@ func TestSessionViolations(t *testing.T) {
 
 func TestSessionRefusesUnsharedScope(t *testing.T) {
 	checkLeaks(t)
-	shared, private := Scope{3}, Scope{4}
+	shared, private := item.Scope{3}, item.Scope{4}
 	a := newMemStore(shared, private)
 	b := newMemStore(shared)
-	a.add(shared, item(1))
-	a.add(private, item(2))
-	b.add(shared, item(3))
+	a.add(shared, testItem(1))
+	a.add(private, testItem(2))
+	b.add(shared, testItem(3))
 	_, _, errA, errB := runPair(t, a, b)
 	if errA != nil || errB != nil {
 		t.Fatal(errA, errB)
@@ -462,7 +463,7 @@ func TestSessionRefusesUnsharedScope(t *testing.T) {
 
 func TestSessionLivePush(t *testing.T) {
 	checkLeaks(t)
-	sc := Scope{5}
+	sc := item.Scope{5}
 	a, b := newMemStore(sc), newMemStore(sc)
 	client, server := establish(t, nil)
 	sa := NewSession(client, a, true)
@@ -476,7 +477,7 @@ func TestSessionLivePush(t *testing.T) {
 	var ids []recon.ID
 	for i := range 50 {
 		a.mu.Lock()
-		ids = append(ids, a.add(sc, item(1000+i)))
+		ids = append(ids, a.add(sc, testItem(1000+i)))
 		a.mu.Unlock()
 	}
 	// Two pushes: the first returns before anything is written, so the
@@ -487,7 +488,7 @@ func TestSessionLivePush(t *testing.T) {
 	if err := sa.Push(sc, ids[20:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := sa.Push(Scope{6}, ids); !errors.Is(err, ErrNotShared) {
+	if err := sa.Push(item.Scope{6}, ids); !errors.Is(err, ErrNotShared) {
 		t.Fatalf("push to a scope the session does not reconcile: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -515,18 +516,18 @@ func TestSessionLivePush(t *testing.T) {
 // no items before it has read the refusals), and is then delivered.
 func TestSessionPushBeforeFirstRound(t *testing.T) {
 	checkLeaks(t)
-	sc := Scope{7}
+	sc := item.Scope{7}
 	a, b := newMemStore(sc), newMemStore(sc)
 	r := rand.New(rand.NewPCG(9, 9))
 	for range 100_000 { // a first round that takes a while to make
-		b.add(sc, item(r.Int()))
+		b.add(sc, testItem(r.Int()))
 	}
-	a.add(sc, item(r.Int()))
+	a.add(sc, testItem(r.Int()))
 	client, server := establish(t, nil)
 	sa, sb := NewSession(client, a, true), NewSession(server, b, false)
 	var ids []recon.ID
 	for i := range 10 {
-		ids = append(ids, b.add(sc, item(-1-i)))
+		ids = append(ids, b.add(sc, testItem(-1-i)))
 	}
 	if err := sb.Push(sc, ids); err != nil {
 		t.Fatal(err)
@@ -558,7 +559,7 @@ func TestSessionPushBeforeFirstRound(t *testing.T) {
 // answer to its open, and both sides sync.
 func TestSessionNoScopes(t *testing.T) {
 	checkLeaks(t)
-	_, _, errA, errB := runPair(t, newMemStore(), newMemStore(Scope{1}))
+	_, _, errA, errB := runPair(t, newMemStore(), newMemStore(item.Scope{1}))
 	if errA != nil || errB != nil {
 		t.Fatalf("session errors: %v / %v", errA, errB)
 	}
