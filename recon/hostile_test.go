@@ -154,10 +154,10 @@ func TestInitiatorChecksResult(t *testing.T) {
 		name  string
 		round []Message
 	}{
-		{"need an ID we hold", []Message{{Type: TypeResult, Data: held[:]}}},
 		{"have an ID we lack", []Message{{Type: TypeResult, Data2: make([]byte, 32)}}},
 		{"repeated ID", []Message{{Type: TypeResult, Data2: append(held[:], held[:]...)}}},
-		{"result larger than symbols", []Message{{Type: TypeResult, Data: make([]byte, 32*100000)}}},
+		{"result larger than symbols", []Message{{Type: TypeResult, Data2: make([]byte, 32*100000)}}},
+		{"result not a whole number of IDs", []Message{{Type: TypeResult, Data2: held[:31]}}},
 		{"estimate with short sketch", []Message{{Type: TypeEstimate, Count: 5, Data: make([]byte, 10)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

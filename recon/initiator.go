@@ -79,11 +79,12 @@ func (s *Initiator) next(in []Message) ([]Message, error) {
 		sk := s.set.Sketch()
 		d := estimate(sketchBytes(&sk, s.n), m.Data, s.n, s.nPeer)
 		plan := uint64(math.Ceil(symbolsPerDiff*(1+estimateMargin)*float64(d)+sqrtMargin*math.Sqrt(float64(d)))) + extraSymbols
-		// Manifest cost: our IDs, the bitmap, and the peer's own IDs
-		// (about half the difference beyond the size gap).
-		theirOnly := (d + s.nPeer - min(s.nPeer, s.n)) / 2
-		manifest := IDSize*s.n + s.n/8 + IDSize*theirOnly
-		if plan > symbolCap(s.n, s.nPeer) || SymbolSize*plan+IDSize*d >= manifest {
+		// Manifest cost: our IDs, and the bitmap back. Symbols cost
+		// themselves and the IDs only we hold, which the result lists:
+		// (d + n_I − n_R)/2 of the difference.
+		manifest := IDSize*s.n + s.n/8
+		ourOnly := min((d+s.n-min(s.n+d, s.nPeer))/2, s.n)
+		if plan > symbolCap(s.n, s.nPeer) || SymbolSize*plan+IDSize*ourOnly >= manifest {
 			return s.sendManifest(), nil
 		}
 		return s.sendSymbols(plan), nil
@@ -107,7 +108,7 @@ func (s *Initiator) next(in []Message) ([]Message, error) {
 	case s.state == initSymbols && typ == TypeResult:
 		return nil, s.readResult(in)
 	case s.state == initManifest && typ == TypeManifestResult:
-		r, err := readManifestResult(s.set, in, s.lim.MaxItems)
+		r, err := readManifestResult(s.set, in)
 		if err != nil {
 			return nil, err
 		}
@@ -146,27 +147,20 @@ func (s *Initiator) sendSymbols(n uint64) []Message {
 
 // readResult checks the responder's decoded difference against our set.
 func (s *Initiator) readResult(in []Message) error {
-	var need, have []byte
+	var have []byte
 	for _, m := range in {
-		if len(m.Data)%IDSize != 0 || len(m.Data2)%IDSize != 0 ||
-			uint64(len(need)+len(have)+len(m.Data)+len(m.Data2)) > s.sent*IDSize {
+		if len(m.Data2)%IDSize != 0 || uint64(len(have)+len(m.Data2)) > s.sent*IDSize {
 			return protoErr("result larger than the symbols sent")
 		}
-		need = append(need, m.Data...)
 		have = append(have, m.Data2...)
 	}
-	r := Result{Have: ids(have), Need: ids(need)}
-	for _, id := range r.Need {
-		if s.set.Contains(id) {
-			return protoErr("result says we lack an ID we hold")
-		}
-	}
+	r := Result{Have: ids(have)}
 	for _, id := range r.Have {
 		if !s.set.Contains(id) {
 			return protoErr("result says we hold an ID we lack")
 		}
 	}
-	if !checkDistinct(r.Need) || !checkDistinct(r.Have) {
+	if !checkDistinct(r.Have) {
 		return protoErr("result repeats an ID")
 	}
 	s.result = r

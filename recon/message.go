@@ -19,8 +19,8 @@ const (
 	TypeMore           Type = 5 // R→I: decoding needs more symbols
 	TypeFallback       Type = 6 // R→I: symbols decoded inconsistently; send a manifest
 	TypeManifest       Type = 7 // either way: Count, Start, Data = ascending IDs
-	TypeManifestResult Type = 8 // reply to a manifest: Start, Data = own-only IDs, Bits = lacks-bitmap
-	TypeResult         Type = 9 // R→I after decoding: Data = R-only IDs, Data2 = I-only IDs
+	TypeManifestResult Type = 8 // reply to a manifest: Start, Data2 = lacks-bitmap
+	TypeResult         Type = 9 // R→I after decoding: Data2 = I-only IDs
 )
 
 // Message is one reconciliation message (§6.5). Which fields are used depends
@@ -74,8 +74,8 @@ var fields = map[Type][5]bool{
 	TypeMore:           {},
 	TypeFallback:       {},
 	TypeManifest:       {true, false, true, true, false},
-	TypeManifestResult: {false, false, true, true, true},
-	TypeResult:         {false, false, false, true, true},
+	TypeManifestResult: {false, false, true, false, true},
+	TypeResult:         {false, false, false, false, true},
 }
 
 // Decode parses a message. It accepts only the canonical encoding of a

@@ -43,6 +43,9 @@ const (
 	estimateMargin = 0.25
 	sqrtMargin     = 3
 	extraSymbols   = 16
+	// minSymbolBytesPerDiff is the least the symbol path costs per
+	// difference: a symbol per difference with the margins above.
+	minSymbolBytesPerDiff = SymbolSize * symbolsPerDiff * (1 + estimateMargin)
 )
 
 // Limits bounds what one reconciliation may send and accept.
@@ -68,10 +71,13 @@ func (l Limits) withDefaults() (Limits, error) {
 	return l, nil
 }
 
-// Result is what reconciliation found, from one side's point of view.
+// Result is what reconciliation found, from one side's point of view: the
+// IDs this side holds and the peer lacks, which this side must send. What it
+// lacks, the peer learns as its own Have and sends without being asked, so
+// no message carries a side's own-only IDs to it only for it to wait for
+// them (docs/protocol.md §6.5).
 type Result struct {
-	Have []ID // IDs this side holds and the peer lacks: send these
-	Need []ID // IDs the peer holds and this side lacks: fetch these
+	Have []ID
 }
 
 // ErrProtocol is wrapped by every error about a peer's messages that are
@@ -219,15 +225,14 @@ func readManifest(in []Message, maxItems int) ([]ID, error) {
 }
 
 // answerManifest compares a peer's manifest with set and returns this side's
-// result and the ManifestResult round: own-only IDs, and a bitmap over the
-// peer's manifest with bit i (MSB first) set when this side lacks ID i.
+// result and the ManifestResult round: a bitmap over the peer's manifest
+// with bit i (MSB first) set when this side lacks ID i.
 func answerManifest(set Set, theirs []ID, maxMsg int) (Result, []Message) {
 	var r Result
 	bits := make([]byte, (len(theirs)+7)/8)
 	i := 0
 	for id := range set.All() {
 		for i < len(theirs) && theirs[i].Compare(id) < 0 {
-			r.Need = append(r.Need, theirs[i])
 			bits[i/8] |= 0x80 >> (i % 8)
 			i++
 		}
@@ -238,13 +243,12 @@ func answerManifest(set Set, theirs []ID, maxMsg int) (Result, []Message) {
 		r.Have = append(r.Have, id)
 	}
 	for ; i < len(theirs); i++ {
-		r.Need = append(r.Need, theirs[i])
 		bits[i/8] |= 0x80 >> (i % 8)
 	}
 	var out []Message
 	var off uint64
-	for _, p := range chunk(packIDs(r.Have), IDSize, bits, 1, maxMsg) {
-		out = append(out, Message{Type: TypeManifestResult, More: true, Start: off, Data: p[0], Data2: p[1]})
+	for _, p := range chunk(nil, 1, bits, 1, maxMsg) {
+		out = append(out, Message{Type: TypeManifestResult, More: true, Start: off, Data2: p[1]})
 		off += uint64(len(p[1]))
 	}
 	out[len(out)-1].More = false
@@ -253,28 +257,19 @@ func answerManifest(set Set, theirs []ID, maxMsg int) (Result, []Message) {
 
 // readManifestResult turns the reply to our manifest (sent from set) into
 // our result, checking it against set.
-func readManifestResult(set Set, in []Message, maxItems int) (Result, error) {
+func readManifestResult(set Set, in []Message) (Result, error) {
 	n := set.Len()
-	var theirs []byte
 	bits := make([]byte, 0, (n+7)/8)
 	for _, m := range in {
-		if m.Start != uint64(len(bits)) || len(m.Data2) > cap(bits)-len(bits) || len(m.Data)%IDSize != 0 ||
-			len(theirs)+len(m.Data) > maxItems*IDSize {
+		if m.Start != uint64(len(bits)) || len(m.Data2) > cap(bits)-len(bits) {
 			return Result{}, protoErr("manifest result chunks inconsistent")
 		}
 		bits = append(bits, m.Data2...)
-		theirs = append(theirs, m.Data...)
 	}
 	if len(bits) != cap(bits) || (n%8 != 0 && bits[len(bits)-1]<<(n%8) != 0) {
 		return Result{}, protoErr("manifest result bitmap has the wrong length")
 	}
 	var r Result
-	r.Need = ids(theirs)
-	for i, id := range r.Need {
-		if (i > 0 && r.Need[i-1].Compare(id) >= 0) || set.Contains(id) {
-			return Result{}, protoErr("manifest result lists an ID we hold, or is not ascending")
-		}
-	}
 	i := 0
 	for id := range set.All() {
 		if bits[i/8]&(0x80>>(i%8)) != 0 {

@@ -74,10 +74,14 @@ func (s *Responder) next(in []Message) ([]Message, error) {
 			s.state = respDone
 			return []Message{{Type: TypeEqual}}, nil
 		}
-		// Our manifest costs at most 32 B per ID and always stays within
-		// the bound of §6.6; prefer it when the size gap alone already
-		// makes the difference comparable to it.
-		if s.n < manifestFirstBelow || IDSize*s.n <= 2*(112*absDiff(s.n, s.nPeer)+600) {
+		// Our manifest costs 32 B per ID and a bitmap back, stays within
+		// the bound of §6.6, is exact and saves a leg. Send it at once
+		// when it is small, or when it costs no more than the initiator's
+		// manifest after our estimate would, and no more than twice the
+		// least symbols for the size gap alone can cost (the difference
+		// may be larger than the gap).
+		other := min(SketchSize+IDSize*s.nPeer+s.nPeer/8, 2*(minSymbolBytesPerDiff*absDiff(s.n, s.nPeer)+600))
+		if s.n < manifestFirstBelow || IDSize*s.n+s.n/8 <= other {
 			s.state = respManifest
 			return manifestMessages(s.set, s.lim.MaxMessage), nil
 		}
@@ -102,7 +106,7 @@ func (s *Responder) next(in []Message) ([]Message, error) {
 		s.state = respDone
 		return out, nil
 	case s.state == respManifest && typ == TypeManifestResult:
-		r, err := readManifestResult(s.set, in, s.lim.MaxItems)
+		r, err := readManifestResult(s.set, in)
 		if err != nil {
 			return nil, err
 		}
@@ -161,17 +165,18 @@ func (s *Responder) decode() []Message {
 		return []Message{{Type: TypeMore}}
 	}
 	var r Result
+	var theirOnly []ID
 	for _, id := range p.ids {
 		if s.set.Contains(id) {
 			r.Have = append(r.Have, id)
 		} else {
-			r.Need = append(r.Need, id)
+			theirOnly = append(theirOnly, id)
 		}
 	}
 	slices.SortFunc(r.Have, ID.Compare)
-	slices.SortFunc(r.Need, ID.Compare)
-	nI := s.n - uint64(len(r.Have)) + uint64(len(r.Need))
-	if nI != s.nPeer || DigestOf(int(nI), peerSet(s.set.All(), r.Have, r.Need)) != s.digest {
+	slices.SortFunc(theirOnly, ID.Compare)
+	nI := s.n - uint64(len(r.Have)) + uint64(len(theirOnly))
+	if nI != s.nPeer || DigestOf(int(nI), peerSet(s.set.All(), r.Have, theirOnly)) != s.digest {
 		// Peeling "succeeded" into a set that is not the initiator's: a
 		// checksum collision or crafted IDs. Never return a wrong result.
 		return []Message{{Type: TypeFallback}}
@@ -179,8 +184,8 @@ func (s *Responder) decode() []Message {
 	s.result = r
 	s.state = respDone
 	var out []Message
-	for _, p := range chunk(packIDs(r.Have), IDSize, packIDs(r.Need), IDSize, s.lim.MaxMessage) {
-		out = append(out, Message{Type: TypeResult, More: true, Data: p[0], Data2: p[1]})
+	for _, p := range chunk(nil, 1, packIDs(theirOnly), IDSize, s.lim.MaxMessage) {
+		out = append(out, Message{Type: TypeResult, More: true, Data2: p[1]})
 	}
 	out[len(out)-1].More = false
 	return out

@@ -80,8 +80,8 @@ func BenchmarkReconcile(b *testing.B) {
 			c0 := cpuTime()
 			for range b.N {
 				ra, rb, s := reconcile(b, sa, sb, Limits{})
-				if len(ra.Have)+len(ra.Need) != d || len(rb.Have)+len(rb.Need) != d {
-					b.Fatalf("wrong difference: %d/%d", len(ra.Have)+len(ra.Need), d)
+				if len(ra.Have)+len(rb.Have) != d {
+					b.Fatalf("wrong difference: %d+%d, want %d", len(ra.Have), len(rb.Have), d)
 				}
 				st = s
 			}
@@ -94,6 +94,32 @@ func BenchmarkReconcile(b *testing.B) {
 			b.Logf("1M items, %d differences: %d bytes in %d round trips (%d messages), CPU %v both sides; "+
 				"floor 32 B x d = %d B, full manifest 40 B x items = %d B; cache warm-up %v per 2 sets, peak RSS %d MiB",
 				d, st.bytes, st.roundTrip, st.messages, cpu.Round(time.Microsecond), 32*d, 40*2*n, prep.Round(time.Millisecond), peakRSS()>>20)
+		})
+	}
+}
+
+// TestSizeGap: when one set is much smaller (a fresh peer, or one that
+// holds part of the other's), the smaller side's IDs are all that cross,
+// plus a bitmap: never the larger side's IDs, which follow as items anyway.
+func TestSizeGap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	all, _ := makeSets(rng, 0, 20000, 0)
+	for _, tc := range []struct{ i, r []ID }{
+		{all, nil}, {nil, all},
+		{all, all[:5000]}, {all[:5000], all},
+		{all[:300], all}, {all, all[:300]},
+	} {
+		t.Run(fmt.Sprintf("%d/%d", len(tc.i), len(tc.r)), func(t *testing.T) {
+			ra, rb, st := reconcile(t, NewMemSet(tc.i), NewMemSet(tc.r), Limits{})
+			if len(ra.Have) != max(0, len(tc.i)-len(tc.r)) || len(rb.Have) != max(0, len(tc.r)-len(tc.i)) {
+				t.Fatalf("have %d/%d", len(ra.Have), len(rb.Have))
+			}
+			small := min(len(tc.i), len(tc.r))
+			bound := IDSize*small + small/8 + 1024
+			t.Logf("%d round trips, %d bytes (bound %d)", st.roundTrip, st.bytes, bound)
+			if st.bytes > bound || st.roundTrip > 2 {
+				t.Fatalf("%d bytes in %d round trips; want at most %d bytes in 2", st.bytes, st.roundTrip, bound)
+			}
 		})
 	}
 }

@@ -222,28 +222,34 @@ func TestSessionConverges(t *testing.T) {
 // round bound are spread over several rounds instead of ending the session,
 // and a scope larger than the limit is left out while the others sync. The
 // limits are scaled down (20,000 IDs a scope, rounds of 676 KB) so that
-// 15,000-item scopes behave as 1.5M-item scopes do at the real limits.
+// 15,000-item scopes behave as 1.5M-item scopes do at the real limits. The
+// side with the smaller set sends it as a manifest, 480 KB a scope.
 func TestSessionHoldsScopesBack(t *testing.T) {
 	checkLeaks(t)
-	const maxItems, perScope = 20_000, 15_000
+	const maxItems, perScope, extra = 20_000, 15_000, 4_000
 	small := func(s *Session) {
 		s.limits.MaxItems = maxItems
 		s.maxRound = maxItems*(recon.IDSize+1) + 16<<10
 	}
 	for _, holder := range []string{"responder", "initiator"} {
-		t.Run(holder+" holds the items", func(t *testing.T) {
+		t.Run(holder+" sends the manifests", func(t *testing.T) {
 			big := []item.Scope{{1}, {2}, {3}, {4}}
 			tooLarge := item.Scope{9}
 			scopes := append(slices.Clone(big), tooLarge)
 			a, b := newMemStore(scopes...), newMemStore(scopes...)
-			full, empty := b, a
+			smaller, larger := b, a
 			if holder == "initiator" {
-				full, empty = a, b
+				smaller, larger = a, b
 			}
 			r := rand.New(rand.NewPCG(3, 3))
 			for _, sc := range big {
 				for range perScope {
-					full.add(sc, testItem(r.Int()))
+					it := testItem(r.Int())
+					smaller.add(sc, it)
+					larger.add(sc, it)
+				}
+				for range extra {
+					larger.add(sc, testItem(r.Int()))
 				}
 			}
 			// Too large on the responder only: the initiator offers it,
@@ -258,8 +264,8 @@ func TestSessionHoldsScopesBack(t *testing.T) {
 				t.Fatalf("session errors: %v / %v", errA, errB)
 			}
 			for _, sc := range big {
-				if got := len(empty.ids(sc)); got != perScope {
-					t.Fatalf("scope %x: the empty side holds %d items, want %d", sc[0], got, perScope)
+				if got := len(smaller.ids(sc)); got != perScope+extra {
+					t.Fatalf("scope %x: the smaller side holds %d items, want %d", sc[0], got, perScope+extra)
 				}
 			}
 			if len(a.ids(tooLarge)) != 1 || len(b.ids(tooLarge)) != maxItems+1 {
@@ -268,7 +274,7 @@ func TestSessionHoldsScopesBack(t *testing.T) {
 			if sb.ScopesTooLarge != 1 || sa.ScopesTooLarge != 0 {
 				t.Fatalf("scopes too large: initiator %d, responder %d, want 0 and 1", sa.ScopesTooLarge, sb.ScopesTooLarge)
 			}
-			// Each 480 KB message fills a round on its own, so the holder
+			// Each 480 KB manifest fills a round on its own, so its sender
 			// needs a round per scope. Without holding back, the first
 			// round would have been 1.9 MB and ended the session.
 			held := sb.ReconRounds
