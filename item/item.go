@@ -63,7 +63,7 @@ const KindTombstone Kind = 1
 type Space [SpaceSize]byte
 
 // Scope names one set of item IDs that two peers reconcile as a unit: a
-// space seen through one visibility class (docs/protocol.md §6.7). The node
+// space seen through one visibility class (docs/protocol.md §10.1). The node
 // decides which scopes an item belongs to and which a peer may see, the
 // store indexes items by scope, and the sync session reconciles them.
 type Scope [32]byte

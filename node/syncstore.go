@@ -23,11 +23,7 @@ func (s syncStore) Scopes(peer identity.ID) []item.Scope {
 	if !s.n.isPeer(peer) {
 		return nil
 	}
-	var out []item.Scope
-	for _, sc := range s.n.scopesFor(peer) {
-		out = append(out, sc)
-	}
-	return out
+	return s.n.scopesFor(peer)
 }
 
 // Set returns the scope's IDs from the node's cache (scopesets.go), which

@@ -156,6 +156,7 @@ func TestInitiatorChecksResult(t *testing.T) {
 	}{
 		{"have an ID we lack", []Message{{Type: TypeResult, Data2: make([]byte, 32)}}},
 		{"repeated ID", []Message{{Type: TypeResult, Data2: append(held[:], held[:]...)}}},
+		{"IDs out of order", []Message{{Type: TypeResult, Data2: append(sorted(a)[1][:], sorted(a)[0][:]...)}}},
 		{"result larger than symbols", []Message{{Type: TypeResult, Data2: make([]byte, 32*100000)}}},
 		{"result not a whole number of IDs", []Message{{Type: TypeResult, Data2: held[:31]}}},
 		{"estimate with short sketch", []Message{{Type: TypeEstimate, Count: 5, Data: make([]byte, 10)}}},

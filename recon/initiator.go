@@ -160,8 +160,8 @@ func (s *Initiator) readResult(in []Message) error {
 			return protoErr("result says we hold an ID we lack")
 		}
 	}
-	if !checkDistinct(r.Have) {
-		return protoErr("result repeats an ID")
+	if !ascending(r.Have) {
+		return protoErr("result not strictly ascending")
 	}
 	s.result = r
 	s.state = initDone

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Implementation limits, docs/protocol.md §6.6.
@@ -280,9 +279,12 @@ func readManifestResult(set Set, in []Message) (Result, error) {
 	return r, nil
 }
 
-// checkDistinct reports whether list has no repeated ID.
-func checkDistinct(list []ID) bool {
-	s := slices.Clone(list)
-	slices.SortFunc(s, ID.Compare)
-	return len(slices.Compact(s)) == len(list)
+// ascending reports whether list is strictly ascending: sorted, no repeats.
+func ascending(list []ID) bool {
+	for i := 1; i < len(list); i++ {
+		if list[i-1].Compare(list[i]) >= 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // Ephemeral keys made ahead of time (docs/protocol.md §3.1). Each side of a
@@ -18,31 +19,45 @@ import (
 // first message (about 100 µs for the initiator's pair, 40 µs for the
 // responder's share), which is the latency a user waits for.
 //
-// Forward secrecy is unchanged: a key made ahead of time is still used by
-// exactly one handshake and dropped with it. What it costs is that the next
-// handshake's secret exists a little earlier, in the same process memory
-// that holds the identity key.
+// A key made ahead of time is used by exactly one handshake and dropped
+// with it, so past sessions keep forward secrecy. What changes is that the
+// next session's secret exists before that session does: a copy of this
+// process's memory taken meanwhile would let a passive observer decrypt
+// that one session. So a spare is used only within spareMaxAge of being
+// made, which covers the handshakes that follow each other closely (a node
+// dialing its peers, redials, the benchmark); an idle node makes its next
+// keys when it needs them, as it did before, and the spare it left behind
+// is never used for anything.
 var (
 	initiatorSpare = &spare[initiatorKeys]{gen: newInitiatorKeys}
 	responderSpare = &spare[ecdh.PrivateKey]{gen: newResponderKey}
 )
 
+// spareMaxAge is how long a key made ahead of time stays usable.
+const spareMaxAge = 30 * time.Second
+
 // spare holds at most one ephemeral key of one kind, made ahead of time
 // from crypto/rand. Whoever swaps it out owns it, so no key serves two
-// handshakes, whatever the number of concurrent ones. Configs with their
-// own Rand neither take nor leave keys here, so that recorded transcripts
-// stay deterministic.
+// handshakes, whatever the number of concurrent ones. Configs with a Rand
+// other than crypto/rand's neither take nor leave keys here, so that
+// recorded transcripts stay deterministic.
 type spare[K any] struct {
 	gen  func(io.Reader) (*K, error)
-	next atomic.Pointer[K]
+	next atomic.Pointer[made[K]]
 }
 
-// take returns a fresh key for one handshake: the spare if there is one,
-// else a new one from cfg's randomness.
+// made is a spare key and when it was made (monotonic clock).
+type made[K any] struct {
+	key *K
+	at  time.Time
+}
+
+// take returns a fresh key for one handshake: the spare if there is a
+// recent one, else a new one from cfg's randomness.
 func (s *spare[K]) take(cfg *Config) (*K, error) {
-	if cfg.Rand == nil {
-		if k := s.next.Swap(nil); k != nil {
-			return k, nil
+	if cfg.systemRand() {
+		if m := s.next.Swap(nil); m != nil && time.Since(m.at) < spareMaxAge {
+			return m.key, nil
 		}
 	}
 	return s.gen(cfg.rand())
@@ -51,14 +66,14 @@ func (s *spare[K]) take(cfg *Config) (*K, error) {
 // fill makes the spare unless there is one already: at most one key
 // generation per handshake, so a handshake's work stays bounded.
 func (s *spare[K]) fill(cfg *Config) {
-	if cfg.Rand != nil || s.next.Load() != nil {
+	if !cfg.systemRand() || s.next.Load() != nil {
 		return
 	}
 	k, err := s.gen(rand.Reader)
 	if err != nil {
 		return // the next handshake makes its own and reports the failure
 	}
-	s.next.CompareAndSwap(nil, k)
+	s.next.CompareAndSwap(nil, &made[K]{key: k, at: time.Now()})
 }
 
 // initiatorKeys is the initiator's ephemeral X25519 and ML-KEM-768 keys.

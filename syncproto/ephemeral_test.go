@@ -1,23 +1,28 @@
 package syncproto
 
 import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestEphemeralKeysFresh: with keys made ahead of time, every handshake
 // still puts fresh ephemeral shares on the wire, sequential or concurrent,
-// on both sides; and a handshake with its own Rand neither takes nor leaves
-// a key made ahead of time.
+// on both sides; crypto/rand named explicitly (as the node does) uses the
+// spares too; and a handshake with its own Rand neither takes nor leaves
+// one.
 func TestEphemeralKeysFresh(t *testing.T) {
 	checkLeaks(t)
 	alice, bob := testKey(t, "alice"), testKey(t, "bob")
 	seen := map[string]string{}
 	var mu sync.Mutex
-	handshake := func() {
-		d, l := tcpPair(t)
+	// handshake runs on any goroutine: it reports with t.Error only.
+	handshake := func(d, l net.Conn, ccfg, scfg *Config) {
 		fc, sfc := &flightConn{Conn: d}, &flightConn{Conn: l}
-		c, s := handshakeOver(t, fc, sfc, &Config{Key: alice}, &Config{Key: bob}, bob.ID())
+		c, s := handshakeOver(t, fc, sfc, ccfg, scfg, bob.ID())
 		if c.err != nil || s.err != nil {
 			t.Error(c.err, s.err)
 			return
@@ -41,24 +46,48 @@ func TestEphemeralKeysFresh(t *testing.T) {
 			seen[string(share)] = what
 		}
 	}
-
-	for range 8 {
-		handshake()
+	system := func() (*Config, *Config) { return &Config{Key: alice}, &Config{Key: bob} }
+	named := func() (*Config, *Config) {
+		return &Config{Key: alice, Rand: rand.Reader}, &Config{Key: bob, Rand: rand.Reader}
 	}
-	if initiatorSpare.next.Load() == nil || responderSpare.next.Load() == nil {
-		t.Fatal("no key was made ahead of time for the next handshake")
+
+	initiatorSpare.next.Store(nil)
+	responderSpare.next.Store(nil)
+	for i := range 8 {
+		d, l := tcpPair(t)
+		ccfg, scfg := system()
+		if i%2 == 1 {
+			ccfg, scfg = named()
+		}
+		ik, rk := initiatorSpare.next.Load(), responderSpare.next.Load()
+		handshake(d, l, ccfg, scfg)
+		// Each handshake takes the waiting keys (none before the first)
+		// and leaves new ones.
+		if k := initiatorSpare.next.Load(); k == nil || k == ik {
+			t.Fatalf("handshake %d did not take and replace the initiator's spare", i)
+		}
+		if k := responderSpare.next.Load(); k == nil || k == rk {
+			t.Fatalf("handshake %d did not take and replace the responder's spare", i)
+		}
+	}
+	const concurrent = 16
+	pairs := make([][2]net.Conn, concurrent)
+	for i := range pairs {
+		pairs[i][0], pairs[i][1] = tcpPair(t)
 	}
 	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(handshake)
+	for _, p := range pairs {
+		wg.Go(func() {
+			ccfg, scfg := system()
+			handshake(p[0], p[1], ccfg, scfg)
+		})
 	}
 	wg.Wait()
-	if want := 3 * 24; len(seen) != want {
+	if want := 3 * (8 + concurrent); len(seen) != want {
 		t.Fatalf("%d distinct shares, want %d", len(seen), want)
 	}
 
 	// Own randomness: the spares stay as they are.
-	handshake()
 	ik, rk := initiatorSpare.next.Load(), responderSpare.next.Load()
 	rec := recordTranscript(t)
 	d, l := tcpPair(t)
@@ -71,7 +100,7 @@ func TestEphemeralKeysFresh(t *testing.T) {
 }
 
 // TestSpareTakenOnce: a key made ahead of time serves one handshake; the
-// next take makes a new one.
+// next take makes a new one; a key older than spareMaxAge is not used.
 func TestSpareTakenOnce(t *testing.T) {
 	cfg := &Config{}
 	responderSpare.next.Store(nil)
@@ -85,11 +114,24 @@ func TestSpareTakenOnce(t *testing.T) {
 		t.Fatal("fill replaced a waiting key")
 	}
 	k1, err := responderSpare.take(cfg)
-	if err != nil || k1 != first {
-		t.Fatalf("take: %v, %v; want the waiting key", k1, err)
+	if err != nil || k1 != first.key {
+		t.Fatalf("take: %v; want the waiting key", err)
 	}
 	k2, err := responderSpare.take(cfg)
-	if err != nil || k2 == first || k2.Equal(first) {
+	if err != nil || k2 == first.key || k2.Equal(first.key) {
 		t.Fatalf("second take: %v; want a new key", err)
+	}
+
+	old, err := newResponderKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	responderSpare.next.Store(&made[ecdh.PrivateKey]{key: old, at: time.Now().Add(-spareMaxAge)})
+	k3, err := responderSpare.take(cfg)
+	if err != nil || k3 == old || k3.Equal(old) {
+		t.Fatalf("take after %v: %v; want a new key, not the stale one", spareMaxAge, err)
+	}
+	if responderSpare.next.Load() != nil {
+		t.Fatal("the stale key is still waiting")
 	}
 }

@@ -37,8 +37,9 @@ type Config struct {
 	// Key is our identity. Required.
 	Key *identity.PrivateKey
 	// Rand supplies the ephemeral secrets (X25519 scalar, ML-KEM seed).
-	// Nil means crypto/rand, and keys made ahead of time while an earlier
-	// handshake waited (ephemeral.go). ML-KEM encapsulation always draws
+	// Nil means crypto/rand. With crypto/rand (nil or rand.Reader), keys
+	// may have been made ahead of time while an earlier handshake waited
+	// (ephemeral.go). ML-KEM encapsulation always draws
 	// from crypto/rand, the only source the standard library allows
 	// outside tests.
 	Rand io.Reader
@@ -71,6 +72,10 @@ func (c *Config) rand() io.Reader {
 	}
 	return rand.Reader
 }
+
+// systemRand reports whether the ephemeral secrets come from crypto/rand,
+// which is what lets keys be made ahead of time (ephemeral.go).
+func (c *Config) systemRand() bool { return c.Rand == nil || c.Rand == rand.Reader }
 
 func (c *Config) logger() *slog.Logger {
 	if c.Logger != nil {

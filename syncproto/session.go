@@ -21,8 +21,8 @@ const (
 	MaxScopes = 256
 	// MaxScopeItems is the largest scope a session reconciles (recon's
 	// Limits.MaxItems). One scope's messages of one round, at most a
-	// manifest result of 32 bytes per own ID and a bit per peer ID, then
-	// always fit in one round of maxRoundBytes. A larger scope is left out
+	// manifest of 32 bytes per ID, then always fit in one round of
+	// maxRoundBytes. A larger scope is left out
 	// of the session (not offered, or refused) and the others go on; it is
 	// counted in SessionStats.ScopesTooLarge.
 	MaxScopeItems = 1 << 21
