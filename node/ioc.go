@@ -553,7 +553,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 	for _, p := range live {
 		n.endSession(p)
 	}
-	n.poke()
+	n.urge()
 	want := len(live)
 	if want == 0 {
 		// Nobody connected: wait for every known peer (the dialer tries
@@ -696,7 +696,7 @@ func (n *Node) pushToAll(entries []store.Entry) {
 			n.pushItems(ps, s, groups[s])
 		}
 	}
-	n.poke()
+	n.urge() // peers without a session get these when they next sync
 }
 
 // pushItems queues stored items of one scope on a live session, which

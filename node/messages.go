@@ -111,7 +111,7 @@ func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
 	if err := n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketOutbox, key, b) }); err != nil {
 		return nil, err
 	}
-	n.poke()
+	n.urge(peer)
 	n.notifyChanged()
 	return &Message{ID: "outbox-" + hex.EncodeToString(key), Peer: peer.String(), Direction: "out", Text: text,
 		Created: now.UTC().Truncate(time.Millisecond), State: StateQueued}, nil

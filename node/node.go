@@ -85,6 +85,9 @@ type Node struct {
 	stopping bool                         // set by closeSessions: no new sessions
 	sessWG   sync.WaitGroup               // live sessions
 	peerSync map[identity.ID]time.Time    // last completed sync per peer
+	// urgent and urgentAll record user actions for the dialer (urge).
+	urgent    map[identity.ID]bool
+	urgentAll bool
 	// sessionSeq numbers sessions as they start; synced is the number of
 	// the latest session that completed a sync with each peer (FetchIOC
 	// waits for one that started after it).
@@ -126,7 +129,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
-		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{},
+		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
 		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}

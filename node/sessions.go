@@ -171,7 +171,7 @@ func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 	ps := n.sessions[peer]
 	n.mu.Unlock()
 	if ps == nil {
-		n.poke()
+		n.urge(peer)
 		return
 	}
 	n.pushItems(ps, pairScope(n.id, peer), items)
@@ -182,13 +182,11 @@ func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 // A dial's goroutine runs the session it opens, so a peer stays in flight
 // until that session ends. A peer whose session ended is dialled again
 // after RedialInterval, or at once when there is something new for it; one
-// that closed a session without a word (errSilentClose) is backed off.
+// that closed a session without a word (errSilentClose) is backed off. A
+// user's action for a peer dials it within minBackoff even while failures
+// back it off (redial.go).
 func (n *Node) dialLoop(ctx context.Context) {
-	type state struct {
-		next    time.Time
-		backoff time.Duration
-	}
-	peers := map[identity.ID]*state{}
+	peers := map[identity.ID]*redial{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	results := make(chan struct {
@@ -208,7 +206,7 @@ func (n *Node) dialLoop(ctx context.Context) {
 		for _, p := range current {
 			st := peers[p]
 			if st == nil {
-				st = &state{backoff: minBackoff}
+				st = newRedial()
 				peers[p] = st
 			}
 			n.mu.Lock()
@@ -217,7 +215,7 @@ func (n *Node) dialLoop(ctx context.Context) {
 			if live || inflight[p] {
 				continue
 			}
-			if now.Before(st.next) {
+			if !st.due(now) {
 				wake = minTime(wake, st.next)
 				continue
 			}
@@ -229,6 +227,7 @@ func (n *Node) dialLoop(ctx context.Context) {
 				continue
 			}
 			inflight[p] = true
+			st.started(now)
 			wg.Add(1)
 			go func(p identity.ID) {
 				defer wg.Done()
@@ -248,34 +247,29 @@ func (n *Node) dialLoop(ctx context.Context) {
 			t.Stop()
 			return
 		case <-n.wake:
-			// New work: allow immediate redials of idle peers.
-			for _, st := range peers {
-				if st.backoff == minBackoff {
-					st.next = time.Time{}
+			// New work: idle peers are dialled at once, and peers a
+			// user's action named even if they are backing off.
+			urgent, all := n.takeUrgent()
+			for p, st := range peers {
+				if all || urgent[p] {
+					st.urge()
+				} else {
+					st.poke()
 				}
 			}
 		case r := <-results:
 			delete(inflight, r.peer)
 			st := peers[r.peer]
 			if r.err != nil {
-				n.log.Info("peer unreachable; will retry", "peer", r.peer, "err", logSafe(r.err), "retry_in", st.backoff)
-				st.next = time.Now().Add(st.backoff)
-				st.backoff = min(st.backoff*2, maxBackoff)
+				st.failed(time.Now())
+				n.log.Info("peer unreachable; will retry", "peer", r.peer, "err", logSafe(r.err), "retry_in", time.Until(st.next).Round(time.Second))
 			} else {
-				st.backoff = minBackoff
-				st.next = time.Now().Add(n.cfg.RedialInterval)
+				st.ended(time.Now(), n.cfg.RedialInterval)
 			}
 		case <-t.C:
 		}
 		t.Stop()
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // logSafe keeps full onion addresses out of logs: a wrong-peer error names

@@ -1,0 +1,98 @@
+package node
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRedial walks one peer's dial schedule through failures, background
+// work, a user's action and a session, on a fixed clock.
+func TestRedial(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	type step struct {
+		at     float64
+		do     string  // start, fail, end, poke, urge
+		dueAt  float64 // 0: due now; -1: not checked
+		reason string
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"a new peer is dialled at once", []step{
+			{0, "", 0, "nothing scheduled"},
+		}},
+		{"failures back off to the maximum", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, "2 s"},
+			{3, "start", 0, ""}, {4, "fail", 8, "4 s"},
+			{8, "start", 0, ""}, {9, "fail", 17, "8 s"},
+			{17, "start", 0, ""}, {18, "fail", 34, "16 s"},
+			{34, "start", 0, ""}, {35, "fail", 67, "32 s"},
+			{67, "start", 0, ""}, {68, "fail", 128, "60 s, the maximum"},
+			{128, "start", 0, ""}, {129, "fail", 189, "still 60 s"},
+		}},
+		{"background work does not shorten a backoff", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, ""},
+			{3, "start", 0, ""}, {4, "fail", 8, ""},
+			{5, "poke", 8, "backing off: unchanged"},
+		}},
+		{"a user's action overrides a long backoff", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, ""},
+			{3, "start", 0, ""}, {4, "fail", 8, ""},
+			{8, "start", 0, ""}, {9, "fail", 17, ""},
+			{17, "start", 0, ""}, {18, "fail", 34, ""},
+			{20, "urge", 19, "2 s after the last attempt (at 17): due now"},
+			{20, "start", 0, ""},
+		}},
+		{"a user's action right after an attempt waits 2 s from it", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, ""},
+			{3, "start", 0, ""}, {4, "fail", 8, ""},
+			{4, "urge", 5, "last attempt at 3"},
+		}},
+		{"a user's action during a dial is served by a retry 2 s after its failure", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, ""},
+			{3, "start", 0, ""}, {4, "fail", 8, ""},
+			{8, "start", 0, ""},
+			{9, "urge", -1, "a dial is under way"},
+			{20, "fail", 22, "not the 8 s backoff"},
+			{22, "start", 0, ""}, {23, "fail", 39, "urge served: back to the backoff (16 s)"},
+		}},
+		{"a session that ended resets the backoff", []step{
+			{0, "start", 0, ""}, {1, "fail", 3, ""},
+			{3, "start", 0, ""}, {100, "end", 400, "redial interval"},
+			{101, "poke", 0, "idle: background work dials it at once"},
+			{101, "start", 0, ""}, {102, "fail", 104, "2 s again"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRedial()
+			for i, s := range tc.steps {
+				now := at(s.at)
+				switch s.do {
+				case "start":
+					if !r.due(now) {
+						t.Fatalf("step %d: start at %v s but not due until %v", i, s.at, r.next.Sub(t0))
+					}
+					r.started(now)
+					continue
+				case "fail":
+					r.failed(now)
+				case "end":
+					r.ended(now, 300*time.Second)
+				case "poke":
+					r.poke()
+				case "urge":
+					r.urge()
+				}
+				switch {
+				case s.dueAt < 0:
+				case s.dueAt == 0 && !r.due(now):
+					t.Fatalf("step %d (%s at %v s): due at %v, want now (%s)", i, s.do, s.at, r.next.Sub(t0), s.reason)
+				case s.dueAt > 0 && !r.next.Equal(at(s.dueAt)):
+					t.Fatalf("step %d (%s at %v s): due at %v, want %v s (%s)", i, s.do, s.at, r.next.Sub(t0), s.dueAt, s.reason)
+				}
+			}
+		})
+	}
+}
