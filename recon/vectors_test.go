@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -221,21 +223,69 @@ func FuzzResponder(f *testing.F) {
 	a, _ := makeSets(rng, 700, 0, 0)
 	set := NewMemSet(a)
 	set.Warm(1024)
+	small := NewMemSet(a[:100])
 	hello := Message{Type: TypeHello, Count: 650, Digest: Digest{1}}
+	sk := set.Sketch()
+	near := sketchBytes(&sk, uint64(set.Len()))
+	near[1] += 2 // about one difference: the initiator sends symbols
+	lim := Limits{MaxItems: 4096}
+	// Each machine is brought to a state where it reads what a hostile
+	// peer sends next, then given the fuzzed message.
+	states := []struct {
+		name  string
+		setup func() (next func([]Message) ([]Message, bool, error), err error)
+	}{
+		{"responder, first message", func() (func([]Message) ([]Message, bool, error), error) {
+			r, _ := NewResponder(set, lim)
+			return r.Next, nil
+		}},
+		{"responder after hello (symbols or manifest)", func() (func([]Message) ([]Message, bool, error), error) {
+			r, _ := NewResponder(set, lim)
+			out, _, err := r.Next([]Message{hello})
+			return r.Next, errors.Join(err, wantType(out, TypeEstimate))
+		}},
+		{"responder after its manifest (manifest result)", func() (func([]Message) ([]Message, bool, error), error) {
+			r, _ := NewResponder(small, lim)
+			out, _, err := r.Next([]Message{hello})
+			return r.Next, errors.Join(err, wantType(out, TypeManifest))
+		}},
+		{"initiator after hello", func() (func([]Message) ([]Message, bool, error), error) {
+			i, _ := NewInitiator(set, lim)
+			_, _, err := i.Next(nil)
+			return i.Next, err
+		}},
+		{"initiator after symbols (result, more, fallback)", func() (func([]Message) ([]Message, bool, error), error) {
+			i, _ := NewInitiator(set, lim)
+			i.Next(nil)
+			out, _, err := i.Next([]Message{{Type: TypeEstimate, Count: uint64(set.Len()), Data: near}})
+			return i.Next, errors.Join(err, wantType(out, TypeSymbols))
+		}},
+		{"initiator after its manifest (manifest result)", func() (func([]Message) ([]Message, bool, error), error) {
+			i, _ := NewInitiator(set, lim)
+			i.Next(nil)
+			out, _, err := i.Next([]Message{{Type: TypeEstimate, Count: 4000, Data: near}})
+			return i.Next, errors.Join(err, wantType(out, TypeManifest))
+		}},
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {
 			return
 		}
-		r, _ := NewResponder(set, Limits{MaxItems: 4096})
-		r.Next([]Message{m})
-		r, _ = NewResponder(set, Limits{MaxItems: 4096})
-		if _, _, err := r.Next([]Message{hello}); err != nil {
-			t.Fatal(err)
+		for _, st := range states {
+			next, err := st.setup()
+			if err != nil {
+				t.Fatalf("%s: setup: %v", st.name, err)
+			}
+			next([]Message{m})
 		}
-		r.Next([]Message{m})
-		i, _ := NewInitiator(set, Limits{MaxItems: 4096})
-		i.Next(nil)
-		i.Next([]Message{m})
 	})
+}
+
+// wantType checks the type of a round a fuzz target's setup produced.
+func wantType(out []Message, t Type) error {
+	if len(out) == 0 || out[0].Type != t {
+		return fmt.Errorf("round %v, want type %d", out, t)
+	}
+	return nil
 }
