@@ -696,7 +696,26 @@ func (n *Node) pushToAll(entries []store.Entry) {
 			n.pushItems(ps, s, groups[s])
 		}
 	}
-	n.urge() // peers without a session get these when they next sync
+	// Peers without a session that share one of these scopes get them when
+	// they next sync: dial them now.
+	touched := map[item.Scope]bool{}
+	for _, e := range entries {
+		for _, s := range e.Scopes {
+			touched[s] = true
+		}
+	}
+	var want []identity.ID
+	for _, p := range n.peerIDs() {
+		n.mu.Lock()
+		_, live := n.sessions[p]
+		n.mu.Unlock()
+		if !live && slices.ContainsFunc(n.scopesFor(p), func(s item.Scope) bool { return touched[s] }) {
+			want = append(want, p)
+		}
+	}
+	if len(want) > 0 {
+		n.urge(want...)
+	}
 }
 
 // pushItems queues stored items of one scope on a live session, which

@@ -80,7 +80,7 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 		return nil, err
 	}
 	n.log.Info("peer added", "peer", id)
-	n.poke()
+	n.urge(id)
 	return n.peer(id)
 }
 

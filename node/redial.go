@@ -39,9 +39,14 @@ func (r *redial) failed(now time.Time) {
 	}
 }
 
-// ended schedules the next session after one that ran and ended.
+// ended schedules the next session after one that ran and ended; a user's
+// action while it ran (an IOC fetch ends sessions to sync afresh) is served
+// by a dial minBackoff later.
 func (r *redial) ended(now time.Time, interval time.Duration) {
 	r.backoff, r.next = minBackoff, now.Add(interval)
+	if r.urged {
+		r.next = now.Add(minBackoff)
+	}
 }
 
 // poke: there is new work for every peer; one that is not backing off is
@@ -56,6 +61,18 @@ func (r *redial) poke() {
 func (r *redial) urge() {
 	r.urged = true
 	r.next = minTime(r.next, r.last.Add(minBackoff))
+}
+
+// woken applies a wake to every peer's schedule: the peers a user's action
+// named (all of them if all) are urged, the others poked.
+func woken(peers map[identity.ID]*redial, urgent map[identity.ID]bool, all bool) {
+	for p, st := range peers {
+		if all || urgent[p] {
+			st.urge()
+		} else {
+			st.poke()
+		}
+	}
 }
 
 func minTime(a, b time.Time) time.Time {

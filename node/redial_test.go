@@ -1,8 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"testing"
 	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
 )
 
 // TestRedial walks one peer's dial schedule through failures, background
@@ -58,6 +61,12 @@ func TestRedial(t *testing.T) {
 			{20, "fail", 22, "not the 8 s backoff"},
 			{22, "start", 0, ""}, {23, "fail", 39, "urge served: back to the backoff (16 s)"},
 		}},
+		{"a user's action during a session is served 2 s after it ends", []step{
+			{0, "start", 0, ""},
+			{10, "urge", -1, "the session runs"},
+			{100, "end", 102, "not the redial interval"},
+			{102, "start", 0, ""}, {103, "fail", 105, "urge served: 2 s backoff"},
+		}},
 		{"a session that ended resets the backoff", []step{
 			{0, "start", 0, ""}, {1, "fail", 3, ""},
 			{3, "start", 0, ""}, {100, "end", 400, "redial interval"},
@@ -95,4 +104,54 @@ func TestRedial(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUrgeReachesTheDialer: what urge records wakes the dialer, reaches the
+// named peers' schedules (every peer's when none is named) and is consumed.
+func TestUrgeReachesTheDialer(t *testing.T) {
+	n := &Node{urgent: map[identity.ID]bool{}, wake: make(chan struct{}, 1)}
+	a, b := testIdentity(t, 1), testIdentity(t, 2)
+	t0 := time.Now()
+	backedOff := func() *redial {
+		r := newRedial()
+		for i := range 4 { // next attempt 16 s after the last
+			at := t0.Add(time.Duration(i) * time.Second)
+			r.started(at)
+			r.failed(at)
+		}
+		return r
+	}
+	peers := map[identity.ID]*redial{a: backedOff(), b: backedOff()}
+	soon := t0.Add(3*time.Second + minBackoff) // 2 s after the last attempt
+	n.urge(a)
+	select {
+	case <-n.wake:
+	default:
+		t.Fatal("urge did not wake the dialer")
+	}
+	urgent, all := n.takeUrgent()
+	woken(peers, urgent, all)
+	if !peers[a].due(soon) || peers[b].due(soon) {
+		t.Fatalf("after urging a: a due at %v, b at %v; want only a within 2 s of its last attempt",
+			peers[a].next.Sub(t0), peers[b].next.Sub(t0))
+	}
+	if u, all := n.takeUrgent(); len(u) != 0 || all {
+		t.Fatal("an urge was not consumed")
+	}
+	n.urge()
+	urgent, all = n.takeUrgent()
+	woken(peers, urgent, all)
+	if !peers[b].due(soon) {
+		t.Fatalf("after urging every peer: b due at %v", peers[b].next.Sub(t0))
+	}
+}
+
+// testIdentity is a fixed identity for schedule tests.
+func testIdentity(t *testing.T, seed byte) identity.ID {
+	t.Helper()
+	k, err := identity.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{seed}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID()
 }

@@ -250,13 +250,7 @@ func (n *Node) dialLoop(ctx context.Context) {
 			// New work: idle peers are dialled at once, and peers a
 			// user's action named even if they are backing off.
 			urgent, all := n.takeUrgent()
-			for p, st := range peers {
-				if all || urgent[p] {
-					st.urge()
-				} else {
-					st.poke()
-				}
-			}
+			woken(peers, urgent, all)
 		case r := <-results:
 			delete(inflight, r.peer)
 			st := peers[r.peer]

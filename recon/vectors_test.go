@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -221,6 +222,11 @@ func FuzzResponder(f *testing.F) {
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
 	a, _ := makeSets(rng, 700, 0, 0)
+	// A result naming IDs the initiator holds, out of order: the seed that
+	// reaches the check after "we lack".
+	byID := sorted(a)
+	outOfOrder := Message{Type: TypeResult, Data2: append(slices.Clone(byID[1][:]), byID[0][:]...)}
+	f.Add(outOfOrder.Encode())
 	set := NewMemSet(a)
 	set.Warm(1024)
 	small := NewMemSet(a[:100])

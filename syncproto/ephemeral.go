@@ -46,7 +46,15 @@ type spare[K any] struct {
 	next atomic.Pointer[made[K]]
 }
 
-// made is a spare key and when it was made (monotonic clock).
+// young reports whether a spare made at t may still be used. Both clocks
+// must agree: the monotonic one stops while the machine is suspended, when
+// a hibernation image is just the memory copy the expiry guards against.
+func young(t time.Time) bool {
+	now := time.Now()
+	return now.Sub(t) < spareMaxAge && now.Round(0).Sub(t.Round(0)) < spareMaxAge
+}
+
+// made is a spare key and when it was made.
 type made[K any] struct {
 	key *K
 	at  time.Time
@@ -56,7 +64,7 @@ type made[K any] struct {
 // recent one, else a new one from cfg's randomness.
 func (s *spare[K]) take(cfg *Config) (*K, error) {
 	if cfg.systemRand() {
-		if m := s.next.Swap(nil); m != nil && time.Since(m.at) < spareMaxAge {
+		if m := s.next.Swap(nil); m != nil && young(m.at) {
 			return m.key, nil
 		}
 	}
