@@ -663,18 +663,14 @@ func (n *Node) iocExpiries(now time.Time) (expired map[item.ID]bool, ahead []ioc
 	return expired, ahead, err
 }
 
-// pushToAll hands stored entries to every live session sharing a scope.
+// pushToAll hands stored entries to every live session sharing a scope,
+// and urges the dialer to reach the peers without a session that share one.
 func (n *Node) pushToAll(entries []store.Entry) {
 	n.notifyChanged()
-	n.mu.Lock()
-	live := make([]*peerSession, 0, len(n.sessions))
-	for _, ps := range n.sessions {
-		live = append(live, ps)
-	}
-	n.mu.Unlock()
-	for _, ps := range live {
+	var idle []identity.ID
+	for _, p := range n.peerIDs() {
 		shared := map[item.Scope]bool{}
-		for _, s := range n.scopesFor(ps.peer) {
+		for _, s := range n.scopesFor(p) {
 			shared[s] = true
 		}
 		// One push per scope, however many items: an import of 100k
@@ -692,29 +688,22 @@ func (n *Node) pushToAll(entries []store.Entry) {
 				}
 			}
 		}
+		if len(order) == 0 {
+			continue
+		}
+		n.mu.Lock()
+		ps := n.sessions[p]
+		n.mu.Unlock()
+		if ps == nil {
+			idle = append(idle, p) // gets these when it next syncs: dial it now
+			continue
+		}
 		for _, s := range order {
 			n.pushItems(ps, s, groups[s])
 		}
 	}
-	// Peers without a session that share one of these scopes get them when
-	// they next sync: dial them now.
-	touched := map[item.Scope]bool{}
-	for _, e := range entries {
-		for _, s := range e.Scopes {
-			touched[s] = true
-		}
-	}
-	var want []identity.ID
-	for _, p := range n.peerIDs() {
-		n.mu.Lock()
-		_, live := n.sessions[p]
-		n.mu.Unlock()
-		if !live && slices.ContainsFunc(n.scopesFor(p), func(s item.Scope) bool { return touched[s] }) {
-			want = append(want, p)
-		}
-	}
-	if len(want) > 0 {
-		n.urge(want...)
+	if len(idle) > 0 {
+		n.urge(idle...)
 	}
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,6 +20,18 @@ func TestRedial(t *testing.T) {
 		dueAt  float64 // 0: due now; -1: not checked
 		reason string
 	}
+	// backoffs is the failure sequence the first case checks; later cases
+	// start from k of its dials.
+	backoffs := []step{
+		{0, "start", 0, ""}, {1, "fail", 3, "2 s"},
+		{3, "start", 0, ""}, {4, "fail", 8, "4 s"},
+		{8, "start", 0, ""}, {9, "fail", 17, "8 s"},
+		{17, "start", 0, ""}, {18, "fail", 34, "16 s"},
+		{34, "start", 0, ""}, {35, "fail", 67, "32 s"},
+		{67, "start", 0, ""}, {68, "fail", 128, "60 s, the maximum"},
+		{128, "start", 0, ""}, {129, "fail", 189, "still 60 s"},
+	}
+	after := func(k int, more ...step) []step { return append(slices.Clone(backoffs[:2*k]), more...) }
 	for _, tc := range []struct {
 		name  string
 		steps []step
@@ -26,41 +39,23 @@ func TestRedial(t *testing.T) {
 		{"a new peer is dialled at once", []step{
 			{0, "", 0, "nothing scheduled"},
 		}},
-		{"failures back off to the maximum", []step{
-			{0, "start", 0, ""}, {1, "fail", 3, "2 s"},
-			{3, "start", 0, ""}, {4, "fail", 8, "4 s"},
-			{8, "start", 0, ""}, {9, "fail", 17, "8 s"},
-			{17, "start", 0, ""}, {18, "fail", 34, "16 s"},
-			{34, "start", 0, ""}, {35, "fail", 67, "32 s"},
-			{67, "start", 0, ""}, {68, "fail", 128, "60 s, the maximum"},
-			{128, "start", 0, ""}, {129, "fail", 189, "still 60 s"},
-		}},
-		{"background work does not shorten a backoff", []step{
-			{0, "start", 0, ""}, {1, "fail", 3, ""},
-			{3, "start", 0, ""}, {4, "fail", 8, ""},
-			{5, "poke", 8, "backing off: unchanged"},
-		}},
-		{"a user's action overrides a long backoff", []step{
-			{0, "start", 0, ""}, {1, "fail", 3, ""},
-			{3, "start", 0, ""}, {4, "fail", 8, ""},
-			{8, "start", 0, ""}, {9, "fail", 17, ""},
-			{17, "start", 0, ""}, {18, "fail", 34, ""},
-			{20, "urge", 19, "2 s after the last attempt (at 17): due now"},
-			{20, "start", 0, ""},
-		}},
-		{"a user's action right after an attempt waits 2 s from it", []step{
-			{0, "start", 0, ""}, {1, "fail", 3, ""},
-			{3, "start", 0, ""}, {4, "fail", 8, ""},
-			{4, "urge", 5, "last attempt at 3"},
-		}},
-		{"a user's action during a dial is served by a retry 2 s after its failure", []step{
-			{0, "start", 0, ""}, {1, "fail", 3, ""},
-			{3, "start", 0, ""}, {4, "fail", 8, ""},
-			{8, "start", 0, ""},
-			{9, "urge", -1, "a dial is under way"},
-			{20, "fail", 22, "not the 8 s backoff"},
-			{22, "start", 0, ""}, {23, "fail", 39, "urge served: back to the backoff (16 s)"},
-		}},
+		{"failures back off to the maximum", backoffs},
+		{"background work does not shorten a backoff", after(2,
+			step{5, "poke", 8, "backing off: unchanged"},
+		)},
+		{"a user's action overrides a long backoff", after(4,
+			step{20, "urge", 19, "2 s after the last attempt (at 17): due now"},
+			step{20, "start", 0, ""},
+		)},
+		{"a user's action right after an attempt waits 2 s from it", after(2,
+			step{4, "urge", 5, "last attempt at 3"},
+		)},
+		{"a user's action during a dial is served by a retry 2 s after its failure", after(2,
+			step{8, "start", 0, ""},
+			step{9, "urge", -1, "a dial is under way"},
+			step{20, "fail", 22, "not the 8 s backoff"},
+			step{22, "start", 0, ""}, step{23, "fail", 39, "urge served: back to the backoff (16 s)"},
+		)},
 		{"a user's action during a session is served 2 s after it ends", []step{
 			{0, "start", 0, ""},
 			{10, "urge", -1, "the session runs"},

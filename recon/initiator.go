@@ -136,9 +136,9 @@ func (s *Initiator) sendSymbols(n uint64) []Message {
 	}
 	var out []Message
 	start := s.sent
-	for _, p := range chunk(buf, SymbolSize, nil, 1, s.lim.MaxMessage) {
-		out = append(out, Message{Type: TypeSymbols, More: true, Start: start, Data: p[0]})
-		start += uint64(len(p[0]) / SymbolSize)
+	for _, p := range chunk(buf, SymbolSize, s.lim.MaxMessage) {
+		out = append(out, Message{Type: TypeSymbols, More: true, Start: start, Data: p})
+		start += uint64(len(p) / SymbolSize)
 	}
 	out[len(out)-1].More = false
 	s.sent += n

@@ -141,24 +141,16 @@ func round(in []Message) (Type, error) {
 	return in[0].Type, nil
 }
 
-// chunk splits two byte streams, whose elements are unitA and unitB bytes,
-// into pieces that fit messages of at most maxMsg bytes, a first, then b.
-// It returns at least one (possibly empty) piece.
-func chunk(a []byte, unitA int, b []byte, unitB int, maxMsg int) [][2][]byte {
-	room := maxMsg - messageOverhead
-	var out [][2][]byte
+// chunk splits a byte stream of unit-byte elements into pieces that fit
+// messages of at most maxMsg bytes. It returns at least one (possibly
+// empty) piece.
+func chunk(b []byte, unit int, maxMsg int) [][]byte {
+	room := (maxMsg - messageOverhead) / unit * unit
+	var out [][]byte
 	for {
-		var p [2][]byte
-		left := room
-		n := min(len(a), left/unitA*unitA)
-		p[0], a = a[:n], a[n:]
-		left -= n
-		if len(a) == 0 {
-			n = min(len(b), left/unitB*unitB)
-			p[1], b = b[:n], b[n:]
-		}
-		out = append(out, p)
-		if len(a) == 0 && len(b) == 0 {
+		n := min(len(b), room)
+		out = append(out, b[:n])
+		if b = b[n:]; len(b) == 0 {
 			return out
 		}
 	}
@@ -189,9 +181,9 @@ func manifestMessages(set Set, maxMsg int) []Message {
 	}
 	var out []Message
 	var start uint64
-	for _, p := range chunk(buf, IDSize, nil, 1, maxMsg) {
-		out = append(out, Message{Type: TypeManifest, More: true, Count: n, Start: start, Data: p[0]})
-		start += uint64(len(p[0]) / IDSize)
+	for _, p := range chunk(buf, IDSize, maxMsg) {
+		out = append(out, Message{Type: TypeManifest, More: true, Count: n, Start: start, Data: p})
+		start += uint64(len(p) / IDSize)
 	}
 	out[len(out)-1].More = false
 	return out
@@ -246,9 +238,9 @@ func answerManifest(set Set, theirs []ID, maxMsg int) (Result, []Message) {
 	}
 	var out []Message
 	var off uint64
-	for _, p := range chunk(nil, 1, bits, 1, maxMsg) {
-		out = append(out, Message{Type: TypeManifestResult, More: true, Start: off, Data2: p[1]})
-		off += uint64(len(p[1]))
+	for _, p := range chunk(bits, 1, maxMsg) {
+		out = append(out, Message{Type: TypeManifestResult, More: true, Start: off, Data2: p})
+		off += uint64(len(p))
 	}
 	out[len(out)-1].More = false
 	return r, out

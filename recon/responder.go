@@ -184,8 +184,8 @@ func (s *Responder) decode() []Message {
 	s.result = r
 	s.state = respDone
 	var out []Message
-	for _, p := range chunk(nil, 1, packIDs(theirOnly), IDSize, s.lim.MaxMessage) {
-		out = append(out, Message{Type: TypeResult, More: true, Data2: p[1]})
+	for _, p := range chunk(packIDs(theirOnly), IDSize, s.lim.MaxMessage) {
+		out = append(out, Message{Type: TypeResult, More: true, Data2: p})
 	}
 	out[len(out)-1].More = false
 	return out

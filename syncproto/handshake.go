@@ -39,9 +39,8 @@ type Config struct {
 	// Rand supplies the ephemeral secrets (X25519 scalar, ML-KEM seed).
 	// Nil means crypto/rand. With crypto/rand (nil or rand.Reader), keys
 	// may have been made ahead of time while an earlier handshake waited
-	// (ephemeral.go). ML-KEM encapsulation always draws
-	// from crypto/rand, the only source the standard library allows
-	// outside tests.
+	// (ephemeral.go). ML-KEM encapsulation always draws from crypto/rand,
+	// the only source the standard library allows outside tests.
 	Rand io.Reader
 	// Time is the clock the handshake deadline is computed from. Nil means
 	// time.Now.
