@@ -309,7 +309,7 @@ func TestOneRoundTrip(t *testing.T) {
 	if ops != "WRW" {
 		t.Fatalf("initiator's I/O before its first data frame: %q, want WRW (one round trip)", ops)
 	}
-	const m1, m2, m3, m4 = 1233, 1136, 125, 125
+	const m1, m2, m3, m4 = 1235, 1136, 125, 125
 	if len(writes) != 3 || writes[0] != m1 || writes[1] != m4 {
 		t.Fatalf("initiator writes %v, want [%d %d <data>]", writes, m1, m4)
 	}

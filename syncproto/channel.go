@@ -65,10 +65,11 @@ var (
 // One goroutine may call ReadFrame while another calls WriteFrame; Close
 // may be called from any goroutine at any time.
 type Conn struct {
-	conn net.Conn
-	r    *bufio.Reader
-	peer identity.ID
-	log  *slog.Logger
+	conn    net.Conn
+	r       *bufio.Reader
+	peer    identity.ID
+	purpose Purpose
+	log     *slog.Logger
 
 	// in is the receiving direction; its mutex serialises ReadFrame. err is
 	// sticky: once set, every later read returns it.
@@ -129,8 +130,8 @@ func (d *direction) next() ([]byte, error) {
 	return d.nonce[:], nil
 }
 
-func newConn(h *handshake, peer identity.ID, sendKey, recvKey []byte) *Conn {
-	c := &Conn{conn: h.conn, r: h.r, peer: peer, log: h.log}
+func newConn(h *handshake, peer identity.ID, purpose Purpose, sendKey, recvKey []byte) *Conn {
+	c := &Conn{conn: h.conn, r: h.r, peer: peer, purpose: purpose, log: h.log}
 	c.out.dir = newDirection(sendKey, h.cfg)
 	c.in.dir = newDirection(recvKey, h.cfg)
 	return c
@@ -138,6 +139,11 @@ func newConn(h *handshake, peer identity.ID, sendKey, recvKey []byte) *Conn {
 
 // Peer returns the identity the peer proved in the handshake.
 func (c *Conn) Peer() identity.ID { return c.peer }
+
+// Purpose returns what both sides agreed the connection is for: the one
+// the initiator asked for and the responder accepted. A responder that
+// accepts several purposes branches on it.
+func (c *Conn) Purpose() Purpose { return c.purpose }
 
 // WriteFrame sends p as one message. Messages larger than MaxPayload are
 // refused without touching the channel. After any write error the channel

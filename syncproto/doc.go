@@ -26,7 +26,10 @@
 // the responder answers with its shares and, sealed under the first derived
 // key, its identity and signature over the transcript; the initiator sends
 // its own identity and signature, sealed, and may send application data in
-// the same flight. Neither identity crosses the wire in clear. Every byte,
+// the same flight. Neither identity crosses the wire in clear. The first
+// message names the connection's purpose (Config.Purpose: sync, pairing),
+// which the responder accepts or refuses (Config.Accept) and both
+// signatures cover, so Conn.Purpose is the same on both ends. Every byte,
 // label, limit and the reasons for them are in docs/protocol.md §2–§4.
 //
 // # Concurrency

@@ -13,7 +13,7 @@ const (
 	// frameHeaderSize is the big-endian uint32 length prefix of every frame.
 	frameHeaderSize = 4
 	// MaxHandshakeFrame bounds the body of a handshake frame (§2.2). The
-	// largest handshake message, the initiator hello, has a 1,229-byte body.
+	// largest handshake message, the initiator hello, has a 1,231-byte body.
 	MaxHandshakeFrame = 4096
 	// MaxPayload is the largest application message one channel frame
 	// carries (§4.2). WriteFrame refuses anything larger.

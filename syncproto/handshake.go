@@ -57,6 +57,14 @@ type Config struct {
 	// trust store refuses blocked and revoked keys. Client does not call it:
 	// the dialer names the one identity it accepts.
 	Authorize func(peer identity.ID) error
+	// Purpose is what Client asks the connection to be for; it travels in
+	// message 1 and so in the transcript both sides sign (§3.3.1). Zero
+	// means PurposeSync.
+	Purpose Purpose
+	// Accept lists the purposes Server accepts. An initiator asking for
+	// another is refused with *PurposeError before anything is sent to it.
+	// Nil means PurposeSync only.
+	Accept []Purpose
 
 	// rekeyEvery overrides the channel's rekey interval in tests.
 	rekeyEvery uint64
@@ -269,6 +277,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 		Versions: supportedVersions,
 		X25519:   xpriv.PublicKey().Bytes(),
 		MLKEM:    dk.EncapsulationKey().Bytes(),
+		Purpose:  uint(h.cfg.purpose()),
 	}))
 	if _, err := h.conn.Write(f1); err != nil {
 		return nil, StageInitiatorHello, err
@@ -330,7 +339,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4)), "", nil
+	return newConn(h, peer, h.cfg.purpose(), expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4)), "", nil
 }
 
 func (h *handshake) server() (*Conn, string, error) {
@@ -360,6 +369,10 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	if version == 0 {
 		return nil, StageInitiatorHello, errNoVersion
+	}
+	purpose := Purpose(m1.Purpose)
+	if err := h.cfg.accept(purpose); err != nil {
+		return nil, StageInitiatorHello, err
 	}
 	h.tr.add(f1)
 
@@ -424,7 +437,7 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, expandKey(prk, labelResponderData, h4), expandKey(prk, labelInitiatorData, h4)), "", nil
+	return newConn(h, peer, purpose, expandKey(prk, labelResponderData, h4), expandKey(prk, labelInitiatorData, h4)), "", nil
 }
 
 // x25519 computes the X25519 shared secret with the peer's share. Every

@@ -33,6 +33,7 @@ type initiatorHello struct {
 	Versions []uint `cbor:"2,keyasint"`
 	X25519   []byte `cbor:"3,keyasint"`
 	MLKEM    []byte `cbor:"4,keyasint"`
+	Purpose  uint   `cbor:"5,keyasint"`
 }
 
 // responderHello is message 2, sent in clear. docs/protocol.md §3.3.2.
@@ -52,8 +53,10 @@ type auth struct {
 }
 
 // decodeInitiatorHello parses and checks message 1's shape: canonical CBOR,
-// the right type, 1..8 strictly ascending non-zero versions and exact key
-// sizes. Key material is validated later, uniformly, by the key exchange.
+// the right type, 1..8 strictly ascending non-zero versions, exact key
+// sizes and a non-zero purpose. Key material is validated later, uniformly,
+// by the key exchange; whether the purpose is accepted, by the responder's
+// Config.
 func decodeInitiatorHello(b []byte) (*initiatorHello, error) {
 	var m initiatorHello
 	if err := wire.UnmarshalCanonical(b, &m); err != nil {
@@ -72,6 +75,9 @@ func decodeInitiatorHello(b []byte) (*initiatorHello, error) {
 	}
 	if len(m.X25519) != x25519Size || len(m.MLKEM) != mlkemEKSize {
 		return nil, fmt.Errorf("key share sizes %d/%d, want %d/%d", len(m.X25519), len(m.MLKEM), x25519Size, mlkemEKSize)
+	}
+	if m.Purpose == 0 {
+		return nil, fmt.Errorf("no purpose named")
 	}
 	return &m, nil
 }
