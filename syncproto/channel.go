@@ -70,6 +70,9 @@ type Conn struct {
 	peer    identity.ID
 	purpose Purpose
 	log     *slog.Logger
+	// exporter is the exporter secret (§3.4), never changed after the
+	// handshake.
+	exporter []byte
 
 	// in is the receiving direction; its mutex serialises ReadFrame. err is
 	// sticky: once set, every later read returns it.
@@ -130,10 +133,16 @@ func (d *direction) next() ([]byte, error) {
 	return d.nonce[:], nil
 }
 
-func newConn(h *handshake, peer identity.ID, purpose Purpose, sendKey, recvKey []byte) *Conn {
-	c := &Conn{conn: h.conn, r: h.r, peer: peer, purpose: purpose, log: h.log}
-	c.out.dir = newDirection(sendKey, h.cfg)
-	c.in.dir = newDirection(recvKey, h.cfg)
+// newConn derives the data keys and the exporter secret from the
+// handshake secret and H4 (§3.4) and returns the channel.
+func newConn(h *handshake, peer identity.ID, purpose Purpose, prk, h4 []byte, initiator bool) *Conn {
+	send, recv := expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4)
+	if !initiator {
+		send, recv = recv, send
+	}
+	c := &Conn{conn: h.conn, r: h.r, peer: peer, purpose: purpose, log: h.log, exporter: expandKey(prk, labelExporterSecret, h4)}
+	c.out.dir = newDirection(send, h.cfg)
+	c.in.dir = newDirection(recv, h.cfg)
 	return c
 }
 

@@ -29,8 +29,10 @@
 // the same flight. Neither identity crosses the wire in clear. The first
 // message names the connection's purpose (Config.Purpose: sync, pairing),
 // which the responder accepts or refuses (Config.Accept) and both
-// signatures cover, so Conn.Purpose is the same on both ends. Every byte,
-// label, limit and the reasons for them are in docs/protocol.md §2–§4.
+// signatures cover, so Conn.Purpose is the same on both ends; Conn.Exporter
+// derives secrets bound to the one connection for the layer above (a
+// pairing code, a secret of the pair). Every byte, label, limit and the
+// reasons for them are in docs/protocol.md §2–§4.
 //
 // # Concurrency
 //

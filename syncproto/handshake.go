@@ -339,7 +339,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, h.cfg.purpose(), expandKey(prk, labelInitiatorData, h4), expandKey(prk, labelResponderData, h4)), "", nil
+	return newConn(h, peer, h.cfg.purpose(), prk, h4, true), "", nil
 }
 
 func (h *handshake) server() (*Conn, string, error) {
@@ -437,7 +437,7 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	h.tr.add(f4)
 	h4 := h.tr.sum()
-	return newConn(h, peer, purpose, expandKey(prk, labelResponderData, h4), expandKey(prk, labelInitiatorData, h4)), "", nil
+	return newConn(h, peer, purpose, prk, h4, false), "", nil
 }
 
 // x25519 computes the X25519 shared secret with the peer's share. Every

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Labels, spelled exactly as in docs/protocol.md §3.4 and §4.3.
+// Labels, spelled exactly as in docs/protocol.md §3.4, §4.3 and §4.5.
 const (
 	// transcriptLabel starts every transcript hash; it names the protocol
 	// and version so that no other protocol's transcript hashes alike.
@@ -20,6 +20,8 @@ const (
 	labelInitiatorData      = "ghostwire v1 initiator data key"
 	labelResponderData      = "ghostwire v1 responder data key"
 	labelRekey              = "ghostwire v1 rekey"
+	labelExporterSecret     = "ghostwire v1 exporter secret"
+	labelExporter           = "ghostwire v1 exporter"
 
 	// Signature contexts. Each ends in a zero byte so that no other
 	// GhostWire signature (whose contexts never start with "ghostwire v1

@@ -19,7 +19,7 @@ const (
 	// know each other.
 	PurposeSync Purpose = 1
 	// PurposePairing is the LAN mode's PIN pairing, which binds the short
-	// code two people compare to this one connection.
+	// code two people compare to this one connection (Conn.Exporter).
 	PurposePairing Purpose = 2
 )
 

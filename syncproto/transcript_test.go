@@ -30,6 +30,9 @@ type transcriptRecord struct {
 	ResponderData    hexBytes    `json:"responder_first_data_frame"`
 	InitiatorDataKey hexBytes    `json:"initiator_data_key"`
 	ResponderDataKey hexBytes    `json:"responder_data_key"`
+	// Exported is Exporter(recordedExportLabel, recordedExportContext, 32)
+	// on this connection (§4.5).
+	Exported hexBytes `json:"exporter"`
 }
 
 type hexBytes []byte
@@ -45,6 +48,9 @@ func (h *hexBytes) UnmarshalText(b []byte) error {
 const (
 	recordedRequest = "first message from the initiator"
 	recordedReply   = "first message from the responder"
+
+	recordedExportLabel   = "ghostwire test exporter"
+	recordedExportContext = "recorded"
 )
 
 // recorded is a loaded transcript with convenience accessors.
@@ -136,6 +142,9 @@ func generateTranscript(t *testing.T) transcriptRecord {
 	f4, data := out[1], out[2]
 	rec.InitiatorDataKey = bytes.Clone(c.out.dir.key)
 	rec.ResponderDataKey = bytes.Clone(c.in.dir.key)
+	if rec.Exported, err = c.Exporter(recordedExportLabel, []byte(recordedExportContext), 32); err != nil {
+		t.Fatal(err)
+	}
 	// 4. The responder completes, reads and replies.
 	sc = newScriptConn(bytes.Join([][]byte{f1, f4, data}, nil))
 	s, err := Server(t.Context(), sc, scfg())
@@ -184,6 +193,7 @@ func TestTranscript(t *testing.T) {
 	if !bytes.Equal(c.out.dir.key, r.InitiatorDataKey) || !bytes.Equal(c.in.dir.key, r.ResponderDataKey) {
 		t.Error("initiator derived different data keys")
 	}
+	checkExported(t, "initiator", c, r.Exported)
 	if err := c.WriteFrame([]byte(recordedRequest)); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +213,7 @@ func TestTranscript(t *testing.T) {
 	if s.Peer() != r.initiator.ID() {
 		t.Fatal("responder's peer is not the recorded initiator")
 	}
+	checkExported(t, "responder", s, r.Exported)
 	if m, err := s.ReadFrame(nil); err != nil || string(m) != recordedRequest {
 		t.Errorf("responder read %q, %v", m, err)
 	}
@@ -211,5 +222,14 @@ func TestTranscript(t *testing.T) {
 	}
 	if want := bytes.Join([][]byte{f[1], f[2], r.ResponderData}, nil); !bytes.Equal(sc.written(), want) {
 		t.Error("responder's bytes differ from the recording")
+	}
+}
+
+// checkExported requires c's exporter to give the recorded value.
+func checkExported(t *testing.T, side string, c *Conn, want []byte) {
+	t.Helper()
+	got, err := c.Exporter(recordedExportLabel, []byte(recordedExportContext), 32)
+	if err != nil || len(want) != 32 || !bytes.Equal(got, want) {
+		t.Errorf("%s's exporter: %x, %v; recorded %x", side, got, err, want)
 	}
 }

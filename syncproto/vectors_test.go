@@ -25,6 +25,12 @@ type kdfVectors struct {
 		Payload hexBytes `json:"payload"`
 		Frame   hexBytes `json:"frame"`
 	} `json:"frames"`
+	Exporters []struct {
+		Label   hexBytes `json:"label"`
+		Context hexBytes `json:"context"`
+		Length  int      `json:"length"`
+		Out     hexBytes `json:"out"`
+	} `json:"exporters"`
 }
 
 func loadKDFVectors(t *testing.T) kdfVectors {
@@ -52,9 +58,25 @@ func TestKDFVectors(t *testing.T) {
 		"responder_data_key":      expandKey(prk, labelResponderData, v["h4"]),
 		"rekey_1":                 r1,
 		"rekey_2":                 expandKey(r1, labelRekey, nil),
+		"exporter_secret":         expandKey(prk, labelExporterSecret, v["h4"]),
 	} {
 		if !bytes.Equal(got, v[name]) {
 			t.Errorf("%s = %x, want %x", name, got, v[name])
+		}
+	}
+}
+
+// TestExporterVectors derives every exporter vector from the vector
+// exporter secret (§4.5).
+func TestExporterVectors(t *testing.T) {
+	v := loadKDFVectors(t)
+	if len(v.Exporters) == 0 {
+		t.Fatal("no exporter vectors")
+	}
+	for _, e := range v.Exporters {
+		got, err := export(v.KDF["exporter_secret"], string(e.Label), e.Context, e.Length)
+		if err != nil || !bytes.Equal(got, e.Out) {
+			t.Errorf("label %q, %d-byte context, length %d: %x, %v; want %x", e.Label, len(e.Context), e.Length, got, err, e.Out)
 		}
 	}
 }
