@@ -6,7 +6,10 @@ package ghostwire_test
 import (
 	"bufio"
 	"encoding/json"
+	"go/ast"
 	"go/format"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -139,4 +142,111 @@ func TestNoSocketsOutsideTransports(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestNoGlobalSharedState: no package-level variable of non-test code
+// holds state behind a lock or an atomic (sync, sync/atomic), directly or
+// inside one of our own types. State that goroutines share has an owner
+// that creates it and passes it in, as the handshake's spare keys live in
+// the syncproto.Spares a node creates; a process-global one is hidden from
+// every caller and shared by all. allowed lists the exceptions, each with
+// its reason.
+func TestNoGlobalSharedState(t *testing.T) {
+	allowed := map[string]string{
+		"identity/keycache.go validKeys": "a memo of a pure function of the key bytes: sharing it changes no answer",
+	}
+	type file struct {
+		path, dir string
+		f         *ast.File
+	}
+	fset := token.NewFileSet()
+	var files []file
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, file{filepath.ToSlash(p), filepath.ToSlash(filepath.Dir(p)), f})
+		return nil
+	})
+
+	// stateful holds our types ("dir.Name") that contain a lock or an
+	// atomic, found by repeating until nothing new turns up.
+	stateful := map[string]bool{}
+	holdsState := func(fl file, n ast.Node) (what string) {
+		ast.Inspect(n, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				x, ok := n.X.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				for _, imp := range fl.f.Imports {
+					path := strings.Trim(imp.Path.Value, `"`)
+					name := path[strings.LastIndex(path, "/")+1:]
+					if imp.Name != nil {
+						name = imp.Name.Name
+					}
+					if name != x.Name {
+						continue
+					}
+					if path == "sync" || path == "sync/atomic" || stateful[strings.TrimPrefix(path, module+"/")+"."+n.Sel.Name] {
+						what = x.Name + "." + n.Sel.Name
+					}
+				}
+				return false
+			case *ast.Ident:
+				if stateful[fl.dir+"."+n.Name] {
+					what = n.Name
+				}
+			}
+			return what == ""
+		})
+		return what
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, fl := range files {
+			for _, decl := range fl.f.Decls {
+				if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.TYPE {
+					for _, spec := range g.Specs {
+						ts := spec.(*ast.TypeSpec)
+						if key := fl.dir + "." + ts.Name.Name; !stateful[key] && holdsState(fl, ts.Type) != "" {
+							stateful[key], changed = true, true
+						}
+					}
+				}
+			}
+		}
+	}
+	if !stateful["syncproto.Spares"] {
+		t.Fatal("the rule does not see that syncproto.Spares holds state")
+	}
+	for _, fl := range files {
+		for _, decl := range fl.f.Decls {
+			g, ok := decl.(*ast.GenDecl)
+			if !ok || g.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if _, ok := allowed[fl.path+" "+vs.Names[0].Name]; ok || vs.Names[0].Name == "_" {
+					continue // an exception, or a compile-time interface check that holds nothing
+				}
+				if what := holdsState(fl, vs); what != "" {
+					t.Errorf("%s: package-level variable %s holds state (%s); give it an owner that passes it in",
+						fset.Position(vs.Pos()), vs.Names[0].Name, what)
+				}
+			}
+		}
+	}
 }

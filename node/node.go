@@ -15,6 +15,7 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/syncproto"
 )
 
 // Transport is how the node reaches peers and is reached. In Tor mode it is
@@ -75,6 +76,9 @@ type Node struct {
 	rkey *recipient.PrivateKey
 	db   *store.DB
 	log  *slog.Logger
+	// spares holds the ephemeral keys every handshake of this node, dialed
+	// or accepted, makes for the next one while it waits.
+	spares *syncproto.Spares
 
 	// wake is signalled (non-blocking) when there is new outbound work,
 	// so the dialer and sessions react without polling.
@@ -129,7 +133,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
-		log: log, wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
+		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
 		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}

@@ -35,6 +35,7 @@ func (n *Node) handshakeConfig() *syncproto.Config {
 	return &syncproto.Config{
 		Key:    n.key,
 		Rand:   n.cfg.Rand,
+		Spares: n.spares,
 		Logger: n.log,
 		// Only peers the user added get a session: anyone can reach an
 		// onion address, but strangers get nothing past the handshake.

@@ -417,7 +417,9 @@ func serveEach(name string, serve, dial func(net.Conn) error) (handshaker, error
 }
 
 func oursHandshaker() (handshaker, error) {
-	ccfg, scfg := &Config{Key: benchKey("alice")}, &Config{Key: benchKey("bob")}
+	// One Spares for both sides, as a node's dialer and listener share one.
+	sp := new(Spares)
+	ccfg, scfg := &Config{Key: benchKey("alice"), Spares: sp}, &Config{Key: benchKey("bob"), Spares: sp}
 	bob := scfg.Key.ID()
 	ctx := context.Background()
 	return serveEach("syncproto", func(raw net.Conn) error {

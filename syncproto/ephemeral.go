@@ -10,14 +10,18 @@ import (
 	"time"
 )
 
-// Ephemeral keys made ahead of time (docs/protocol.md §3.1). Each side of a
-// handshake has a stretch in which it only waits for the other: the
-// initiator while the responder decodes message 1 and encapsulates, the
-// responder while the initiator checks message 3 and signs. Over Tor that
-// stretch is most of a second. Making the next handshake's ephemeral keys
-// there takes their generation off the path between "connected" and the
-// first message (about 100 µs for the initiator's pair, 40 µs for the
-// responder's share), which is the latency a user waits for.
+// Spares holds ephemeral keys made ahead of time (docs/protocol.md §3.1)
+// for the handshakes whose Config names it: a node makes one and shares it
+// among all its handshakes, dialed and accepted.
+//
+// Each side of a handshake has a stretch in which it only waits for the
+// other: the initiator while the responder decodes message 1 and
+// encapsulates, the responder while the initiator checks message 3 and
+// signs. Over Tor that stretch is most of a second. Making the next
+// handshake's ephemeral keys there takes their generation off the path
+// between "connected" and the first message (about 100 µs for the
+// initiator's pair, 40 µs for the responder's share), which is the latency
+// a user waits for.
 //
 // A key made ahead of time is used by exactly one handshake and dropped
 // with it, so past sessions keep forward secrecy. What changes is that the
@@ -26,23 +30,60 @@ import (
 // that one session. So a spare is used only within spareMaxAge of being
 // made, which covers the handshakes that follow each other closely (a node
 // dialing its peers, redials, the benchmark); an idle node makes its next
-// keys when it needs them, as it did before, and the spare it left behind
-// is never used for anything.
-var (
-	initiatorSpare = &spare[initiatorKeys]{gen: newInitiatorKeys}
-	responderSpare = &spare[ecdh.PrivateKey]{gen: newResponderKey}
-)
+// keys when it needs them, and the spare it left behind is never used.
+//
+// Spares holds at most one key per role. Whoever swaps it out owns it, so
+// no key serves two handshakes, whatever the number of concurrent ones.
+// The zero value is ready to use, and a Spares is safe for concurrent use.
+// Spare keys come from crypto/rand: a Config whose Rand is another source
+// neither takes nor leaves keys here, so recorded transcripts stay
+// deterministic.
+type Spares struct {
+	initiator spare[initiatorKeys]
+	responder spare[ecdh.PrivateKey]
+}
+
+// initiatorKeys returns the keys for one initiator: the spare if there is
+// a recent one, else new ones from r. A nil Spares always makes new ones.
+func (s *Spares) initiatorKeys(r io.Reader) (*initiatorKeys, error) {
+	if s != nil {
+		if k := s.initiator.take(); k != nil {
+			return k, nil
+		}
+	}
+	return newInitiatorKeys(r)
+}
+
+// responderKey is initiatorKeys for the responder's one X25519 key.
+func (s *Spares) responderKey(r io.Reader) (*ecdh.PrivateKey, error) {
+	if s != nil {
+		if k := s.responder.take(); k != nil {
+			return k, nil
+		}
+	}
+	return newResponderKey(r)
+}
+
+// fillInitiator makes the next initiator's keys unless some are waiting.
+func (s *Spares) fillInitiator() {
+	if s != nil {
+		s.initiator.fill(newInitiatorKeys)
+	}
+}
+
+// fillResponder makes the next responder's key unless one is waiting.
+func (s *Spares) fillResponder() {
+	if s != nil {
+		s.responder.fill(newResponderKey)
+	}
+}
 
 // spareMaxAge is how long a key made ahead of time stays usable.
 const spareMaxAge = 30 * time.Second
 
 // spare holds at most one ephemeral key of one kind, made ahead of time
-// from crypto/rand. Whoever swaps it out owns it, so no key serves two
-// handshakes, whatever the number of concurrent ones. Configs with a Rand
-// other than crypto/rand's neither take nor leave keys here, so that
-// recorded transcripts stay deterministic.
+// from crypto/rand. The zero value is empty.
 type spare[K any] struct {
-	gen  func(io.Reader) (*K, error)
 	next atomic.Pointer[made[K]]
 }
 
@@ -60,24 +101,22 @@ type made[K any] struct {
 	at  time.Time
 }
 
-// take returns a fresh key for one handshake: the spare if there is a
-// recent one, else a new one from cfg's randomness.
-func (s *spare[K]) take(cfg *Config) (*K, error) {
-	if cfg.systemRand() {
-		if m := s.next.Swap(nil); m != nil && young(m.at) {
-			return m.key, nil
-		}
+// take removes the waiting key and returns it if it is recent enough, or
+// returns nil.
+func (s *spare[K]) take() *K {
+	if m := s.next.Swap(nil); m != nil && young(m.at) {
+		return m.key
 	}
-	return s.gen(cfg.rand())
+	return nil
 }
 
 // fill makes the spare unless there is one already: at most one key
 // generation per handshake, so a handshake's work stays bounded.
-func (s *spare[K]) fill(cfg *Config) {
-	if !cfg.systemRand() || s.next.Load() != nil {
+func (s *spare[K]) fill(gen func(io.Reader) (*K, error)) {
+	if s.next.Load() != nil {
 		return
 	}
-	k, err := s.gen(rand.Reader)
+	k, err := gen(rand.Reader)
 	if err != nil {
 		return // the next handshake makes its own and reports the failure
 	}

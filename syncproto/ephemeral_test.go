@@ -13,7 +13,7 @@ import (
 // still puts fresh ephemeral shares on the wire, sequential or concurrent,
 // on both sides; crypto/rand named explicitly (as the node does) uses the
 // spares too; and a handshake with its own Rand neither takes nor leaves
-// one.
+// one. Both sides share one Spares, as a node's dialer and listener do.
 func TestEphemeralKeysFresh(t *testing.T) {
 	checkLeaks(t)
 	alice, bob := testKey(t, "alice"), testKey(t, "bob")
@@ -46,13 +46,12 @@ func TestEphemeralKeysFresh(t *testing.T) {
 			seen[string(share)] = what
 		}
 	}
-	system := func() (*Config, *Config) { return &Config{Key: alice}, &Config{Key: bob} }
+	sp := new(Spares)
+	system := func() (*Config, *Config) { return &Config{Key: alice, Spares: sp}, &Config{Key: bob, Spares: sp} }
 	named := func() (*Config, *Config) {
-		return &Config{Key: alice, Rand: rand.Reader}, &Config{Key: bob, Rand: rand.Reader}
+		return &Config{Key: alice, Rand: rand.Reader, Spares: sp}, &Config{Key: bob, Rand: rand.Reader, Spares: sp}
 	}
-
-	initiatorSpare.next.Store(nil)
-	responderSpare.next.Store(nil)
+	initiatorSpare, responderSpare := &sp.initiator, &sp.responder
 	for i := range 8 {
 		d, l := tcpPair(t)
 		ccfg, scfg := system()
@@ -90,8 +89,10 @@ func TestEphemeralKeysFresh(t *testing.T) {
 	// Own randomness: the spares stay as they are.
 	ik, rk := initiatorSpare.next.Load(), responderSpare.next.Load()
 	rec := recordTranscript(t)
+	ccfg, scfg := rec.clientConfig(), rec.serverConfig()
+	ccfg.Spares, scfg.Spares = sp, sp
 	d, l := tcpPair(t)
-	if c, s := handshakeOver(t, d, l, rec.clientConfig(), rec.serverConfig(), rec.responder.ID()); c.err != nil || s.err != nil {
+	if c, s := handshakeOver(t, d, l, ccfg, scfg, rec.responder.ID()); c.err != nil || s.err != nil {
 		t.Fatal(c.err, s.err)
 	}
 	if initiatorSpare.next.Load() != ik || responderSpare.next.Load() != rk {
@@ -102,22 +103,22 @@ func TestEphemeralKeysFresh(t *testing.T) {
 // TestSpareTakenOnce: a key made ahead of time serves one handshake; the
 // next take makes a new one; a key older than spareMaxAge is not used.
 func TestSpareTakenOnce(t *testing.T) {
-	cfg := &Config{}
-	responderSpare.next.Store(nil)
-	responderSpare.fill(cfg)
+	sp := new(Spares)
+	responderSpare := &sp.responder
+	sp.fillResponder()
 	first := responderSpare.next.Load()
 	if first == nil {
 		t.Fatal("fill left no key")
 	}
-	responderSpare.fill(cfg) // already full: keeps the one it has
+	sp.fillResponder() // already full: keeps the one it has
 	if responderSpare.next.Load() != first {
 		t.Fatal("fill replaced a waiting key")
 	}
-	k1, err := responderSpare.take(cfg)
+	k1, err := sp.responderKey(rand.Reader)
 	if err != nil || k1 != first.key {
 		t.Fatalf("take: %v; want the waiting key", err)
 	}
-	k2, err := responderSpare.take(cfg)
+	k2, err := sp.responderKey(rand.Reader)
 	if err != nil || k2 == first.key || k2.Equal(first.key) {
 		t.Fatalf("second take: %v; want a new key", err)
 	}
@@ -127,11 +128,37 @@ func TestSpareTakenOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	responderSpare.next.Store(&made[ecdh.PrivateKey]{key: old, at: time.Now().Add(-spareMaxAge)})
-	k3, err := responderSpare.take(cfg)
+	k3, err := sp.responderKey(rand.Reader)
 	if err != nil || k3 == old || k3.Equal(old) {
 		t.Fatalf("take after %v: %v; want a new key, not the stale one", spareMaxAge, err)
 	}
 	if responderSpare.next.Load() != nil {
 		t.Fatal("the stale key is still waiting")
+	}
+}
+
+// TestSparesOwned: keys made ahead of time live only in the Spares a
+// Config names. Handshakes without one make their keys on demand, and
+// handshakes using one pool neither take from nor fill another.
+func TestSparesOwned(t *testing.T) {
+	checkLeaks(t)
+	alice, bob := testKey(t, "alice"), testKey(t, "bob")
+	mine, other := new(Spares), new(Spares)
+	other.fillInitiator()
+	other.fillResponder()
+	ik, rk := other.initiator.next.Load(), other.responder.next.Load()
+
+	for _, sp := range []*Spares{nil, mine} {
+		d, l := tcpPair(t)
+		c, s := handshakeOver(t, d, l, &Config{Key: alice, Spares: sp}, &Config{Key: bob, Spares: sp}, bob.ID())
+		if c.err != nil || s.err != nil {
+			t.Fatal(c.err, s.err)
+		}
+	}
+	if other.initiator.next.Load() != ik || other.responder.next.Load() != rk {
+		t.Fatal("handshakes took or replaced keys in a Spares their Config does not name")
+	}
+	if mine.initiator.next.Load() == nil || mine.responder.next.Load() == nil {
+		t.Fatal("handshakes did not leave keys in the Spares their Config names")
 	}
 }

@@ -37,11 +37,16 @@ type Config struct {
 	// Key is our identity. Required.
 	Key *identity.PrivateKey
 	// Rand supplies the ephemeral secrets (X25519 scalar, ML-KEM seed).
-	// Nil means crypto/rand. With crypto/rand (nil or rand.Reader), keys
-	// may have been made ahead of time while an earlier handshake waited
-	// (ephemeral.go). ML-KEM encapsulation always draws from crypto/rand,
-	// the only source the standard library allows outside tests.
+	// Nil means crypto/rand. ML-KEM encapsulation always draws from
+	// crypto/rand, the only source the standard library allows outside
+	// tests.
 	Rand io.Reader
+	// Spares, if set, holds ephemeral keys made ahead of time while an
+	// earlier handshake waited, and receives the ones this handshake makes
+	// for the next (ephemeral.go). It is used only with crypto/rand (Rand
+	// nil or rand.Reader). Nil means every handshake makes its keys when
+	// it starts.
+	Spares *Spares
 	// Time is the clock the handshake deadline is computed from. Nil means
 	// time.Now.
 	Time func() time.Time
@@ -80,9 +85,15 @@ func (c *Config) rand() io.Reader {
 	return rand.Reader
 }
 
-// systemRand reports whether the ephemeral secrets come from crypto/rand,
-// which is what lets keys be made ahead of time (ephemeral.go).
-func (c *Config) systemRand() bool { return c.Rand == nil || c.Rand == rand.Reader }
+// spares returns where keys made ahead of time are taken from and left,
+// nil if none: only a handshake whose secrets come from crypto/rand may
+// use them (ephemeral.go).
+func (c *Config) spares() *Spares {
+	if c.Rand == nil || c.Rand == rand.Reader {
+		return c.Spares
+	}
+	return nil
+}
 
 func (c *Config) logger() *slog.Logger {
 	if c.Logger != nil {
@@ -267,7 +278,8 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	}
 
 	// Message 1.
-	eph, err := initiatorSpare.take(h.cfg)
+	spares := h.cfg.spares()
+	eph, err := spares.initiatorKeys(h.cfg.rand())
 	if err != nil {
 		return nil, StageSetup, err
 	}
@@ -285,7 +297,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	h.tr.add(f1)
 	// The responder now decodes message 1 and encapsulates: time in which
 	// this side would only wait.
-	initiatorSpare.fill(h.cfg)
+	spares.fillInitiator()
 
 	// Message 2.
 	f2, err := h.readFrame()
@@ -347,7 +359,8 @@ func (h *handshake) server() (*Conn, string, error) {
 	if key == nil {
 		return nil, StageSetup, errors.New("no identity key in Config")
 	}
-	xpriv, err := responderSpare.take(h.cfg)
+	spares := h.cfg.spares()
+	xpriv, err := spares.responderKey(h.cfg.rand())
 	if err != nil {
 		return nil, StageSetup, err
 	}
@@ -414,7 +427,7 @@ func (h *handshake) server() (*Conn, string, error) {
 	}
 	// The initiator now checks message 3 and signs: time in which this
 	// side would only wait.
-	responderSpare.fill(h.cfg)
+	spares.fillResponder()
 	h.tr.add(f3)
 	h3 := h.tr.sum()
 
