@@ -441,7 +441,7 @@ func (r *faultRun) observe(k int) *observedStore {
 	return &observedStore{syncStore: syncStore{r.nodes[k]}, r: r, synced: make(chan struct{})}
 }
 
-func (s *observedStore) Acked(peer identity.ID, ids []recon.ID) {
+func (s *observedStore) Acked(peer identity.ID, ids, refused []recon.ID) {
 	r := s.r
 	db := r.dbs[r.byID[peer]]
 	for _, id := range ids {
@@ -452,7 +452,7 @@ func (s *observedStore) Acked(peer identity.ID, ids []recon.ID) {
 		}
 	}
 	r.acked.Add(int64(len(ids)))
-	s.syncStore.Acked(peer, ids)
+	s.syncStore.Acked(peer, ids, refused)
 }
 
 func (s *observedStore) Synced(peer identity.ID) {

@@ -135,8 +135,8 @@ func ingestRate(b *testing.B, frames [][][]byte, sessions int) float64 {
 		go func() {
 			defer wg.Done()
 			for i := p; i < len(frames); i += sessions {
-				if err := st.Accept(peer, sc, frames[i]); err != nil {
-					errs <- fmt.Errorf("accept: %v", err)
+				if refused, err := st.Accept(peer, sc, frames[i]); err != nil || len(refused) > 0 {
+					errs <- fmt.Errorf("accept: %d refused, %v", len(refused), err)
 					return
 				}
 			}

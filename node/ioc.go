@@ -473,8 +473,10 @@ func (n *Node) ShowIOC(ref string) ([]*IOC, error) {
 	return out, nil
 }
 
-// RetractIOC publishes a signed tombstone for one of our own IOC items; it
-// reaches exactly the peers that may hold the item.
+// RetractIOC retracts one of our indicators: a signed tombstone for every
+// version of it we stated (the same logical key, docs/ioc.md), so no older
+// statement becomes current again. Each reaches exactly the peers that may
+// hold its target.
 func (n *Node) RetractIOC(ref string) (*IOC, error) {
 	found, err := n.ShowIOC(ref)
 	if err != nil {
@@ -490,19 +492,41 @@ func (n *Node) RetractIOC(ref string) (*IOC, error) {
 		return nil, badRequest("give the item ID of one of your own IOCs", "%d of your IOCs match %q", len(mine), ref)
 	}
 	raw, _ := hex.DecodeString(mine[0].ID)
-	target, _, err := n.db.GetItem(item.ID(raw))
+	current, _, err := n.db.GetItem(item.ID(raw))
 	if err != nil {
 		return nil, err
 	}
-	t, err := item.NewTombstone(n.key, target, n.cfg.Now())
+	r, err := n.record(current)
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := iocScopesOf(target)
+	key := ioc.LogicalKey(current, &r)
+	var versions []*item.Item
+	err = n.db.SpaceItems(current.Space(), func(it *item.Item) error {
+		if it.Author() != n.id || (it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed) {
+			return nil
+		}
+		if r, err := n.record(it); err == nil && ioc.LogicalKey(it, &r) == key {
+			versions = append(versions, it)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	entries := []store.Entry{{Item: t, Scopes: scopes}}
+	now := n.cfg.Now()
+	var entries []store.Entry
+	for _, v := range versions {
+		t, err := item.NewTombstone(n.key, v, now)
+		if err != nil {
+			return nil, err
+		}
+		scopes, err := iocScopesOf(v)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, store.Entry{Item: t, Scopes: scopes})
+	}
 	if _, err := n.db.PutItems(entries); err != nil {
 		return nil, err
 	}

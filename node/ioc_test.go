@@ -416,8 +416,8 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 		}
 		raw = append(raw, it.Bytes())
 	}
-	if err := (syncStore{tn.n}).Accept(pk.ID(), sc, raw); err != nil {
-		t.Fatal(err)
+	if refused, err := (syncStore{tn.n}).Accept(pk.ID(), sc, raw); err != nil || len(refused) > 0 {
+		t.Fatalf("accept: %d refused, %v", len(refused), err)
 	}
 	set, err := syncStore{tn.n}.Set(sc)
 	if err != nil {

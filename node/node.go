@@ -98,10 +98,14 @@ type Node struct {
 	sessionSeq uint64
 	synced     map[identity.ID]uint64
 	pairSnap   map[identity.ID][]item.ID // pair scope IDs a live session reconciles (Synced marks them delivered)
-	lastSync   time.Time
-	changed    chan struct{} // closed and replaced on every stored change (for --follow)
+	// pairRefused: items the peer refused in the live session (Synced
+	// does not mark them delivered).
+	pairRefused map[identity.ID]map[item.ID]bool
+	lastSync    time.Time
+	changed     chan struct{} // closed and replaced on every stored change (for --follow)
 
-	sets scopeSets // the sync engine's sets, kept current by the store
+	sets   scopeSets   // the sync engine's sets, kept current by the store
+	future futureItems // items from a little past our clock's limit (future.go)
 
 	addPeerMu sync.Mutex // serialises AddPeer (peers.go)
 
@@ -134,10 +138,10 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
-		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, changed: make(chan struct{}),
+		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
-	cfg.Store.OnIndexed(n.sets.indexed)
+	cfg.Store.OnIndexed(&n.sets)
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
 	}

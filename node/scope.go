@@ -62,7 +62,9 @@ func (n *Node) scopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bool 
 func (n *Node) pairBelongs(peer identity.ID, it *item.Item) bool {
 	switch it.Kind() {
 	case recipient.KindKey:
-		return it.Author() == peer && it.Space() == recipient.Space
+		// Ours too: a node restored from its key file onto an empty
+		// store gets its old certificate back from its peers.
+		return (it.Author() == peer || it.Author() == n.id) && it.Space() == recipient.Space
 	case KindMessage, KindReceipt, item.KindTombstone:
 		return it.Space() == directSpace(n.id, peer) && (it.Author() == peer || it.Author() == n.id)
 	}

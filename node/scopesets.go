@@ -46,8 +46,8 @@ type scopeSet struct {
 // no more than merging that many).
 func maxPending(setLen int) int { return max(1<<14, setLen) }
 
-// indexed is the store's OnIndexed callback.
-func (c *scopeSets) indexed(s item.Scope, ids []item.ID) {
+// Indexed hears from the store (store.IndexWatcher) which IDs joined s.
+func (c *scopeSets) Indexed(s item.Scope, ids []item.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[s]
@@ -61,6 +61,12 @@ func (c *scopeSets) indexed(s item.Scope, ids []item.ID) {
 		delete(c.m, s)
 	}
 }
+
+// Unindexed hears from the store which IDs left s (deleted by their
+// authors' tombstones, which are rare): the entry is dropped, and the next
+// session reads the scope afresh. A session holding the old set may offer
+// a deleted ID; the store no longer serves it in s (store.ScopeItem).
+func (c *scopeSets) Unindexed(s item.Scope, _ []item.ID) { c.forget(s) }
 
 // expiring notes IOC expiries as they are recorded. An entry keeps those of
 // its IDs; while it is being built or merged, when its IDs are not yet

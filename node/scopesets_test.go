@@ -60,8 +60,8 @@ func TestScopeSetCache(t *testing.T) {
 			}
 			raw = append(raw, it.Bytes())
 		}
-		if err := st.Accept(bob.ID(), sc, raw); err != nil {
-			t.Fatal(err)
+		if refused, err := st.Accept(bob.ID(), sc, raw); err != nil || len(refused) > 0 {
+			t.Fatalf("accept: %d refused, %v", len(refused), err)
 		}
 	}
 	// want computes the set from the store alone: every ID in the scope
@@ -258,7 +258,7 @@ func TestScopeSetsWork(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	c.indexed(sc, []item.ID{item.ID(id(4))}) // committed during the build
+	c.Indexed(sc, []item.ID{item.ID(id(4))}) // committed during the build
 	c.expiring([]iocExpiry{{item.ID(id(4)), t0.Add(2 * time.Hour)}})
 	close(release)
 	for range sessions {

@@ -198,6 +198,10 @@ func (n *Node) dialLoop(ctx context.Context) {
 	for {
 		now := time.Now()
 		wake := now.Add(30 * time.Second)
+		n.future.retry(n, n.cfg.Now())
+		if t := n.future.next(); !t.IsZero() {
+			wake = minTime(wake, now.Add(t.Sub(n.cfg.Now())))
+		}
 		current := n.peerIDs()
 		for p := range peers { // forget removed peers (a re-added one starts afresh)
 			if !inflight[p] && !slices.Contains(current, p) {

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,40 +71,77 @@ func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 	return set, nil
 }
 
-func (s syncStore) Item(id recon.ID) []byte {
-	it, _, err := s.n.db.GetItem(item.ID(id))
+// Item serves an item only in a scope it is stored in (store.ScopeItem):
+// whatever a set handed out held, nothing goes into a scope it does not
+// belong to (docs/protocol.md §10.1).
+func (s syncStore) Item(sc item.Scope, id recon.ID) []byte {
+	raw, err := s.n.db.ScopeItem(sc, item.ID(id))
 	if err != nil {
 		return nil
 	}
-	return it.Bytes()
+	return raw
 }
 
-// Accept checks every item of a frame before storing any: it must decode
-// canonically, verify under its author, not be from the future, and belong
-// to the scope it came in (§10.1). Detailed reasons go to our log; the peer
-// is told nothing but a close.
-func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) error {
+// Accept checks every item of a frame: it must decode canonically, verify
+// under its author, not be from the future, and belong to the scope it came
+// in (§10.1). Items that pass are stored; each that fails is refused alone
+// and reported to the peer (§10.3): one bad item, which an honest peer may
+// have relayed from a hostile one, costs that item and not the session.
+// One from up to a few minutes past our clock's limit is kept back and
+// stored when the clock allows (future.go). Bytes that do not decode as an
+// item at all are no relay's mistake: they end the session.
+func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]recon.ID, error) {
 	n := s.n
-	items, err := decodeVerify(raw, n.cfg.Now())
+	now := n.cfg.Now()
+	n.future.retry(n, now)
+	checked, err := decodeVerify(raw, now)
 	if err != nil {
-		return fmt.Errorf("item from %s: %w", peer.Short(), err)
+		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, sc)
 	entries := make([]store.Entry, 0, len(raw))
-	for _, it := range items {
-		if !fits(it) {
-			return fmt.Errorf("item from %s: kind %d by %s does not belong in the scope it was sent in", peer.Short(), it.Kind(), it.Author().Short())
+	var items []*item.Item
+	var refused []recon.ID
+	for _, c := range checked {
+		switch {
+		case c.err == nil && !fits(c.it):
+			c.err = errMisplaced
+		case errors.Is(c.err, item.ErrFuture) && fits(c.it):
+			if n.future.hold(peer, c.it, sc, now) {
+				c.err = fmt.Errorf("%w; it waits until our clock allows it", c.err)
+			}
 		}
-		entries = append(entries, store.Entry{Item: it, Scopes: []item.Scope{sc}})
+		if c.err != nil {
+			refused = append(refused, recon.ID(c.it.ID()))
+			n.log.Warn("item refused", "peer", peer, "item", c.it.ID().String()[:16], "kind", c.it.Kind(), "author", c.it.Author().Short(), "reason", c.err)
+			continue
+		}
+		items = append(items, c.it)
+		entries = append(entries, store.Entry{Item: c.it, Scopes: []item.Scope{sc}})
+	}
+	if err := n.storeReceived(peer, entries, items); err != nil {
+		return nil, err
+	}
+	return refused, nil
+}
+
+// errMisplaced: an item sent in a scope it does not belong to.
+var errMisplaced = errors.New("it does not belong in the scope it was sent in")
+
+// storeReceived stores items a peer sent (or that waited for our clock),
+// and takes note of a peer's recipient-key certificate among them.
+func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*item.Item) error {
+	if len(entries) == 0 {
+		return nil
 	}
 	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {
 		return err
 	}
 	gotKey := false
-	for _, e := range entries {
-		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
-			if err := n.rememberPeerKey(peer, e.Item); err != nil {
+	for _, it := range items {
+		if it.Kind() == recipient.KindKey && it.Author() == peer {
+			if err := n.rememberPeerKey(peer, it); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
 			} else {
 				gotKey = true
@@ -119,14 +158,27 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) error {
 	return nil
 }
 
-func (s syncStore) Acked(peer identity.ID, ids []recon.ID) {
-	list := make([]item.ID, len(ids))
-	for i, id := range ids {
+func (s syncStore) Acked(peer identity.ID, stored, refused []recon.ID) {
+	n := s.n
+	list := make([]item.ID, len(stored))
+	for i, id := range stored {
 		list[i] = item.ID(id)
 	}
-	if err := s.n.markDelivered(list); err != nil {
-		s.n.log.Warn("recording delivery failed", "err", err)
+	if err := n.markDelivered(list); err != nil {
+		n.log.Warn("recording delivery failed", "err", err)
 	}
+	if len(refused) == 0 {
+		return
+	}
+	n.log.Warn("the peer refused items; it keeps them out, and so will the next sync", "peer", peer, "count", len(refused))
+	n.mu.Lock()
+	if n.pairRefused[peer] == nil {
+		n.pairRefused[peer] = map[item.ID]bool{}
+	}
+	for _, id := range refused {
+		n.pairRefused[peer][item.ID(id)] = true
+	}
+	n.mu.Unlock()
 }
 
 func (s syncStore) Synced(peer identity.ID) {
@@ -138,11 +190,12 @@ func (s syncStore) Synced(peer identity.ID) {
 	if ps := n.sessions[peer]; ps != nil { // the session calling us
 		n.synced[peer] = ps.seq
 	}
-	snap := n.pairSnap[peer]
+	snap := slices.DeleteFunc(n.pairSnap[peer], func(id item.ID) bool { return n.pairRefused[peer][id] })
 	delete(n.pairSnap, peer)
+	delete(n.pairRefused, peer)
 	n.mu.Unlock()
 	// A completed sync means the peer holds every item of our pair scope's
-	// snapshot. Mark them delivered: an item the peer stored but whose ack
+	// snapshot but those it refused. Mark them delivered: an item the peer stored but whose ack
 	// was lost (it stopped between storing and acknowledging) is never sent
 	// or acknowledged again, and would otherwise show "queued" for ever.
 	if err := n.markDelivered(snap); err != nil {
@@ -167,21 +220,21 @@ func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
 	return n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketPeerKey, peer.Bytes(), id[:]) })
 }
 
+// checked is one received item: decoded, and the reason it fails
+// verification, if it does.
+type checked struct {
+	it  *item.Item
+	err error
+}
+
 // decodeVerify decodes and verifies a frame's items, spread over the cores
-// (signature checks are most of the cost of receiving). It fails on the
-// first bad item; the caller then stores nothing of the frame.
-func decodeVerify(raw [][]byte, now time.Time) ([]*item.Item, error) {
-	items := make([]*item.Item, len(raw))
+// (signature checks are most of the cost of receiving). It fails if any
+// does not decode; otherwise each item carries its own verification error.
+func decodeVerify(raw [][]byte, now time.Time) ([]checked, error) {
+	out := make([]checked, len(raw))
 	workers := min(runtime.GOMAXPROCS(0), (len(raw)+63)/64)
 	if workers <= 1 {
-		for i, b := range raw {
-			it, err := decodeOne(b, now)
-			if err != nil {
-				return nil, err
-			}
-			items[i] = it
-		}
-		return items, nil
+		return out, checkRange(raw, out, now, 0, 1)
 	}
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -189,32 +242,22 @@ func decodeVerify(raw [][]byte, now time.Time) ([]*item.Item, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(raw); i += workers {
-				it, err := decodeOne(raw[i], now)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				items[i] = it
-			}
+			errs[w] = checkRange(raw, out, now, w, workers)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return items, nil
+	return out, errors.Join(errs...)
 }
 
-func decodeOne(b []byte, now time.Time) (*item.Item, error) {
-	it, err := item.Decode(b)
-	if err != nil {
-		return nil, err
+// checkRange decodes and verifies items first, first+step, … of raw into
+// out; it stops at the first that does not decode.
+func checkRange(raw [][]byte, out []checked, now time.Time, first, step int) error {
+	for i := first; i < len(raw); i += step {
+		it, err := item.Decode(raw[i])
+		if err != nil {
+			return fmt.Errorf("item %d of the frame: %w", i, err)
+		}
+		out[i] = checked{it, it.Verify(now)}
 	}
-	if err := it.Verify(now); err != nil {
-		return nil, err
-	}
-	return it, nil
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 // a write transaction (PutItems splits it), with tombstones on both sides of
 // the split: one arriving in the first transaction for an item in the last
 // (it must stay out), one in the last for an item in the first (it must be
-// removed). The scope then holds every ID once, and a second delivery of the
+// removed). The scope then holds every live ID once and no deleted one, and a second delivery of the
 // whole batch adds nothing.
 func TestPutItemsAcrossTransactions(t *testing.T) {
 	db := openTemp(t)
@@ -67,8 +67,8 @@ func TestPutItemsAcrossTransactions(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if len(ids) != len(batch) { // the items (both deleted IDs kept as markers) and two tombstones
-		t.Errorf("scope holds %d IDs, want %d", len(ids), len(batch))
+	if len(ids) != len(batch)-2 || seen[early.ID()] || seen[late.ID()] { // the live items and two tombstones
+		t.Errorf("scope holds %d IDs (deleted ones: %v, %v), want %d without the deleted", len(ids), seen[early.ID()], seen[late.ID()], len(batch)-2)
 	}
 	if again, err := db.PutItems(entries); err != nil || again != 0 {
 		t.Errorf("second delivery added %d (%v), want 0", again, err)

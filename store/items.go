@@ -1,18 +1,21 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ghostwire/ghostwire/item"
 )
 
 // Buckets for items (see PutItems for the invariants they keep).
 const (
-	bucketItem  = "item"  // item ID → canonical item bytes
-	bucketDead  = "dead"  // target ID ‖ tombstone ID → empty: deletions seen
-	bucketScope = "scope" // scope ‖ item ID → empty: the sets sync reconciles
-	bucketSpace = "space" // space ‖ created (8, big-endian) ‖ item ID → empty: listing order
+	bucketItem      = "item"      // item ID → canonical item bytes
+	bucketDead      = "dead"      // target ID ‖ tombstone ID → empty: deletions seen
+	bucketScope     = "scope"     // scope ‖ item ID → empty: the sets sync reconciles
+	bucketItemScope = "itemscope" // item ID ‖ scope → empty: the same, by item (to take a deleted item out)
+	bucketSpace     = "space"     // space ‖ created (8, big-endian) ‖ item ID → empty: listing order
 )
 
 // Entry is an item to store with the scopes it belongs to.
@@ -28,13 +31,19 @@ type Entry struct {
 const maxTxnBytes = 512 << 10
 
 // PutItems stores verified items durably, in write transactions of bounded
-// size, and applies tombstones. Invariants:
-//   - an item's bytes never change once stored (same ID, same bytes);
-//   - a tombstoned target is removed, and the same item offered again later
-//     is refused (not an error: the caller acknowledges it, and the peer
-//     stops offering it), if the tombstone is by the target's author;
-//   - a dead target's ID stays in its scopes, so two peers that both know
-//     of the deletion hold the same sets.
+// size, and applies tombstones (docs/protocol.md §5.7). Invariants:
+//   - an item's bytes never change once stored (same ID, same bytes); an
+//     item stored already joins the entry's scopes it was not in yet;
+//   - a scope holds only IDs of items stored live: what a scope's set
+//     holds is what the node serves in it, so nothing a peer sends can make
+//     an ID join a scope without its item (a tombstone's target does not);
+//   - a tombstone that deletes a held target (item.Deletes: same author,
+//     same space) removes it and its ID from every scope it was in, and
+//     joins those scopes itself, so it reaches every peer that may hold
+//     the target; the same target offered again later is dropped (not an
+//     error: the caller acknowledges it, and the peer receives the
+//     tombstone in the same scope). A tombstone that deletes nothing is an
+//     ordinary item of its own scopes, and deletes nothing later either.
 //
 // Each entry is stored whole or not at all; when it returns an error, the
 // entries before the failing transaction may be stored. Calls are
@@ -58,15 +67,16 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 		}
 		chunk := entries[:n]
 		entries = entries[n:]
-		indexed := map[item.Scope][]item.ID{}
+		indexed, removed := map[item.Scope][]item.ID{}, map[item.Scope][]item.ID{}
 		chunkAdded := 0
 		err = db.Update(func(tx *Tx) error {
 			clear(indexed)
+			clear(removed)
 			chunkAdded = 0
 			snap := &Tx{db.bdb.NewTransaction(false)}
 			defer snap.txn.Discard()
 			for _, e := range chunk {
-				n, err := putItem(tx, snap, batchDead, indexed, e)
+				n, err := putItem(tx, snap, batchDead, indexed, removed, e)
 				if err != nil {
 					return err
 				}
@@ -78,7 +88,7 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 			return added, err
 		}
 		added += chunkAdded
-		db.notifyIndexed(indexed)
+		db.notifyIndexed(indexed, removed)
 	}
 	return added, nil
 }
@@ -90,12 +100,12 @@ func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
 // putItem stores one entry in tx. snap is a read-only snapshot taken after
 // every earlier write of this PutItems call was committed; batchDead holds
 // the tombstones written since, by target. The IDs it adds to scopes are
-// appended to indexed.
-func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.Scope][]item.ID, e Entry) (int, error) {
+// appended to indexed, those it takes out of scopes to removed.
+func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
-		return 0, nil
+		return 0, indexScopes(tx, id, e.Scopes, indexed, true)
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
@@ -129,6 +139,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.
 	if deleted {
 		return 0, nil
 	}
+	scopes := e.Scopes
 	if it.Kind() == item.KindTombstone {
 		target, err := item.TombstoneTarget(it)
 		if err != nil {
@@ -140,12 +151,11 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.
 				return 0, fmt.Errorf("store: stored item %x does not decode: %w", target[:4], derr)
 			}
 			if item.Deletes(it, old) {
-				if err := tx.Delete(bucketItem, target[:]); err != nil {
+				was, err := deleteItem(tx, old, removed)
+				if err != nil {
 					return 0, err
 				}
-				if err := tx.Delete(bucketSpace, spaceKey(old)); err != nil {
-					return 0, err
-				}
+				scopes = union(scopes, was)
 			}
 		} else if !errors.Is(err, ErrNotFound) {
 			return 0, err
@@ -154,15 +164,6 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.
 			return 0, err
 		}
 		batchDead[item.ID(target)] = append(batchDead[item.ID(target)], it)
-		// The target's ID joins the tombstone's scopes as a marker, so
-		// every peer that knows of the deletion holds the same set whether
-		// or not it ever held the target.
-		for _, s := range e.Scopes {
-			if err := tx.Put(bucketScope, append(s[:], target[:]...), nil); err != nil {
-				return 0, err
-			}
-			indexed[s] = append(indexed[s], target)
-		}
 	}
 	if err := tx.Put(bucketItem, id[:], it.Bytes()); err != nil {
 		return 0, err
@@ -170,13 +171,71 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed map[item.
 	if err := tx.Put(bucketSpace, spaceKey(it), nil); err != nil {
 		return 0, err
 	}
-	for _, s := range e.Scopes {
-		if err := tx.Put(bucketScope, append(s[:], id[:]...), nil); err != nil {
-			return 0, err
+	return 1, indexScopes(tx, id, scopes, indexed, false)
+}
+
+// indexScopes puts id into scopes (both indexes) and appends it to indexed.
+// With check, scopes id is in already are skipped.
+func indexScopes(tx *Tx, id item.ID, scopes []item.Scope, indexed map[item.Scope][]item.ID, check bool) error {
+	for _, s := range scopes {
+		k := append(s[:], id[:]...)
+		if check {
+			if _, err := tx.Get(bucketScope, k); err == nil {
+				continue
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		if err := tx.Put(bucketScope, k, nil); err != nil {
+			return err
+		}
+		if err := tx.Put(bucketItemScope, append(id[:], s[:]...), nil); err != nil {
+			return err
 		}
 		indexed[s] = append(indexed[s], id)
 	}
-	return 1, nil
+	return nil
+}
+
+// deleteItem removes a stored item deleted by a tombstone: its bytes, its
+// place in its space and its ID from every scope, which it returns (and
+// appends to removed).
+func deleteItem(tx *Tx, old *item.Item, removed map[item.Scope][]item.ID) ([]item.Scope, error) {
+	id := old.ID()
+	var was []item.Scope
+	err := tx.ScanKeys(bucketItemScope, id[:], func(k []byte) error {
+		if len(k) == len(id)+len(item.Scope{}) {
+			was = append(was, item.Scope(k[len(id):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range was {
+		if err := tx.Delete(bucketScope, append(s[:], id[:]...)); err != nil {
+			return nil, err
+		}
+		if err := tx.Delete(bucketItemScope, append(id[:], s[:]...)); err != nil {
+			return nil, err
+		}
+		removed[s] = append(removed[s], id)
+	}
+	if err := tx.Delete(bucketItem, id[:]); err != nil {
+		return nil, err
+	}
+	return was, tx.Delete(bucketSpace, spaceKey(old))
+}
+
+// union returns a with the scopes of b it lacks appended.
+func union(a, b []item.Scope) []item.Scope {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func spaceKey(it *item.Item) []byte {
@@ -216,14 +275,31 @@ func (db *DB) GetItem(id item.ID) (it *item.Item, dead bool, err error) {
 	return it, dead, err
 }
 
-// ScopeIDs calls fn with every item ID in scope, in ascending order,
-// including the IDs of deleted items (see PutItems).
+// ScopeIDs calls fn with the ID of every live item in scope, in ascending
+// order.
 func (db *DB) ScopeIDs(s item.Scope, fn func(id item.ID) error) error {
 	return db.View(func(tx *Tx) error {
 		return tx.ScanKeys(bucketScope, s[:], func(k []byte) error {
 			return fn(item.ID(k[len(s):]))
 		})
 	})
+}
+
+// ScopeItem returns the canonical bytes of item id if it is stored live in
+// scope s, and ErrNotFound otherwise: what a session may serve in s. An ID
+// deleted since a set was read is no longer in s, so it is not served; the
+// tombstone that deleted it is in s and travels in its own right.
+func (db *DB) ScopeItem(s item.Scope, id item.ID) ([]byte, error) {
+	var raw []byte
+	err := db.View(func(tx *Tx) error {
+		if _, err := tx.Get(bucketScope, append(s[:], id[:]...)); err != nil {
+			return err
+		}
+		b, err := tx.Get(bucketItem, id[:])
+		raw = b
+		return err
+	})
+	return raw, err
 }
 
 // SpaceItems calls fn with every live item in space, oldest first.
@@ -247,31 +323,43 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 // IndexItem adds a stored item to one more scope (for example our own
 // recipient-key certificate when a peer is added).
 func (db *DB) IndexItem(id item.ID, s item.Scope) error {
+	indexed := map[item.Scope][]item.ID{}
 	err := db.Update(func(tx *Tx) error {
+		clear(indexed)
 		if _, err := tx.Get(bucketItem, id[:]); err != nil {
 			return err
 		}
-		return tx.Put(bucketScope, append(s[:], id[:]...), nil)
+		return indexScopes(tx, id, []item.Scope{s}, indexed, true)
 	})
 	if err == nil {
-		db.notifyIndexed(map[item.Scope][]item.ID{s: {id}})
+		db.notifyIndexed(indexed, nil)
 	}
 	return err
 }
 
-// OnIndexed registers fn to be told, after every committed write, which
-// item IDs joined which scopes (by PutItems, including the IDs of deleted
-// targets, and by IndexItem). A cache of scope sets kept beside the store
-// stays exact this way. Register before the DB is used concurrently; fn
-// runs on the writer's goroutine and must not call back into the DB.
-func (db *DB) OnIndexed(fn func(s item.Scope, ids []item.ID)) { db.onIndexed = fn }
+// IndexWatcher is told, after every committed write, which item IDs joined
+// and left which scopes, so that a cache of scope sets kept beside the
+// store stays exact. Its methods run on the writer's goroutine and must not
+// call back into the DB.
+type IndexWatcher interface {
+	// Indexed: ids joined s (PutItems, IndexItem).
+	Indexed(s item.Scope, ids []item.ID)
+	// Unindexed: ids left s (their items were deleted by tombstones).
+	Unindexed(s item.Scope, ids []item.ID)
+}
 
-func (db *DB) notifyIndexed(indexed map[item.Scope][]item.ID) {
-	if db.onIndexed == nil {
+// OnIndexed registers w. Register before the DB is used concurrently.
+func (db *DB) OnIndexed(w IndexWatcher) { db.watcher = w }
+
+func (db *DB) notifyIndexed(indexed, removed map[item.Scope][]item.ID) {
+	if db.watcher == nil {
 		return
 	}
+	for s, ids := range removed {
+		db.watcher.Unindexed(s, ids)
+	}
 	for s, ids := range indexed {
-		db.onIndexed(s, ids)
+		db.watcher.Indexed(s, ids)
 	}
 }
 
@@ -282,4 +370,76 @@ func (db *DB) CountItems() (int, error) {
 		return tx.ScanKeys(bucketItem, nil, func([]byte) error { n++; return nil })
 	})
 	return n, err
+}
+
+// bucketFormat holds the store's format version (key "items"), so that an
+// older store is brought up to date once, when it is opened.
+const bucketFormat = "format"
+
+// itemsFormat 2: scopes hold only live items, indexed both ways
+// (bucketItemScope). Format 1 also kept a tombstone's target in its scopes
+// as a marker and had no index by item.
+const itemsFormat = 2
+
+// upgradeItems brings a format 1 store to format 2: markers leave their
+// scopes and every scope entry gets its index by item. It reads the scope
+// index once (keeping 64 bytes per entry to change) and writes in
+// transactions of bounded size.
+func (db *DB) upgradeItems() error {
+	var have []byte
+	err := db.View(func(tx *Tx) error {
+		v, err := tx.Get(bucketFormat, []byte("items"))
+		have = v
+		return err
+	})
+	if err == nil && len(have) == 1 && have[0] >= itemsFormat {
+		return nil
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	type change struct {
+		k    []byte // scope ‖ ID
+		live bool
+	}
+	var changes []change
+	err = db.View(func(tx *Tx) error {
+		return tx.ScanKeys(bucketScope, nil, func(k []byte) error {
+			if len(k) != len(item.Scope{})+item.IDSize {
+				return nil
+			}
+			_, err := tx.Get(bucketItem, k[len(item.Scope{}):])
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			changes = append(changes, change{bytes.Clone(k), err == nil})
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("store: upgrading the scope index: %w", err)
+	}
+	const perTxn = 4096
+	for len(changes) > 0 {
+		chunk := changes[:min(perTxn, len(changes))]
+		changes = changes[len(chunk):]
+		err := db.Update(func(tx *Tx) error {
+			for _, c := range chunk {
+				s, id := c.k[:len(item.Scope{})], c.k[len(item.Scope{}):]
+				if !c.live {
+					if err := tx.Delete(bucketScope, c.k); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := tx.Put(bucketItemScope, append(bytes.Clone(id), s...), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: upgrading the scope index: %w", err)
+		}
+	}
+	return db.Update(func(tx *Tx) error { return tx.Put(bucketFormat, []byte("items"), []byte{itemsFormat}) })
 }

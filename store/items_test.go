@@ -168,6 +168,14 @@ func TestForgedTombstoneDeletesNothing(t *testing.T) {
 			t.Fatalf("forged tombstone deleted the item (dead=%v, %v)", dead, err)
 		}
 	}
+	// Alone, the forged tombstone puts no ID but its own into a scope.
+	db := openTemp(t)
+	if _, err := db.PutItems([]Entry{{Item: forged, Scopes: []item.Scope{{1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := scopeSet(t, db, item.Scope{1}); !slices.Equal(got, []item.ID{forged.ID()}) {
+		t.Fatalf("scope holds %x, want only the forged tombstone", got)
+	}
 }
 
 // tombPayload returns the canonical tombstone payload naming target, taken
@@ -230,13 +238,24 @@ func BenchmarkPutItems(b *testing.B) {
 	}
 }
 
-// TestOnIndexed: the callback hears of exactly the IDs that joined a scope
-// in committed writes: new items, the targets a tombstone marks, IndexItem;
-// not items stored before.
+// heardIndex records what a store's IndexWatcher is told.
+type heardIndex struct{ joined, left map[item.Scope][]item.ID }
+
+func (h *heardIndex) Indexed(s item.Scope, ids []item.ID) {
+	h.joined[s] = append(h.joined[s], ids...)
+}
+func (h *heardIndex) Unindexed(s item.Scope, ids []item.ID) { h.left[s] = append(h.left[s], ids...) }
+
+// TestOnIndexed: the watcher hears of exactly the IDs that joined a scope
+// in committed writes: new items, IndexItem, an item stored before that
+// arrives in a new scope; not items stored before in the same scopes, and
+// not the target of a tombstone, held or not. A tombstone that deletes an
+// item takes it out of its scopes, and joins them.
 func TestOnIndexed(t *testing.T) {
 	db := openTemp(t)
-	heard := map[item.Scope][]item.ID{}
-	db.OnIndexed(func(s item.Scope, ids []item.ID) { heard[s] = append(heard[s], ids...) })
+	h := &heardIndex{joined: map[item.Scope][]item.ID{}, left: map[item.Scope][]item.ID{}}
+	db.OnIndexed(h)
+	heard := h.joined
 	alice := author(t, 1)
 	var sp item.Space
 	a, b := item.Scope{1}, item.Scope{2}
@@ -262,7 +281,7 @@ func TestOnIndexed(t *testing.T) {
 		slices.SortFunc(ids, func(p, q item.ID) int { return bytes.Compare(p[:], q[:]) })
 		return ids
 	}
-	if got, want := sorted(heard[a]...), sorted(x.ID(), item.ID(target), tomb.ID()); !slices.Equal(got, want) {
+	if got, want := sorted(heard[a]...), sorted(x.ID(), tomb.ID()); !slices.Equal(got, want) {
 		t.Errorf("scope a: heard %x, want %x", got, want)
 	}
 	if got, want := sorted(heard[b]...), sorted(x.ID(), y.ID()); !slices.Equal(got, want) {
@@ -272,5 +291,100 @@ func TestOnIndexed(t *testing.T) {
 		if got, want := sorted(ids...), scopeSet(t, db, s); !slices.Equal(got, want) {
 			t.Errorf("scope %x: heard %d IDs, the store holds %d", s[:1], len(got), len(want))
 		}
+		if slices.Contains(ids, item.ID(target)) {
+			t.Errorf("scope %x: the ID of a tombstone's target that was never held joined it", s[:1])
+		}
+	}
+
+	// A tombstone arriving in scope c deletes x: x leaves a and b, the
+	// tombstone joins c, a and b.
+	c := item.Scope{3}
+	kill, err := item.NewTombstone(alice, x, t0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(h.joined)
+	if _, err := db.PutItems([]Entry{{Item: kill, Scopes: []item.Scope{c}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []item.Scope{a, b} {
+		if got := h.left[s]; !slices.Equal(got, []item.ID{x.ID()}) {
+			t.Errorf("scope %x: heard %x leave, want x", s[:1], got)
+		}
+	}
+	for _, s := range []item.Scope{a, b, c} {
+		if got := h.joined[s]; !slices.Equal(got, []item.ID{kill.ID()}) {
+			t.Errorf("scope %x: heard %x join, want the tombstone", s[:1], got)
+		}
+		if slices.Contains(scopeSet(t, db, s), x.ID()) {
+			t.Errorf("scope %x still holds the deleted item", s[:1])
+		}
+	}
+	if _, err := db.ScopeItem(a, x.ID()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ScopeItem serves a deleted item: %v", err)
+	}
+	if raw, err := db.ScopeItem(a, kill.ID()); err != nil || !bytes.Equal(raw, kill.Bytes()) {
+		t.Errorf("ScopeItem does not serve the tombstone in its target's scope: %v", err)
+	}
+	if _, err := db.ScopeItem(item.Scope{9}, y.ID()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ScopeItem serves an item in a scope it is not in: %v", err)
 	}
 }
+
+// TestUpgradeFormat1: a store written before scopes were indexed by item,
+// with a tombstone's never-held target kept in its scope as a marker, is
+// brought up to date when opened: the marker leaves the scope, and a
+// tombstone stored afterwards takes its target out of every scope it was in.
+func TestUpgradeFormat1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, testKey(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := author(t, 1)
+	var sp item.Space
+	a, b := item.Scope{1}, item.Scope{2}
+	x := mk(t, alice, sp, 1)
+	if _, err := db.PutItems([]Entry{{Item: x, Scopes: []item.Scope{a, b}}}); err != nil {
+		t.Fatal(err)
+	}
+	marker := item.ID{0xee}
+	err = db.Update(func(tx *Tx) error { // what format 1 wrote
+		for _, s := range []item.Scope{a, b} {
+			if err := tx.Delete(bucketItemScope, append(idBytes(x.ID()), s[:]...)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(bucketScope, append(a[:], marker[:]...), nil); err != nil {
+			return err
+		}
+		return tx.Delete(bucketFormat, []byte("items"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err = Open(dir, testKey(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := scopeSet(t, db, a); !slices.Equal(got, []item.ID{x.ID()}) {
+		t.Fatalf("scope a holds %x after the upgrade, want only x", got)
+	}
+	kill, err := item.NewTombstone(alice, x, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutItems([]Entry{{Item: kill, Scopes: []item.Scope{a}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []item.Scope{a, b} {
+		if got := scopeSet(t, db, s); !slices.Equal(got, []item.ID{kill.ID()}) {
+			t.Errorf("scope %x holds %x after the deletion, want only the tombstone", s[:1], got)
+		}
+	}
+}
+
+func idBytes(id item.ID) []byte { return id[:] }

@@ -19,8 +19,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
-
-	"github.com/ghostwire/ghostwire/item"
 )
 
 // KeySize is the size of the at-rest data key (AES-256, badger's cipher).
@@ -69,7 +67,7 @@ type DB struct {
 
 	putMu sync.Mutex // serialises PutItems (items.go)
 
-	onIndexed func(item.Scope, []item.ID) // see OnIndexed
+	watcher IndexWatcher // see OnIndexed
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the
@@ -109,7 +107,12 @@ func Open(dir string, key []byte, logger *slog.Logger) (*DB, error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &DB{bdb: bdb}, nil
+	db := &DB{bdb: bdb}
+	if err := db.upgradeItems(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Close flushes and closes the database. It is idempotent.

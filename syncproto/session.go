@@ -1,6 +1,7 @@
 package syncproto
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ const (
 	msgOpen  = 1 // initiator: offered scopes and its first round
 	msgRecon = 2 // one side's round (several frames; the last has End)
 	msgItems = 3 // items of one scope
-	msgAck   = 4 // item IDs stored durably
+	msgAck   = 4 // items frames stored durably, and the items refused
 	msgDone  = 5 // this side has pushed everything reconciliation found
 )
 
@@ -60,16 +61,20 @@ type SyncStore interface {
 	// Set returns the IDs held in a scope; it must not change while the
 	// session reconciles it.
 	Set(s item.Scope) (recon.Set, error)
-	// Item returns the canonical bytes to send for id (an item, or the
-	// tombstone that deleted it), or nil if there is nothing to send.
-	Item(id recon.ID) []byte
-	// Accept verifies items that peer sent in scope s and stores them
-	// durably; the session then acknowledges the frame. An error means the
-	// peer sent something it must not (a forged, malformed or misplaced
-	// item), and the session ends without storing any item of that frame.
-	Accept(peer identity.ID, s item.Scope, items [][]byte) error
-	// Acked records that peer stored ids durably.
-	Acked(peer identity.ID, ids []recon.ID)
+	// Item returns the canonical bytes of item id to send in scope s, or
+	// nil if it is not (or no longer) an item of s: a session sends an item
+	// only in a scope it belongs to.
+	Item(s item.Scope, id recon.ID) []byte
+	// Accept checks the items that peer sent in scope s and stores durably
+	// those it admits; the session then acknowledges the frame. It returns
+	// the IDs of the items it refused (forged, misplaced, from the future,
+	// over a limit): each costs the peer that item, not the session, and
+	// the peer learns which in the acknowledgement (§10.3). An error is a
+	// failure of this side (the store) and ends the session.
+	Accept(peer identity.ID, s item.Scope, items [][]byte) (refused []recon.ID, err error)
+	// Acked records that peer stored the items stored durably and refused
+	// the items refused.
+	Acked(peer identity.ID, stored, refused []recon.ID)
 	// Synced is called once when reconciliation and the transfer it
 	// called for are complete in both directions.
 	Synced(peer identity.ID)
@@ -77,16 +82,17 @@ type SyncStore interface {
 
 // sessionMsg is a session frame's payload, §10.2.
 type sessionMsg struct {
-	Type    uint         `cbor:"1,keyasint"`
-	Scopes  [][]byte     `cbor:"2,keyasint,omitempty"`
-	Recon   []reconEntry `cbor:"3,keyasint,omitempty"`
-	End     bool         `cbor:"4,keyasint,omitempty"`
-	Scope   uint         `cbor:"5,keyasint,omitempty"`
-	Items   [][]byte     `cbor:"6,keyasint,omitempty"`
-	Refused []uint       `cbor:"8,keyasint,omitempty"`
-	Done    bool         `cbor:"9,keyasint,omitempty"`  // on a round: also msgDone
-	More    bool         `cbor:"10,keyasint,omitempty"` // on a round: scopes were held back, answer with a round
-	Acked   uint64       `cbor:"11,keyasint,omitempty"` // ack: items frames received and stored so far
+	Type     uint         `cbor:"1,keyasint"`
+	Scopes   [][]byte     `cbor:"2,keyasint,omitempty"`
+	Recon    []reconEntry `cbor:"3,keyasint,omitempty"`
+	End      bool         `cbor:"4,keyasint,omitempty"`
+	Scope    uint         `cbor:"5,keyasint,omitempty"`
+	Items    [][]byte     `cbor:"6,keyasint,omitempty"`
+	Refused  []uint       `cbor:"8,keyasint,omitempty"`
+	Done     bool         `cbor:"9,keyasint,omitempty"`  // on a round: also msgDone
+	More     bool         `cbor:"10,keyasint,omitempty"` // on a round: scopes were held back, answer with a round
+	Acked    uint64       `cbor:"11,keyasint,omitempty"` // ack: items frames received and stored so far
+	Rejected [][]byte     `cbor:"12,keyasint,omitempty"` // ack: IDs of items in the frames it acknowledges that were not stored
 }
 
 type reconEntry struct {
@@ -176,6 +182,7 @@ type Session struct {
 	// initiator takes no items before it has read the refusals).
 	liveOK     chan struct{}
 	ackOwed    uint64        // items frames received and stored
+	rejectOwed []rejection   // items refused in frames not yet acknowledged, in frame order
 	wake       chan struct{} // capacity 1: queue or ackOwed changed
 	quit       chan struct{} // closed when Run stops the writer
 	doneQueued bool          // Run's goroutine only
@@ -192,6 +199,19 @@ type Session struct {
 	acked  uint64
 	done   struct{ sent, received, synced bool }
 }
+
+// rejection is the items refused in one items frame received: the frame's
+// number in this session (1 for the first) and their IDs.
+type rejection struct {
+	frame uint64
+	ids   []recon.ID
+}
+
+// maxRejectedPerAck bounds the IDs one acknowledgement lists, so that it
+// fits a frame however many frames it answers; more wait for the next.
+// One frame's refusals always fit: an item that decodes is over 128 bytes,
+// so a frame holds fewer than MaxPayload/128 of them.
+const maxRejectedPerAck = (MaxPayload - sessionOverhead) / (recon.IDSize + 2)
 
 // outJob is one piece of output for the writer: a round (or a bare done),
 // or a push of the items with these IDs in scope sc.
@@ -260,6 +280,7 @@ func (s *Session) writeLoop() error {
 		}
 		s.qmu.Lock()
 		owed := s.ackOwed
+		upTo, rejected := s.takeRejected()
 		var job, live *outJob
 		if len(s.queue) > 0 {
 			job = s.queue[0]
@@ -271,8 +292,12 @@ func (s *Session) writeLoop() error {
 		var err error
 		switch {
 		case owed > ackSent:
-			err = s.write(sessionMsg{Type: msgAck, Acked: owed})
-			ackSent = owed
+			ack := sessionMsg{Type: msgAck, Acked: owed}
+			if rejected != nil {
+				ack.Acked, ack.Rejected = upTo, rejected
+			}
+			err = s.write(ack)
+			ackSent = ack.Acked
 		case job != nil && job.frames != nil:
 			for _, m := range job.frames {
 				if err = s.write(m); err != nil {
@@ -415,7 +440,7 @@ func (s *Session) run() error {
 				return err
 			}
 		case msgAck:
-			if err := s.receiveAck(m.Acked); err != nil {
+			if err := s.receiveAck(m.Acked, m.Rejected); err != nil {
 				return err
 			}
 		case msgDone:
@@ -748,7 +773,7 @@ func (s *Session) pushFrame(j *outJob, q *[]*outJob) error {
 	var ids []recon.ID
 	size := 0
 	for len(j.ids) > 0 {
-		b := s.st.Item(j.ids[0])
+		b := s.st.Item(j.sc, j.ids[0])
 		if b != nil && size+len(b)+8 > MaxPayload-sessionOverhead && len(items) > 0 {
 			break
 		}
@@ -821,17 +846,21 @@ func (s *Session) receiveItems(m sessionMsg) error {
 	if len(m.Items) == 0 {
 		return sessionErr("empty items message")
 	}
-	if err := s.st.Accept(s.peer, s.scopes[m.Scope].id, m.Items); err != nil {
-		return fmt.Errorf("%w: %v", ErrSession, err)
+	refused, err := s.st.Accept(s.peer, s.scopes[m.Scope].id, m.Items)
+	if err != nil {
+		return fmt.Errorf("syncproto: storing items from %s: %w", s.peer.Short(), err)
 	}
 	s.qmu.Lock()
 	s.ackOwed++
+	if len(refused) > 0 {
+		s.rejectOwed = append(s.rejectOwed, rejection{s.ackOwed, refused})
+	}
 	s.qmu.Unlock()
 	s.poke()
 	return nil
 }
 
-func (s *Session) receiveAck(n uint64) error {
+func (s *Session) receiveAck(n uint64, rejected [][]byte) error {
 	s.mu.Lock()
 	if n <= s.acked || n-s.acked > uint64(len(s.pushed)) {
 		sent := s.acked + uint64(len(s.pushed))
@@ -844,11 +873,15 @@ func (s *Session) receiveAck(n uint64) error {
 		ids = append(ids, f...)
 	}
 	s.mu.Unlock()
+	stored, refused, err := splitRejected(ids, rejected)
+	if err != nil {
+		return err
+	}
 	// The frames leave pushed only once Acked has recorded them, so that
 	// Synced (which waits for pushed to empty) never comes first. Run is
 	// the only goroutine that removes frames; the writer only appends.
 	if len(ids) > 0 {
-		s.st.Acked(s.peer, ids)
+		s.st.Acked(s.peer, stored, refused)
 	}
 	s.mu.Lock()
 	clear(s.pushed[:k])
@@ -878,4 +911,60 @@ func (s *Session) checkSynced() {
 	if ready {
 		s.st.Synced(s.peer)
 	}
+}
+
+// takeRejected returns the refusals the next acknowledgement carries and
+// the last frame it may then acknowledge, or nil if none are owed (it then
+// acknowledges every frame received). It takes as many frames' refusals as
+// fit maxRejectedPerAck, at least one frame's. The caller holds s.qmu.
+func (s *Session) takeRejected() (upTo uint64, ids [][]byte) {
+	n := 0
+	for n < len(s.rejectOwed) {
+		r := s.rejectOwed[n]
+		if n > 0 && len(ids)+len(r.ids) > maxRejectedPerAck {
+			break
+		}
+		for _, id := range r.ids {
+			ids = append(ids, bytes.Clone(id[:]))
+		}
+		n++
+	}
+	upTo = s.ackOwed
+	if n < len(s.rejectOwed) {
+		upTo = s.rejectOwed[n].frame - 1 // the frames before the next refusals
+	}
+	clear(s.rejectOwed[:n])
+	s.rejectOwed = s.rejectOwed[n:]
+	return upTo, ids
+}
+
+// splitRejected splits the IDs of the frames an acknowledgement covers
+// into those the peer stored and those it refused. A refused ID that is not
+// among them, or is listed twice, is a protocol violation.
+func splitRejected(ids []recon.ID, rejected [][]byte) (stored, refused []recon.ID, err error) {
+	if len(rejected) == 0 {
+		return ids, nil, nil
+	}
+	in := make(map[recon.ID]bool, len(ids))
+	for _, id := range ids {
+		in[id] = false
+	}
+	for _, b := range rejected {
+		if len(b) != recon.IDSize {
+			return nil, nil, sessionErr("refused ID of %d bytes", len(b))
+		}
+		id := recon.ID(b)
+		seen, ok := in[id]
+		if !ok || seen {
+			return nil, nil, sessionErr("refusal of item %x, which the acknowledged frames do not hold (or twice)", id[:4])
+		}
+		in[id] = true
+		refused = append(refused, id)
+	}
+	for _, id := range ids {
+		if !in[id] {
+			stored = append(stored, id)
+		}
+	}
+	return stored, refused, nil
 }

@@ -26,18 +26,19 @@ import (
 // memStore is an in-memory SyncStore for the session protocol's own tests:
 // items are byte strings whose ID is their SHA-256, "valid" ones start with
 // "ok:". It stands for the node's rules only as far as the protocol needs:
-// Accept refuses a bad item before storing anything of its frame.
+// Accept refuses the bad items of a frame and stores the others.
 type memStore struct {
-	mu     sync.Mutex
-	scopes []item.Scope
-	items  map[item.Scope]map[recon.ID][]byte
-	acked  map[recon.ID]bool
-	synced chan struct{}
-	once   sync.Once
+	mu      sync.Mutex
+	scopes  []item.Scope
+	items   map[item.Scope]map[recon.ID][]byte
+	acked   map[recon.ID]bool
+	refused map[recon.ID]bool // the peer's refusals of our items
+	synced  chan struct{}
+	once    sync.Once
 }
 
 func newMemStore(scopes ...item.Scope) *memStore {
-	s := &memStore{scopes: scopes, items: map[item.Scope]map[recon.ID][]byte{}, acked: map[recon.ID]bool{}, synced: make(chan struct{})}
+	s := &memStore{scopes: scopes, items: map[item.Scope]map[recon.ID][]byte{}, acked: map[recon.ID]bool{}, refused: map[recon.ID]bool{}, synced: make(chan struct{})}
 	for _, sc := range scopes {
 		s.items[sc] = map[recon.ID][]byte{}
 	}
@@ -62,36 +63,35 @@ func (s *memStore) Set(sc item.Scope) (recon.Set, error) {
 	return recon.NewMemSet(ids), nil
 }
 
-func (s *memStore) Item(id recon.ID) []byte {
+func (s *memStore) Item(sc item.Scope, id recon.ID) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range s.items {
-		if b, ok := m[id]; ok {
-			return b
-		}
-	}
-	return nil
+	return s.items[sc][id]
 }
 
-func (s *memStore) Accept(_ identity.ID, sc item.Scope, items [][]byte) error {
+func (s *memStore) Accept(_ identity.ID, sc item.Scope, items [][]byte) ([]recon.ID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var refused []recon.ID
 	for _, b := range items {
+		id := recon.ID(sha256.Sum256(b))
 		if !bytes.HasPrefix(b, []byte("ok:")) {
-			return errors.New("forged item")
+			refused = append(refused, id)
+			continue
 		}
+		s.items[sc][id] = bytes.Clone(b)
 	}
-	for _, b := range items {
-		s.items[sc][recon.ID(sha256.Sum256(b))] = bytes.Clone(b)
-	}
-	return nil
+	return refused, nil
 }
 
-func (s *memStore) Acked(_ identity.ID, ids []recon.ID) {
+func (s *memStore) Acked(_ identity.ID, stored, refused []recon.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
+	for _, id := range stored {
 		s.acked[id] = true
+	}
+	for _, id := range refused {
+		s.refused[id] = true
 	}
 }
 
@@ -370,32 +370,36 @@ func BenchmarkSessionFreshPeer(b *testing.B) {
 // (their frames and acknowledgements count as reconciliation bytes).
 func itemBytes(n int) int { return n * (40 + 2) }
 
-func TestSessionRejectsForgedItem(t *testing.T) {
+// TestSessionRefusesForgedItem: a bad item among good ones costs that item,
+// not the session (§10.3): the responder stores the good ones, refuses the
+// bad one, and says so in its acknowledgement; the session completes, and
+// the initiator counts the good ones delivered and the bad one refused.
+func TestSessionRefusesForgedItem(t *testing.T) {
 	checkLeaks(t)
 	sc := item.Scope{2}
 	a, b := newMemStore(sc), newMemStore(sc)
-	a.add(sc, []byte("forged: not valid"))
-	client, server := establish(t, nil)
-	sa := NewSession(client, a, true)
-	sb := NewSession(server, b, false)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var errA, errB error
-	wg.Add(2)
-	go func() { defer wg.Done(); errA = sa.Run(ctx) }()
-	go func() { defer wg.Done(); errB = sb.Run(ctx) }()
-	wg.Wait()
-	if !errors.Is(errB, ErrSession) {
-		t.Fatalf("responder: %v, want ErrSession", errB)
+	forged := a.add(sc, []byte("forged: not valid"))
+	var good []recon.ID
+	for i := range 3 {
+		good = append(good, a.add(sc, testItem(i)))
 	}
-	if len(b.ids(sc)) != 0 {
+	_, _, errA, errB := runPair(t, a, b) // fails the test unless both sides sync
+	if errA != nil || errB != nil {
+		t.Fatalf("session: initiator %v, responder %v; want both to complete", errA, errB)
+	}
+	got := b.ids(sc)
+	if got[forged] {
 		t.Fatal("forged item stored")
 	}
-	// The refusing side tells the peer nothing but a close: the initiator's
-	// session ends, and its item was never acknowledged.
-	if len(a.acked) != 0 {
-		t.Fatalf("a refused item was acknowledged (initiator: %v)", errA)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range good {
+		if !got[id] || !a.acked[id] {
+			t.Errorf("good item %x: stored %v, acknowledged %v", id[:4], got[id], a.acked[id])
+		}
+	}
+	if a.acked[forged] || !a.refused[forged] {
+		t.Errorf("forged item: acknowledged %v, reported refused %v", a.acked[forged], a.refused[forged])
 	}
 }
 
@@ -606,4 +610,35 @@ func FuzzSessionMessage(f *testing.F) {
 			t.Fatalf("round trip changed the message")
 		}
 	})
+}
+
+// TestSplitRejected: an acknowledgement's refusals must name items of the
+// frames it newly acknowledges, each once.
+func TestSplitRejected(t *testing.T) {
+	a, b, c := recon.ID{1}, recon.ID{2}, recon.ID{3}
+	sent := []recon.ID{a, b, c}
+	cases := []struct {
+		name     string
+		rejected [][]byte
+		stored   []recon.ID
+		wantErr  string
+	}{
+		{"none", nil, sent, ""},
+		{"one", [][]byte{b[:]}, []recon.ID{a, c}, ""},
+		{"all", [][]byte{c[:], a[:], b[:]}, nil, ""},
+		{"not sent", [][]byte{{9: 1, 31: 0}}, nil, "do not hold"},
+		{"twice", [][]byte{b[:], b[:]}, nil, "do not hold"},
+		{"short", [][]byte{b[:31]}, nil, "31 bytes"},
+	}
+	for _, tc := range cases {
+		stored, refused, err := splitRejected(sent, tc.rejected)
+		switch {
+		case tc.wantErr != "":
+			if !errors.Is(err, ErrSession) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: %v, want a violation saying %q", tc.name, err, tc.wantErr)
+			}
+		case err != nil || !slices.Equal(stored, tc.stored) || len(refused) != len(tc.rejected):
+			t.Errorf("%s: stored %x, refused %d, %v", tc.name, stored, len(refused), err)
+		}
+	}
 }
