@@ -106,13 +106,62 @@ func TestImportRules(t *testing.T) {
 	}
 }
 
+// TestTransportSeam: the node reaches the network only through cloak's
+// Transport interface and cloak's guard, so a transport (onion; later lan)
+// plugs in at cmd/ghostwire without the node knowing it, and cloak, which
+// decides for every transport, depends on none of them. Tests count too: a
+// node test that needs a transport uses a double of the interface.
+func TestTransportSeam(t *testing.T) {
+	rules := []struct {
+		pkg   string
+		never []string
+		why   string
+	}{
+		{"cloak", []string{"onion", "lan", "node"}, "cloak decides for every transport and must depend on none"},
+		{"node", []string{"onion", "lan"}, "the node knows transports only as cloak.Transport"},
+		{"onion", []string{"node", "lan"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
+		{"lan", []string{"node", "onion"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
+	}
+	under := func(path, dir string) bool {
+		return path == module+"/"+dir || strings.HasPrefix(path, module+"/"+dir+"/")
+	}
+	for _, p := range listPackages(t) {
+		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
+		for _, r := range rules {
+			if !under(p.ImportPath, r.pkg) {
+				continue
+			}
+			for _, imp := range all {
+				for _, n := range r.never {
+					if under(imp, n) {
+						t.Errorf("%s imports %s; %s never imports %s: %s", p.ImportPath, imp, r.pkg, n, r.why)
+					}
+				}
+				// cloak sits just above identity: anything else of ours
+				// could one day import a transport.
+				if r.pkg == "cloak" && strings.HasPrefix(imp, module+"/") && !under(imp, "identity") && !under(imp, "cloak") {
+					t.Errorf("%s imports %s; cloak imports nothing of ours but identity", p.ImportPath, imp)
+				}
+			}
+		}
+	}
+}
+
 // TestNoSocketsOutsideTransports: non-test code outside onion/ and lan/
-// opens no network socket of its own. The few lines that must (the local
-// API's Unix socket, the private Tor network's loopback listeners) carry
-// the marker "cloak:allow" with a reason, so each is a visible decision.
+// opens no network socket of its own and resolves no name. The few lines
+// that must (the local API's Unix socket, at the node and in the CLI)
+// carry the marker "cloak:allow" with a reason, so each is a visible
+// decision.
 func TestNoSocketsOutsideTransports(t *testing.T) {
 	calls := []string{"net.Dial(", "net.DialTimeout(", "net.Listen(", "net.ListenPacket(", "net.ListenTCP(",
-		"net.ListenUDP(", "net.DialTCP(", "net.DialUDP(", "net.Dialer{", ".DialContext(", "net.ListenConfig{"}
+		"net.ListenUDP(", "net.DialTCP(", "net.DialUDP(", "net.Dialer{", ".DialContext(", "net.ListenConfig{",
+		"net.ListenUnix(", "net.ListenUnixgram(", "net.DialUnix(", "net.ListenIP(", "net.DialIP(",
+		"net.ListenMulticastUDP(", "net.FileListener(", "net.FileConn(", "net.FilePacketConn(",
+		"syscall.Socket(", "unix.Socket(", "tls.Dial(", "tls.DialWithDialer(", "tls.Listen(", "tls.Dialer{",
+		"http.Get(", "http.Head(", "http.Post(", "http.PostForm(", "http.DefaultClient", ".ListenAndServe(",
+		// A name lookup asks a resolver on the network who we talk to.
+		"net.Lookup", "net.Resolver{", "net.DefaultResolver", ".LookupHost(", ".LookupIP(", ".LookupNetIP(",
+		".LookupAddr(", ".LookupCNAME(", ".LookupMX(", ".LookupTXT(", ".LookupSRV(", ".LookupNS(", ".LookupPort("}
 	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

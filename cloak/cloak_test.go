@@ -6,21 +6,21 @@ import (
 )
 
 func TestPolicy(t *testing.T) {
-	all := []Transport{OnionDial, OnionListen, TCPDial, TCPListen, MDNS, DNS}
+	all := []Kind{OnionDial, OnionListen, TCPDial, TCPListen, MDNS, DNS}
 	tests := []struct {
 		name string
 		mode Mode
-		want map[Transport]bool
+		want map[Kind]bool
 	}{
-		{"tor: onion only", ModeTor, map[Transport]bool{OnionDial: true, OnionListen: true}},
-		{"lan: direct tcp and mdns", ModeLAN, map[Transport]bool{TCPDial: true, TCPListen: true, MDNS: true}},
-		{"zero mode fails closed", 0, map[Transport]bool{}},
-		{"unknown mode fails closed", Mode(99), map[Transport]bool{}},
+		{"tor: onion only", ModeTor, map[Kind]bool{OnionDial: true, OnionListen: true}},
+		{"lan: direct tcp and mdns", ModeLAN, map[Kind]bool{TCPDial: true, TCPListen: true, MDNS: true}},
+		{"zero mode fails closed", 0, map[Kind]bool{}},
+		{"unknown mode fails closed", Mode(99), map[Kind]bool{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := Policy{Mode: tt.mode}
-			for _, k := range append(all, Transport(0), Transport(42)) {
+			for _, k := range append(all, Kind(0), Kind(42)) {
 				if got := p.Allow(k); got != tt.want[k] {
 					t.Errorf("Allow(%s) = %v, want %v", k, got, tt.want[k])
 				}
@@ -40,7 +40,7 @@ func TestDialListenSplit(t *testing.T) {
 	tor, lan := Policy{ModeTor}, Policy{ModeLAN}
 	cases := []struct {
 		p            Policy
-		k            Transport
+		k            Kind
 		dial, listen bool
 	}{
 		{tor, OnionDial, true, false},

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/store"
 )
 
-// testNode runs a node whose tor never comes up: its transport attaches to
-// a loopback control port nothing listens on, so the node is in the "tor
+// testNode runs a node whose transport never comes up (unusedTransport: it
+// cannot listen or dial and is never ready), so the node is in the "tor
 // unavailable" state the whole time, which is what the API must cope with.
 type testNode struct {
 	n      *Node
@@ -45,12 +45,8 @@ func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tor, err := onion.Start(onion.Config{ControlAddr: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := filepath.Join(dir, "api.sock")
-	n, err := New(Config{Secrets: secrets, Store: db, Transport: NewTorTransport(tor), APISocket: sock})
+	n, err := New(Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, APISocket: sock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 // Package node is a running GhostWire peer: it owns the identity, the store,
-// the transport (tor, through onion), the sessions with other peers and the
-// local API, and every goroutine they need.
+// the sessions with other peers and the local API, and every goroutine they
+// need. It reaches the network only through the cloak.Transport it is
+// given, and only through a cloak.Guard for its Mode that it puts in front
+// of it, so it knows no transport's specifics: it never imports onion or
+// lan (rules_test.go enforces it), and a new transport plugs in at
+// cmd/ghostwire without a change here.
 //
 // The one thing a reader must know: the node decides what each peer may see.
 // Every item belongs to scopes (a space seen through a visibility class,

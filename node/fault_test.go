@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -268,7 +269,7 @@ func (r *faultRun) openNode(k int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Config{Secrets: s, Store: db, Transport: unusedTransport{}})
+	n, err := New(Config{Secrets: s, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}})
 	if err != nil {
 		db.Close()
 		t.Fatal(err)
@@ -460,20 +461,22 @@ func (s *observedStore) Synced(peer identity.ID) {
 	s.once.Do(func() { close(s.synced) })
 }
 
-// unusedTransport satisfies Config: the fault test runs the nodes' sessions
-// itself over the proxy, so the node never listens or dials on its own.
+// unusedTransport satisfies Config for tests that run the nodes' sessions
+// themselves (the fault test, over its proxy) or only need the node's API:
+// it never listens, dials or becomes ready, like a tor that never starts.
 type unusedTransport struct{}
 
 var errUnusedTransport = errors.New("node: this test's node has no transport")
 
-func (unusedTransport) Listen(context.Context, *identity.PrivateKey) (net.Listener, error) {
+func (unusedTransport) Mode() cloak.Mode { return cloak.ModeTor }
+func (unusedTransport) Listen(context.Context, *identity.PrivateKey) (cloak.Listener, error) {
 	return nil, errUnusedTransport
 }
 func (unusedTransport) Dial(context.Context, identity.ID) (net.Conn, error) {
 	return nil, errUnusedTransport
 }
-func (unusedTransport) Status() TransportStatus { return TransportStatus{Mode: "test"} }
-func (unusedTransport) Close() error            { return nil }
+func (unusedTransport) Status() cloak.Status { return cloak.Status{Mode: "test"} }
+func (unusedTransport) Close() error         { return nil }
 
 // checkBaseline fails the test if goroutines or file descriptors are not
 // back to their starting counts shortly after it ends. Call it first, so

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -18,30 +19,9 @@ import (
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
-// Transport is how the node reaches peers and is reached. In Tor mode it is
-// an onion service and a SOCKS dialer (onion.go); nothing else may be used.
-type Transport interface {
-	// Listen publishes the service and returns its listener; it may return
-	// before the service is reachable.
-	Listen(ctx context.Context, key *identity.PrivateKey) (net.Listener, error)
-	// Dial connects to a peer. It fails, never falls back, when the
-	// transport is not ready.
-	Dial(ctx context.Context, peer identity.ID) (net.Conn, error)
-	// Status reports the transport's state for `ghostwire status`.
-	Status() TransportStatus
-	// Close stops the transport.
-	Close() error
-}
-
-// TransportStatus is what Status shows of the transport.
-type TransportStatus struct {
-	Mode      string `json:"mode"`      // "tor"
-	Phase     string `json:"phase"`     // bootstrap phase summary
-	Progress  int    `json:"progress"`  // 0–100
-	Ready     bool   `json:"ready"`     // can dial
-	Reachable bool   `json:"reachable"` // our service is published
-	Warning   string `json:"warning,omitempty"`
-}
+// TransportStatus is what the local API's status shows of the transport;
+// cloak defines it, with the transport interface.
+type TransportStatus = cloak.Status
 
 // Config configures a node. The node does not modify it.
 type Config struct {
@@ -49,8 +29,13 @@ type Config struct {
 	Secrets *identity.Secrets
 	// Store is the open database; the caller closes it after Run returns.
 	Store *store.DB
-	// Transport reaches peers.
-	Transport Transport
+	// Mode is how the node may reach peers (cloak.ModeTor, later
+	// cloak.ModeLAN). It is required: the zero Mode allows nothing.
+	Mode cloak.Mode
+	// Transport reaches peers. It must serve Mode: the node uses it only
+	// through a cloak.Guard, which refuses a transport of another mode and
+	// anything else the mode does not allow. Run closes it.
+	Transport cloak.Transport
 	// APISocket is the path of the local API's Unix socket (created 0600).
 	APISocket string
 	// Logger receives structured logs; nil discards them.
@@ -131,6 +116,15 @@ func New(cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// From here on the node's copy of the config holds the guard, not the
+	// transport it was given, so every use of n.cfg.Transport is checked.
+	guard, err := cloak.NewGuard(cloak.Policy{Mode: cfg.Mode}, cfg.Transport, func(err error) {
+		log.Warn("dropped a connection the transport mode does not allow", "err", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Transport = guard
 	rk, err := recipient.Derive(cfg.Secrets.Key)
 	if err != nil {
 		return nil, err
@@ -234,7 +228,7 @@ func (n *Node) listenLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			n.log.Warn("cannot listen yet; waiting for tor", "err", err, "retry_in", backoff)
+			n.log.Warn("cannot listen yet; waiting for the transport", "mode", n.cfg.Mode, "err", err, "retry_in", backoff)
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
@@ -298,17 +292,16 @@ func notFound(hint, format string, a ...any) error {
 }
 
 // watchReachable reports, once, when the listener's service is reachable.
-func (n *Node) watchReachable(ctx context.Context, ln net.Listener) {
-	w, ok := ln.(interface{ WaitReachable(context.Context) error })
-	if !ok || n.cfg.OnReachable == nil {
+func (n *Node) watchReachable(ctx context.Context, ln cloak.Listener) {
+	if n.cfg.OnReachable == nil {
 		return
 	}
 	n.reachOnce.Do(func() {
 		n.bg.Add(1)
 		go func() {
 			defer n.bg.Done()
-			if w.WaitReachable(ctx) == nil {
-				n.log.Info("onion service reachable", "onion", n.id)
+			if ln.WaitReachable(ctx) == nil {
+				n.log.Info("service reachable", "mode", n.cfg.Mode, "id", n.id)
 				n.cfg.OnReachable()
 			}
 		}()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -214,7 +215,7 @@ func bareNode(t testing.TB, seed byte, now func() time.Time) (*Node, *store.DB) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	n, err := New(Config{Secrets: secrets, Store: db, Transport: unusedTransport{}, Now: now})
+	n, err := New(Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

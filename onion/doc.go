@@ -1,7 +1,13 @@
 // Package onion is GhostWire's only way onto the network in Tor mode: it
 // starts (or attaches to) tor, publishes the node's onion service from its
 // identity key, and dials other peers' onion addresses through tor's SOCKS
-// port. The wire-level rules are in docs/protocol.md §7.
+// port. Transport is its cloak.Transport, the one the node is given in Tor
+// mode. The wire-level rules are in docs/protocol.md §7.
+//
+// It is one of the two packages that open network sockets (with lan), and
+// the only one that imports bine and the SOCKS client. It imports cloak,
+// whose interface it implements, and never the node or another transport
+// (rules_test.go enforces both).
 //
 // The one thing to know: nothing here ever opens a socket to anything but
 // tor's control and SOCKS ports on loopback. Dial takes an identity.ID, so a

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -231,6 +232,52 @@ func TestPeersHandshakeOverOnion(t *testing.T) {
 	var wrong *syncproto.WrongPeerError
 	if !errors.As(err, &wrong) || wrong.Got != keyA.ID() || wrong.Want != keyC.ID() {
 		t.Fatalf("dialing A expecting C: got %v, want a WrongPeerError", err)
+	}
+}
+
+// TestTransportPassesTheGuard is Tor mode as the node sees it: two peers'
+// onion transports, each behind cloak's Tor-mode guard, publish, dial and
+// echo. Every socket the real transport hands over (its listener, the
+// SOCKS connection, tor's connection into the service) is one the guard
+// allows, so the guard that refuses a direct connection refuses nothing
+// here.
+func TestTransportPassesTheGuard(t *testing.T) {
+	checkGoroutines(t)
+	guard := func(tor *onion.Tor) *cloak.Guard {
+		g, err := cloak.NewGuard(cloak.Policy{Mode: cloak.ModeTor}, onion.NewTransport(tor), func(err error) {
+			t.Errorf("the guard dropped a connection tor made: %v", err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	gA, gB := guard(attach(t, 0)), guard(attach(t, 1))
+	keyA := newKey(t)
+	ln, err := gA.Listen(context.Background(), keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ln.WaitReachable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go echo(ln)
+
+	c := dialRetry(t, gB, keyA.ID())
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write([]byte("through the guard")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("through the guard"))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "through the guard" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	if st := gA.Status(); st.Mode != "tor" || !st.Ready || !st.Reachable || st.Progress != 100 {
+		t.Errorf("status of the listening side: %+v; want tor, ready, reachable, 100%%", st)
 	}
 }
 

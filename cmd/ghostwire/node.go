@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
@@ -120,7 +121,7 @@ func runNode(e *env, args []string) error {
 		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
 	}
 	n, err := node.New(node.Config{
-		Secrets: secrets, Store: db, Transport: node.NewTorTransport(tor),
+		Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
 		APISocket: filepath.Join(path, "api.sock"), Logger: log,
 		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})

@@ -1,0 +1,126 @@
+package cloak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/ghostwire/ghostwire/identity"
+)
+
+// Guard is the transport the node uses: it holds the real one and lets
+// through only what its policy allows. It implements Transport itself, so
+// the node needs nothing else. It is safe for concurrent use.
+type Guard struct {
+	p       Policy
+	t       Transport
+	refused func(error)
+}
+
+// NewGuard puts a guard with policy p in front of t. It fails, with an
+// error wrapping ErrForbidden, if p's mode is not set or not known, or if t
+// serves another mode: the node then runs nothing rather than reach the
+// network some other way. refused, if not nil, is told about each incoming
+// connection the guard drops (Accept never returns those); it must not
+// block.
+func NewGuard(p Policy, t Transport, refused func(error)) (*Guard, error) {
+	kinds, ok := modeKinds[p.Mode]
+	if !ok {
+		return nil, fmt.Errorf("%w: no valid mode (%s); set tor or lan", ErrForbidden, p.Mode)
+	}
+	if t == nil {
+		return nil, errors.New("cloak: bug: NewGuard given no transport")
+	}
+	if m := t.Mode(); m != p.Mode {
+		return nil, fmt.Errorf("%w: a %s transport in %s mode (give the node the %s transport)", ErrForbidden, m, p.Mode, p.Mode)
+	}
+	// A mode whose own kinds the table refuses can do nothing: say so now
+	// instead of on every dial.
+	if err := errors.Join(p.Check(kinds.dial), p.Check(kinds.listen)); err != nil {
+		return nil, err
+	}
+	return &Guard{p: p, t: t, refused: refused}, nil
+}
+
+// Mode is the policy's mode.
+func (g *Guard) Mode() Mode { return g.p.Mode }
+
+// Dial asks the transport to dial peer, then checks the connection's far
+// end against the mode (CheckAddr): one that breaks it is closed before
+// anything is sent on it and the error wraps ErrForbidden. The zero ID is
+// refused without calling the transport; it names no peer, and in Tor mode
+// no onion.
+func (g *Guard) Dial(ctx context.Context, peer identity.ID) (net.Conn, error) {
+	if peer.IsZero() {
+		return nil, fmt.Errorf("%w: dial without a peer identity in %s mode", ErrForbidden, g.p.Mode)
+	}
+	if err := g.p.Check(modeKinds[g.p.Mode].dial); err != nil {
+		return nil, err
+	}
+	c, err := g.t.Dial(ctx, peer)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.p.CheckAddr(c.RemoteAddr()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("cloak: the %s transport's connection to %s: %w", g.p.Mode, peer.Short(), err)
+	}
+	return c, nil
+}
+
+// Listen asks the transport to listen, then checks the listener's own
+// address against the mode; a listener that breaks it is closed and the
+// error wraps ErrForbidden. The listener returned drops every accepted
+// connection whose far end breaks the mode, and reports it to refused.
+func (g *Guard) Listen(ctx context.Context, key *identity.PrivateKey) (Listener, error) {
+	if err := g.p.Check(modeKinds[g.p.Mode].listen); err != nil {
+		return nil, err
+	}
+	ln, err := g.t.Listen(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.p.CheckAddr(ln.Addr()); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cloak: the %s transport's listener: %w", g.p.Mode, err)
+	}
+	return &guardedListener{Listener: ln, g: g}, nil
+}
+
+// Status is the transport's status with Mode set from the policy.
+func (g *Guard) Status() Status {
+	st := g.t.Status()
+	st.Mode = g.p.Mode.String()
+	return st
+}
+
+// Close closes the transport.
+func (g *Guard) Close() error { return g.t.Close() }
+
+// guardedListener is a transport's listener whose Accept skips connections
+// the mode does not allow.
+type guardedListener struct {
+	Listener
+	g *Guard
+}
+
+// Accept returns the next allowed connection. A refused one is closed and
+// reported, and Accept waits for the next: returning an error would make
+// the node drop the listener, and let whoever connects stop it.
+func (l *guardedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		err = l.g.p.CheckAddr(c.RemoteAddr())
+		if err == nil {
+			return c, nil
+		}
+		c.Close()
+		if l.g.refused != nil {
+			l.g.refused(fmt.Errorf("cloak: refused an incoming connection: %w", err))
+		}
+	}
+}
