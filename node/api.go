@@ -179,6 +179,9 @@ type Status struct {
 	Items     int             `json:"items"`
 	Queued    int             `json:"queued"`
 	LastSync  *time.Time      `json:"last_sync,omitempty"`
+	// Full lists the scopes at their limit: they refuse new items
+	// (admission.go) and keep syncing what they hold.
+	Full []FullScope `json:"full,omitempty"`
 }
 
 // Status reports the node's state.
@@ -199,6 +202,7 @@ func (n *Node) Status() (*Status, error) {
 		st.LastSync = &t
 	}
 	n.mu.Unlock()
+	st.Full = n.describeFull()
 	for _, ps := range live {
 		if ps.established() { // not a dial the peer is about to refuse
 			st.Connected++

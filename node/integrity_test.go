@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,10 +33,10 @@ type hnode struct {
 	skew atomic.Int64 // added to the wall clock, nanoseconds
 }
 
-func newHNode(t *testing.T, seed byte) *hnode {
+func newHNode(t *testing.T, seed byte, tune ...func(*Config)) *hnode {
 	t.Helper()
 	h := &hnode{}
-	h.Node, h.db = bareNode(t, seed, func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) })
+	h.Node, h.db = bareNode(t, seed, func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }, tune...)
 	return h
 }
 
@@ -276,6 +277,17 @@ func trustedScope() item.Scope {
 	return classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
 }
 
+// inScope counts the items received in scope s.
+func inScope(got []received, s item.Scope) int {
+	n := 0
+	for _, r := range got {
+		if r.scope == s {
+			n++
+		}
+	}
+	return n
+}
+
 // gotID reports whether a session side received the item with this ID.
 func gotID(got []received, id item.ID) bool {
 	for _, r := range got {
@@ -509,5 +521,118 @@ func TestFutureItemWaits(t *testing.T) {
 			t.Fatal("the future-dated item never arrived once b's clock allowed it")
 		}
 		mustSync(t, a, b)
+	}
+}
+
+// TestFloodedScope: mallory, a peer, hands h more valid indicators than
+// h's limit for a scope admits, from a hundred throwaway keys. Before, a
+// scope past the limit a session reconciles was left out of every session
+// (and anyone could push it there). Now h admits up to its limit, refuses
+// the rest item by item, says so in its status, and every session
+// completes; the scope keeps syncing what it holds, other scopes and
+// direct messages are untouched, and h's own new indicators get a clear
+// error. A collection that admits only peers refuses the throwaway keys'
+// items and takes mallory's own.
+func TestFloodedScope(t *testing.T) {
+	const limit = 40
+	lim := func(c *Config) { c.ScopeLimit = limit }
+	mallory, h, p := newHNode(t, 0x91), newHNode(t, 0x92, lim), newHNode(t, 0x93, lim)
+	pairUp(t, mallory, h)
+	pairUp(t, h, p)
+	sp := collectionSpace(DefaultCollection)
+	for i := range 100 {
+		rec, err := ioc.NewRecord(ioc.TypeDomain, fmt.Sprintf("flood-%d.example", i), ioc.TLPClear)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := ioc.NewItem(testKey(t, byte(i)), sp, time.Now(), &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plant(t, mallory, it, publicScope())
+	}
+	for i := range 2 {
+		res := mustSync(t, mallory, h)
+		if n := inScope(res.gotB, publicScope()); i == 0 && n != 100 {
+			t.Fatalf("h was sent %d items in the public scope, want the 100", n)
+		}
+	}
+	set, err := h.scopeSet(publicScope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Len() != limit {
+		t.Fatalf("h's public scope holds %d items, want its limit %d", set.Len(), limit)
+	}
+	st, err := h.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Full) != 1 || st.Full[0].Collection != DefaultCollection || st.Full[0].Class != "public" {
+		t.Fatalf("status shows full scopes %+v, want the default collection's public one", st.Full)
+	}
+	if _, err := h.DropIOC(DropRequest{Type: "domain", Value: "mine.example"}); err == nil || !strings.Contains(err.Error(), "full") {
+		t.Fatalf("dropping into the full collection: %v, want an error saying it is full", err)
+	}
+	if _, err := h.SendMessage(p.ID(), "the flood does not reach us"); err != nil {
+		t.Fatal(err)
+	}
+	green := dropIOC(t, h, "green-still-flows.example", "green")
+	for i := range 3 {
+		if res := syncOnce(t, h, p); res.err != nil {
+			t.Fatalf("session %d h → p: %v", i+1, res.err)
+		}
+	}
+	if countMessages(t, p, "the flood does not reach us") != 1 || !holds(p, green.ID()) {
+		t.Fatal("the direct message or the GREEN indicator did not reach p")
+	}
+	if set, err := p.scopeSet(publicScope()); err != nil || set.Len() != limit {
+		t.Fatalf("p's public scope holds %v items (%v), want %d", set.Len(), err, limit)
+	}
+
+	// A collection that admits peers only.
+	q := newHNode(t, 0x94)
+	pairUp(t, mallory, q)
+	if err := q.SetCollectionWriters(DefaultCollection, Writers{Mode: WritersPeers}); err != nil {
+		t.Fatal(err)
+	}
+	own := dropIOC(t, mallory, "mallory-herself.example", "clear")
+	mustSync(t, mallory, q)
+	if set, err := q.scopeSet(publicScope()); err != nil || set.Len() != 1 || !holds(q, own.ID()) {
+		t.Fatalf("q admits %v items (%v); want only mallory's own", set.Len(), err)
+	}
+}
+
+// TestBackdatedMessageListedOnArrival: a peer that dates a message an hour
+// back cannot slip it in among earlier ones: a conversation lists incoming
+// messages in the order they arrived, with both times shown.
+func TestBackdatedMessageListedOnArrival(t *testing.T) {
+	a, b := newHNode(t, 0xa1), newHNode(t, 0xa2)
+	pairUp(t, a, b)
+	mustSync(t, a, b)
+	if _, err := b.SendMessage(a.ID(), "first"); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, b)
+	b.setSkew(-time.Hour)
+	if _, err := b.SendMessage(a.ID(), "backdated"); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, b)
+	msgs, err := a.Messages(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+		if m.Received == nil {
+			t.Errorf("%q has no arrival time", m.Text)
+		} else if m.Text == "backdated" && m.Received.Sub(m.Created) < 59*time.Minute {
+			t.Errorf("backdated: created %v, received %v; want the hour between them shown", m.Created, *m.Received)
+		}
+	}
+	if fmt.Sprint(texts) != "[first backdated]" {
+		t.Fatalf("a lists %q, want the arrival order [first backdated]", texts)
 	}
 }

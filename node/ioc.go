@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -73,7 +74,12 @@ func (n *Node) collections() []string {
 }
 
 func (n *Node) addCollection(name string) error {
-	return n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketCollection, []byte(name), nil) })
+	return n.db.Update(func(tx *store.Tx) error {
+		if _, err := tx.Get(bucketCollection, []byte(name)); !errors.Is(err, store.ErrNotFound) {
+			return err // held already (nil), with its policy
+		}
+		return tx.Put(bucketCollection, []byte(name), nil)
+	})
 }
 
 // trusts reports whether this node trusts peer for TLP GREEN. Every peer
@@ -308,10 +314,14 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 		return err
 	}
 	var entries []store.Entry
+	adm := n.admission()
 	for _, it := range items {
 		scopes, err := iocScopesOf(it)
 		if err != nil {
 			return err
+		}
+		if err := adm.admit(it, scopes); err != nil {
+			return refusedHere(collection, err)
 		}
 		entries = append(entries, store.Entry{Item: it, Scopes: scopes})
 	}
@@ -320,6 +330,15 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 	}
 	n.pushToAll(entries)
 	return nil
+}
+
+// refusedHere is the error for our own item that admission refused.
+func refusedHere(collection string, err error) error {
+	if errors.Is(err, ErrScopeFull) {
+		return &apiError{status: 507, msg: fmt.Sprintf("collection %q is full here: %v", collection, err),
+			hint: "retract indicators you no longer need, or use another collection"}
+	}
+	return err
 }
 
 // record opens an IOC item as this node can: plain ones always, sealed ones

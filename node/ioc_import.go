@@ -163,6 +163,7 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 		return out, err
 	}
 	sp := collectionSpace(req.Collection)
+	adm := n.admission()
 	start := time.Now()
 	for i := 0; i < len(res.Records); i += importBatch {
 		batch := res.Records[i:min(i+importBatch, len(res.Records))]
@@ -176,6 +177,17 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 			scopes, err := iocScopesOf(it)
 			if err != nil {
 				return out, err
+			}
+			if err := adm.admit(it, scopes); err != nil {
+				// Keep what was admitted before it, as a batch that fails
+				// to store does; the reply says how much.
+				added, perr := n.putItems(entries, exp)
+				out.Stored += added
+				n.pushToAll(entries)
+				if perr != nil {
+					return out, fmt.Errorf("node: import: storing: %w (%d items stored before this batch)", perr, out.Stored)
+				}
+				return out, refusedHere(req.Collection, fmt.Errorf("record %d: %w; %d items stored before it", i+j, err, out.Stored))
 			}
 			entries = append(entries, store.Entry{Item: it, Scopes: scopes})
 			if u := batch[j].ValidUntil; !u.IsZero() {

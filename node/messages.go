@@ -32,6 +32,7 @@ const (
 	bucketOutbox    = "outbox"    // created (8) ‖ random (8) → outboxEntry: waiting for the peer's key
 	bucketDelivered = "delivered" // item ID → delivery time (8): the peer acknowledged it
 	bucketReadSent  = "readsent"  // item ID → empty: we sent a receipt for this incoming message
+	bucketReceived  = "received"  // item ID → arrival time (Unix ms, 8): an incoming message, when it arrived
 )
 
 type messageBody struct {
@@ -62,8 +63,21 @@ type Message struct {
 	PeerName  string    `json:"peer_name,omitempty"`
 	Direction string    `json:"direction"` // "in" or "out"
 	Text      string    `json:"text"`
-	Created   time.Time `json:"created"`
-	State     string    `json:"state"`
+	Created   time.Time `json:"created"` // as its author dated it
+	// Received is when an incoming message arrived here. Conversations are
+	// listed in the order messages were sent (ours) and arrived (theirs),
+	// not by Created: an author can date a message as it likes, and could
+	// otherwise slip it in among earlier ones.
+	Received *time.Time `json:"received,omitempty"`
+	State    string     `json:"state"`
+}
+
+// order is when a message takes its place in a conversation.
+func (m *Message) order() time.Time {
+	if m.Received != nil {
+		return *m.Received
+	}
+	return m.Created
 }
 
 func messageAAD(sp item.Space, author identity.ID) []byte {
@@ -217,7 +231,7 @@ func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*M
 		}
 	}
 	out = append(out, n.outboxMessages(only)...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].order().Before(out[j].order()) })
 	return out, nil
 }
 
@@ -299,6 +313,9 @@ func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]boo
 		}
 	} else {
 		m.Direction, m.State = "in", StateReceived
+		if t, ok := n.receivedAt(id); ok {
+			m.Received = &t
+		}
 		if n.readSent(id) {
 			m.State = StateRead
 		} else if unread != nil {
@@ -360,7 +377,41 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 }
 
 func (n *Node) delivered(id item.ID) bool { return n.has(bucketDelivered, id[:]) }
-func (n *Node) readSent(id item.ID) bool  { return n.has(bucketReadSent, id[:]) }
+
+// receivedAt returns when an incoming message arrived (messages stored
+// before arrival times were kept have none).
+func (n *Node) receivedAt(id item.ID) (time.Time, bool) {
+	var v []byte
+	n.db.View(func(tx *store.Tx) error {
+		b, err := tx.Get(bucketReceived, id[:])
+		v = b
+		return err
+	})
+	if len(v) != 8 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC(), true
+}
+
+// noteArrivals records when peers' messages among items arrived.
+func (n *Node) noteArrivals(items []*item.Item) error {
+	now := binary.BigEndian.AppendUint64(nil, uint64(n.cfg.Now().UnixMilli()))
+	return n.db.Update(func(tx *store.Tx) error {
+		for _, it := range items {
+			if it.Kind() != KindMessage || it.Author() == n.id {
+				continue
+			}
+			id := it.ID()
+			if _, err := tx.Get(bucketReceived, id[:]); errors.Is(err, store.ErrNotFound) {
+				if err := tx.Put(bucketReceived, id[:], now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+func (n *Node) readSent(id item.ID) bool { return n.has(bucketReadSent, id[:]) }
 
 func (n *Node) has(bucket string, k []byte) bool {
 	err := n.db.View(func(tx *store.Tx) error {

@@ -47,6 +47,9 @@ type Config struct {
 	// OnReachable, if set, is called once when the service is first
 	// reported reachable (for the CLI's "reachable at" line).
 	OnReachable func()
+	// ScopeLimit is the most items a scope admits here (admission.go);
+	// zero means syncproto.MaxScopeItems, the most a session reconciles.
+	ScopeLimit int
 	// RedialInterval is how often a known peer with nothing pending is
 	// re-synced; zero means 5 minutes. Peers with pending work are dialled
 	// at once and retried with backoff.
@@ -86,6 +89,7 @@ type Node struct {
 	// pairRefused: items the peer refused in the live session (Synced
 	// does not mark them delivered).
 	pairRefused map[identity.ID]map[item.ID]bool
+	fullScopes  map[item.Scope]bool // scopes that refused an item for ScopeLimit
 	lastSync    time.Time
 	changed     chan struct{} // closed and replaced on every stored change (for --follow)
 
@@ -108,6 +112,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	if cfg.ScopeLimit <= 0 || cfg.ScopeLimit > syncproto.MaxScopeItems {
+		cfg.ScopeLimit = syncproto.MaxScopeItems
 	}
 	if cfg.RedialInterval == 0 {
 		cfg.RedialInterval = 5 * time.Minute
@@ -132,7 +139,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
-		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, changed: make(chan struct{}),
+		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, fullScopes: map[item.Scope]bool{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
 	cfg.Store.OnIndexed(&n.sets)

@@ -204,7 +204,7 @@ func BenchmarkScopeSet(b *testing.B) {
 
 // bareNode returns a node over a fresh store (closed at cleanup) that runs
 // no transport: for tests that drive its sync side directly. now may be nil.
-func bareNode(t testing.TB, seed byte, now func() time.Time) (*Node, *store.DB) {
+func bareNode(t testing.TB, seed byte, now func() time.Time, tune ...func(*Config)) (*Node, *store.DB) {
 	t.Helper()
 	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
 	if err != nil {
@@ -215,7 +215,11 @@ func bareNode(t testing.TB, seed byte, now func() time.Time) (*Node, *store.DB) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	n, err := New(Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, Now: now})
+	cfg := Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, Now: now}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

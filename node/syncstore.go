@@ -21,20 +21,10 @@ type syncStore struct{ n *Node }
 
 var _ syncproto.SyncStore = syncStore{}
 
-func (s syncStore) Scopes(peer identity.ID) []item.Scope {
-	if !s.n.isPeer(peer) {
-		return nil
-	}
-	return s.n.scopesFor(peer)
-}
-
-// Set returns the scope's IDs from the node's cache (scopesets.go), which
-// reads the store only the first time. Expired IOCs are left out: they are
-// not offered (docs/ioc.md §8).
-func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
-	n := s.n
+// scopeSet returns the set a session reconciles in sc now.
+func (n *Node) scopeSet(sc item.Scope) (*recon.MemSet, error) {
 	now := n.cfg.Now()
-	set, err := n.sets.get(sc, now, func() ([]recon.ID, []iocExpiry, error) {
+	return n.sets.get(sc, now, func() ([]recon.ID, []iocExpiry, error) {
 		expired, ahead, err := n.iocExpiries(now)
 		if err != nil {
 			return nil, nil, err
@@ -48,6 +38,21 @@ func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 		})
 		return ids, ahead, err
 	})
+}
+
+func (s syncStore) Scopes(peer identity.ID) []item.Scope {
+	if !s.n.isPeer(peer) {
+		return nil
+	}
+	return s.n.scopesFor(peer)
+}
+
+// Set returns the scope's IDs from the node's cache (scopesets.go), which
+// reads the store only the first time. Expired IOCs are left out: they are
+// not offered (docs/ioc.md §8).
+func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
+	n := s.n
+	set, err := n.scopeSet(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +104,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, sc)
+	adm := n.admission()
 	entries := make([]store.Entry, 0, len(raw))
 	var items []*item.Item
 	var refused []recon.ID
@@ -106,6 +112,8 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		switch {
 		case c.err == nil && !fits(c.it):
 			c.err = errMisplaced
+		case c.err == nil:
+			c.err = adm.admit(c.it, []item.Scope{sc})
 		case errors.Is(c.err, item.ErrFuture) && fits(c.it):
 			if n.future.hold(peer, c.it, sc, now) {
 				c.err = fmt.Errorf("%w; it waits until our clock allows it", c.err)
@@ -133,6 +141,11 @@ var errMisplaced = errors.New("it does not belong in the scope it was sent in")
 func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*item.Item) error {
 	if len(entries) == 0 {
 		return nil
+	}
+	// Arrival times first: one recorded for a message a stop kept from
+	// being stored is harmless, a message listed without one is not.
+	if err := n.noteArrivals(items); err != nil {
+		return err
 	}
 	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {
