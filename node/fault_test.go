@@ -64,6 +64,15 @@ var faultFullDelay = flag.Bool("fault.fulldelay", false, "run the 20 % drop case
 // -fault.fulldelay runs it at the full delay too. With -short every case is
 // scaled. The drop rates and the data are the same in every mode.
 //
+// A fourth, hostile node (issue 20) is every honest node's peer and dials
+// each of them directly, again and again, while they converge: it holds a
+// forged tombstone (by throwaway keys) for every tenth item, in the public
+// and the trusted scope, and replays honest CLEAR items into the trusted
+// scope. Honest nodes must still converge with 0 lost, no session may end
+// in a protocol error (the hostile one's included: refused items cost only
+// themselves), and no honest node may send an item into a scope it does
+// not belong to (0 leaked).
+//
 // That an acknowledgement reached a sender at all is required only at 1 %
 // and 5 %: at 20 % with the full delay a run once stored every item with
 // no acknowledgement ever surviving the way back (75 resets in 389 frames).
@@ -137,6 +146,11 @@ type faultRun struct {
 
 	mu       sync.Mutex
 	outcomes map[string]int // per pair and outcome: how attempts ended
+
+	hostile   *hnode
+	forged    map[item.ID]bool // the hostile node's own items
+	leaked    atomic.Int64     // items an honest node sent into a scope they do not belong to
+	hostileOK atomic.Int64     // the hostile node's sessions that synced
 }
 
 func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitter time.Duration, seed uint64) {
@@ -161,6 +175,8 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 			}
 		}
 	}
+
+	r.plantHostile()
 
 	limit := faultCaseTimeout
 	if *faultFullDelay {
@@ -193,6 +209,8 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 	ready := time.Now()
 
 	var pairWG sync.WaitGroup
+	pairWG.Add(1)
+	go func() { defer pairWG.Done(); r.harass(ctx, listeners) }()
 	for i := range faultNodes {
 		for j := i + 1; j < faultNodes; j++ {
 			pairWG.Add(1)
@@ -224,6 +242,12 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 	}
 	if dropped == 0 {
 		t.Errorf("the proxy lost no frame: the case tested nothing")
+	}
+	if n := r.leaked.Load(); n > 0 {
+		t.Errorf("honest nodes sent %d items into scopes they do not belong to", n)
+	}
+	if r.hostileOK.Load() == 0 {
+		t.Errorf("no session of the hostile node completed: it attacked nothing")
 	}
 	r.ackMu.Lock()
 	if len(r.ackMissed) > 0 {
@@ -286,6 +310,9 @@ func (r *faultRun) checkHolds(k int, db *store.DB) {
 	seen := map[item.ID]bool{}
 	dup, extra := 0, 0
 	err := db.ScopeIDs(r.scope, func(id item.ID) error {
+		if r.forged[id] {
+			return nil // the hostile node's own items: inert
+		}
 		if seen[id] {
 			dup++
 		}
@@ -307,6 +334,9 @@ func (r *faultRun) checkHolds(k int, db *store.DB) {
 	}
 	listed, changed := map[item.ID]int{}, 0
 	err = db.SpaceItems(collectionSpace(DefaultCollection), func(it *item.Item) error {
+		if r.forged[it.ID()] {
+			return nil
+		}
 		listed[it.ID()]++
 		if !bytes.Equal(it.Bytes(), r.corpus.bytes[it.ID()]) {
 			changed++
@@ -332,7 +362,13 @@ func (r *faultRun) checkHolds(k int, db *store.DB) {
 func (r *faultRun) converged() bool {
 	for k := range faultNodes {
 		n := 0
-		if err := r.dbs[k].ScopeIDs(r.scope, func(item.ID) error { n++; return nil }); err != nil {
+		count := func(id item.ID) error {
+			if !r.forged[id] {
+				n++
+			}
+			return nil
+		}
+		if err := r.dbs[k].ScopeIDs(r.scope, count); err != nil {
 			r.t.Error(err)
 			return false
 		}
@@ -438,13 +474,33 @@ type observedStore struct {
 	once   sync.Once
 }
 
+// Accept checks, before the node does, that an honest sender put every item
+// in a scope it belongs to.
+func (s *observedStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]recon.ID, error) {
+	r := s.r
+	if _, honest := r.byID[peer]; honest {
+		fits := s.n.scopeCheck(peer, sc)
+		for _, b := range raw {
+			if it, err := item.Decode(b); err == nil && !fits(it) {
+				r.leaked.Add(1)
+			}
+		}
+	}
+	return s.syncStore.Accept(peer, sc, raw)
+}
+
 func (r *faultRun) observe(k int) *observedStore {
 	return &observedStore{syncStore: syncStore{r.nodes[k]}, r: r, synced: make(chan struct{})}
 }
 
 func (s *observedStore) Acked(peer identity.ID, ids, refused []recon.ID) {
 	r := s.r
-	db := r.dbs[r.byID[peer]]
+	k, honest := r.byID[peer]
+	if !honest { // the hostile node: its word is not checked
+		s.syncStore.Acked(peer, ids, refused)
+		return
+	}
+	db := r.dbs[k]
 	for _, id := range ids {
 		if _, _, err := db.GetItem(item.ID(id)); err != nil {
 			r.ackMu.Lock()
@@ -503,4 +559,78 @@ func checkBaseline(t *testing.T) {
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\n%s", g0, g, f0, f, buf)
 	})
+}
+
+// plantHostile makes the hostile node, every honest node's peer, and fills
+// its store: forged tombstones for every tenth item of the corpus in the
+// public and trusted scopes, and every tenth item replayed into the trusted
+// scope.
+func (r *faultRun) plantHostile() {
+	t := r.t
+	r.hostile = newHNode(t, 0xfe)
+	r.forged = map[item.ID]bool{}
+	for k := range faultNodes {
+		if _, err := r.nodes[k].AddPeer(r.hostile.ID(), "mallory"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.hostile.AddPeer(r.nodes[k].ID(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trusted := classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
+	var entries []store.Entry
+	for k := range faultNodes {
+		for i := 0; i < faultItems; i += 10 {
+			it := r.corpus.items[k][i]
+			f := forgeTombstone(t, it.ID(), it.Space(), byte(i%7))
+			r.forged[f.ID()] = true
+			entries = append(entries, store.Entry{Item: f, Scopes: []item.Scope{r.scope, trusted}},
+				store.Entry{Item: it, Scopes: []item.Scope{trusted}})
+		}
+	}
+	if _, err := r.hostile.db.PutItems(entries); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// harass has the hostile node dial each honest node directly, in turn,
+// until ctx ends or the honest nodes have converged.
+func (r *faultRun) harass(ctx context.Context, listeners [faultNodes]net.Listener) {
+	for round := 0; round < faultMaxAttempts && ctx.Err() == nil && !r.converged(); round++ {
+		k := round % faultNodes
+		if r.hostileSession(ctx, k, listeners[k].Addr().String()) {
+			r.hostileOK.Add(1)
+		}
+		select { // as a node's redial would, not in a tight loop
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// hostileSession runs one session from the hostile node to node k and
+// reports whether it synced.
+func (r *faultRun) hostileSession(ctx context.Context, k int, addr string) bool {
+	actx, cancel := context.WithTimeout(ctx, faultAttemptTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(actx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn, err := syncproto.Client(actx, c, r.hostile.handshakeConfig(), r.nodes[k].ID())
+	if err != nil {
+		return false
+	}
+	st := &watchedStore{syncStore: syncStore{r.hostile.Node}, synced: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- syncproto.NewSession(conn, st, true).Run(actx) }()
+	select {
+	case <-st.synced:
+		cancel()
+		<-done
+		return true
+	case <-done:
+		return false
+	}
 }

@@ -939,30 +939,31 @@ func (s *Session) takeRejected() (upTo uint64, ids [][]byte) {
 }
 
 // splitRejected splits the IDs of the frames an acknowledgement covers
-// into those the peer stored and those it refused. A refused ID that is not
-// among them, or is listed twice, is a protocol violation.
+// into those the peer stored and those it refused. An ID sent in several
+// frames (scopes) may be refused in each; a refused ID that is not among
+// them, or refused more often than it was sent, is a protocol violation.
 func splitRejected(ids []recon.ID, rejected [][]byte) (stored, refused []recon.ID, err error) {
 	if len(rejected) == 0 {
 		return ids, nil, nil
 	}
-	in := make(map[recon.ID]bool, len(ids))
+	left := make(map[recon.ID]int, len(ids)) // refusals each ID may still take
 	for _, id := range ids {
-		in[id] = false
+		left[id]++
 	}
 	for _, b := range rejected {
 		if len(b) != recon.IDSize {
 			return nil, nil, sessionErr("refused ID of %d bytes", len(b))
 		}
 		id := recon.ID(b)
-		seen, ok := in[id]
-		if !ok || seen {
-			return nil, nil, sessionErr("refusal of item %x, which the acknowledged frames do not hold (or twice)", id[:4])
+		if left[id] == 0 {
+			return nil, nil, sessionErr("refusal of item %x, which the acknowledged frames do not hold (so often)", id[:4])
 		}
-		in[id] = true
+		left[id]--
 		refused = append(refused, id)
 	}
 	for _, id := range ids {
-		if !in[id] {
+		if left[id] > 0 {
+			left[id]--
 			stored = append(stored, id)
 		}
 	}

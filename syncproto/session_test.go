@@ -616,7 +616,7 @@ func FuzzSessionMessage(f *testing.F) {
 // frames it newly acknowledges, each once.
 func TestSplitRejected(t *testing.T) {
 	a, b, c := recon.ID{1}, recon.ID{2}, recon.ID{3}
-	sent := []recon.ID{a, b, c}
+	sent := []recon.ID{a, b, c, b} // b in two frames (two scopes)
 	cases := []struct {
 		name     string
 		rejected [][]byte
@@ -624,10 +624,12 @@ func TestSplitRejected(t *testing.T) {
 		wantErr  string
 	}{
 		{"none", nil, sent, ""},
-		{"one", [][]byte{b[:]}, []recon.ID{a, c}, ""},
-		{"all", [][]byte{c[:], a[:], b[:]}, nil, ""},
+		{"one", [][]byte{a[:]}, []recon.ID{b, c, b}, ""},
+		{"once of two", [][]byte{b[:]}, []recon.ID{a, b, c}, ""}, // stored in the other scope
+		{"both of two", [][]byte{b[:], b[:]}, []recon.ID{a, c}, ""},
+		{"all", [][]byte{c[:], a[:], b[:], b[:]}, nil, ""},
 		{"not sent", [][]byte{{9: 1, 31: 0}}, nil, "do not hold"},
-		{"twice", [][]byte{b[:], b[:]}, nil, "do not hold"},
+		{"more often than sent", [][]byte{a[:], a[:]}, nil, "do not hold"},
 		{"short", [][]byte{b[:31]}, nil, "31 bytes"},
 	}
 	for _, tc := range cases {
