@@ -128,10 +128,10 @@ func (n *Node) admission() *admission {
 	a := &admission{n: n, sets: map[item.Scope]*recon.MemSet{}, room: map[item.Scope]int{}, writers: map[item.Space]*Writers{}}
 	for _, name := range n.collections() {
 		if w, err := n.CollectionWriters(name); err == nil {
-			a.writers[collectionSpace(name)] = &w
+			a.writers[item.CollectionSpace(name)] = &w
 		} else {
 			n.log.Warn("a collection's policy is unreadable; it admits only us until set again", "collection", name, "err", err)
-			a.writers[collectionSpace(name)] = &Writers{Mode: WritersListed}
+			a.writers[item.CollectionSpace(name)] = &Writers{Mode: WritersListed}
 		}
 	}
 	return a
@@ -201,9 +201,9 @@ func (n *Node) describeFull() []FullScope {
 	n.mu.Unlock()
 	var out []FullScope
 	for _, name := range n.collections() {
-		sp := collectionSpace(name)
-		for _, class := range []string{"public", "trusted"} {
-			if sc := scopeOf(sp, class); full[sc] {
+		sp := item.CollectionSpace(name)
+		for _, class := range []string{item.ClassPublic, item.ClassTrusted} {
+			if sc := item.ScopeOf(sp, class); full[sc] {
 				out = append(out, FullScope{Collection: name, Class: class, Limit: n.cfg.ScopeLimit})
 				delete(full, sc)
 			}

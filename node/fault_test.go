@@ -100,7 +100,7 @@ type faultCorpus struct {
 func newFaultCorpus(t *testing.T) *faultCorpus {
 	t.Helper()
 	c := &faultCorpus{bytes: map[item.ID][]byte{}}
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	now := time.Now()
 	for k := range faultNodes {
 		s, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{0xf0 + byte(k)}, 128)))
@@ -156,7 +156,7 @@ type faultRun struct {
 func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitter time.Duration, seed uint64) {
 	start := time.Now()
 	r := &faultRun{t: t, corpus: corpus, byID: map[identity.ID]int{}, outcomes: map[string]int{},
-		scope: classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})}
+		scope: classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})}
 	for k := range faultNodes {
 		r.openNode(k)
 		r.byID[r.nodes[k].ID()] = k
@@ -333,7 +333,7 @@ func (r *faultRun) checkHolds(k int, db *store.DB) {
 		}
 	}
 	listed, changed := map[item.ID]int{}, 0
-	err = db.SpaceItems(collectionSpace(DefaultCollection), func(it *item.Item) error {
+	err = db.SpaceItems(item.CollectionSpace(DefaultCollection), func(it *item.Item) error {
 		if r.forged[it.ID()] {
 			return nil
 		}
@@ -577,7 +577,7 @@ func (r *faultRun) plantHostile() {
 			t.Fatal(err)
 		}
 	}
-	trusted := classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
+	trusted := classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
 	var entries []store.Entry
 	for k := range faultNodes {
 		for i := 0; i < faultItems; i += 10 {

@@ -61,7 +61,7 @@ func BenchmarkIngest(b *testing.B) {
 // several authors) and packs them into frames as a session does.
 func ingestCorpus(b *testing.B) ([]*item.Item, [][][]byte) {
 	b.Helper()
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	now := time.Now()
 	var keys []*identity.PrivateKey
 	for a := range ingestAuthors {
@@ -121,7 +121,7 @@ func ingestRate(b *testing.B, frames [][][]byte, sessions int) float64 {
 		}
 		peers = append(peers, k.ID())
 	}
-	sc := item.Scope(classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic}))
+	sc := item.Scope(classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic}))
 	st := syncStore{n}
 	total := 0
 	for _, f := range frames {

@@ -270,11 +270,11 @@ func plant(t *testing.T, h *hnode, it *item.Item, scopes ...item.Scope) {
 }
 
 func publicScope() item.Scope {
-	return classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
+	return classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
 }
 
 func trustedScope() item.Scope {
-	return classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
+	return classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
 }
 
 // inScope counts the items received in scope s.
@@ -401,7 +401,7 @@ func TestForgedTombstoneDisclosure(t *testing.T) {
 	amber := dropIOC(t, h, "internal-only.example", "amber", b.ID().String())
 	mustSync(t, h, b)
 	for _, target := range []*item.Item{dmItem, amber} {
-		plant(t, mallory, forgeTombstone(t, target.ID(), collectionSpace(DefaultCollection), 0x5f), publicScope())
+		plant(t, mallory, forgeTombstone(t, target.ID(), item.CollectionSpace(DefaultCollection), 0x5f), publicScope())
 		plant(t, mallory, forgeTombstone(t, target.ID(), target.Space(), 0x5e), publicScope())
 	}
 	mustSync(t, mallory, h)
@@ -539,7 +539,7 @@ func TestFloodedScope(t *testing.T) {
 	mallory, h, p := newHNode(t, 0x91), newHNode(t, 0x92, lim), newHNode(t, 0x93, lim)
 	pairUp(t, mallory, h)
 	pairUp(t, h, p)
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	for i := range 100 {
 		rec, err := ioc.NewRecord(ioc.TypeDomain, fmt.Sprintf("flood-%d.example", i), ioc.TLPClear)
 		if err != nil {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -24,7 +23,6 @@ import (
 
 // Collections (docs/ioc.md, docs/protocol.md §10.1).
 const (
-	collectionSpaceLabel = "ghostwire space: collection v1"
 	// DefaultCollection is where IOCs go unless another is named.
 	DefaultCollection = "default"
 	maxCollectionName = 64
@@ -34,22 +32,15 @@ const (
 	bucketIOCExpiry = "iocexpiry"
 )
 
-func collectionSpace(name string) item.Space {
-	h := sha256.New()
-	h.Write([]byte(collectionSpaceLabel))
-	h.Write([]byte(name))
-	return item.Space(h.Sum(nil))
-}
-
 // classScope names a collection seen through one TLP visibility class.
 func classScope(sp item.Space, c ioc.Class) item.Scope {
 	switch c.Level {
 	case ioc.ClassPublic:
-		return scopeOf(sp, "public")
+		return item.ScopeOf(sp, item.ClassPublic)
 	case ioc.ClassTrusted:
-		return scopeOf(sp, "trusted")
+		return item.ScopeOf(sp, item.ClassTrusted)
 	}
-	return scopeOf(sp, "direct:"+c.Author.Hex()+":"+c.Recipient.Hex())
+	return item.ScopeOf(sp, item.DirectClass(c.Author, c.Recipient))
 }
 
 func checkCollection(name string) error {
@@ -97,13 +88,13 @@ func (n *Node) iocScopes(peer identity.ID) []item.Scope {
 // collection, the direct classes each way (not those every peer shares).
 func (n *Node) ownScopes(peer identity.ID) []item.Scope {
 	direct := func(c ioc.Class) bool { return c.Level != ioc.ClassPublic && c.Level != ioc.ClassTrusted }
-	return append([]item.Scope{pairScope(n.id, peer)}, n.classScopes(peer, direct)...)
+	return append([]item.Scope{item.PairScope(n.id, peer)}, n.classScopes(peer, direct)...)
 }
 
 func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.Scope {
 	var out []item.Scope
 	for _, name := range n.collections() {
-		sp := collectionSpace(name)
+		sp := item.CollectionSpace(name)
 		for _, c := range ioc.PeerClasses(n.id, peer, n.trusts(peer)) {
 			if keep(c) {
 				out = append(out, classScope(sp, c))
@@ -157,7 +148,7 @@ func (n *Node) iocScopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bo
 	var space item.Space
 	shared := false // public or trusted class: anyone's tombstone may travel
 	for _, name := range n.collections() {
-		sp := collectionSpace(name)
+		sp := item.CollectionSpace(name)
 		if s == classScope(sp, ioc.Class{Level: ioc.ClassPublic}) || s == classScope(sp, ioc.Class{Level: ioc.ClassTrusted}) {
 			space, shared = sp, true
 			break
@@ -258,7 +249,7 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	if err := rec.Normalize(); err != nil {
 		return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
 	}
-	it, err := n.iocItem(collectionSpace(req.Collection), n.cfg.Now(), &rec, keys)
+	it, err := n.iocItem(item.CollectionSpace(req.Collection), n.cfg.Now(), &rec, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +418,7 @@ func (n *Node) currentIOCs(f IOCFilter) ([]listed, error) {
 		}
 		winners := map[item.Key]listed{}
 		versions := map[item.Key]item.Version{}
-		err := n.db.SpaceItems(collectionSpace(name), func(it *item.Item) error {
+		err := n.db.SpaceItems(item.CollectionSpace(name), func(it *item.Item) error {
 			if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
 				return nil
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/ioc"
+	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 )
@@ -162,7 +163,7 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 	if err := n.addCollection(req.Collection); err != nil {
 		return out, err
 	}
-	sp := collectionSpace(req.Collection)
+	sp := item.CollectionSpace(req.Collection)
 	adm := n.admission()
 	start := time.Now()
 	for i := 0; i < len(res.Records); i += importBatch {

@@ -245,7 +245,7 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 	if code, lines := importVia(t, tn, "?tlp=clear", strings.NewReader(bundle)); code != 200 {
 		t.Fatalf("import: %d %+v", code, lines[len(lines)-1])
 	}
-	sc := classScope(collectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
+	sc := classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
 	n := 0
 	tn.db.ScopeIDs(sc, func(item.ID) error { n++; return nil })
 	set, err := syncStore{tn.n}.Set(sc)
@@ -398,7 +398,7 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 	if _, err := tn.n.AddPeer(pk.ID(), "bob"); err != nil {
 		t.Fatal(err)
 	}
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	var raw [][]byte
 	for i, until := range []time.Time{time.Now().Add(-time.Minute), time.Now().Add(time.Hour)} {

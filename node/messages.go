@@ -136,7 +136,7 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 	if err != nil {
 		return nil, err
 	}
-	sp := directSpace(n.id, peer)
+	sp := item.DirectSpace(n.id, peer)
 	sealed, err := recipient.Seal(n.cfg.Rand, body, messageAAD(sp, n.id), []*recipient.PublicKey{pk, n.rkey.Public()})
 	if err != nil {
 		return nil, err
@@ -145,7 +145,7 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{pairScope(n.id, peer)}}}); err != nil {
+	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(n.id, peer)}}}); err != nil {
 		return nil, err
 	}
 	return it, nil
@@ -239,7 +239,7 @@ func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*M
 // opened and adding the ones it opens (if opened is not nil), and notes
 // every message in seen.
 func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, seen map[item.ID]bool) (msgs []*Message, unread []item.ID, err error) {
-	sp := directSpace(n.id, peer)
+	sp := item.DirectSpace(n.id, peer)
 	read := map[item.ID]bool{}
 	var items []*item.Item
 	err = n.db.SpaceItems(sp, func(it *item.Item) error {
@@ -354,11 +354,11 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	it, err := item.New(n.key, KindReceipt, directSpace(n.id, peer), n.cfg.Now(), b)
+	it, err := item.New(n.key, KindReceipt, item.DirectSpace(n.id, peer), n.cfg.Now(), b)
 	if err != nil {
 		return err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{pairScope(n.id, peer)}}}); err != nil {
+	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(n.id, peer)}}}); err != nil {
 		return err
 	}
 	err = n.db.Update(func(tx *store.Tx) error {

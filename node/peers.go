@@ -242,7 +242,7 @@ func (n *Node) indexOwnCert(peer identity.ID) error {
 	if err != nil {
 		return err
 	}
-	return n.db.IndexItem(cert.ID(), pairScope(n.id, peer))
+	return n.db.IndexItem(cert.ID(), item.PairScope(n.id, peer))
 }
 
 // peerKey returns a peer's certified recipient key, if we have it.

@@ -146,7 +146,7 @@ func (p *propRun) attack() {
 		}
 	}
 	for k, x := range p.made {
-		for _, sp := range []item.Space{x.it.Space(), collectionSpace(DefaultCollection)} {
+		for _, sp := range []item.Space{x.it.Space(), item.CollectionSpace(DefaultCollection)} {
 			plant(t, m, forgeTombstone(t, x.it.ID(), sp, byte(k)), scopes...)
 		}
 		if holds(m, x.it.ID()) {
@@ -208,7 +208,7 @@ func (p *propRun) maySee(k int, it *item.Item) bool {
 // partyOf reports whether id is one of the two parties of a direct space.
 func (p *propRun) partyOf(id identity.ID, sp item.Space) bool {
 	for _, o := range p.nodes {
-		if directSpace(id, o.ID()) == sp {
+		if item.DirectSpace(id, o.ID()) == sp {
 			return true
 		}
 	}

@@ -34,7 +34,7 @@ func TestScopeSetCache(t *testing.T) {
 	if _, err := n.AddPeer(bob.ID(), "bob"); err != nil {
 		t.Fatal(err)
 	}
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	st := syncStore{n}
 	serial := 0
@@ -142,7 +142,7 @@ func BenchmarkScopeSet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sp := collectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(DefaultCollection)
 	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	put := func(from, count int) {
 		entries := make([]store.Entry, 0, count)

@@ -175,7 +175,7 @@ func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 		n.urge(peer)
 		return
 	}
-	n.pushItems(ps, pairScope(n.id, peer), items)
+	n.pushItems(ps, item.PairScope(n.id, peer), items)
 }
 
 // dialLoop keeps a session with every known peer: it dials peers without

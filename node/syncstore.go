@@ -62,7 +62,7 @@ func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 	}
 	// Keep the pair scope's snapshot for Synced (see there).
 	for _, p := range n.peerIDs() {
-		if pairScope(n.id, p) == sc {
+		if item.PairScope(n.id, p) == sc {
 			snap := make([]item.ID, 0, set.Len())
 			for id := range set.All() {
 				snap = append(snap, item.ID(id))

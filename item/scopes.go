@@ -1,0 +1,64 @@
+package item
+
+import (
+	"crypto/sha256"
+
+	"github.com/ghostwire/ghostwire/identity"
+)
+
+// The wire-visible names of spaces and scopes (docs/protocol.md §10.1), in
+// one place with their vectors (testdata/scopes_v1.json): every peer must
+// derive the same bytes, so a change here is a change of protocol.
+const (
+	directSpaceLabel     = "ghostwire space: direct v1"
+	collectionSpaceLabel = "ghostwire space: collection v1"
+	scopeLabel           = "ghostwire scope v1"
+
+	// ClassPair is the class of what only two peers see (their direct
+	// space).
+	ClassPair = "pair"
+	// ClassPublic and ClassTrusted are a collection's CLEAR and GREEN
+	// indicators.
+	ClassPublic  = "public"
+	ClassTrusted = "trusted"
+)
+
+// DirectSpace is the space of the conversation between a and b: the same
+// for both, and for no other pair.
+func DirectSpace(a, b identity.ID) Space {
+	if a.Compare(b) > 0 {
+		a, b = b, a
+	}
+	h := sha256.New()
+	h.Write([]byte(directSpaceLabel))
+	h.Write(a.Bytes())
+	h.Write(b.Bytes())
+	return Space(h.Sum(nil))
+}
+
+// CollectionSpace is the space of the indicator collection with this name.
+func CollectionSpace(name string) Space {
+	h := sha256.New()
+	h.Write([]byte(collectionSpaceLabel))
+	h.Write([]byte(name))
+	return Space(h.Sum(nil))
+}
+
+// ScopeOf names a space seen through a visibility class.
+func ScopeOf(sp Space, class string) Scope {
+	h := sha256.New()
+	h.Write([]byte(scopeLabel))
+	h.Write(sp[:])
+	h.Write([]byte(class))
+	return Scope(h.Sum(nil))
+}
+
+// DirectClass is the class of restricted indicators by author for
+// recipient.
+func DirectClass(author, recipient identity.ID) string {
+	return "direct:" + author.Hex() + ":" + recipient.Hex()
+}
+
+// PairScope holds what only a and b see: their direct messages, receipts,
+// the deletions of those, and their two recipient-key certificates.
+func PairScope(a, b identity.ID) Scope { return ScopeOf(DirectSpace(a, b), ClassPair) }
