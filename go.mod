@@ -28,3 +28,8 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.7 // indirect
 )
+
+// Test vectors only: identity's tests read Wycheproof's JSON files from this
+// module's directory (docs/protocol.md §1.3). No package imports it, so
+// `go mod tidy` drops this line; put it back.
+require github.com/google/wycheproof v0.0.0-20191219022705-2196000605e4

@@ -299,3 +299,25 @@ func TestNoGlobalSharedState(t *testing.T) {
 		}
 	}
 }
+
+// TestSignaturesOnlyThroughIdentity: non-test code outside identity does
+// not import an Ed25519 package, so every signature GhostWire accepts is
+// checked by identity.ID.Verify with the rules of docs/protocol.md §1.3
+// (keys of prime order, R not of small order), never by a bare
+// ed25519.Verify that accepts more. Tests and benchmarks may sign and
+// verify directly.
+func TestSignaturesOnlyThroughIdentity(t *testing.T) {
+	banned := []string{"crypto/ed25519", "golang.org/x/crypto/ed25519", "crypto/internal/fips140/ed25519"}
+	for _, p := range listPackages(t) {
+		if p.ImportPath == module+"/identity" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			for _, b := range banned {
+				if imp == b {
+					t.Errorf("%s imports %s; verify signatures with identity.ID.Verify (docs/protocol.md §1.3)", p.ImportPath, imp)
+				}
+			}
+		}
+	}
+}

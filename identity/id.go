@@ -32,15 +32,16 @@ var onionEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // ErrInvalidID is wrapped by every error that rejects an address or public key.
 var ErrInvalidID = errors.New("identity: invalid peer id")
 
-// ID is a peer's public identity: a canonical Ed25519 public key that is not
-// of small order. The zero ID is not valid; IsZero reports it. ID is a
+// ID is a peer's public identity: the canonical encoding of an Ed25519 point
+// of the prime-order subgroup, other than the identity (docs/protocol.md §1.3). The zero ID is not valid; IsZero reports it. ID is a
 // comparable value type, so it can key maps.
 type ID struct {
 	key [IDSize]byte
 }
 
 // NewID returns the ID for a raw 32-byte Ed25519 public key, refusing
-// non-canonical encodings and points of small order.
+// non-canonical encodings, points of small order and points with a torsion
+// component (docs/protocol.md §1.3).
 func NewID(pub []byte) (ID, error) {
 	if len(pub) != IDSize {
 		return ID{}, fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidID, len(pub), IDSize)
@@ -126,10 +127,13 @@ func (id ID) IsZero() bool { return id == ID{} }
 // Compare orders IDs by their raw bytes.
 func (id ID) Compare(o ID) int { return bytes.Compare(id.key[:], o.key[:]) }
 
-// Verify reports whether sig is id's valid signature of msg. The zero ID
-// verifies nothing.
+// Verify reports whether sig is id's valid signature of msg, by the rules of
+// docs/protocol.md §1.3: Go's crypto/ed25519 (S < ℓ, R compared with the
+// canonical encoding of [S]B − [k]A, no cofactor), and R not of small order.
+// Every signature GhostWire checks goes through here. The zero ID verifies
+// nothing.
 func (id ID) Verify(msg, sig []byte) bool {
-	if id.IsZero() || len(sig) != ed25519.SignatureSize {
+	if id.IsZero() || len(sig) != ed25519.SignatureSize || smallOrderEncoding(sig[:32]) {
 		return false
 	}
 	return ed25519.Verify(id.key[:], msg, sig)

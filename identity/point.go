@@ -56,6 +56,27 @@ func checkPublicKey(pub []byte) error {
 
 var pMinusOne = new(big.Int).Sub(fieldP, bigOne)
 
+// smallOrderEncoding reports whether b (32 bytes) encodes a point of small
+// order, canonically or not: whatever the sign bit, its y reduced mod p is
+// one of smallOrderY. Such an R in a signature is refused (docs/protocol.md
+// §1.3): no signer that follows RFC 8032 makes one, and libraries disagree
+// on them.
+func smallOrderEncoding(b []byte) bool {
+	var be [32]byte
+	for i := range 32 {
+		be[i] = b[31-i]
+	}
+	be[0] &= 0x7f
+	y := new(big.Int).SetBytes(be[:])
+	y.Mod(y, fieldP)
+	for _, s := range smallOrderY {
+		if y.Cmp(s) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // smallOrderY holds the y coordinates of the 8 points of small order:
 // 1 (the identity), -1 (order 2), 0 (order 4), and ±y8 (order 8), where an
 // order-8 point doubles to (±√-1, 0), so x² = -y², which on the curve gives
