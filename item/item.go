@@ -51,13 +51,6 @@ var (
 	ErrFuture = errors.New("item: created in the future")
 )
 
-// Kind says what an item's payload is. Kinds are assigned in
-// docs/protocol.md §5.6; zero is invalid.
-type Kind uint32
-
-// KindTombstone is the kind of a deletion record (§5.7).
-const KindTombstone Kind = 1
-
 // Space says which conversation, room or collection an item belongs to. Sync
 // reconciles per space (docs/protocol.md §6).
 type Space [SpaceSize]byte

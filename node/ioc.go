@@ -111,13 +111,13 @@ func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.S
 // recipients come from its stanzas, so no one needs to open it to route it.
 func audience(it *item.Item) (ioc.Audience, error) {
 	switch it.Kind() {
-	case ioc.Kind:
+	case item.KindIOC:
 		r, err := ioc.FromItem(it)
 		if err != nil {
 			return ioc.Audience{}, err
 		}
 		return ioc.Audience{TLP: r.TLP, Author: it.Author()}, nil
-	case ioc.KindSealed:
+	case item.KindIOCSealed:
 		ids, err := recipient.Recipients(it.Payload())
 		if err != nil {
 			return ioc.Audience{}, err
@@ -298,7 +298,7 @@ func (n *Node) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*re
 	if err != nil {
 		return nil, err
 	}
-	return item.New(n.key, ioc.KindSealed, sp, now, sealed)
+	return item.New(n.key, item.KindIOCSealed, sp, now, sealed)
 }
 
 // storeIOCItems stores local IOC items (or their tombstones) in their
@@ -325,7 +325,7 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 // record opens an IOC item as this node can: plain ones always, sealed ones
 // only if we are among the recipients.
 func (n *Node) record(it *item.Item) (ioc.Record, error) {
-	if it.Kind() == ioc.Kind {
+	if it.Kind() == item.KindIOC {
 		return ioc.FromItem(it)
 	}
 	pt, err := recipient.Open(it.Payload(), ioc.SealAAD(it.Space(), it.Author()), n.rkey)
@@ -409,7 +409,7 @@ func (n *Node) currentIOCs(f IOCFilter) ([]listed, error) {
 		winners := map[item.Key]listed{}
 		versions := map[item.Key]item.Version{}
 		err := n.db.SpaceItems(collectionSpace(name), func(it *item.Item) error {
-			if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
+			if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
 				return nil
 			}
 			r, err := n.record(it)
@@ -603,7 +603,7 @@ type iocExpiry struct {
 func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
 	var out []iocExpiry
 	for _, it := range items {
-		if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
+		if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
 			continue
 		}
 		if r, err := n.record(it); err == nil && !r.ValidUntil.IsZero() {

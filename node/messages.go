@@ -18,12 +18,6 @@ import (
 	"github.com/ghostwire/ghostwire/wire"
 )
 
-// Item kinds of direct messaging (docs/protocol.md §5.6).
-const (
-	KindMessage item.Kind = 3 // payload: a sealed messageBody (§9.2)
-	KindReceipt item.Kind = 4 // payload: receiptBody, the IDs the author has read
-)
-
 // MaxMessageText bounds a message's text; it leaves room in an item for
 // the sealing overhead of two recipients.
 const MaxMessageText = 32 << 10
@@ -127,7 +121,7 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 	if err != nil {
 		return nil, err
 	}
-	it, err := item.New(n.key, KindMessage, sp, at, sealed)
+	it, err := item.New(n.key, item.KindMessage, sp, at, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +224,7 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 	var items []*item.Item
 	err = n.db.SpaceItems(sp, func(it *item.Item) error {
 		switch it.Kind() {
-		case KindReceipt:
+		case item.KindReceipt:
 			if it.Author() != peer {
 				return nil
 			}
@@ -242,7 +236,7 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 					}
 				}
 			}
-		case KindMessage:
+		case item.KindMessage:
 			items = append(items, it)
 		}
 		return nil
@@ -337,7 +331,7 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	it, err := item.New(n.key, KindReceipt, directSpace(n.id, peer), n.cfg.Now(), b)
+	it, err := item.New(n.key, item.KindReceipt, directSpace(n.id, peer), n.cfg.Now(), b)
 	if err != nil {
 		return err
 	}

@@ -61,9 +61,9 @@ func (n *Node) scopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bool 
 // pairBelongs is belongs for the pair scope with peer.
 func (n *Node) pairBelongs(peer identity.ID, it *item.Item) bool {
 	switch it.Kind() {
-	case recipient.KindKey:
+	case item.KindRecipientKey:
 		return it.Author() == peer && it.Space() == recipient.Space
-	case KindMessage, KindReceipt, item.KindTombstone:
+	case item.KindMessage, item.KindReceipt, item.KindTombstone:
 		return it.Space() == directSpace(n.id, peer) && (it.Author() == peer || it.Author() == n.id)
 	}
 	return false

@@ -101,7 +101,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) error {
 	}
 	gotKey := false
 	for _, e := range entries {
-		if e.Item.Kind() == recipient.KindKey && e.Item.Author() == peer {
+		if e.Item.Kind() == item.KindRecipientKey && e.Item.Author() == peer {
 			if err := n.rememberPeerKey(peer, e.Item); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
 			} else {

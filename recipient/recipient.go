@@ -5,7 +5,7 @@
 // Each peer has one recipient key, an HPKE (RFC 9180) MLKEM768-X25519 key
 // pair derived from its identity seed, so it needs no extra secret on disk,
 // and survives post-quantum adversaries recording traffic today. The public
-// half is published as an ordinary signed item (kind KindKey in Space), so
+// half is published as an ordinary signed item (kind item.KindRecipientKey in Space), so
 // the identity's signature certifies it and sync carries it like anything
 // else. A sealed payload is one ChaCha20-Poly1305 ciphertext under a random
 // payload key, and one HPKE-wrapped copy of that key per recipient, the
@@ -35,9 +35,6 @@ const (
 	spaceLabel  = "ghostwire space: recipient keys v1"
 	wrapInfo    = "ghostwire sealed payload key v1"
 )
-
-// KindKey is the item kind of a recipient-key certificate (docs/protocol.md §5.6, §9.1).
-const KindKey item.Kind = 2
 
 // Limits (docs/protocol.md §9.2).
 const (
@@ -117,13 +114,13 @@ func Certificate(k *identity.PrivateKey, p *PrivateKey, created time.Time) (*ite
 	if err != nil {
 		return nil, err
 	}
-	return item.New(k, KindKey, Space, created, payload)
+	return item.New(k, item.KindRecipientKey, Space, created, payload)
 }
 
 // FromCertificate reads a verified certificate item (the caller has run
 // item.Verify). The owner is the item's author.
 func FromCertificate(it *item.Item) (*PublicKey, error) {
-	if it.Kind() != KindKey || it.Space() != Space {
+	if it.Kind() != item.KindRecipientKey || it.Space() != Space {
 		return nil, fmt.Errorf("%w: not a recipient-key certificate", ErrMalformed)
 	}
 	var w wireKey
