@@ -181,8 +181,11 @@ func (kr *Keyring) parse(pt []byte) ([]ringKey, error) {
 	kem, _, _ := suite()
 	keys := make([]ringKey, 0, len(w.Keys))
 	for _, e := range w.Keys {
-		if e.KEM != kem.ID() || e.Created > 1<<63-1 {
+		if e.KEM != kem.ID() {
 			return nil, fmt.Errorf("%w: KEM %#x", ErrKeyringCorrupt, e.KEM)
+		}
+		if e.Created > 1<<63-1 {
+			return nil, fmt.Errorf("%w: creation time out of range", ErrKeyringCorrupt)
 		}
 		// The key may keep the slice it is given: give it its own, and
 		// clear the decoder's.
