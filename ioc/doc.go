@@ -4,9 +4,9 @@
 // and MISP JSON. The payload bytes are specified in docs/protocol.md §5.8
 // and the rules (normalisation, TLP, format mapping) in docs/ioc.md; this
 // package implements them. CLEAR and GREEN records travel in the clear in
-// items of [Kind] ([NewItem], [FromItem]); AMBER, AMBER+STRICT and RED ones
+// items of [item.KindIOC] ([NewItem], [FromItem]); AMBER, AMBER+STRICT and RED ones
 // are sealed to their recipients by package recipient and travel in items
-// of [KindSealed] ([SealAAD], [FromSealed]).
+// of [item.KindIOCSealed] ([SealAAD], [FromSealed]).
 //
 // The one thing a reader must know: an indicator has two identities. Its
 // [ContentID] is the hash of its type and normalised value, so the same

@@ -12,20 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/item"
 )
 
 // Specification constants, docs/protocol.md §5.8.
 const (
-	// Kind is the item kind of a CLEAR or GREEN IOC, whose payload is the
-	// record in the clear (docs/protocol.md §5.8).
-	Kind item.Kind = 16
-	// KindSealed is the item kind of an AMBER, AMBER+STRICT or RED IOC,
-	// whose payload is sealed to its recipients (docs/protocol.md §9.2). A
-	// separate kind lets the sync engine place an item in its visibility
-	// classes from the visible stanza list, without decrypting it.
-	KindSealed item.Kind = 17
-
 	// contentLabel separates content IDs from every other hash GhostWire
 	// computes (docs/protocol.md §5.8).
 	contentLabel = "ghostwire ioc content v1\x00"

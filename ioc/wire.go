@@ -119,8 +119,8 @@ func Decode(b []byte) (Record, error) {
 
 // ErrSealRequired is returned by NewItem for AMBER, AMBER+STRICT and RED
 // records, whose payload must be sealed to the recipients (package
-// recipient) and carried in a KindSealed item, never in the clear; and by
-// FromItem for a KindSealed item, which must be opened first.
+// recipient) and carried in an item.KindIOCSealed item, never in the clear; and by
+// FromItem for an item.KindIOCSealed item, which must be opened first.
 var ErrSealRequired = errors.New("ioc: restricted TLP payload must be sealed to its recipients")
 
 // NewItem signs a CLEAR or GREEN record as an IOC item in space.
@@ -132,17 +132,17 @@ func NewItem(key item.Signer, space item.Space, created time.Time, r *Record) (*
 	if err != nil {
 		return nil, err
 	}
-	return item.New(key, Kind, space, created, p)
+	return item.New(key, item.KindIOC, space, created, p)
 }
 
 // FromItem decodes the record of a plaintext (CLEAR or GREEN) IOC item. A
 // restricted record found in the clear is refused: it would mean its author
 // published it unsealed.
 func FromItem(it *item.Item) (Record, error) {
-	if it.Kind() == KindSealed {
+	if it.Kind() == item.KindIOCSealed {
 		return Record{}, ErrSealRequired
 	}
-	if it.Kind() != Kind {
+	if it.Kind() != item.KindIOC {
 		return Record{}, fmt.Errorf("%w: item kind %d is not an IOC", ErrInvalid, it.Kind())
 	}
 	r, err := Decode(it.Payload())
@@ -161,7 +161,7 @@ func FromItem(it *item.Item) (Record, error) {
 // supersedes their earlier ones.
 func LogicalKey(it *item.Item, r *Record) item.Key {
 	c := r.ContentID()
-	return item.Key{Author: it.Author(), Kind: Kind, Space: it.Space(), Name: string(c[:])}
+	return item.Key{Author: it.Author(), Kind: item.KindIOC, Space: it.Space(), Name: string(c[:])}
 }
 
 // sealLabel starts the additional data of a sealed IOC payload.
@@ -176,14 +176,14 @@ func SealAAD(space item.Space, author identity.ID) []byte {
 	return append(aad, author.Bytes()...)
 }
 
-// FromSealed decodes the plaintext of a sealed IOC item (kind KindSealed)
+// FromSealed decodes the plaintext of a sealed IOC item (kind item.KindIOCSealed)
 // once package recipient has opened it. stanzas are the recipients named
 // in the sealed payload's stanzas; the record's own recipient list must be
 // exactly that set, and its TLP must be restricted, so that what the
 // sync engine enforces (the stanzas) is what the author stated (the
 // record). The item must already be verified.
 func FromSealed(it *item.Item, plaintext []byte, stanzas []identity.ID) (Record, error) {
-	if it.Kind() != KindSealed {
+	if it.Kind() != item.KindIOCSealed {
 		return Record{}, fmt.Errorf("%w: item kind %d is not a sealed IOC", ErrInvalid, it.Kind())
 	}
 	r, err := Decode(plaintext)

@@ -120,7 +120,7 @@ func TestItem(t *testing.T) {
 		t.Fatalf("item does not verify: %v", err)
 	}
 	got, err := FromItem(dec)
-	if err != nil || got.ContentID() != r.ContentID() || dec.Kind() != Kind {
+	if err != nil || got.ContentID() != r.ContentID() || dec.Kind() != item.KindIOC {
 		t.Fatalf("FromItem: %+v, %v", got, err)
 	}
 	if LogicalKey(dec, &got).Name != string(r.ContentID().bytes()) {
@@ -132,15 +132,15 @@ func TestItem(t *testing.T) {
 	}
 	// A restricted payload smuggled into a plaintext item is refused.
 	p, _ := red.Encode()
-	bad, _ := item.New(k, Kind, item.Space{}, time.Now(), p)
+	bad, _ := item.New(k, item.KindIOC, item.Space{}, time.Now(), p)
 	if _, err := FromItem(bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("restricted record in the clear accepted: %v", err)
 	}
-	other, _ := item.New(k, KindSealed+1, item.Space{}, time.Now(), p)
+	other, _ := item.New(k, item.KindIOCSealed+1, item.Space{}, time.Now(), p)
 	if _, err := FromItem(other); !errors.Is(err, ErrInvalid) {
 		t.Fatal("wrong kind accepted")
 	}
-	sealed, _ := item.New(k, KindSealed, item.Space{}, time.Now(), []byte("opaque"))
+	sealed, _ := item.New(k, item.KindIOCSealed, item.Space{}, time.Now(), []byte("opaque"))
 	if _, err := FromItem(sealed); !errors.Is(err, ErrSealRequired) {
 		t.Fatalf("sealed item read as plaintext: %v", err)
 	}

@@ -10,4 +10,9 @@
 // changed after it is made: updates are new items ordered by [Newer]
 // (last writer wins per logical key), and deletions are signed tombstones
 // ([NewTombstone], [Deletes]) that keep their target deleted for good.
+//
+// The author signs, or a subkey the author certified ([Certify],
+// [NewSubkey]); either way the author is the identity, and [Item.Signer]
+// names the key a revocation check must look at. The kinds of item are one
+// table, [Kinds], kept equal to docs/protocol.md §5.6 by a test.
 package item

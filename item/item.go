@@ -21,8 +21,9 @@ const (
 	// MaxPayload is the largest payload an item may carry (§5.4).
 	MaxPayload = 64 << 10
 	// MaxSize is the largest encoded item (§5.4): the payload plus room for
-	// the fixed fields. Decode refuses longer input before parsing it.
-	MaxSize = MaxPayload + 256
+	// the other fields, which take at most 290 bytes with a subkey
+	// certificate (§5.9). Decode refuses longer input before parsing it.
+	MaxSize = MaxPayload + 512
 	// MaxFutureSkew is how far ahead of the verifier's clock an item's
 	// creation time may be (§5.4). Tor hides no clocks but peers drift; ten
 	// minutes tolerates drift and still stops an author from pinning an
@@ -50,13 +51,6 @@ var (
 	// verifier's clock.
 	ErrFuture = errors.New("item: created in the future")
 )
-
-// Kind says what an item's payload is. Kinds are assigned in
-// docs/protocol.md §5.6; zero is invalid.
-type Kind uint32
-
-// KindTombstone is the kind of a deletion record (§5.7).
-const KindTombstone Kind = 1
 
 // Space says which conversation, room or collection an item belongs to. Sync
 // reconciles per space (docs/protocol.md §6).
@@ -87,18 +81,30 @@ type Item struct {
 	created uint64 // Unix milliseconds
 	payload []byte
 	sig     []byte
+	cert    *Cert // nil when the author signed; else the subkey that did (§5.9)
 	raw     []byte
 	id      ID
 }
 
-// Signer is what New needs of a key; *identity.PrivateKey implements it.
+// Signer is what New needs of a key: ID is the item's author, Sign makes
+// its signature. *identity.PrivateKey (the identity signing for itself) and
+// *Subkey (a certified subkey signing for it) implement it.
 type Signer interface {
 	ID() identity.ID
 	Sign(msg []byte) []byte
 }
 
+// certifiedSigner is a Signer whose signatures verify under a subkey, not
+// under ID: New carries its certificate in the item.
+type certifiedSigner interface {
+	Signer
+	Cert() Cert
+}
+
 // New builds and signs an item. created is rounded down to the millisecond
-// (the wire resolution) and must not be before the Unix epoch.
+// (the wire resolution) and must not be before the Unix epoch. A *Subkey
+// signer puts its certificate in the item and must cover created (else
+// ErrBadSigner).
 func New(key Signer, kind Kind, space Space, created time.Time, payload []byte) (*Item, error) {
 	if kind == 0 {
 		return nil, fmt.Errorf("%w: kind 0", ErrMalformed)
@@ -116,6 +122,14 @@ func New(key Signer, kind Kind, space Space, created time.Time, payload []byte) 
 		Space:   bytes.Clone(space[:]),
 		Created: uint64(ms),
 		Payload: bytes.Clone(payload),
+	}
+	if cs, ok := key.(certifiedSigner); ok {
+		c := cs.Cert()
+		if ms < c.NotBefore.UnixMilli() || ms > c.NotAfter.UnixMilli() {
+			return nil, fmt.Errorf("%w: created %s, outside the subkey's window %s to %s", ErrBadSigner,
+				created.UTC().Format(time.RFC3339), c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
+		}
+		w.Cert = c.toWire()
 	}
 	msg, err := signingInput(&w)
 	if err != nil {
@@ -163,7 +177,16 @@ func fromWire(w *wireItem, raw []byte) (*Item, error) {
 	case len(w.Payload) > MaxPayload:
 		return nil, fmt.Errorf("%w: payload is %d bytes, limit %d", ErrTooLarge, len(w.Payload), MaxPayload)
 	}
+	var cert *Cert
+	if w.Cert != nil {
+		c, err := certFromWire(w.Cert)
+		if err != nil {
+			return nil, err
+		}
+		cert = &c
+	}
 	it := &Item{
+		cert:    cert,
 		author:  author,
 		kind:    Kind(w.Kind),
 		created: w.Created,
@@ -182,15 +205,24 @@ const maxCreated = 1<<63 - 1
 
 // Verify checks the signature, that the item was not created more than
 // MaxFutureSkew after now, and the payload of the kinds this package defines
-// (tombstones). It wraps ErrBadSignature, ErrFuture or ErrMalformed.
+// (tombstones). When a subkey signed, it first checks the certificate
+// (§5.9): signed by the author, for item signing, covering the creation
+// time. It does not know about revocations: that is the trust service's
+// check, on Signer. It wraps ErrBadSigner, ErrBadSignature, ErrFuture or
+// ErrMalformed.
 func (it *Item) Verify(now time.Time) error {
+	if it.cert != nil {
+		if err := it.cert.check(it.author, it.created); err != nil {
+			return err
+		}
+	}
 	w := it.toWire()
 	w.Sig = nil
 	msg, err := signingInput(&w)
 	if err != nil {
 		return err
 	}
-	if !it.author.Verify(msg, it.sig) {
+	if !it.Signer().Verify(msg, it.sig) {
 		return ErrBadSignature
 	}
 	if it.kind == KindTombstone {
@@ -205,8 +237,9 @@ func (it *Item) Verify(now time.Time) error {
 	return nil
 }
 
-// signingInput is the byte string the author signs (§5.2): the label, then
-// the canonical encoding of every field except the signature.
+// signingInput is the byte string the signer signs (§5.2): the label, then
+// the canonical encoding of every field except the signature (the subkey
+// certificate included).
 func signingInput(w *wireItem) ([]byte, error) {
 	if w.Sig != nil {
 		panic("bug: signing input with a signature")
@@ -219,7 +252,7 @@ func signingInput(w *wireItem) ([]byte, error) {
 }
 
 func (it *Item) toWire() wireItem {
-	return wireItem{
+	w := wireItem{
 		Author:  it.author.Bytes(),
 		Kind:    uint64(it.kind),
 		Space:   it.space[:],
@@ -227,13 +260,36 @@ func (it *Item) toWire() wireItem {
 		Payload: it.payload,
 		Sig:     it.sig,
 	}
+	if it.cert != nil {
+		w.Cert = it.cert.toWire()
+	}
+	return w
 }
 
 // ID returns the item's ID.
 func (it *Item) ID() ID { return it.id }
 
-// Author returns who signed the item.
+// Author returns the identity the item is by: the signer, or the identity
+// that certified the subkey that signed it.
 func (it *Item) Author() identity.ID { return it.author }
+
+// Signer returns the key whose signature the item carries: the author, or
+// the certified subkey. The trust service checks it against revocations.
+func (it *Item) Signer() identity.ID {
+	if it.cert != nil {
+		return it.cert.Key
+	}
+	return it.author
+}
+
+// Cert returns the subkey certificate the item carries, or false when the
+// author signed it directly.
+func (it *Item) Cert() (Cert, bool) {
+	if it.cert == nil {
+		return Cert{}, false
+	}
+	return *it.cert, true
+}
 
 // Kind returns the item's kind.
 func (it *Item) Kind() Kind { return it.kind }

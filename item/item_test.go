@@ -163,6 +163,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"created over int64", reencode(t, raw, func(w *wireItem) { w.Created = 1 << 63 }), ErrMalformed},
 		{"empty payload as zero-length string", emptyPayloadString(t, k), ErrMalformed},
 		{"unknown key", appendKey(raw), ErrMalformed},
+		{"unknown key 8", appendKeyN(raw, 8), ErrMalformed},
 		{"other author's key", reencode(t, raw, func(w *wireItem) { w.Author = other.ID().Bytes() }), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,10 +204,13 @@ func emptyPayloadString(t *testing.T, k *identity.PrivateKey) []byte {
 	return append(out, raw[i:]...)
 }
 
-func appendKey(raw []byte) []byte {
+func appendKey(raw []byte) []byte { return appendKeyN(raw, 7) }
+
+// appendKeyN adds map key n (< 24) with the value 0 after the last key.
+func appendKeyN(raw []byte, n byte) []byte {
 	out := []byte{raw[0] + 1}
 	out = append(out, raw[1:]...)
-	return append(out, 0x07, 0x00)
+	return append(out, n, 0x00)
 }
 
 func TestVerifyRejectsTampering(t *testing.T) {
@@ -262,7 +266,7 @@ type vector struct {
 	Name   string `json:"name"`
 	Item   string `json:"item"`         // hex of the encoding
 	ID     string `json:"id,omitempty"` // expected ID when valid
-	Expect string `json:"expect"`       // "ok", "malformed", "bad signature", "future", "too large"
+	Expect string `json:"expect"`       // "ok", "malformed", "bad signer", "bad signature", "future", "too large"
 	Now    int64  `json:"now_unix_ms"`  // verifier clock
 	Note   string `json:"note,omitempty"`
 }
@@ -286,6 +290,32 @@ func makeVectors(t *testing.T) []vector {
 		{Name: "non-canonical length", Item: hex.EncodeToString(nonCanonicalLength(ok.Bytes())), Expect: "malformed", Now: now},
 		{Name: "unknown key", Item: hex.EncodeToString(appendKey(ok.Bytes())), Expect: "malformed", Now: now},
 	}
+	// Items signed by a subkey (§5.9): identity seed 0x01*32, subkey seed
+	// 0x03*32, window t0 ± 1 h, created t0, kind 42, space zero.
+	sub := validSubkeyItem(t)
+	valid := sub.encode(t)
+	vid, err := Decode(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, purpose, byOther := sub, sub, sub
+	expired.notAfter = t0.Add(-time.Millisecond)
+	purpose.purpose = 2
+	byOther.certifier = testKey(t, 2)
+	tampered := reencode(t, valid, func(w *wireItem) { w.Payload[0] ^= 1 })
+	v = append(v,
+		vector{Name: "subkey valid", Item: hex.EncodeToString(valid), ID: vid.ID().String(), Expect: "ok", Now: now,
+			Note: "identity seed 0x01*32, subkey seed 0x03*32, purpose 1, window created ± 1 h"},
+		vector{Name: "subkey expired", Item: hex.EncodeToString(expired.encode(t)), Expect: "bad signer", Now: now,
+			Note: "not-after 1 ms before created"},
+		vector{Name: "subkey wrong purpose", Item: hex.EncodeToString(purpose.encode(t)), Expect: "bad signer", Now: now,
+			Note: "purpose 2"},
+		vector{Name: "subkey certified by another identity", Item: hex.EncodeToString(byOther.encode(t)), Expect: "bad signer", Now: now,
+			Note: "certificate signed by seed 0x02*32"},
+		vector{Name: "subkey tampered", Item: hex.EncodeToString(tampered), Expect: "bad signature", Now: now,
+			Note: "first payload byte flipped"},
+		vector{Name: "unknown key 8", Item: hex.EncodeToString(appendKeyN(ok.Bytes(), 8)), Expect: "malformed", Now: now},
+	)
 	return v
 }
 
@@ -301,6 +331,8 @@ func outcome(b []byte, now time.Time) (string, *Item) {
 		return "too large", nil
 	case errors.Is(err, ErrMalformed):
 		return "malformed", nil
+	case errors.Is(err, ErrBadSigner):
+		return "bad signer", nil
 	case errors.Is(err, ErrBadSignature):
 		return "bad signature", nil
 	case errors.Is(err, ErrFuture):
@@ -377,6 +409,13 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding differs: %v", err)
 		}
 		_ = it.Verify(now)
+		signer := it.Author()
+		if c, ok := it.Cert(); ok {
+			signer = c.Key
+		}
+		if it.Signer() != signer {
+			t.Fatal("Signer and Cert disagree")
+		}
 		if it.Kind() == KindTombstone {
 			_, _ = TombstoneTarget(it)
 		}

@@ -15,8 +15,8 @@ func NewTombstone(key Signer, target *Item, created time.Time) (*Item, error) {
 	if key.ID() != target.author {
 		return nil, fmt.Errorf("item: only the author can delete an item")
 	}
-	if target.kind == KindTombstone {
-		return nil, fmt.Errorf("item: a tombstone cannot be deleted")
+	if !target.kind.Deletable() {
+		return nil, fmt.Errorf("item: a %s cannot be deleted", target.kind)
 	}
 	id := target.id
 	payload, err := wire.Marshal(&wireTombstone{Target: id[:]})
@@ -45,12 +45,12 @@ func TombstoneTarget(t *Item) (ID, error) {
 
 // Deletes reports whether tombstone t deletes target (§5.7): t is a
 // well-formed tombstone naming target's ID, signed by target's author, in
-// target's space, and target is not itself a tombstone (tombstones are
+// target's space, and target's kind is deletable (tombstones are not: they are
 // permanent; to bring a value back, its author publishes a new version).
 // Anything else has no effect on target, so a tombstone from someone else
 // cannot delete an item. Both items must already be verified.
 func Deletes(t, target *Item) bool {
 	id, err := TombstoneTarget(t)
 	return err == nil && id == target.id && t.author == target.author &&
-		t.space == target.space && target.kind != KindTombstone
+		t.space == target.space && target.kind.Deletable()
 }

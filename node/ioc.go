@@ -108,13 +108,13 @@ func (n *Node) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.S
 // recipients come from its stanzas, so no one needs to open it to route it.
 func audience(it *item.Item) (ioc.Audience, error) {
 	switch it.Kind() {
-	case ioc.Kind:
+	case item.KindIOC:
 		r, err := ioc.FromItem(it)
 		if err != nil {
 			return ioc.Audience{}, err
 		}
 		return ioc.Audience{TLP: r.TLP, Author: it.Author()}, nil
-	case ioc.KindSealed:
+	case item.KindIOCSealed:
 		ids, err := recipient.Recipients(it.Payload())
 		if err != nil {
 			return ioc.Audience{}, err
@@ -295,7 +295,7 @@ func (n *Node) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*re
 	if err != nil {
 		return nil, err
 	}
-	return item.New(n.key, ioc.KindSealed, sp, now, sealed)
+	return item.New(n.key, item.KindIOCSealed, sp, now, sealed)
 }
 
 // storeIOCItems stores local IOC items (or their tombstones) in their
@@ -335,7 +335,7 @@ func refusedHere(collection string, err error) error {
 // record opens an IOC item as this node can: plain ones always, sealed ones
 // only if we are among the recipients.
 func (n *Node) record(it *item.Item) (ioc.Record, error) {
-	if it.Kind() == ioc.Kind {
+	if it.Kind() == item.KindIOC {
 		return ioc.FromItem(it)
 	}
 	pt, err := recipient.Open(it.Payload(), ioc.SealAAD(it.Space(), it.Author()), n.rkey)
@@ -419,7 +419,7 @@ func (n *Node) currentIOCs(f IOCFilter) ([]listed, error) {
 		winners := map[item.Key]listed{}
 		versions := map[item.Key]item.Version{}
 		err := n.db.SpaceItems(item.CollectionSpace(name), func(it *item.Item) error {
-			if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
+			if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
 				return nil
 			}
 			r, err := n.record(it)
@@ -513,7 +513,7 @@ func (n *Node) RetractIOC(ref string) (*IOC, error) {
 	key := ioc.LogicalKey(current, &r)
 	var versions []*item.Item
 	err = n.db.SpaceItems(current.Space(), func(it *item.Item) error {
-		if it.Author() != n.id || (it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed) {
+		if it.Author() != n.id || (it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed) {
 			return nil
 		}
 		if r, err := n.record(it); err == nil && ioc.LogicalKey(it, &r) == key {
@@ -637,7 +637,7 @@ type iocExpiry struct {
 func (n *Node) expiryOf(items []*item.Item) []iocExpiry {
 	var out []iocExpiry
 	for _, it := range items {
-		if it.Kind() != ioc.Kind && it.Kind() != ioc.KindSealed {
+		if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
 			continue
 		}
 		if r, err := n.record(it); err == nil && !r.ValidUntil.IsZero() {

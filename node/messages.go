@@ -18,12 +18,6 @@ import (
 	"github.com/ghostwire/ghostwire/wire"
 )
 
-// Item kinds of direct messaging (docs/protocol.md §5.6).
-const (
-	KindMessage item.Kind = 3 // payload: a sealed messageBody (§9.2)
-	KindReceipt item.Kind = 4 // payload: receiptBody, the IDs the author has read
-)
-
 // MaxMessageText bounds a message's text; it leaves room in an item for
 // the sealing overhead of two recipients.
 const MaxMessageText = 32 << 10
@@ -141,7 +135,7 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 	if err != nil {
 		return nil, err
 	}
-	it, err := item.New(n.key, KindMessage, sp, at, sealed)
+	it, err := item.New(n.key, item.KindMessage, sp, at, sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +238,7 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 	var items []*item.Item
 	err = n.db.SpaceItems(sp, func(it *item.Item) error {
 		switch it.Kind() {
-		case KindReceipt:
+		case item.KindReceipt:
 			if it.Author() != peer {
 				return nil
 			}
@@ -256,7 +250,7 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 					}
 				}
 			}
-		case KindMessage:
+		case item.KindMessage:
 			items = append(items, it)
 		}
 		return nil
@@ -354,7 +348,7 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	it, err := item.New(n.key, KindReceipt, item.DirectSpace(n.id, peer), n.cfg.Now(), b)
+	it, err := item.New(n.key, item.KindReceipt, item.DirectSpace(n.id, peer), n.cfg.Now(), b)
 	if err != nil {
 		return err
 	}
@@ -398,7 +392,7 @@ func (n *Node) noteArrivals(items []*item.Item) error {
 	now := binary.BigEndian.AppendUint64(nil, uint64(n.cfg.Now().UnixMilli()))
 	return n.db.Update(func(tx *store.Tx) error {
 		for _, it := range items {
-			if it.Kind() != KindMessage || it.Author() == n.id {
+			if it.Kind() != item.KindMessage || it.Author() == n.id {
 				continue
 			}
 			id := it.ID()

@@ -27,6 +27,10 @@ type TransportStatus = cloak.Status
 type Config struct {
 	// Secrets are the unlocked identity and store key.
 	Secrets *identity.Secrets
+	// Keyring holds the recipient keys; the node seals to and publishes
+	// the one in use (docs/protocol.md §9.1). Nil derives that key from the
+	// identity seed without a keyring, for tests.
+	Keyring *recipient.Keyring
 	// Store is the open database; the caller closes it after Run returns.
 	Store *store.DB
 	// Mode is how the node may reach peers (cloak.ModeTor, later
@@ -132,7 +136,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg.Transport = guard
-	rk, err := recipient.Derive(cfg.Secrets.Key)
+	rk, err := recipientKey(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +151,19 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// recipientKey is the recipient key the node uses: the keyring's key in
+// use, or without a keyring the key derived from the seed.
+func recipientKey(cfg Config) (*recipient.PrivateKey, error) {
+	if cfg.Keyring == nil {
+		return recipient.Derive(cfg.Secrets.Key)
+	}
+	rk := cfg.Keyring.InUse()
+	if rk.Public().Owner != cfg.Secrets.Key.ID() {
+		return nil, errors.New("node: the keyring belongs to another identity")
+	}
+	return rk, nil
 }
 
 // ID returns the node's identity.

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 )
@@ -121,7 +120,7 @@ func (p *propRun) act() {
 		p.made = append(p.made, madeItem{it: storedItem(t, h, m.ID), audience: []int{a, b}})
 	case 4:
 		for _, m := range p.made {
-			if m.it.Author() == h.ID() && m.it.Kind() == ioc.Kind && !p.retired[m.it.ID()] {
+			if m.it.Author() == h.ID() && m.it.Kind() == item.KindIOC && !p.retired[m.it.ID()] {
 				if _, err := h.RetractIOC(m.it.ID().String()); err != nil {
 					t.Fatal(err)
 				}
@@ -194,11 +193,11 @@ func (p *propRun) checkSeen(at, from int, got []received) {
 func (p *propRun) maySee(k int, it *item.Item) bool {
 	me := p.nodes[k].ID()
 	switch it.Kind() {
-	case KindMessage, KindReceipt:
+	case item.KindMessage, item.KindReceipt:
 		return p.partyOf(me, it.Space())
-	case recipient.KindKey:
+	case item.KindRecipientKey:
 		return true // a public key, certified; pair scopes carry the pair's own
-	case ioc.KindSealed:
+	case item.KindIOCSealed:
 		ids, err := recipient.Recipients(it.Payload())
 		return err == nil && (it.Author() == me || slices.Contains(ids, me))
 	}

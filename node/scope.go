@@ -26,11 +26,11 @@ func (n *Node) scopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bool 
 // pairBelongs is belongs for the pair scope with peer.
 func (n *Node) pairBelongs(peer identity.ID, it *item.Item) bool {
 	switch it.Kind() {
-	case recipient.KindKey:
+	case item.KindRecipientKey:
 		// Ours too: a node restored from its key file onto an empty
 		// store gets its old certificate back from its peers.
 		return (it.Author() == peer || it.Author() == n.id) && it.Space() == recipient.Space
-	case KindMessage, KindReceipt, item.KindTombstone:
+	case item.KindMessage, item.KindReceipt, item.KindTombstone:
 		return it.Space() == item.DirectSpace(n.id, peer) && (it.Author() == peer || it.Author() == n.id)
 	}
 	return false

@@ -153,7 +153,7 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 	}
 	gotKey := false
 	for _, it := range items {
-		if it.Kind() == recipient.KindKey && it.Author() == peer {
+		if it.Kind() == item.KindRecipientKey && it.Author() == peer {
 			if err := n.rememberPeerKey(peer, it); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
 			} else {

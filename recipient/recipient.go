@@ -2,12 +2,14 @@
 // readable only by its two peers, and an AMBER or RED indicator only by its
 // recipients, even though both are stored and travel through sync.
 //
-// Each peer has one recipient key, an HPKE (RFC 9180) MLKEM768-X25519 key
-// pair derived from its identity seed, so it needs no extra secret on disk,
-// and survives post-quantum adversaries recording traffic today. The public
-// half is published as an ordinary signed item (kind KindKey in Space), so
-// the identity's signature certifies it and sync carries it like anything
-// else. A sealed payload is one ChaCha20-Poly1305 ciphertext under a random
+// A peer's recipient keys, HPKE (RFC 9180) MLKEM768-X25519 key pairs that
+// survive post-quantum adversaries recording traffic today, live in a
+// [Keyring] beside the identity key file; the newest is in use, and the
+// first is derived from the identity seed ([Derive]), so a node restored
+// from its key file reads what was sealed to it. The public half is
+// published as an ordinary signed item (kind item.KindRecipientKey in
+// Space), so the identity's signature certifies it and sync carries it like
+// anything else. A sealed payload is one ChaCha20-Poly1305 ciphertext under a random
 // payload key, and one HPKE-wrapped copy of that key per recipient, the
 // construction age uses for its recipient stanzas. docs/protocol.md §9.
 package recipient
@@ -36,9 +38,6 @@ const (
 	wrapInfo    = "ghostwire sealed payload key v1"
 )
 
-// KindKey is the item kind of a recipient-key certificate (docs/protocol.md §5.6, §9.1).
-const KindKey item.Kind = 2
-
 // Limits (docs/protocol.md §9.2).
 const (
 	// MaxRecipients bounds the work a sealed payload can demand of a reader.
@@ -62,14 +61,15 @@ var (
 	ErrMalformed = errors.New("recipient: malformed or altered sealed payload")
 )
 
-// PrivateKey is a peer's recipient key. It is derived, never stored.
+// PrivateKey is a peer's recipient key, from its [Keyring] or [Derive].
 type PrivateKey struct {
 	owner identity.ID
 	k     hpke.PrivateKey
 }
 
-// Derive computes the identity's recipient key: HKDF-SHA256 of the seed
-// with the label as info gives the input keying material for the KEM's
+// Derive computes the identity's derived recipient key, the first key of
+// every keyring (docs/protocol.md §9.1): HKDF-SHA256 of the seed with the
+// label as info gives the input keying material for the KEM's
 // DeriveKeyPair.
 func Derive(k *identity.PrivateKey) (*PrivateKey, error) {
 	seed := k.Seed()
@@ -117,13 +117,13 @@ func Certificate(k *identity.PrivateKey, p *PrivateKey, created time.Time) (*ite
 	if err != nil {
 		return nil, err
 	}
-	return item.New(k, KindKey, Space, created, payload)
+	return item.New(k, item.KindRecipientKey, Space, created, payload)
 }
 
 // FromCertificate reads a verified certificate item (the caller has run
 // item.Verify). The owner is the item's author.
 func FromCertificate(it *item.Item) (*PublicKey, error) {
-	if it.Kind() != KindKey || it.Space() != Space {
+	if it.Kind() != item.KindRecipientKey || it.Space() != Space {
 		return nil, fmt.Errorf("%w: not a recipient-key certificate", ErrMalformed)
 	}
 	var w wireKey

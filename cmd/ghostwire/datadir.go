@@ -12,23 +12,27 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 )
 
 // dataDir is the layout of a node's data directory:
 //
-//	identity.key  the key file (docs/keyfile.md), mode 0600
-//	store/        the encrypted badger database
-//	lock          held (flock) by the ghostwire process that owns the directory
+//	identity.key       the key file (docs/keyfile.md), mode 0600
+//	recipient.keyring  the recipient keys (docs/keyfile.md §5), mode 0600
+//	store/             the encrypted badger database
+//	lock               held (flock) by the ghostwire process that owns the directory
 type dataDir struct{ path string }
 
-func (d dataDir) keyFile() string  { return filepath.Join(d.path, "identity.key") }
-func (d dataDir) storeDir() string { return filepath.Join(d.path, "store") }
-func (d dataDir) lockFile() string { return filepath.Join(d.path, "lock") }
+func (d dataDir) keyFile() string     { return filepath.Join(d.path, "identity.key") }
+func (d dataDir) storeDir() string    { return filepath.Join(d.path, "store") }
+func (d dataDir) keyringFile() string { return filepath.Join(d.path, "recipient.keyring") }
+func (d dataDir) lockFile() string    { return filepath.Join(d.path, "lock") }
 
 // lock takes the directory's exclusive lock without waiting. The lock is
 // released when the process exits, however it exits.
@@ -107,6 +111,24 @@ func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error
 func corruptKeyFile(err error, d dataDir) error {
 	return fail(exitCorrupt, err,
 		fmt.Sprintf("restore %s from your backup; ghostwire never replaces an unreadable identity", d.keyFile()))
+}
+
+// openKeyring opens the recipient keyring beside the key file, creating it
+// with the key derived from the identity when there is none (a data
+// directory made before keyrings, or restored from identity.key alone).
+func (d dataDir) openKeyring(s *identity.Secrets) (*recipient.Keyring, error) {
+	kr, err := recipient.OpenKeyring(d.keyringFile(), s.Key, rand.Reader, time.Now())
+	switch {
+	case errors.Is(err, identity.ErrKeyFilePermissions):
+		return nil, fail(exitPermission, err,
+			fmt.Sprintf("make it private with 'chmod 600 %s'", d.keyringFile()))
+	case errors.Is(err, recipient.ErrKeyringCorrupt):
+		return nil, fail(exitCorrupt, err,
+			fmt.Sprintf("restore %s from the backup you made with identity.key; ghostwire never replaces an unreadable keyring", d.keyringFile()))
+	case err != nil:
+		return nil, fileError(err, d.keyringFile())
+	}
+	return kr, nil
 }
 
 // openStore opens the encrypted store with the identity's data key.

@@ -88,6 +88,10 @@ func runNode(e *env, args []string) error {
 		debug.SetMemoryLimit(store.MemoryLimit)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	keyring, err := d.openKeyring(secrets)
+	if err != nil {
+		return err
+	}
 	db, err := d.openStore(secrets)
 	if err != nil {
 		return err
@@ -121,7 +125,7 @@ func runNode(e *env, args []string) error {
 		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
 	}
 	n, err := node.New(node.Config{
-		Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
+		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
 		APISocket: filepath.Join(path, "api.sock"), Logger: log,
 		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})

@@ -1,0 +1,75 @@
+package item
+
+import "strconv"
+
+// Kind says what an item's payload is. Every assigned kind is in the table
+// below, which is docs/protocol.md §5.6 (a test keeps the two identical);
+// zero is invalid. The envelope accepts any other kind; which kinds a scope
+// admits is the business of the package that owns the scope.
+type Kind uint32
+
+// The assigned kinds, docs/protocol.md §5.6. Payload rules belong to the
+// package that reads the kind; the number belongs here, so no two packages
+// can claim one.
+const (
+	KindTombstone    Kind = 1  // a deletion record, §5.7 (this package)
+	KindRecipientKey Kind = 2  // a recipient-key certificate, §9.1 (recipient)
+	KindMessage      Kind = 3  // a direct message, sealed, §5.6 (node)
+	KindReceipt      Kind = 4  // a read receipt, §5.6 (node)
+	KindIOC          Kind = 16 // an indicator in the clear, §5.8 (ioc)
+	// KindIOCSealed is an indicator sealed to its recipients, §5.8 (ioc).
+	// It is a kind of its own so that the sync engine can place an item in
+	// its visibility classes from the visible stanza list, without
+	// decrypting it.
+	KindIOCSealed Kind = 17
+)
+
+// KindInfo is what every assigned kind has in common: its name in
+// docs/protocol.md §5.6, and whether a tombstone (§5.7) may delete it.
+type KindInfo struct {
+	Kind Kind
+	Name string
+	// Deletable is false only for tombstones: they are permanent, so a
+	// deleted item can never come back through a peer that missed the
+	// deletion.
+	Deletable bool
+}
+
+// kinds is the registry, in ascending order.
+var kinds = []KindInfo{
+	{KindTombstone, "tombstone", false},
+	{KindRecipientKey, "recipient-key certificate", true},
+	{KindMessage, "direct message", true},
+	{KindReceipt, "read receipt", true},
+	{KindIOC, "ioc", true},
+	{KindIOCSealed, "ioc sealed", true},
+}
+
+// Kinds returns a copy of the table of assigned kinds, ascending.
+func Kinds() []KindInfo { return append([]KindInfo(nil), kinds...) }
+
+// Info returns k's entry in the table, or false when k is not assigned.
+func (k Kind) Info() (KindInfo, bool) {
+	for _, i := range kinds {
+		if i.Kind == k {
+			return i, true
+		}
+	}
+	return KindInfo{}, false
+}
+
+// Deletable reports whether a tombstone may delete an item of kind k (§5.7).
+// Kinds missing from the table are deletable: only tombstones are
+// permanent, and the tombstone kind is in every build's table.
+func (k Kind) Deletable() bool {
+	i, ok := k.Info()
+	return !ok || i.Deletable
+}
+
+// String returns the kind's §5.6 name, or its number when unassigned.
+func (k Kind) String() string {
+	if i, ok := k.Info(); ok {
+		return i.Name
+	}
+	return "kind " + strconv.FormatUint(uint64(k), 10)
+}
