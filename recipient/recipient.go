@@ -19,6 +19,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hpke"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 // Labels, spelled as in docs/protocol.md §9.
 const (
 	deriveLabel = "ghostwire recipient key v1"
+	commitLabel = "ghostwire sealed payload commitment v1"
 	spaceLabel  = "ghostwire space: recipient keys v1"
 	wrapInfo    = "ghostwire sealed payload key v1"
 )
@@ -145,6 +147,22 @@ func FromCertificate(it *item.Item) (*PublicKey, error) {
 type wireSealed struct {
 	Stanzas    []wireStanza `cbor:"1,keyasint"`
 	Ciphertext []byte       `cbor:"2,keyasint"`
+	Commit     []byte       `cbor:"3,keyasint"` // commitment to the payload key, §9.2
+}
+
+// commitment binds a sealed payload to its one payload key (§9.2).
+// ChaCha20-Poly1305 does not commit to its key: an author could craft a
+// ciphertext that opens under two keys to two texts and wrap a different
+// key for each recipient, so that recipients of one signed item read
+// different things. Every recipient checks the key it unwrapped against
+// this hash before opening, so all read the same text, and a payload key
+// shown to a third party binds. The key is random, so its hash reveals
+// nothing of it.
+func commitment(key []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(commitLabel))
+	h.Write(key)
+	return h.Sum(nil)
 }
 
 type wireStanza struct {
@@ -187,6 +205,7 @@ func Seal(rand io.Reader, plaintext, aad []byte, to []*PublicKey) ([]byte, error
 		return nil, fmt.Errorf("bug: %w", err)
 	}
 	out.Ciphertext = c.Seal(nil, make([]byte, chacha20poly1305.NonceSize), plaintext, aad)
+	out.Commit = commitment(key)
 	return wire.Marshal(out)
 }
 
@@ -206,6 +225,9 @@ func decode(sealed []byte) (*wireSealed, error) {
 	}
 	if len(w.Ciphertext) < chacha20poly1305.Overhead {
 		return nil, fmt.Errorf("%w: short ciphertext", ErrMalformed)
+	}
+	if len(w.Commit) != sha256.Size {
+		return nil, fmt.Errorf("%w: key commitment is %d bytes, want %d", ErrMalformed, len(w.Commit), sha256.Size)
 	}
 	return &w, nil
 }
@@ -259,6 +281,9 @@ func Open(sealed, aad []byte, k *PrivateKey) ([]byte, error) {
 			return nil, fmt.Errorf("%w: our key does not open it", ErrMalformed)
 		}
 		defer clear(key)
+		if subtle.ConstantTimeCompare(commitment(key), w.Commit) != 1 {
+			return nil, fmt.Errorf("%w: the payload key is not the one the payload commits to", ErrMalformed)
+		}
 		c, _ := chacha20poly1305.New(key)
 		pt, err := c.Open(nil, make([]byte, chacha20poly1305.NonceSize), w.Ciphertext, aad)
 		if err != nil {

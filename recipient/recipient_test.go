@@ -2,13 +2,16 @@ package recipient
 
 import (
 	"bytes"
+	"crypto/hpke"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/wire"
 )
 
 func newPeer(t testing.TB, b byte) (*identity.PrivateKey, *PrivateKey) {
@@ -135,4 +138,48 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal("opened a payload not sealed to bob")
 		}
 	})
+}
+
+// TestKeyCommitment: an author who wraps a different payload key for one
+// recipient (to show two recipients of one item two texts) is caught: the
+// recipient whose key does not match the payload's commitment gets
+// ErrMalformed and no plaintext, and a payload without a commitment does
+// not decode.
+func TestKeyCommitment(t *testing.T) {
+	_, alice := newPeer(t, 1)
+	_, bob := newPeer(t, 2)
+	aad := []byte("space|author")
+	sealed, err := Seal(rand.Reader, []byte("the real text"), aad, []*PublicKey{alice.Public(), bob.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := decode(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewrap bob's stanza around another key.
+	other := bytes.Repeat([]byte{7}, payloadKeySize)
+	_, kdf, aead := suite()
+	w.Stanzas[1].Wrapped, err = hpke.Seal(bob.Public().k, kdf, aead, info(bob.owner, aad), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := wire.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := Open(forged, aad, alice); err != nil || string(pt) != "the real text" {
+		t.Fatalf("alice, whose stanza is intact: %q %v", pt, err)
+	}
+	if pt, err := Open(forged, aad, bob); !errors.Is(err, ErrMalformed) || pt != nil || !strings.Contains(err.Error(), "commits") {
+		t.Fatalf("bob, given another key: %q %v; want the commitment refused", pt, err)
+	}
+	w.Commit = nil
+	bare, err := wire.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recipients(bare); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a payload without its commitment: %v", err)
+	}
 }
