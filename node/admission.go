@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
@@ -61,10 +62,10 @@ func (n *Node) SetCollectionWriters(name string, w Writers) error {
 	}
 	mode := slices.Index(writersModes, w.Mode)
 	if mode < 0 {
-		return badRequest("the modes are anyone, peers and listed", "unknown writers mode %q", w.Mode)
+		return fault.Invalidf("the modes are anyone, peers and listed", "unknown writers mode %q", w.Mode)
 	}
 	if (mode == 2) != (len(w.Authors) > 0) {
-		return badRequest("list authors with the listed mode only, and at least one", "writers mode %s with %d authors", w.Mode, len(w.Authors))
+		return fault.Invalidf("list authors with the listed mode only, and at least one", "writers mode %s with %d authors", w.Mode, len(w.Authors))
 	}
 	ww := wireWriters{Mode: uint(mode)}
 	for _, a := range w.Authors {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 )
@@ -99,11 +100,11 @@ func (n *Node) Handler() http.Handler {
 		}
 		if len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, msg: "method not allowed: " + r.Method + " " + r.URL.Path,
+			writeError(w, &httpError{status: http.StatusMethodNotAllowed, msg: "method not allowed: " + r.Method + " " + r.URL.Path,
 				hint: "allowed: " + strings.Join(allow, ", ")})
 			return
 		}
-		writeError(w, &apiError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
+		writeError(w, &httpError{status: http.StatusNotFound, msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
 			hint: "see docs/api.md for the endpoints"})
 	}
 	mux.HandleFunc("/", fallback)
@@ -115,14 +116,46 @@ type errorBody struct {
 	Hint  string `json:"hint,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		ae = &apiError{status: http.StatusInternalServerError, msg: err.Error()}
+// httpError is an error of the HTTP layer itself (a method, a media type,
+// a body's size): domain errors are faults (package fault).
+type httpError struct {
+	status int
+	msg    string
+	hint   string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// faultStatus maps each kind of fault to its status, in one place
+// (docs/api.md).
+var faultStatus = map[fault.Kind]int{
+	fault.Internal:      http.StatusInternalServerError,
+	fault.Invalid:       http.StatusBadRequest,
+	fault.NotFound:      http.StatusNotFound,
+	fault.Full:          http.StatusInsufficientStorage,
+	fault.TooLarge:      http.StatusRequestEntityTooLarge,
+	fault.Unprocessable: http.StatusUnprocessableEntity,
+	fault.Unavailable:   http.StatusServiceUnavailable,
+}
+
+// reply is what the API tells a client about err, and whether err is
+// internal (logged: the client learns only its message).
+func reply(err error) (status int, body errorBody, internal bool) {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status, errorBody{Error: he.msg, Hint: he.hint}, false
 	}
+	if f := fault.As(err); f != nil {
+		return faultStatus[f.Kind], errorBody{Error: f.Msg, Hint: f.Hint}, f.Kind == fault.Internal
+	}
+	return http.StatusInternalServerError, errorBody{Error: err.Error()}, true
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, body, _ := reply(err)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(ae.status)
-	json.NewEncoder(w).Encode(errorBody{Error: ae.msg, Hint: ae.hint})
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
 }
 
 // handle adapts a handler that returns (status, value, error) and writes
@@ -132,7 +165,7 @@ func (n *Node) handle(fn func(r *http.Request) (int, any, error)) http.HandlerFu
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(apiWriteTimeout))
 		code, v, err := fn(r)
 		if err != nil {
-			if !errors.As(err, new(*apiError)) {
+			if _, _, internal := reply(err); internal {
 				n.log.Error("api", "path", r.URL.Path, "err", err)
 			}
 			writeError(w, err)
@@ -152,7 +185,7 @@ func (n *Node) handle(fn func(r *http.Request) (int, any, error)) http.HandlerFu
 // refusing unknown fields and trailing data.
 func decodeBody(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &apiError{status: http.StatusUnsupportedMediaType, msg: "body must be application/json"}
+		return &httpError{status: http.StatusUnsupportedMediaType, msg: "body must be application/json"}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxRequestBody)
 	dec := json.NewDecoder(body)
@@ -160,12 +193,12 @@ func decodeBody(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody)}
+			return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody)}
 		}
-		return badRequest("send a JSON object as docs/api.md describes", "malformed JSON body: %v", err)
+		return fault.Invalidf("send a JSON object as docs/api.md describes", "malformed JSON body: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("send exactly one JSON object", "trailing data after the JSON body")
+		return fault.Invalidf("send exactly one JSON object", "trailing data after the JSON body")
 	}
 	return nil
 }
@@ -236,7 +269,7 @@ func (n *Node) apiAddPeer(r *http.Request) (int, any, error) {
 	}
 	id, err := identity.ParseID(req.Onion)
 	if err != nil {
-		return 0, nil, badRequest("an address is 56 letters and digits 2-7, optionally followed by .onion", "%v", err)
+		return 0, nil, fault.Invalidf("an address is 56 letters and digits 2-7, optionally followed by .onion", "%v", err)
 	}
 	p, err := n.AddPeer(id, req.Name)
 	return http.StatusCreated, p, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -45,7 +46,7 @@ func classScope(sp item.Space, c ioc.Class) item.Scope {
 
 func checkCollection(name string) error {
 	if name == "" || len(name) > maxCollectionName || strings.ContainsAny(name, "\x00\n\r\t/") {
-		return badRequest("use a short name without slashes or control characters", "invalid collection name %q", name)
+		return fault.Invalidf("use a short name without slashes or control characters", "invalid collection name %q", name)
 	}
 	return nil
 }
@@ -218,14 +219,14 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	}
 	t, err := ioc.ParseType(req.Type)
 	if err != nil {
-		return nil, badRequest("types: ipv4 ipv6 cidr domain hostname url email md5 sha1 sha256 cve", "%v", err)
+		return nil, fault.Invalidf("types: ipv4 ipv6 cidr domain hostname url email md5 sha1 sha256 cve", "%v", err)
 	}
 	if req.TLP == "" {
 		req.TLP = "clear"
 	}
 	tlp, err := ioc.ParseTLP(req.TLP)
 	if err != nil {
-		return nil, badRequest("TLP is clear, green, amber, amber+strict or red", "%v", err)
+		return nil, fault.Invalidf("TLP is clear, green, amber, amber+strict or red", "%v", err)
 	}
 	rec := ioc.Record{Type: t, Value: req.Value, TLP: tlp, Confidence: ioc.NoConfidence,
 		Tags: req.Tags, Description: req.Description, References: req.References}
@@ -241,13 +242,13 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	}
 	rec.Recipients = ids
 	if tlp.Restricted() && len(keys) == 0 {
-		return nil, badRequest("name the recipients with --to", "TLP %s needs recipients", tlp)
+		return nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", tlp)
 	}
 	if !tlp.Restricted() && len(keys) > 0 {
-		return nil, badRequest("recipients are only for amber, amber+strict and red", "TLP %s is not addressed to recipients", tlp)
+		return nil, fault.Invalidf("recipients are only for amber, amber+strict and red", "TLP %s is not addressed to recipients", tlp)
 	}
 	if err := rec.Normalize(); err != nil {
-		return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
+		return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
 	}
 	it, err := n.iocItem(item.CollectionSpace(req.Collection), n.cfg.Now(), &rec, keys)
 	if err != nil {
@@ -270,7 +271,7 @@ func (n *Node) recipientKeys(to []string) ([]identity.ID, []*recipient.PublicKey
 		}
 		pk, err := n.peerKey(id)
 		if err != nil {
-			return nil, nil, badRequest("sync with the peer once (it must have been online) so its key is known", "no encryption key known for %s yet", id.Short())
+			return nil, nil, fault.Invalidf("sync with the peer once (it must have been online) so its key is known", "no encryption key known for %s yet", id.Short())
 		}
 		ids, keys = append(ids, id), append(keys, pk)
 	}
@@ -283,7 +284,7 @@ func (n *Node) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*re
 	if !rec.TLP.Restricted() {
 		it, err := ioc.NewItem(n.key, sp, now, rec)
 		if err != nil {
-			return nil, badRequest("see docs/ioc.md for the fields", "%v", err)
+			return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
 		}
 		return it, nil
 	}
@@ -326,8 +327,8 @@ func (n *Node) storeIOCItems(collection string, items ...*item.Item) error {
 // refusedHere is the error for our own item that admission refused.
 func refusedHere(collection string, err error) error {
 	if errors.Is(err, ErrScopeFull) {
-		return &apiError{status: 507, msg: fmt.Sprintf("collection %q is full here: %v", collection, err),
-			hint: "retract indicators you no longer need, or use another collection"}
+		return &fault.Error{Kind: fault.Full, Msg: fmt.Sprintf("collection %q is full here: %v", collection, err),
+			Hint: "retract indicators you no longer need, or use another collection"}
 	}
 	return err
 }
@@ -462,10 +463,10 @@ func (n *Node) currentIOCs(f IOCFilter) ([]listed, error) {
 func (n *Node) ShowIOC(ref string) ([]*IOC, error) {
 	ref = strings.ToLower(strings.TrimSpace(ref))
 	if len(ref) < 8 || len(ref) > 64 {
-		return nil, badRequest("give an item ID or content ID (hex, 8 to 64 characters)", "bad IOC id %q", ref)
+		return nil, fault.Invalidf("give an item ID or content ID (hex, 8 to 64 characters)", "bad IOC id %q", ref)
 	}
 	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil {
-		return nil, badRequest("IDs are hexadecimal", "bad IOC id %q", ref)
+		return nil, fault.Invalidf("IDs are hexadecimal", "bad IOC id %q", ref)
 	}
 	all, err := n.ListIOCs(IOCFilter{IncludeExpired: true})
 	if err != nil {
@@ -478,7 +479,7 @@ func (n *Node) ShowIOC(ref string) ([]*IOC, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, notFound("list them with 'ghostwire ioc list'", "no IOC %s held here", ref)
+		return nil, fault.NotFoundf("list them with 'ghostwire ioc list'", "no IOC %s held here", ref)
 	}
 	return out, nil
 }
@@ -499,7 +500,7 @@ func (n *Node) RetractIOC(ref string) (*IOC, error) {
 		}
 	}
 	if len(mine) != 1 {
-		return nil, badRequest("give the item ID of one of your own IOCs", "%d of your IOCs match %q", len(mine), ref)
+		return nil, fault.Invalidf("give the item ID of one of your own IOCs", "%d of your IOCs match %q", len(mine), ref)
 	}
 	raw, _ := hex.DecodeString(mine[0].ID)
 	current, _, err := n.db.GetItem(item.ID(raw))
@@ -569,7 +570,7 @@ func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), 
 func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*FetchResult, error) {
 	if found, err := n.ShowIOC(ref); err == nil {
 		return &FetchResult{IOCs: found, Synced: []string{}, Held: true}, nil
-	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+	} else if fault.KindOf(err) != fault.NotFound {
 		return nil, err
 	}
 	wait = fetchWait(wait)
@@ -618,12 +619,12 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		case <-ch:
 		case <-ctx.Done():
 			if len(res.Synced) == 0 {
-				return res, notFound("no sync completed in time; check 'ghostwire status' and try again", "no peer synced within %s; %s not found", wait, ref)
+				return res, fault.NotFoundf("no sync completed in time; check 'ghostwire status' and try again", "no peer synced within %s; %s not found", wait, ref)
 			}
-			return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
+			return res, fault.NotFoundf("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
 		}
 	}
-	return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
+	return res, fault.NotFoundf("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
 }
 
 // iocExpiry is when one stored IOC item expires.
@@ -786,7 +787,7 @@ func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
 		if v := r.URL.Query().Get("wait"); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				writeError(w, badRequest("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
+				writeError(w, fault.Invalidf("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
 				return
 			}
 			wait = fetchWait(d)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -101,11 +102,11 @@ func (n *Node) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipient
 	if req.TLP != "" {
 		t, err := ioc.ParseTLP(req.TLP)
 		if err != nil {
-			return opts, nil, badRequest("TLP is clear, green, amber, amber+strict or red", "%v", err)
+			return opts, nil, fault.Invalidf("TLP is clear, green, amber, amber+strict or red", "%v", err)
 		}
 		opts.DefaultTLP = t
 		if t.Restricted() && len(req.To) == 0 {
-			return opts, nil, badRequest("name the recipients with --to", "TLP %s needs recipients", t)
+			return opts, nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", t)
 		}
 	}
 	ids, keys, err := n.recipientKeys(req.To)
@@ -137,10 +138,10 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("import is larger than %d bytes", maxImportBody),
-				hint: "split the file"}
+			return nil, &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("import is larger than %d bytes", maxImportBody),
+				Hint: "split the file"}
 		}
-		return nil, badRequest("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
+		return nil, fault.Invalidf("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
 	}
 	out := &ImportResult{Format: res.Format.String(), Objects: res.Objects, Records: len(res.Records), Merged: res.Merged,
 		ByType: map[string]int{}, ByTLP: map[string]int{}, Unlisted: res.Unlisted[0] + res.Unlisted[1] + res.Unlisted[2]}
@@ -156,9 +157,9 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 		out.ByTLP[res.Records[i].TLP.Name()]++
 	}
 	if ierr := res.Err(); ierr != nil && !req.Partial {
-		return out, &apiError{status: http.StatusUnprocessableEntity,
-			msg:  fmt.Sprintf("%d objects failed; nothing was stored", out.Failed),
-			hint: "see the issues; fix them, or import what converted with --partial"}
+		return out, &fault.Error{Kind: fault.Unprocessable,
+			Msg:  fmt.Sprintf("%d objects failed; nothing was stored", out.Failed),
+			Hint: "see the issues; fix them, or import what converted with --partial"}
 	}
 	if err := n.addCollection(req.Collection); err != nil {
 		return out, err
@@ -233,7 +234,7 @@ func (n *Node) apiImportIOCs(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(time.Now().Add(importTimeout))
 	rc.SetWriteDeadline(time.Now().Add(importTimeout))
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, &apiError{status: http.StatusUnsupportedMediaType, msg: "body must be application/json"})
+		writeError(w, &httpError{status: http.StatusUnsupportedMediaType, msg: "body must be application/json"})
 		return
 	}
 	req := importRequest(r.URL.Query())
@@ -262,12 +263,11 @@ func (n *Node) apiImportIOCs(w http.ResponseWriter, r *http.Request) {
 	line := ImportLine{Result: res}
 	status := http.StatusOK
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
+		st, body, internal := reply(err)
+		if internal {
 			n.log.Error("api", "path", r.URL.Path, "err", err)
-			ae = &apiError{status: http.StatusInternalServerError, msg: err.Error()}
 		}
-		line.Error, line.Hint, status = ae.msg, ae.hint, ae.status
+		line.Error, line.Hint, status = body.Error, body.Hint, st
 	}
 	if !streaming {
 		w.Header().Set("Content-Type", "application/x-ndjson")
@@ -293,7 +293,7 @@ func (n *Node) ExportIOCs(w io.Writer, format string, f IOCFilter) error {
 	case "misp":
 		return ioc.ExportMISP(w, entries)
 	}
-	return badRequest("formats: stix, misp", "unknown export format %q", format)
+	return fault.Invalidf("formats: stix, misp", "unknown export format %q", format)
 }
 
 // iocFilter reads the list filters from a query string.
@@ -309,7 +309,7 @@ func (n *Node) iocFilter(q url.Values) (IOCFilter, error) {
 	if s := q.Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return f, badRequest("use RFC 3339, e.g. 2026-11-23T00:00:00Z", "bad since: %v", err)
+			return f, fault.Invalidf("use RFC 3339, e.g. 2026-11-23T00:00:00Z", "bad since: %v", err)
 		}
 		f.Since = t
 	}
@@ -326,7 +326,7 @@ func (n *Node) apiExportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 	format := q.Get("format")
 	if format != "" && format != "stix" && format != "misp" {
-		writeError(w, badRequest("formats: stix, misp", "unknown export format %q", format))
+		writeError(w, fault.Invalidf("formats: stix, misp", "unknown export format %q", format))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

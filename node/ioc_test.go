@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -449,7 +449,7 @@ func FuzzIOCImportNode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		res, err := tn.n.ImportIOCs(bytes.NewReader(in), ImportRequest{TLP: "green", Partial: true}, nil)
 		if err != nil {
-			if res != nil || !errors.As(err, new(*apiError)) {
+			if res != nil || fault.As(err) == nil {
 				t.Fatalf("error %v with result %+v", err, res)
 			}
 			return

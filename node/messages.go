@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -85,13 +86,13 @@ func messageAAD(sp item.Space, author identity.ID) []byte {
 // is dialled.
 func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
 	if !utf8.ValidString(text) || strings.TrimSpace(text) == "" {
-		return nil, badRequest("send some text", "message text is empty or not UTF-8")
+		return nil, fault.Invalidf("send some text", "message text is empty or not UTF-8")
 	}
 	if len(text) > MaxMessageText {
-		return nil, badRequest("split it into several messages", "message is %d bytes, the limit is %d", len(text), MaxMessageText)
+		return nil, fault.Invalidf("split it into several messages", "message is %d bytes, the limit is %d", len(text), MaxMessageText)
 	}
 	if !n.isPeer(peer) {
-		return nil, notFound("add it first with 'ghostwire peer add'", "unknown peer %s", peer)
+		return nil, fault.NotFoundf("add it first with 'ghostwire peer add'", "unknown peer %s", peer)
 	}
 	now := n.cfg.Now()
 	if pk, err := n.peerKey(peer); err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -296,23 +295,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// errorf builds an API-visible error.
-type apiError struct {
-	status int
-	msg    string
-	hint   string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badRequest(hint, format string, a ...any) error {
-	return &apiError{status: 400, msg: fmt.Sprintf(format, a...), hint: hint}
-}
-
-func notFound(hint, format string, a ...any) error {
-	return &apiError{status: 404, msg: fmt.Sprintf(format, a...), hint: hint}
 }
 
 // watchReachable reports, once, when the listener's service is reachable.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -41,10 +42,10 @@ type Peer struct {
 func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	name = strings.TrimSpace(name)
 	if len(name) > maxPeerName || strings.ContainsAny(name, "\x00\n\r\t") {
-		return nil, badRequest("use a short name without control characters", "peer name is invalid")
+		return nil, fault.Invalidf("use a short name without control characters", "peer name is invalid")
 	}
 	if id == n.id {
-		return nil, badRequest("add the other peer's address", "that is this node's own address")
+		return nil, fault.Invalidf("add the other peer's address", "that is this node's own address")
 	}
 	// One AddPeer at a time: the name check and the write must not
 	// interleave with another's, or two peers could end up with one name.
@@ -52,7 +53,7 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	defer n.addPeerMu.Unlock()
 	if name != "" {
 		if other, err := n.peerByName(name); err == nil && other != id {
-			return nil, badRequest("choose another name", "name %q is already used by %s", name, other.Short())
+			return nil, fault.Invalidf("choose another name", "name %q is already used by %s", name, other.Short())
 		}
 	}
 	rec := peerRecord{Name: name, Added: n.cfg.Now().Unix()}
@@ -119,7 +120,7 @@ func (n *Node) peer(id identity.ID) (*Peer, error) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("add it first with 'ghostwire peer add'", "unknown peer %s", id)
+		return nil, fault.NotFoundf("add it first with 'ghostwire peer add'", "unknown peer %s", id)
 	}
 	return p, err
 }
@@ -185,14 +186,14 @@ func (n *Node) peerByName(name string) (identity.ID, error) {
 			return identity.ParseID(p.Onion)
 		}
 	}
-	return identity.ID{}, notFound("list peers with 'ghostwire peer list'", "no peer named %q", name)
+	return identity.ID{}, fault.NotFoundf("list peers with 'ghostwire peer list'", "no peer named %q", name)
 }
 
 // ResolvePeer reads a peer given by onion address or by name.
 func (n *Node) ResolvePeer(s string) (identity.ID, error) {
 	if id, err := identity.ParseID(s); err == nil {
 		if !n.isPeer(id) {
-			return id, notFound("add it first with 'ghostwire peer add "+id.String()+"'", "unknown peer %s", id)
+			return id, fault.NotFoundf("add it first with 'ghostwire peer add "+id.String()+"'", "unknown peer %s", id)
 		}
 		return id, nil
 	}
