@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -316,6 +317,28 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 			for _, b := range banned {
 				if imp == b {
 					t.Errorf("%s imports %s; verify signatures with identity.ID.Verify (docs/protocol.md §1.3)", p.ImportPath, imp)
+				}
+			}
+		}
+	}
+}
+
+// TestServicesStayBelowTheNode: an item-kind service (dm; collection, room
+// and trust to come) is called by the node through its Scopes, Check and
+// Accepted methods and reaches the node only through the Host interface it
+// declares, so it never imports node; it speaks neither HTTP nor a
+// transport (the local API and cloak's transports are the node's).
+func TestServicesStayBelowTheNode(t *testing.T) {
+	services := []string{"dm"}
+	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
+	for _, p := range listPackages(t) {
+		for _, svc := range services {
+			if p.ImportPath != module+"/"+svc {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if slices.Contains(never, imp) {
+					t.Errorf("%s imports %s; a service never imports the node, HTTP or a transport", p.ImportPath, imp)
 				}
 			}
 		}

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/item"
 )
 
 // API limits (docs/api.md).
@@ -224,7 +224,7 @@ func (n *Node) Status() (*Status, error) {
 		return nil, err
 	}
 	st := &Status{Onion: n.id.String(), Transport: n.cfg.Transport.Status(), Peers: len(n.peerIDs()), Items: items,
-		Queued: len(n.outboxMessages(nil))}
+		Queued: n.dm.Queued()}
 	n.mu.Lock()
 	live := make([]*peerSession, 0, len(n.sessions))
 	for _, ps := range n.sessions {
@@ -297,7 +297,7 @@ func (n *Node) apiSendMessage(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	m, err := n.SendMessage(id, req.Text)
+	m, err := n.dm.Send(id, req.Text)
 	return http.StatusAccepted, m, err
 }
 
@@ -317,9 +317,9 @@ func (n *Node) apiMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Query().Get("follow") == "" {
 		n.handle(func(*http.Request) (int, any, error) {
-			m, err := n.Messages(only)
+			m, err := n.dm.List(only, nil)
 			if m == nil {
-				m = []*Message{}
+				m = []*dm.Message{}
 			}
 			return http.StatusOK, m, err
 		})(w, r)
@@ -331,12 +331,12 @@ func (n *Node) apiMessages(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	seen := map[string]string{}
-	opened := map[item.ID]messageBody{}
+	opened := dm.NewCache()
 	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
 	defer cancel()
 	for {
 		ch := n.changedCh()
-		msgs, err := n.messages(only, opened)
+		msgs, err := n.dm.List(only, opened)
 		if err != nil {
 			return
 		}

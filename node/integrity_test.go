@@ -319,7 +319,7 @@ func TestForgedTombstonePartition(t *testing.T) {
 	plant(t, mallory, f, trustedScope())
 	mustSync(t, mallory, h)
 
-	if _, err := h.SendMessage(p.ID(), "still talking"); err != nil {
+	if _, err := h.dm.Send(p.ID(), "still talking"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
@@ -353,7 +353,7 @@ func checkPlacement(t *testing.T, at *hnode, from identity.ID, got []received) {
 
 func countMessages(t *testing.T, h *hnode, text string) int {
 	t.Helper()
-	msgs, err := h.Messages(nil)
+	msgs, err := h.dm.List(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestForgedTombstoneDisclosure(t *testing.T) {
 	pairUp(t, h, mallory)
 	pairUp(t, h, c)
 	mustSync(t, h, b) // recipient keys both ways
-	dm, err := h.SendMessage(b.ID(), "for b only")
+	dm, err := h.dm.Send(b.ID(), "for b only")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,10 +430,10 @@ func TestRestoredIdentity(t *testing.T) {
 	a, b := newHNode(t, 0x61), newHNode(t, 0x62)
 	pairUp(t, a, b)
 	mustSync(t, a, b)
-	if _, err := a.SendMessage(b.ID(), "from a, before"); err != nil {
+	if _, err := a.dm.Send(b.ID(), "from a, before"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.SendMessage(a.ID(), "from b, before"); err != nil {
+	if _, err := b.dm.Send(a.ID(), "from b, before"); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, a, b)
@@ -453,7 +453,7 @@ func TestRestoredIdentity(t *testing.T) {
 			t.Errorf("the restored node reads %q %d times, want 1", text, n)
 		}
 	}
-	if _, err := restored.SendMessage(b.ID(), "from a, after"); err != nil {
+	if _, err := restored.dm.Send(b.ID(), "from a, after"); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, restored, b)
@@ -504,7 +504,7 @@ func TestFutureItemWaits(t *testing.T) {
 	early := dropIOC(t, a, "early.example", "clear")
 	a.setSkew(0)
 	after := dropIOC(t, a, "after.example", "clear")
-	if _, err := a.SendMessage(b.ID(), "sent with it"); err != nil {
+	if _, err := a.dm.Send(b.ID(), "sent with it"); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, a, b)
@@ -574,7 +574,7 @@ func TestFloodedScope(t *testing.T) {
 	if _, err := h.DropIOC(DropRequest{Type: "domain", Value: "mine.example"}); err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("dropping into the full collection: %v, want an error saying it is full", err)
 	}
-	if _, err := h.SendMessage(p.ID(), "the flood does not reach us"); err != nil {
+	if _, err := h.dm.Send(p.ID(), "the flood does not reach us"); err != nil {
 		t.Fatal(err)
 	}
 	green := dropIOC(t, h, "green-still-flows.example", "green")
@@ -610,16 +610,16 @@ func TestBackdatedMessageListedOnArrival(t *testing.T) {
 	a, b := newHNode(t, 0xa1), newHNode(t, 0xa2)
 	pairUp(t, a, b)
 	mustSync(t, a, b)
-	if _, err := b.SendMessage(a.ID(), "first"); err != nil {
+	if _, err := b.dm.Send(a.ID(), "first"); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, a, b)
 	b.setSkew(-time.Hour)
-	if _, err := b.SendMessage(a.ID(), "backdated"); err != nil {
+	if _, err := b.dm.Send(a.ID(), "backdated"); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, a, b)
-	msgs, err := a.Messages(nil)
+	msgs, err := a.dm.List(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

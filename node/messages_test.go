@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 )
@@ -31,14 +31,14 @@ func TestFollowOpensEachMessageOnce(t *testing.T) {
 	}
 	const count = 20
 	for i := range count {
-		if _, err := a.SendMessage(b.ID(), fmt.Sprintf("message %d", i)); err != nil {
+		if _, err := a.dm.Send(b.ID(), fmt.Sprintf("message %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	opened := map[item.ID]messageBody{}
-	first, err := a.messages(nil, opened)
-	if err != nil || len(first) != count || len(opened) != count {
-		t.Fatalf("first listing: %d messages, %d opened, %v; want %d", len(first), len(opened), err, count)
+	opened := dm.NewCache()
+	first, err := a.dm.List(nil, opened)
+	if err != nil || len(first) != count || opened.Len() != count {
+		t.Fatalf("first listing: %d messages, %d opened, %v; want %d", len(first), opened.Len(), err, count)
 	}
 	other, err := identity.NewKeyFromSeed(bytes.Repeat([]byte{0x93}, 32))
 	if err != nil {
@@ -47,7 +47,7 @@ func TestFollowOpensEachMessageOnce(t *testing.T) {
 	if a.rkey, err = recipient.Derive(other); err != nil {
 		t.Fatal(err)
 	}
-	again, err := a.messages(nil, opened)
+	again, err := a.dm.List(nil, opened)
 	if err != nil || len(again) != count {
 		t.Fatalf("listing again with the cache: %d messages, %v; want all %d without opening any", len(again), err, count)
 	}
@@ -56,7 +56,7 @@ func TestFollowOpensEachMessageOnce(t *testing.T) {
 			t.Fatalf("message %d listed as %q, first as %q", i, again[i].Text, first[i].Text)
 		}
 	}
-	if plain, _ := a.Messages(nil); len(plain) != 0 {
+	if plain, _ := a.dm.List(nil, nil); len(plain) != 0 {
 		t.Fatalf("a plain listing with the wrong key opened %d messages: the cache leaked into it", len(plain))
 	}
 }

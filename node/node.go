@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -96,6 +97,8 @@ type Node struct {
 	lastSync    time.Time
 	changed     chan struct{} // closed and replaced on every stored change (for --follow)
 
+	dm *dm.Service // direct messages (package dm)
+
 	sets   scopeSets   // the sync engine's sets, kept current by the store
 	future futureItems // items from a little past our clock's limit (future.go)
 
@@ -145,6 +148,7 @@ func New(cfg Config) (*Node, error) {
 		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, fullScopes: map[item.Scope]bool{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
+	n.dm = dm.New(host{n})
 	cfg.Store.OnIndexed(&n.sets)
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err

@@ -269,3 +269,11 @@ func (n *Node) peerKeyItem(peer identity.ID) (*item.Item, error) {
 	it, _, err := n.db.GetItem(id)
 	return it, err
 }
+
+// peerName is the peer's local name, or "" if it has none (or is gone).
+func (n *Node) peerName(peer identity.ID) string {
+	if p, err := n.peer(peer); err == nil {
+		return p.Name
+	}
+	return ""
+}

@@ -113,7 +113,7 @@ func (p *propRun) act() {
 		it := dropIOC(t, h, fmt.Sprintf("amber%d-%d.example", a, len(p.made)), "amber", p.nodes[b].ID().String())
 		p.made = append(p.made, madeItem{it: it, audience: []int{a, b}})
 	case 3:
-		m, err := h.SendMessage(p.nodes[b].ID(), fmt.Sprintf("dm %d", len(p.made)))
+		m, err := h.dm.Send(p.nodes[b].ID(), fmt.Sprintf("dm %d", len(p.made)))
 		if err != nil {
 			t.Fatal(err)
 		}

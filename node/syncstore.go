@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -142,11 +143,6 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 	if len(entries) == 0 {
 		return nil
 	}
-	// Arrival times first: one recorded for a message a stop kept from
-	// being stored is harmless, a message listed without one is not.
-	if err := n.noteArrivals(items); err != nil {
-		return err
-	}
 	added, err := n.putItems(entries, n.expiryOf(items))
 	if err != nil {
 		return err
@@ -161,8 +157,8 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 			}
 		}
 	}
-	if gotKey {
-		n.flushOutbox(peer)
+	if err := n.dm.Accepted(peer, items, gotKey); err != nil {
+		return err
 	}
 	if added > 0 {
 		n.log.Info("items received", "peer", peer, "new", added)
@@ -273,4 +269,39 @@ func checkRange(raw [][]byte, out []checked, now time.Time, first, step int) err
 		out[i] = checked{it, it.Verify(now)}
 	}
 	return nil
+}
+
+// bucketDelivered records items a peer acknowledged: item ID → delivery
+// time (Unix seconds, 8 bytes). The direct-message service reads it for a
+// message's state.
+const bucketDelivered = "delivered"
+
+func (n *Node) delivered(id item.ID) bool {
+	err := n.db.View(func(tx *store.Tx) error {
+		_, err := tx.Get(bucketDelivered, id[:])
+		return err
+	})
+	return err == nil
+}
+
+// markDelivered records that peer acknowledged ids (stored durably there).
+func (n *Node) markDelivered(ids []item.ID) error {
+	now := make([]byte, 8)
+	binary.BigEndian.PutUint64(now, uint64(n.cfg.Now().Unix()))
+	wrote := false
+	err := n.db.Update(func(tx *store.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Get(bucketDelivered, id[:]); errors.Is(err, store.ErrNotFound) {
+				if err := tx.Put(bucketDelivered, id[:], now); err != nil {
+					return err
+				}
+				wrote = true
+			}
+		}
+		return nil
+	})
+	if err == nil && wrote {
+		n.notifyChanged()
+	}
+	return err
 }

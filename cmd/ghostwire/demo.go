@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -227,22 +228,22 @@ func runDemo(e *env, args []string) error {
 
 // demoMessage sends text from p to q and waits until p sees it read.
 func demoMessage(e *env, p, q *demoPeer, text string) error {
-	var m node.Message
+	var m dm.Message
 	if err := p.api.do(e.ctx, "POST", "/v1/messages", map[string]string{"peer": q.name, "text": text}, &m); err != nil {
 		return err
 	}
 	// q reads its messages (which sends the read receipt), p waits for it.
 	return waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-		var in []node.Message
+		var in []dm.Message
 		if err := q.api.do(ctx, "GET", "/v1/messages?peer="+p.name, nil, &in); err != nil {
 			return false, err
 		}
-		var out []node.Message
+		var out []dm.Message
 		if err := p.api.do(ctx, "GET", "/v1/messages?peer="+q.name, nil, &out); err != nil {
 			return false, err
 		}
 		for _, o := range out {
-			if o.Text == text && o.Direction == "out" && o.State == node.StateRead {
+			if o.Text == text && o.Direction == "out" && o.State == dm.StateRead {
 				return true, nil
 			}
 		}

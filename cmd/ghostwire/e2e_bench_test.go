@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
@@ -94,7 +95,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		streamDone := make(chan error, 1)
 		go func() {
 			streamDone <- alice.api.stream(ctx, "/v1/messages?peer=bob&follow=1", func(raw json.RawMessage) error {
-				var m node.Message
+				var m dm.Message
 				if err := json.Unmarshal(raw, &m); err != nil {
 					return err
 				}
@@ -109,7 +110,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		var lat []time.Duration
 		for i := range sends {
 			t0 := time.Now()
-			var m node.Message
+			var m dm.Message
 			if err := alice.api.do(ctx, http.MethodPost, "/v1/messages", map[string]string{"peer": "bob", "text": fmt.Sprintf("timing %d", i)}, &m); err != nil {
 				b.Fatal(err)
 			}
@@ -118,7 +119,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 			for {
 				select {
 				case c := <-changes:
-					if c.id == m.ID && (c.state == node.StateDelivered || c.state == node.StateRead) {
+					if c.id == m.ID && (c.state == dm.StateDelivered || c.state == dm.StateRead) {
 						lat = append(lat, c.at.Sub(t0))
 						break wait
 					}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -249,12 +250,12 @@ func (n *e2eNode) waitReachable(t testing.TB) {
 }
 
 // messages lists n's conversation with peer (by name) keyed by text.
-func (n *e2eNode) messages(peer string) (map[string]node.Message, error) {
-	var ms []node.Message
+func (n *e2eNode) messages(peer string) (map[string]dm.Message, error) {
+	var ms []dm.Message
 	if err := n.get("/v1/messages?peer="+peer, &ms); err != nil {
 		return nil, err
 	}
-	out := map[string]node.Message{}
+	out := map[string]dm.Message{}
 	for _, m := range ms {
 		out[m.Text] = m
 	}
@@ -263,9 +264,9 @@ func (n *e2eNode) messages(peer string) (map[string]node.Message, error) {
 
 // waitMessage waits until n holds a message with text from or to peer in
 // one of the states.
-func (n *e2eNode) waitMessage(t testing.TB, peer, text string, states ...string) node.Message {
+func (n *e2eNode) waitMessage(t testing.TB, peer, text string, states ...string) dm.Message {
 	t.Helper()
-	var got node.Message
+	var got dm.Message
 	eventually(t, fmt.Sprintf("%s sees %q with %s as %v", n.name, text, peer, states), e2eSyncLimit, func() (bool, string) {
 		ms, err := n.messages(peer)
 		if err != nil {
@@ -333,20 +334,20 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	pair(t, nodes...)
 
 	// The demo: alice → bob, bob → alice, carol's GREEN IOC reaches both.
-	var sent node.Message
+	var sent dm.Message
 	alice.cli(t, &sent, "msg", "send", "bob", "hello bob")
 	if sent.Direction != "out" || sent.Text != "hello bob" || sent.Peer != bob.onion {
 		t.Fatalf("msg send answered %+v", sent)
 	}
-	in := bob.waitMessage(t, "alice", "hello bob", node.StateReceived, node.StateRead)
+	in := bob.waitMessage(t, "alice", "hello bob", dm.StateReceived, dm.StateRead)
 	if in.Direction != "in" || in.Peer != alice.onion || in.PeerName != "alice" {
 		t.Fatalf("bob holds %+v", in)
 	}
 	// bob listed it (waitMessage did), so alice sees it read.
-	alice.waitMessage(t, "bob", "hello bob", node.StateRead)
+	alice.waitMessage(t, "bob", "hello bob", dm.StateRead)
 	bob.cli(t, &sent, "msg", "send", "alice", "hi alice")
-	alice.waitMessage(t, "bob", "hi alice", node.StateReceived, node.StateRead)
-	bob.waitMessage(t, "alice", "hi alice", node.StateRead)
+	alice.waitMessage(t, "bob", "hi alice", dm.StateReceived, dm.StateRead)
+	bob.waitMessage(t, "alice", "hi alice", dm.StateRead)
 
 	var drop node.IOC
 	carol.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "Login-Update.Example.", "--tlp", "green", "--tag", "phishing")
@@ -375,10 +376,10 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	bob.stop(t)
 	queued := []string{"while you were out 1", "while you were out 2", "while you were out 3"}
 	for _, text := range queued {
-		var m node.Message
+		var m dm.Message
 		alice.cli(t, &m, "msg", "send", "bob", text)
-		if m.State != node.StateQueued {
-			t.Fatalf("a message to a stopped peer is %q, want %q", m.State, node.StateQueued)
+		if m.State != dm.StateQueued {
+			t.Fatalf("a message to a stopped peer is %q, want %q", m.State, dm.StateQueued)
 		}
 	}
 	ms, err := alice.messages("bob")
@@ -386,7 +387,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, text := range queued {
-		if ms[text].State != node.StateQueued {
+		if ms[text].State != dm.StateQueued {
 			t.Fatalf("alice lists %q as %q while bob is down, want queued", text, ms[text].State)
 		}
 	}
@@ -396,11 +397,11 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	bob.start(t)
 	bob.waitReachable(t)
 	for _, text := range queued {
-		alice.waitMessage(t, "bob", text, node.StateDelivered, node.StateRead)
-		bob.waitMessage(t, "alice", text, node.StateReceived, node.StateRead)
+		alice.waitMessage(t, "bob", text, dm.StateDelivered, dm.StateRead)
+		bob.waitMessage(t, "alice", text, dm.StateReceived, dm.StateRead)
 	}
 	for _, text := range queued {
-		alice.waitMessage(t, "bob", text, node.StateRead)
+		alice.waitMessage(t, "bob", text, dm.StateRead)
 	}
 	// What bob held before the restart is still there.
 	ms, err = bob.messages("alice")
@@ -452,7 +453,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := ms["are you there?"]; m.State != node.StateQueued {
+	if m := ms["are you there?"]; m.State != dm.StateQueued {
 		t.Fatalf("bob's message to alice, who removed him, is %q, want queued", m.State)
 	}
 	var st node.Status
@@ -502,7 +503,7 @@ func TestSIGTERMDuringSync(t *testing.T) {
 	queue := func() {
 		for range perRound {
 			seq++
-			var m node.Message
+			var m dm.Message
 			if err := alice.api.do(context.Background(), http.MethodPost, "/v1/messages",
 				map[string]string{"peer": "bob", "text": fmt.Sprintf("item %04d", seq)}, &m); err != nil {
 				t.Fatal(err)
@@ -582,7 +583,7 @@ func ackedAt(t testing.TB, alice *e2eNode) []string {
 	}
 	var ids []string
 	for _, m := range ms {
-		if m.Direction == "out" && (m.State == node.StateDelivered || m.State == node.StateRead) {
+		if m.Direction == "out" && (m.State == dm.StateDelivered || m.State == dm.StateRead) {
 			ids = append(ids, m.ID)
 		}
 	}

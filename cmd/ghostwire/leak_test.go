@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -1092,7 +1093,7 @@ func TestLeakTwoPeers(t *testing.T) {
 	const text = "leak test: hello bob"
 	gwBounded(t, 40*time.Second, "msg", "send", "bob", text, "--data", alice.data).ok(t, "alice sends")
 	poll(t, "alice's message delivered", deliveryLimit, func() (bool, string) {
-		var ms []node.Message
+		var ms []dm.Message
 		r := gwBounded(t, 10*time.Second, "msg", "list", "--data", alice.data, "--json")
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ms) != nil {
 			return false, r.stderr
@@ -1104,11 +1105,11 @@ func TestLeakTwoPeers(t *testing.T) {
 		}
 		return false, r.stdout
 	})
-	var got []node.Message
+	var got []dm.Message
 	if err := json.Unmarshal([]byte(gwBounded(t, 10*time.Second, "msg", "list", "--data", bob.data, "--json").ok(t, "bob lists")), &got); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(got, func(m node.Message) bool { return m.Direction == "in" && m.Text == text }) {
+	if !slices.ContainsFunc(got, func(m dm.Message) bool { return m.Direction == "in" && m.Text == text }) {
 		t.Fatalf("bob does not hold alice's message: %+v", got)
 	}
 	for _, p := range peers {

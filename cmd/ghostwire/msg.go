@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ghostwire/ghostwire/node"
+	"github.com/ghostwire/ghostwire/dm"
 )
 
 func init() {
@@ -51,7 +51,7 @@ func runMsg(e *env, args []string) error {
 		}
 		text := pos[1]
 		if text == "-" {
-			b, err := io.ReadAll(io.LimitReader(e.stdin, node.MaxMessageText+1))
+			b, err := io.ReadAll(io.LimitReader(e.stdin, dm.MaxMessageText+1))
 			if err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ func runMsg(e *env, args []string) error {
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 		defer cancel()
-		var m node.Message
+		var m dm.Message
 		if err := api.do(ctx, "POST", "/v1/messages", map[string]string{"peer": pos[0], "text": text}, &m); err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func runMsg(e *env, args []string) error {
 					fmt.Fprintln(e.stdout, string(raw))
 					return nil
 				}
-				var m node.Message
+				var m dm.Message
 				if err := json.Unmarshal(raw, &m); err != nil {
 					return err
 				}
@@ -87,7 +87,7 @@ func runMsg(e *env, args []string) error {
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 		defer cancel()
-		var ms []node.Message
+		var ms []dm.Message
 		if err := api.do(ctx, "GET", "/v1/messages"+query("peer", *peer), nil, &ms); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func runMsg(e *env, args []string) error {
 	return nil
 }
 
-func printMessage(e *env, m *node.Message) {
+func printMessage(e *env, m *dm.Message) {
 	who := m.PeerName
 	if who == "" {
 		who = shortID(m.Peer)

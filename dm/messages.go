@@ -1,4 +1,4 @@
-package node
+package dm
 
 import (
 	"encoding/binary"
@@ -24,10 +24,9 @@ import (
 const MaxMessageText = 32 << 10
 
 const (
-	bucketOutbox    = "outbox"    // created (8) ‖ random (8) → outboxEntry: waiting for the peer's key
-	bucketDelivered = "delivered" // item ID → delivery time (8): the peer acknowledged it
-	bucketReadSent  = "readsent"  // item ID → empty: we sent a receipt for this incoming message
-	bucketReceived  = "received"  // item ID → arrival time (Unix ms, 8): an incoming message, when it arrived
+	bucketOutbox   = "outbox"   // created (8) ‖ random (8) → outboxEntry: waiting for the peer's key
+	bucketReadSent = "readsent" // item ID → empty: we sent a receipt for this incoming message
+	bucketReceived = "received" // item ID → arrival time (Unix ms, 8): an incoming message, when it arrived
 )
 
 type messageBody struct {
@@ -79,68 +78,68 @@ func messageAAD(sp item.Space, author identity.ID) []byte {
 	return append(append([]byte{}, sp[:]...), author.Bytes()...)
 }
 
-// SendMessage stores a message to peer. If the peer's recipient key is
+// Send stores a message to peer. If the peer's recipient key is
 // known the message is sealed and stored as an item at once; otherwise it
 // waits in the outbox (encrypted at rest by the store) until the first sync
 // with the peer brings the key. Either way it is never lost, and the peer
 // is dialled.
-func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
+func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 	if !utf8.ValidString(text) || strings.TrimSpace(text) == "" {
 		return nil, fault.Invalidf("send some text", "message text is empty or not UTF-8")
 	}
 	if len(text) > MaxMessageText {
 		return nil, fault.Invalidf("split it into several messages", "message is %d bytes, the limit is %d", len(text), MaxMessageText)
 	}
-	if !n.isPeer(peer) {
+	if !s.h.IsPeer(peer) {
 		return nil, fault.NotFoundf("add it first with 'ghostwire peer add'", "unknown peer %s", peer)
 	}
-	now := n.cfg.Now()
-	if pk, err := n.peerKey(peer); err == nil {
-		it, err := n.sealMessage(peer, pk, text, now)
+	now := s.h.Now()
+	if pk, err := s.h.PeerKey(peer); err == nil {
+		it, err := s.sealMessage(peer, pk, text, now)
 		if err != nil {
 			return nil, err
 		}
-		n.afterLocalItems(peer, it)
-		m, err := n.messageFrom(it, peer, nil, nil, nil)
+		s.h.Sent(peer, it)
+		m, err := s.messageFrom(it, peer, nil, nil, nil)
 		if m != nil {
-			m.PeerName = n.peerName(peer)
+			m.PeerName = s.h.PeerName(peer)
 		}
 		return m, err
 	}
 	key := make([]byte, 16)
 	binary.BigEndian.PutUint64(key, uint64(now.UnixNano()))
-	if _, err := io.ReadFull(n.cfg.Rand, key[8:]); err != nil {
+	if _, err := io.ReadFull(s.h.Rand(), key[8:]); err != nil {
 		// A short key could collide with and overwrite another queued message.
-		return nil, fmt.Errorf("node: reading randomness: %w", err)
+		return nil, fmt.Errorf("dm: reading randomness: %w", err)
 	}
 	b, err := wire.Marshal(outboxEntry{Peer: peer.Bytes(), Text: text})
 	if err != nil {
 		return nil, err
 	}
-	if err := n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketOutbox, key, b) }); err != nil {
+	if err := s.h.Store().Update(func(tx *store.Tx) error { return tx.Put(bucketOutbox, key, b) }); err != nil {
 		return nil, err
 	}
-	n.urge(peer)
-	n.notifyChanged()
+	s.h.Urge(peer)
+	s.h.Changed()
 	return &Message{ID: "outbox-" + hex.EncodeToString(key), Peer: peer.String(), Direction: "out", Text: text,
 		Created: now.UTC().Truncate(time.Millisecond), State: StateQueued}, nil
 }
 
-func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time) (*item.Item, error) {
+func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time) (*item.Item, error) {
 	body, err := wire.Marshal(messageBody{Text: text})
 	if err != nil {
 		return nil, err
 	}
-	sp := item.DirectSpace(n.id, peer)
-	sealed, err := recipient.Seal(n.cfg.Rand, body, messageAAD(sp, n.id), []*recipient.PublicKey{pk, n.rkey.Public()})
+	sp := item.DirectSpace(s.h.ID(), peer)
+	sealed, err := recipient.Seal(s.h.Rand(), body, messageAAD(sp, s.h.ID()), []*recipient.PublicKey{pk, s.h.RecipientKey().Public()})
 	if err != nil {
 		return nil, err
 	}
-	it, err := item.New(n.key, item.KindMessage, sp, at, sealed)
+	it, err := item.New(s.h.Key(), item.KindMessage, sp, at, sealed)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(n.id, peer)}}}); err != nil {
+	if _, err := s.h.Store().PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(s.h.ID(), peer)}}}); err != nil {
 		return nil, err
 	}
 	return it, nil
@@ -150,8 +149,8 @@ func (n *Node) sealMessage(peer identity.ID, pk *recipient.PublicKey, text strin
 // Each message becomes an item and leaves the outbox in one transaction
 // order: item stored first, then the outbox entry removed, so a crash in
 // between can at worst send a message twice, never lose it.
-func (n *Node) flushOutbox(peer identity.ID) {
-	pk, err := n.peerKey(peer)
+func (s *Service) flushOutbox(peer identity.ID) {
+	pk, err := s.h.PeerKey(peer)
 	if err != nil {
 		return
 	}
@@ -160,7 +159,7 @@ func (n *Node) flushOutbox(peer identity.ID) {
 		e   outboxEntry
 	}
 	var pending []entry
-	n.db.View(func(tx *store.Tx) error {
+	s.h.Store().View(func(tx *store.Tx) error {
 		return tx.Scan(bucketOutbox, nil, func(k, v []byte) error {
 			var e outboxEntry
 			if wire.Unmarshal(v, &e) == nil && string(e.Peer) == string(peer.Bytes()) {
@@ -172,34 +171,48 @@ func (n *Node) flushOutbox(peer identity.ID) {
 	var made []*item.Item
 	for _, p := range pending {
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(p.key[:8])))
-		it, err := n.sealMessage(peer, pk, p.e.Text, at)
+		it, err := s.sealMessage(peer, pk, p.e.Text, at)
 		if err != nil {
-			n.log.Warn("sealing a queued message failed", "peer", peer, "err", err)
+			s.h.Log().Warn("sealing a queued message failed", "peer", peer, "err", err)
 			continue
 		}
-		if err := n.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) }); err != nil {
-			n.log.Warn("clearing the outbox failed", "err", err)
+		if err := s.h.Store().Update(func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) }); err != nil {
+			s.h.Log().Warn("clearing the outbox failed", "err", err)
 		}
 		made = append(made, it)
 	}
 	if len(made) > 0 {
-		n.log.Info("queued messages sealed", "peer", peer, "count", len(made))
-		n.afterLocalItems(peer, made...)
+		s.h.Log().Info("queued messages sealed", "peer", peer, "count", len(made))
+		s.h.Sent(peer, made...)
 	}
 }
 
-// Messages lists direct messages, oldest first, optionally with one peer.
-// Listing marks incoming messages as read: the node then sends a receipt.
-func (n *Node) Messages(only *identity.ID) ([]*Message, error) { return n.messages(only, nil) }
+// List lists direct messages, optionally with one peer, in the order ours
+// were sent and theirs arrived. Listing marks incoming messages as read:
+// the node then sends a receipt. c, if not nil, keeps the bodies opened
+// across calls (a --follow stream lists again on every change).
+func (s *Service) List(only *identity.ID, c *Cache) ([]*Message, error) {
+	var opened map[item.ID]messageBody
+	if c != nil {
+		opened = c.bodies
+	}
+	return s.messages(only, opened)
+}
 
-// messages is Messages. opened, if not nil, keeps the bodies of the
+// Cache keeps message bodies already opened, for List.
+type Cache struct{ bodies map[item.ID]messageBody }
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{bodies: map[item.ID]messageBody{}} }
+
+// messages is List. opened, if not nil, keeps the bodies of the
 // messages already decrypted, by item ID, across calls: a --follow stream
 // lists again on every change, and opening each message (an ML-KEM
 // decapsulation and an X25519) again every time cost 0.1 ms per message of
 // history per change. Bodies of messages no longer listed (deleted) leave
 // it.
-func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*Message, error) {
-	peers := n.peerIDs()
+func (s *Service) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*Message, error) {
+	peers := s.h.Peers()
 	if only != nil {
 		peers = []identity.ID{*only}
 	}
@@ -209,14 +222,14 @@ func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*M
 		seen = map[item.ID]bool{}
 	}
 	for _, p := range peers {
-		msgs, unread, err := n.conversation(p, opened, seen)
+		msgs, unread, err := s.conversation(p, opened, seen)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, msgs...)
 		if len(unread) > 0 {
-			if err := n.sendReceipt(p, unread); err != nil {
-				n.log.Warn("sending a read receipt failed", "peer", p, "err", err)
+			if err := s.sendReceipt(p, unread); err != nil {
+				s.h.Log().Warn("sending a read receipt failed", "peer", p, "err", err)
 			}
 		}
 	}
@@ -225,7 +238,7 @@ func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*M
 			delete(opened, id)
 		}
 	}
-	out = append(out, n.outboxMessages(only)...)
+	out = append(out, s.outboxMessages(only)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].order().Before(out[j].order()) })
 	return out, nil
 }
@@ -233,11 +246,11 @@ func (n *Node) messages(only *identity.ID, opened map[item.ID]messageBody) ([]*M
 // conversation decodes the direct space with peer, taking bodies from
 // opened and adding the ones it opens (if opened is not nil), and notes
 // every message in seen.
-func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, seen map[item.ID]bool) (msgs []*Message, unread []item.ID, err error) {
-	sp := item.DirectSpace(n.id, peer)
+func (s *Service) conversation(peer identity.ID, opened map[item.ID]messageBody, seen map[item.ID]bool) (msgs []*Message, unread []item.ID, err error) {
+	sp := item.DirectSpace(s.h.ID(), peer)
 	read := map[item.ID]bool{}
 	var items []*item.Item
-	err = n.db.SpaceItems(sp, func(it *item.Item) error {
+	err = s.h.Store().SpaceItems(sp, func(it *item.Item) error {
 		switch it.Kind() {
 		case item.KindReceipt:
 			if it.Author() != peer {
@@ -259,14 +272,14 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 	if err != nil {
 		return nil, nil, err
 	}
-	name := n.peerName(peer) // once, not per message
+	name := s.h.PeerName(peer) // once, not per message
 	for _, it := range items {
 		if seen != nil {
 			seen[it.ID()] = true
 		}
-		m, err := n.messageFrom(it, peer, read, &unread, opened)
+		m, err := s.messageFrom(it, peer, read, &unread, opened)
 		if err != nil {
-			n.log.Warn("a stored message does not open", "peer", peer, "err", err)
+			s.h.Log().Warn("a stored message does not open", "peer", peer, "err", err)
 			continue
 		}
 		m.PeerName = name
@@ -275,19 +288,11 @@ func (n *Node) conversation(peer identity.ID, opened map[item.ID]messageBody, se
 	return msgs, unread, nil
 }
 
-// peerName is the peer's local name, or "" if it has none (or is gone).
-func (n *Node) peerName(peer identity.ID) string {
-	if p, err := n.peer(peer); err == nil {
-		return p.Name
-	}
-	return ""
-}
-
-func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]bool, unread *[]item.ID, opened map[item.ID]messageBody) (*Message, error) {
+func (s *Service) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]bool, unread *[]item.ID, opened map[item.ID]messageBody) (*Message, error) {
 	id := it.ID()
 	body, ok := opened[id]
 	if !ok {
-		pt, err := recipient.Open(it.Payload(), messageAAD(it.Space(), it.Author()), n.rkey)
+		pt, err := recipient.Open(it.Payload(), messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
 		if err != nil {
 			return nil, err
 		}
@@ -299,19 +304,19 @@ func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]boo
 		}
 	}
 	m := &Message{ID: id.String(), Peer: peer.String(), Text: body.Text, Created: it.Created()}
-	if it.Author() == n.id {
+	if it.Author() == s.h.ID() {
 		m.Direction, m.State = "out", StateQueued
 		if read[id] {
 			m.State = StateRead
-		} else if n.delivered(id) {
+		} else if s.delivered(id) {
 			m.State = StateDelivered
 		}
 	} else {
 		m.Direction, m.State = "in", StateReceived
-		if t, ok := n.receivedAt(id); ok {
+		if t, ok := s.receivedAt(id); ok {
 			m.Received = &t
 		}
-		if n.readSent(id) {
+		if s.readSent(id) {
 			m.State = StateRead
 		} else if unread != nil {
 			*unread = append(*unread, id)
@@ -320,9 +325,9 @@ func (n *Node) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]boo
 	return m, nil
 }
 
-func (n *Node) outboxMessages(only *identity.ID) []*Message {
+func (s *Service) outboxMessages(only *identity.ID) []*Message {
 	var out []*Message
-	n.db.View(func(tx *store.Tx) error {
+	s.h.Store().View(func(tx *store.Tx) error {
 		return tx.Scan(bucketOutbox, nil, func(k, v []byte) error {
 			var e outboxEntry
 			if wire.Unmarshal(v, &e) != nil {
@@ -340,7 +345,7 @@ func (n *Node) outboxMessages(only *identity.ID) []*Message {
 	return out
 }
 
-func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
+func (s *Service) sendReceipt(peer identity.ID, ids []item.ID) error {
 	body := receiptBody{}
 	for _, id := range ids {
 		body.Read = append(body.Read, append([]byte{}, id[:]...))
@@ -349,14 +354,14 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	it, err := item.New(n.key, item.KindReceipt, item.DirectSpace(n.id, peer), n.cfg.Now(), b)
+	it, err := item.New(s.h.Key(), item.KindReceipt, item.DirectSpace(s.h.ID(), peer), s.h.Now(), b)
 	if err != nil {
 		return err
 	}
-	if _, err := n.db.PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(n.id, peer)}}}); err != nil {
+	if _, err := s.h.Store().PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(s.h.ID(), peer)}}}); err != nil {
 		return err
 	}
-	err = n.db.Update(func(tx *store.Tx) error {
+	err = s.h.Store().Update(func(tx *store.Tx) error {
 		for _, id := range ids {
 			if err := tx.Put(bucketReadSent, id[:], nil); err != nil {
 				return err
@@ -367,17 +372,17 @@ func (n *Node) sendReceipt(peer identity.ID, ids []item.ID) error {
 	if err != nil {
 		return err
 	}
-	n.afterLocalItems(peer, it)
+	s.h.Sent(peer, it)
 	return nil
 }
 
-func (n *Node) delivered(id item.ID) bool { return n.has(bucketDelivered, id[:]) }
+func (s *Service) delivered(id item.ID) bool { return s.h.Delivered(id) }
 
 // receivedAt returns when an incoming message arrived (messages stored
 // before arrival times were kept have none).
-func (n *Node) receivedAt(id item.ID) (time.Time, bool) {
+func (s *Service) receivedAt(id item.ID) (time.Time, bool) {
 	var v []byte
-	n.db.View(func(tx *store.Tx) error {
+	s.h.Store().View(func(tx *store.Tx) error {
 		b, err := tx.Get(bucketReceived, id[:])
 		v = b
 		return err
@@ -389,11 +394,11 @@ func (n *Node) receivedAt(id item.ID) (time.Time, bool) {
 }
 
 // noteArrivals records when peers' messages among items arrived.
-func (n *Node) noteArrivals(items []*item.Item) error {
-	now := binary.BigEndian.AppendUint64(nil, uint64(n.cfg.Now().UnixMilli()))
-	return n.db.Update(func(tx *store.Tx) error {
+func (s *Service) noteArrivals(items []*item.Item) error {
+	now := binary.BigEndian.AppendUint64(nil, uint64(s.h.Now().UnixMilli()))
+	return s.h.Store().Update(func(tx *store.Tx) error {
 		for _, it := range items {
-			if it.Kind() != item.KindMessage || it.Author() == n.id {
+			if it.Kind() != item.KindMessage || it.Author() == s.h.ID() {
 				continue
 			}
 			id := it.ID()
@@ -406,34 +411,15 @@ func (n *Node) noteArrivals(items []*item.Item) error {
 		return nil
 	})
 }
-func (n *Node) readSent(id item.ID) bool { return n.has(bucketReadSent, id[:]) }
+func (s *Service) readSent(id item.ID) bool { return s.has(bucketReadSent, id[:]) }
 
-func (n *Node) has(bucket string, k []byte) bool {
-	err := n.db.View(func(tx *store.Tx) error {
+func (s *Service) has(bucket string, k []byte) bool {
+	err := s.h.Store().View(func(tx *store.Tx) error {
 		_, err := tx.Get(bucket, k)
 		return err
 	})
 	return err == nil
 }
 
-// markDelivered records that peer acknowledged ids (stored durably there).
-func (n *Node) markDelivered(ids []item.ID) error {
-	now := make([]byte, 8)
-	binary.BigEndian.PutUint64(now, uint64(n.cfg.Now().Unix()))
-	wrote := false
-	err := n.db.Update(func(tx *store.Tx) error {
-		for _, id := range ids {
-			if _, err := tx.Get(bucketDelivered, id[:]); errors.Is(err, store.ErrNotFound) {
-				if err := tx.Put(bucketDelivered, id[:], now); err != nil {
-					return err
-				}
-				wrote = true
-			}
-		}
-		return nil
-	})
-	if err == nil && wrote {
-		n.notifyChanged()
-	}
-	return err
-}
+// Len is how many bodies the cache holds.
+func (c *Cache) Len() int { return len(c.bodies) }

@@ -1,0 +1,98 @@
+// Package dm is direct messages: the item kinds message and read receipt
+// (docs/protocol.md §5.6), the pair scope two peers share (§10.1), the
+// outbox of messages waiting for a peer's key, and conversations as the
+// API lists them.
+//
+// It is an item-kind service: the node calls it through the three methods
+// every service has (Scopes, Check, Accepted) and gives it what it needs
+// of the node through Host. It never imports node, net/http or a
+// transport; the store it reaches only through Host.
+package dm
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+// Host is what the service needs of the node.
+type Host interface {
+	ID() identity.ID
+	Key() *identity.PrivateKey
+	RecipientKey() *recipient.PrivateKey
+	Store() *store.DB
+	Now() time.Time
+	Rand() io.Reader
+	Log() *slog.Logger
+	IsPeer(identity.ID) bool
+	// Peers lists the known peers.
+	Peers() []identity.ID
+	// PeerName is the peer's local name, or "".
+	PeerName(identity.ID) string
+	// PeerKey is the peer's certified recipient key, once a sync brought it.
+	PeerKey(identity.ID) (*recipient.PublicKey, error)
+	// Delivered reports whether a peer acknowledged storing the item.
+	Delivered(item.ID) bool
+	// Sent hands our new items of the pair scope with peer to its live
+	// session, or has the dialer reach it.
+	Sent(peer identity.ID, items ...*item.Item)
+	// Urge has the dialer reach peer soon.
+	Urge(peer identity.ID)
+	// Changed wakes whoever follows the conversations.
+	Changed()
+}
+
+// Service is the direct-message service of one node.
+type Service struct{ h Host }
+
+// New returns the service.
+func New(h Host) *Service { return &Service{h: h} }
+
+// Scopes lists the scopes this service shares with peer: their pair scope.
+func (s *Service) Scopes(peer identity.ID) []item.Scope {
+	return []item.Scope{item.PairScope(s.h.ID(), peer)}
+}
+
+// Check returns the test an item peer sent in scope sc must pass to be
+// stored there, or nil if sc is not this service's. The pair scope holds
+// the pair's messages, receipts and deletions of those, and the pair's
+// recipient-key certificates: the peer's, and ours (a node restored from
+// its key file onto an empty store gets its old certificate back).
+func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
+	me := s.h.ID()
+	if sc != item.PairScope(me, peer) {
+		return nil
+	}
+	direct := item.DirectSpace(me, peer)
+	return func(it *item.Item) bool {
+		ours := it.Author() == peer || it.Author() == me
+		switch it.Kind() {
+		case item.KindRecipientKey:
+			return ours && it.Space() == recipient.Space
+		case item.KindMessage, item.KindReceipt, item.KindTombstone:
+			return ours && it.Space() == direct
+		}
+		return false
+	}
+}
+
+// Accepted is told of items from peer once stored: it records when the
+// peer's messages arrived (conversations list in arrival order), and seals
+// the messages waiting for the peer once its key has come.
+func (s *Service) Accepted(peer identity.ID, items []*item.Item, gotKey bool) error {
+	if err := s.noteArrivals(items); err != nil {
+		return err
+	}
+	if gotKey {
+		s.flushOutbox(peer)
+	}
+	return nil
+}
+
+// Queued counts messages waiting in the outbox for a peer's key.
+func (s *Service) Queued() int { return len(s.outboxMessages(nil)) }
