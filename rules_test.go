@@ -323,13 +323,13 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 	}
 }
 
-// TestServicesStayBelowTheNode: an item-kind service (dm; collection, room
+// TestServicesStayBelowTheNode: an item-kind service (dm, collection; room
 // and trust to come) is called by the node through its Scopes, Check and
 // Accepted methods and reaches the node only through the Host interface it
 // declares, so it never imports node; it speaks neither HTTP nor a
 // transport (the local API and cloak's transports are the node's).
 func TestServicesStayBelowTheNode(t *testing.T) {
-	services := []string{"dm"}
+	services := []string{"dm", "collection"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	for _, p := range listPackages(t) {
 		for _, svc := range services {

@@ -81,15 +81,19 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 	}
 }
 
-// Accepted is told of items from peer once stored: it records when the
+// Accepted is told of items from peer once stored (and the node has taken
+// note of a recipient-key certificate among them): it records when the
 // peer's messages arrived (conversations list in arrival order), and seals
 // the messages waiting for the peer once its key has come.
-func (s *Service) Accepted(peer identity.ID, items []*item.Item, gotKey bool) error {
+func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 	if err := s.noteArrivals(items); err != nil {
 		return err
 	}
-	if gotKey {
-		s.flushOutbox(peer)
+	for _, it := range items {
+		if it.Kind() == item.KindRecipientKey && it.Author() == peer {
+			s.flushOutbox(peer)
+			break
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -100,7 +101,7 @@ type faultCorpus struct {
 func newFaultCorpus(t *testing.T) *faultCorpus {
 	t.Helper()
 	c := &faultCorpus{bytes: map[item.ID][]byte{}}
-	sp := item.CollectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(collection.Default)
 	now := time.Now()
 	for k := range faultNodes {
 		s, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{0xf0 + byte(k)}, 128)))
@@ -156,7 +157,7 @@ type faultRun struct {
 func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitter time.Duration, seed uint64) {
 	start := time.Now()
 	r := &faultRun{t: t, corpus: corpus, byID: map[identity.ID]int{}, outcomes: map[string]int{},
-		scope: classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})}
+		scope: collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassPublic})}
 	for k := range faultNodes {
 		r.openNode(k)
 		r.byID[r.nodes[k].ID()] = k
@@ -170,7 +171,7 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 			}
 		}
 		for i := 0; i < faultItems; i += 1000 {
-			if err := r.nodes[k].storeIOCItems(DefaultCollection, corpus.items[k][i:i+1000]...); err != nil {
+			if err := r.nodes[k].coll.Add(collection.Default, corpus.items[k][i:i+1000]...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -333,7 +334,7 @@ func (r *faultRun) checkHolds(k int, db *store.DB) {
 		}
 	}
 	listed, changed := map[item.ID]int{}, 0
-	err = db.SpaceItems(item.CollectionSpace(DefaultCollection), func(it *item.Item) error {
+	err = db.SpaceItems(item.CollectionSpace(collection.Default), func(it *item.Item) error {
 		if r.forged[it.ID()] {
 			return nil
 		}
@@ -577,7 +578,7 @@ func (r *faultRun) plantHostile() {
 			t.Fatal(err)
 		}
 	}
-	trusted := classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
+	trusted := collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassTrusted})
 	var entries []store.Entry
 	for k := range faultNodes {
 		for i := 0; i < faultItems; i += 10 {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -32,3 +33,17 @@ func (h host) Changed()                                   { h.n.notifyChanged() 
 func (h host) Sent(peer identity.ID, items ...*item.Item) { h.n.afterLocalItems(peer, items...) }
 
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
+
+func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }
+func (h host) Admission() collection.Admission           { return h.n.admission() }
+
+// Publish stores our own new items (expiries indexed first) and hands them
+// to every peer that shares one of their scopes.
+func (h host) Publish(entries []store.Entry, exp []collection.Expiry) (int, error) {
+	added, err := h.n.putItems(entries, exp)
+	if err != nil {
+		return added, err
+	}
+	h.n.pushToAll(entries)
+	return added, nil
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -61,7 +62,7 @@ func BenchmarkIngest(b *testing.B) {
 // several authors) and packs them into frames as a session does.
 func ingestCorpus(b *testing.B) ([]*item.Item, [][][]byte) {
 	b.Helper()
-	sp := item.CollectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(collection.Default)
 	now := time.Now()
 	var keys []*identity.PrivateKey
 	for a := range ingestAuthors {
@@ -121,7 +122,7 @@ func ingestRate(b *testing.B, frames [][][]byte, sessions int) float64 {
 		}
 		peers = append(peers, k.ID())
 	}
-	sc := item.Scope(classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic}))
+	sc := item.Scope(collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassPublic}))
 	st := syncStore{n}
 	total := 0
 	for _, f := range frames {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -196,7 +197,7 @@ func mustSync(t *testing.T, a, b *hnode) sessionResult {
 // dropIOC drops a CLEAR (or GREEN) indicator at h and returns its item.
 func dropIOC(t *testing.T, h *hnode, value, tlp string, to ...string) *item.Item {
 	t.Helper()
-	x, err := h.DropIOC(DropRequest{Type: "domain", Value: value, TLP: tlp, To: to})
+	x, err := h.coll.Drop(collection.DropRequest{Type: "domain", Value: value, TLP: tlp, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,11 +271,11 @@ func plant(t *testing.T, h *hnode, it *item.Item, scopes ...item.Scope) {
 }
 
 func publicScope() item.Scope {
-	return classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
+	return collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassPublic})
 }
 
 func trustedScope() item.Scope {
-	return classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassTrusted})
+	return collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassTrusted})
 }
 
 // inScope counts the items received in scope s.
@@ -401,7 +402,7 @@ func TestForgedTombstoneDisclosure(t *testing.T) {
 	amber := dropIOC(t, h, "internal-only.example", "amber", b.ID().String())
 	mustSync(t, h, b)
 	for _, target := range []*item.Item{dmItem, amber} {
-		plant(t, mallory, forgeTombstone(t, target.ID(), item.CollectionSpace(DefaultCollection), 0x5f), publicScope())
+		plant(t, mallory, forgeTombstone(t, target.ID(), item.CollectionSpace(collection.Default), 0x5f), publicScope())
 		plant(t, mallory, forgeTombstone(t, target.ID(), target.Space(), 0x5e), publicScope())
 	}
 	mustSync(t, mallory, h)
@@ -472,12 +473,12 @@ func TestRetractEveryVersion(t *testing.T) {
 	a.setSkew(time.Second)
 	v2 := dropIOC(t, a, "twice.example", "clear")
 	mustSync(t, a, b)
-	if _, err := a.RetractIOC(v2.ID().String()); err != nil {
+	if _, err := a.coll.Retract(v2.ID().String()); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, a, b)
 	for _, h := range []*hnode{a, b} {
-		list, err := h.ListIOCs(IOCFilter{IncludeExpired: true})
+		list, err := h.coll.List(collection.Filter{IncludeExpired: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -539,7 +540,7 @@ func TestFloodedScope(t *testing.T) {
 	mallory, h, p := newHNode(t, 0x91), newHNode(t, 0x92, lim), newHNode(t, 0x93, lim)
 	pairUp(t, mallory, h)
 	pairUp(t, h, p)
-	sp := item.CollectionSpace(DefaultCollection)
+	sp := item.CollectionSpace(collection.Default)
 	for i := range 100 {
 		rec, err := ioc.NewRecord(ioc.TypeDomain, fmt.Sprintf("flood-%d.example", i), ioc.TLPClear)
 		if err != nil {
@@ -568,10 +569,10 @@ func TestFloodedScope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Full) != 1 || st.Full[0].Collection != DefaultCollection || st.Full[0].Class != "public" {
+	if len(st.Full) != 1 || st.Full[0].Collection != collection.Default || st.Full[0].Class != "public" {
 		t.Fatalf("status shows full scopes %+v, want the default collection's public one", st.Full)
 	}
-	if _, err := h.DropIOC(DropRequest{Type: "domain", Value: "mine.example"}); err == nil || !strings.Contains(err.Error(), "full") {
+	if _, err := h.coll.Drop(collection.DropRequest{Type: "domain", Value: "mine.example"}); err == nil || !strings.Contains(err.Error(), "full") {
 		t.Fatalf("dropping into the full collection: %v, want an error saying it is full", err)
 	}
 	if _, err := h.dm.Send(p.ID(), "the flood does not reach us"); err != nil {
@@ -593,7 +594,7 @@ func TestFloodedScope(t *testing.T) {
 	// A collection that admits peers only.
 	q := newHNode(t, 0x94)
 	pairUp(t, mallory, q)
-	if err := q.SetCollectionWriters(DefaultCollection, Writers{Mode: WritersPeers}); err != nil {
+	if err := q.coll.SetWriters(collection.Default, collection.Writers{Mode: collection.WritersPeers}); err != nil {
 		t.Fatal(err)
 	}
 	own := dropIOC(t, mallory, "mallory-herself.example", "clear")

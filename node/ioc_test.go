@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
@@ -37,7 +38,7 @@ func openFixture(t *testing.T, name string) *os.File {
 
 // importVia posts body to /v1/iocs/import and returns the status and the
 // reply's lines, checking that every line but the last is progress.
-func importVia(t *testing.T, tn *testNode, query string, body io.Reader) (int, []ImportLine) {
+func importVia(t *testing.T, tn *testNode, query string, body io.Reader) (int, []collection.ImportLine) {
 	t.Helper()
 	r, _ := http.NewRequest("POST", "http://ghostwire/v1/iocs/import"+query, body)
 	r.Header.Set("Content-Type", "application/json")
@@ -46,11 +47,11 @@ func importVia(t *testing.T, tn *testNode, query string, body io.Reader) (int, [
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var lines []ImportLine
+	var lines []collection.ImportLine
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
-		var l ImportLine
+		var l collection.ImportLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("reply line %q: %v", sc.Text(), err)
 		}
@@ -68,13 +69,13 @@ func importVia(t *testing.T, tn *testNode, query string, body io.Reader) (int, [
 }
 
 // indicators is what must survive a round trip: content ID → TLP.
-func indicators(t *testing.T, tn *testNode, collection string) map[string]string {
+func indicators(t *testing.T, tn *testNode, coll string) map[string]string {
 	t.Helper()
-	code, body := tn.req(t, "GET", "/v1/iocs?expired=1&collection="+collection, "", nil)
+	code, body := tn.req(t, "GET", "/v1/iocs?expired=1&collection="+coll, "", nil)
 	if code != 200 {
 		t.Fatalf("list: %d %s", code, body)
 	}
-	var xs []IOC
+	var xs []collection.IOC
 	if err := json.Unmarshal([]byte(body), &xs); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 	past := time.Now().Add(-time.Hour)
 	future := time.Now().Add(time.Hour)
 	for i, until := range []*time.Time{&past, &future, nil} {
-		if _, err := tn.n.DropIOC(DropRequest{Type: "ipv4", Value: fmt.Sprintf("198.51.100.%d", i+1), ValidUntil: until}); err != nil {
+		if _, err := tn.n.coll.Drop(collection.DropRequest{Type: "ipv4", Value: fmt.Sprintf("198.51.100.%d", i+1), ValidUntil: until}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -245,7 +246,7 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 	if code, lines := importVia(t, tn, "?tlp=clear", strings.NewReader(bundle)); code != 200 {
 		t.Fatalf("import: %d %+v", code, lines[len(lines)-1])
 	}
-	sc := classScope(item.CollectionSpace(DefaultCollection), ioc.Class{Level: ioc.ClassPublic})
+	sc := collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassPublic})
 	n := 0
 	tn.db.ScopeIDs(sc, func(item.ID) error { n++; return nil })
 	set, err := syncStore{tn.n}.Set(sc)
@@ -258,14 +259,14 @@ func TestIOCExpiredNotOffered(t *testing.T) {
 	if l := len(indicators(t, tn, "default")); l != 4 {
 		t.Errorf("expired=1 lists %d, want 4", l)
 	}
-	if xs, _ := tn.n.ListIOCs(IOCFilter{}); len(xs) != 2 {
+	if xs, _ := tn.n.coll.List(collection.Filter{}); len(xs) != 2 {
 		t.Errorf("default list shows %d, want 2", len(xs))
 	}
 }
 
 // TestIOCImportProgressAndBatches imports 2500 indicators: the reply
 // carries read progress (every 1000 objects) and one store line per batch
-// of importProgressEvery records (and one at the end), and everything is stored.
+// of collection.ImportProgressEvery records (and one at the end), and everything is stored.
 func TestIOCImportProgressAndBatches(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 36)
 	var b strings.Builder
@@ -290,8 +291,8 @@ func TestIOCImportProgressAndBatches(t *testing.T) {
 	for _, l := range lines[:len(lines)-1] {
 		phases[l.Progress.Phase]++
 	}
-	if phases["read"] != count/1000 || phases["store"] != (count+importProgressEvery-1)/importProgressEvery {
-		t.Errorf("progress lines %v; want %d read, %d store", phases, count/1000, (count+importProgressEvery-1)/importProgressEvery)
+	if phases["read"] != count/1000 || phases["store"] != (count+collection.ImportProgressEvery-1)/collection.ImportProgressEvery {
+		t.Errorf("progress lines %v; want %d read, %d store", phases, count/1000, (count+collection.ImportProgressEvery-1)/collection.ImportProgressEvery)
 	}
 	if after, _ := tn.db.CountItems(); after != before+count {
 		t.Errorf("store holds %d items, want %d", after, before+count)
@@ -365,10 +366,10 @@ func BenchmarkIOCImport100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var last ImportLine
+		var last collection.ImportLine
 		dec := json.NewDecoder(resp.Body)
 		for dec.More() {
-			var l ImportLine
+			var l collection.ImportLine
 			if err := dec.Decode(&l); err != nil {
 				b.Fatal(err)
 			}
@@ -398,8 +399,8 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 	if _, err := tn.n.AddPeer(pk.ID(), "bob"); err != nil {
 		t.Fatal(err)
 	}
-	sp := item.CollectionSpace(DefaultCollection)
-	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
+	sp := item.CollectionSpace(collection.Default)
+	sc := collection.ClassScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	var raw [][]byte
 	for i, until := range []time.Time{time.Now().Add(-time.Minute), time.Now().Add(time.Hour)} {
 		rec, err := ioc.NewRecord(ioc.TypeDomain, fmt.Sprintf("r%d.example", i), ioc.TLPClear)
@@ -423,7 +424,7 @@ func TestIOCExpiredReceivedNotOffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xs, _ := tn.n.ListIOCs(IOCFilter{IncludeExpired: true})
+	xs, _ := tn.n.coll.List(collection.Filter{IncludeExpired: true})
 	if len(xs) != 2 || set.Len() != 1 {
 		t.Errorf("received 2 (1 expired): %d held, %d offered; want 2 and 1", len(xs), set.Len())
 	}
@@ -447,7 +448,7 @@ func FuzzIOCImportNode(f *testing.F) {
 	f.Add([]byte(`[{"Event":{"Attribute":[{"type":"ip-dst","value":"010.0.0.1"}]}}]`))
 	tn := startTestNode(f, f.TempDir(), 40)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		res, err := tn.n.ImportIOCs(bytes.NewReader(in), ImportRequest{TLP: "green", Partial: true}, nil)
+		res, err := tn.n.coll.Import(bytes.NewReader(in), collection.ImportRequest{TLP: "green", Partial: true}, nil)
 		if err != nil {
 			if res != nil || fault.As(err) == nil {
 				t.Fatalf("error %v with result %+v", err, res)
@@ -468,7 +469,7 @@ func FuzzIOCImportNode(f *testing.F) {
 // with no peer to sync with, is a 404 without waiting for the deadline.
 func TestIOCFetchWithoutPeers(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 41)
-	x, err := tn.n.DropIOC(DropRequest{Type: "sha256", Value: strings.Repeat("ab", 32)})
+	x, err := tn.n.coll.Drop(collection.DropRequest{Type: "sha256", Value: strings.Repeat("ab", 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +538,7 @@ func TestIOCImportAmberRoundTrip(t *testing.T) {
 	if len(want) != 2 {
 		t.Fatalf("a lists %d", len(want))
 	}
-	xs, _ := a.n.ListIOCs(IOCFilter{})
+	xs, _ := a.n.coll.List(collection.Filter{})
 	for _, x := range xs {
 		if len(x.Recipients) != 1 || x.Recipients[0] != b.n.id.String() {
 			t.Errorf("%s: recipients %v, want b", x.Value, x.Recipients)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
@@ -97,7 +98,10 @@ type Node struct {
 	lastSync    time.Time
 	changed     chan struct{} // closed and replaced on every stored change (for --follow)
 
-	dm *dm.Service // direct messages (package dm)
+	// The item-kind services, in the order their scopes are offered.
+	dm       *dm.Service         // direct messages
+	coll     *collection.Service // indicator collections
+	services []service
 
 	sets   scopeSets   // the sync engine's sets, kept current by the store
 	future futureItems // items from a little past our clock's limit (future.go)
@@ -148,7 +152,8 @@ func New(cfg Config) (*Node, error) {
 		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, fullScopes: map[item.Scope]bool{}, changed: make(chan struct{}),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
-	n.dm = dm.New(host{n})
+	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
+	n.services = []service{n.dm, n.coll}
 	cfg.Store.OnIndexed(&n.sets)
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,7 +92,15 @@ func (n *Node) RemovePeer(id identity.ID) error {
 	if _, err := n.peer(id); err != nil {
 		return err
 	}
-	own := n.ownScopes(id) // while it is still a peer
+	// The scopes only this peer shares with us: their sets are forgotten.
+	// (Those other peers share too, the public and trusted classes, stay.)
+	own := n.scopesFor(id) // while it is still a peer
+	for _, p := range n.peerIDs() {
+		if p != id {
+			others := n.scopesFor(p)
+			own = slices.DeleteFunc(own, func(s item.Scope) bool { return slices.Contains(others, s) })
+		}
+	}
 	if err := n.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) }); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -121,7 +122,7 @@ func (p *propRun) act() {
 	case 4:
 		for _, m := range p.made {
 			if m.it.Author() == h.ID() && m.it.Kind() == item.KindIOC && !p.retired[m.it.ID()] {
-				if _, err := h.RetractIOC(m.it.ID().String()); err != nil {
+				if _, err := h.coll.Retract(m.it.ID().String()); err != nil {
 					t.Fatal(err)
 				}
 				p.retired[m.it.ID()] = true
@@ -145,7 +146,7 @@ func (p *propRun) attack() {
 		}
 	}
 	for k, x := range p.made {
-		for _, sp := range []item.Space{x.it.Space(), item.CollectionSpace(DefaultCollection)} {
+		for _, sp := range []item.Space{x.it.Space(), item.CollectionSpace(collection.Default)} {
 			plant(t, m, forgeTombstone(t, x.it.ID(), sp, byte(k)), scopes...)
 		}
 		if holds(m, x.it.ID()) {

@@ -35,7 +35,7 @@ type scopeSets struct {
 type scopeSet struct {
 	set      *recon.MemSet         // nil until the first build is done
 	pending  map[recon.ID]struct{} // indexed since set was made
-	expiries []iocExpiry           // of IDs in set or pending (any, while busy or unbuilt)
+	expiries []expiry              // of IDs in set or pending (any, while busy or unbuilt)
 	next     time.Time             // the earliest of expiries; zero if none
 	made     time.Time             // the clock when set was made: going back means rebuild
 	busy     chan struct{}         // closed when the session building or merging is done
@@ -71,22 +71,22 @@ func (c *scopeSets) Unindexed(s item.Scope, _ []item.ID) { c.forget(s) }
 // expiring notes IOC expiries as they are recorded. An entry keeps those of
 // its IDs; while it is being built or merged, when its IDs are not yet
 // known, it keeps them all and sorts them out when the work is done.
-func (c *scopeSets) expiring(exp []iocExpiry) {
+func (c *scopeSets) expiring(exp []expiry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.m {
 		for _, x := range exp {
-			if e.busy != nil || e.set == nil || e.holds(recon.ID(x.id)) {
+			if e.busy != nil || e.set == nil || e.holds(recon.ID(x.ID)) {
 				e.note(x)
 			}
 		}
 	}
 }
 
-func (e *scopeSet) note(x iocExpiry) {
+func (e *scopeSet) note(x expiry) {
 	e.expiries = append(e.expiries, x)
-	if e.next.IsZero() || x.until.Before(e.next) {
-		e.next = x.until
+	if e.next.IsZero() || x.Until.Before(e.next) {
+		e.next = x.Until
 	}
 }
 
@@ -107,7 +107,7 @@ func (c *scopeSets) forget(scopes ...item.Scope) {
 
 // get returns the scope's set at now. build reads the scope from the store:
 // the IDs of items not expired at now, and the expiries of those that will.
-func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, error) {
+func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, []expiry, error)) (*recon.MemSet, error) {
 	for {
 		c.mu.Lock()
 		e := c.m[s]
@@ -152,7 +152,7 @@ func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, [
 		during := e.expiries[len(noted):]
 		e.set, e.made, e.expiries, e.next = set, now, nil, time.Time{}
 		for _, x := range slices.Concat(kept, during) {
-			if e.holds(recon.ID(x.id)) {
+			if e.holds(recon.ID(x.ID)) {
 				e.note(x)
 			}
 		}
@@ -164,7 +164,7 @@ func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, [
 // merge makes the new set: base (or, if nil, the scope built from the
 // store) with the pending IDs and without those whose expiry is due at now.
 // It returns the expiries still ahead.
-func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []iocExpiry, now time.Time, build func() ([]recon.ID, []iocExpiry, error)) (*recon.MemSet, []iocExpiry, error) {
+func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []expiry, now time.Time, build func() ([]recon.ID, []expiry, error)) (*recon.MemSet, []expiry, error) {
 	if base == nil {
 		ids, built, err := build()
 		if err != nil {
@@ -174,12 +174,12 @@ func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []iocExpiry,
 	}
 	set := base.With(slices.Collect(maps.Keys(pending)))
 	var drop []recon.ID
-	var kept []iocExpiry
+	var kept []expiry
 	for _, x := range noted {
-		if x.until.After(now) {
+		if x.Until.After(now) {
 			kept = append(kept, x)
 		} else {
-			drop = append(drop, recon.ID(x.id))
+			drop = append(drop, recon.ID(x.ID))
 		}
 	}
 	return set.Without(drop), kept, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
+	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
@@ -34,8 +35,8 @@ func TestScopeSetCache(t *testing.T) {
 	if _, err := n.AddPeer(bob.ID(), "bob"); err != nil {
 		t.Fatal(err)
 	}
-	sp := item.CollectionSpace(DefaultCollection)
-	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
+	sp := item.CollectionSpace(collection.Default)
+	sc := collection.ClassScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	st := syncStore{n}
 	serial := 0
 	// receive has bob send count IOCs valid until the given times (zero:
@@ -142,8 +143,8 @@ func BenchmarkScopeSet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sp := item.CollectionSpace(DefaultCollection)
-	sc := classScope(sp, ioc.Class{Level: ioc.ClassPublic})
+	sp := item.CollectionSpace(collection.Default)
+	sc := collection.ClassScope(sp, ioc.Class{Level: ioc.ClassPublic})
 	put := func(from, count int) {
 		entries := make([]store.Entry, 0, count)
 		for i := from; i < from+count; i++ {
@@ -237,10 +238,10 @@ func TestScopeSetsWork(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	builds := 0
 	release := make(chan struct{})
-	build := func() ([]recon.ID, []iocExpiry, error) {
+	build := func() ([]recon.ID, []expiry, error) {
 		builds++
 		<-release
-		return []recon.ID{id(1), id(2), id(3)}, []iocExpiry{{item.ID(id(3)), t0.Add(time.Hour)}}, nil
+		return []recon.ID{id(1), id(2), id(3)}, []expiry{{ID: item.ID(id(3)), Until: t0.Add(time.Hour)}}, nil
 	}
 	const sessions = 4
 	sets := make(chan *recon.MemSet, sessions)
@@ -264,7 +265,7 @@ func TestScopeSetsWork(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	c.Indexed(sc, []item.ID{item.ID(id(4))}) // committed during the build
-	c.expiring([]iocExpiry{{item.ID(id(4)), t0.Add(2 * time.Hour)}})
+	c.expiring([]expiry{{ID: item.ID(id(4)), Until: t0.Add(2 * time.Hour)}})
 	close(release)
 	for range sessions {
 		if s := <-sets; s == nil || s.Len() < 3 {

@@ -25,7 +25,7 @@ var _ syncproto.SyncStore = syncStore{}
 // scopeSet returns the set a session reconciles in sc now.
 func (n *Node) scopeSet(sc item.Scope) (*recon.MemSet, error) {
 	now := n.cfg.Now()
-	return n.sets.get(sc, now, func() ([]recon.ID, []iocExpiry, error) {
+	return n.sets.get(sc, now, func() ([]recon.ID, []expiry, error) {
 		expired, ahead, err := n.iocExpiries(now)
 		if err != nil {
 			return nil, nil, err
@@ -114,7 +114,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		case c.err == nil && !fits(c.it):
 			c.err = errMisplaced
 		case c.err == nil:
-			c.err = adm.admit(c.it, []item.Scope{sc})
+			c.err = adm.Admit(c.it, []item.Scope{sc})
 		case errors.Is(c.err, item.ErrFuture) && fits(c.it):
 			if n.future.hold(peer, c.it, sc, now) {
 				c.err = fmt.Errorf("%w; it waits until our clock allows it", c.err)
@@ -143,22 +143,21 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 	if len(entries) == 0 {
 		return nil
 	}
-	added, err := n.putItems(entries, n.expiryOf(items))
+	added, err := n.putItems(entries, n.expiriesOf(items))
 	if err != nil {
 		return err
 	}
-	gotKey := false
 	for _, it := range items {
 		if it.Kind() == item.KindRecipientKey && it.Author() == peer {
 			if err := n.rememberPeerKey(peer, it); err != nil {
 				n.log.Warn("peer's recipient key unusable", "peer", peer, "err", err)
-			} else {
-				gotKey = true
 			}
 		}
 	}
-	if err := n.dm.Accepted(peer, items, gotKey); err != nil {
-		return err
+	for _, svc := range n.services {
+		if err := svc.Accepted(peer, items); err != nil {
+			return err
+		}
 	}
 	if added > 0 {
 		n.log.Info("items received", "peer", peer, "new", added)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	iocs "github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -178,15 +179,15 @@ func runDemo(e *env, args []string) error {
 	openSession := time.Since(t0)
 	step = time.Now() // step 6 is timed without the timing message
 
-	var x node.IOC
-	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
+	var x iocs.IOC
+	drop := iocs.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
 		Description: "credential phishing landing page"}
 	if err := carol.api.do(e.ctx, "POST", "/v1/iocs", drop, &x); err != nil {
 		return err
 	}
 	for _, p := range []*demoPeer{alice, bob} {
 		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			var xs []node.IOC
+			var xs []iocs.IOC
 			if err := p.api.do(ctx, "GET", "/v1/iocs", nil, &xs); err != nil {
 				return false, err
 			}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	iocs "github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/node"
@@ -349,14 +350,14 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	alice.waitMessage(t, "bob", "hi alice", dm.StateReceived, dm.StateRead)
 	bob.waitMessage(t, "alice", "hi alice", dm.StateRead)
 
-	var drop node.IOC
+	var drop iocs.IOC
 	carol.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "Login-Update.Example.", "--tlp", "green", "--tag", "phishing")
 	if drop.ID == "" || drop.TLP != "green" || drop.Value != "login-update.example" {
 		t.Fatalf("ioc drop answered %+v", drop)
 	}
 	for _, n := range []*e2eNode{alice, bob} {
 		eventually(t, n.name+" holds carol's IOC", e2eSyncLimit, func() (bool, string) {
-			var xs []node.IOC
+			var xs []iocs.IOC
 			if err := n.get("/v1/iocs", &xs); err != nil {
 				return false, err.Error()
 			}

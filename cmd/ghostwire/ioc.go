@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	iocs "github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/node"
 )
 
@@ -98,7 +99,7 @@ func runIOC(e *env, args []string) error {
 		if len(pos) != 1 {
 			return usageError("ioc import takes one FILE, or - for standard input")
 		}
-		return iocImport(e, api, pos[0], node.ImportRequest{Collection: *collection, TLP: *tlp, To: to, Partial: *partial}, *asJSON)
+		return iocImport(e, api, pos[0], iocs.ImportRequest{Collection: *collection, TLP: *tlp, To: to, Partial: *partial}, *asJSON)
 	case "export":
 		if len(pos) != 0 {
 			return usageError("ioc export takes flags only; it writes to standard output")
@@ -124,7 +125,7 @@ func runIOC(e *env, args []string) error {
 		if *typ == "" || *value == "" {
 			return usageError("ioc drop needs --type and --value")
 		}
-		req := node.DropRequest{Collection: *collection, Type: *typ, Value: *value, TLP: *tlp, Tags: tags,
+		req := iocs.DropRequest{Collection: *collection, Type: *typ, Value: *value, TLP: *tlp, Tags: tags,
 			Description: *desc, References: refs, To: to}
 		if *conf != -1 {
 			if *conf < 0 || *conf > 100 {
@@ -139,7 +140,7 @@ func runIOC(e *env, args []string) error {
 			}
 			req.ValidUntil = &t
 		}
-		var x node.IOC
+		var x iocs.IOC
 		if err := api.do(ctx, "POST", "/v1/iocs", req, &x); err != nil {
 			return err
 		}
@@ -152,7 +153,7 @@ func runIOC(e *env, args []string) error {
 			return usageError("ioc list takes flags only")
 		}
 		q := query("collection", *collection, "tlp", *tlp, "type", *typ, "author", *author, "since", *since, "expired", flag1(*expired))
-		var xs []node.IOC
+		var xs []iocs.IOC
 		if err := api.do(ctx, "GET", "/v1/iocs"+q, nil, &xs); err != nil {
 			return err
 		}
@@ -166,9 +167,9 @@ func runIOC(e *env, args []string) error {
 		if len(pos) != 1 {
 			return usageError("ioc %s takes one ID", v)
 		}
-		method, out := "GET", any(&[]node.IOC{})
+		method, out := "GET", any(&[]iocs.IOC{})
 		if v == "retract" {
-			method, out = "DELETE", &node.IOC{}
+			method, out = "DELETE", &iocs.IOC{}
 		}
 		if err := api.do(ctx, method, "/v1/iocs/"+url.PathEscape(pos[0]), nil, out); err != nil {
 			return err
@@ -183,7 +184,7 @@ func runIOC(e *env, args []string) error {
 
 // iocImport streams FILE (or standard input) to the node's import
 // endpoint, printing its progress lines on stderr and then the result.
-func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJSON bool) error {
+func iocImport(e *env, api *apiClient, file string, req iocs.ImportRequest, asJSON bool) error {
 	in := &readErr{r: e.stdin}
 	if file != "-" {
 		f, err := os.Open(file)
@@ -211,9 +212,9 @@ func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJS
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
-	var last node.ImportLine
+	var last iocs.ImportLine
 	for {
-		var l node.ImportLine
+		var l iocs.ImportLine
 		if err := dec.Decode(&l); err == io.EOF {
 			break
 		} else if err != nil {
@@ -302,7 +303,7 @@ func iocFetch(e *env, api *apiClient, ref string, wait time.Duration, asJSON boo
 
 // printIOC prints an indicator on one line: the start of its ID (enough to
 // name it to show, retract and fetch), type, value, TLP and author.
-func printIOC(e *env, x *node.IOC) {
+func printIOC(e *env, x *iocs.IOC) {
 	id := x.ID
 	if len(id) > 16 {
 		id = id[:16]

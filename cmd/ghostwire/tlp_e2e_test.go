@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	iocs "github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -66,12 +67,12 @@ func (n *tlpNode) peers(t *testing.T) map[string]node.Peer {
 }
 
 // iocs lists what n shows, by item ID.
-func (n *tlpNode) iocs(t *testing.T) map[string]node.IOC {
-	var xs []node.IOC
+func (n *tlpNode) iocs(t *testing.T) map[string]iocs.IOC {
+	var xs []iocs.IOC
 	if err := n.call(t, "GET", "/v1/iocs", nil, &xs); err != nil {
 		t.Fatalf("%s iocs: %v", n.name, err)
 	}
-	out := map[string]node.IOC{}
+	out := map[string]iocs.IOC{}
 	for _, x := range xs {
 		out[x.ID] = x
 	}
@@ -175,7 +176,7 @@ func TestTLPEndToEnd(t *testing.T) {
 	carolBase := carol.status(t).Items
 
 	// AMBER to bob: bob reads it; carol holds nothing of it.
-	var amber node.IOC
+	var amber iocs.IOC
 	out := gwBounded(t, 30*time.Second, "ioc", "drop", "--data", alice.dir, "--json", "--type", "ipv4", "--value", "203.0.113.7",
 		"--tlp", "amber", "--to", "bob").ok(t, "alice drops amber")
 	if err := json.Unmarshal([]byte(out), &amber); err != nil {
@@ -186,7 +187,7 @@ func TestTLPEndToEnd(t *testing.T) {
 		return ok && x.Value == "203.0.113.7" && x.TLP == "amber" && len(x.Recipients) == 1 && x.Recipients[0] == bob.onion, fmt.Sprint(x)
 	})
 	// GREEN: bob and carol, not dave.
-	var green node.IOC
+	var green iocs.IOC
 	out = gwBounded(t, 30*time.Second, "ioc", "drop", "--data", alice.dir, "--json", "--type", "domain", "--value", "Login-Update.Example.",
 		"--tlp", "green").ok(t, "alice drops green")
 	if err := json.Unmarshal([]byte(out), &green); err != nil {

@@ -1,38 +1,27 @@
-package node
+package collection
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strings"
-	"time"
-
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"io"
+	"time"
 )
 
 // Import limits (docs/api.md, docs/ioc.md §7).
 const (
-	// maxImportBody bounds one import upload. ioc.Import holds one JSON
-	// object at a time, so memory follows the records, not this.
-	maxImportBody = 1 << 30
-	// importTimeout bounds reading and answering one import.
-	importTimeout = 30 * time.Minute
 	// importBatch is how many records are signed and stored per
 	// store.PutItems call: bounded memory for items and entries, and
 	// progress between batches. (Batches of 100 and 1,000 measured the
 	// same once PutItems stopped scanning inside its transaction; see
 	// BenchmarkIOCImport100k.)
 	importBatch = 1000
-	// importProgressEvery is how many stored records a store progress line
+	// ImportProgressEvery is how many stored records a store progress line
 	// reports.
-	importProgressEvery = 1000
+	ImportProgressEvery = 1000
 )
 
 // ImportRequest is how POST /v1/iocs/import is parameterised (its query).
@@ -91,10 +80,16 @@ type ImportLine struct {
 }
 
 // importParams checks an import request before any input is read.
-func (n *Node) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipient.PublicKey, error) {
+// CheckImport checks an import's parameters before its input is read.
+func (s *Service) CheckImport(req *ImportRequest) error {
+	_, _, err := s.importParams(req)
+	return err
+}
+
+func (s *Service) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipient.PublicKey, error) {
 	var opts ioc.ImportOptions
 	if req.Collection == "" {
-		req.Collection = DefaultCollection
+		req.Collection = Default
 	}
 	if err := checkCollection(req.Collection); err != nil {
 		return opts, nil, err
@@ -109,7 +104,7 @@ func (n *Node) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipient
 			return opts, nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", t)
 		}
 	}
-	ids, keys, err := n.recipientKeys(req.To)
+	ids, keys, err := s.recipientKeys(req.To)
 	if err != nil {
 		return opts, nil, err
 	}
@@ -117,13 +112,13 @@ func (n *Node) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipient
 	return opts, keys, nil
 }
 
-// ImportIOCs reads a STIX 2.1 bundle or MISP JSON from r (ioc.Import),
+// Import reads a STIX 2.1 bundle or MISP JSON from r (ioc.Import),
 // then signs and stores every record in batches. If any object failed and
 // req.Partial is false it stores nothing and returns the result with a
 // 422 error naming the failures: never a silent partial import. progress,
 // if set, is called while reading and while storing.
-func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportProgress)) (*ImportResult, error) {
-	opts, keys, err := n.importParams(&req)
+func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportProgress)) (*ImportResult, error) {
+	opts, keys, err := s.importParams(&req)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +131,8 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 	}
 	res, err := ioc.Import(r, opts)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("import is larger than %d bytes", maxImportBody),
-				Hint: "split the file"}
+		if fault.KindOf(err) == fault.TooLarge { // the reader's limit
+			return nil, err
 		}
 		return nil, fault.Invalidf("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
 	}
@@ -161,48 +154,46 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 			Msg:  fmt.Sprintf("%d objects failed; nothing was stored", out.Failed),
 			Hint: "see the issues; fix them, or import what converted with --partial"}
 	}
-	if err := n.addCollection(req.Collection); err != nil {
+	if err := s.addCollection(req.Collection); err != nil {
 		return out, err
 	}
 	sp := item.CollectionSpace(req.Collection)
-	adm := n.admission()
+	adm := s.h.Admission()
 	start := time.Now()
 	for i := 0; i < len(res.Records); i += importBatch {
 		batch := res.Records[i:min(i+importBatch, len(res.Records))]
 		entries := make([]store.Entry, 0, len(batch))
-		var exp []iocExpiry
+		var exp []Expiry
 		for j := range batch {
-			it, err := n.iocItem(sp, n.cfg.Now(), &batch[j], keys)
+			it, err := s.iocItem(sp, s.h.Now(), &batch[j], keys)
 			if err != nil {
-				return out, fmt.Errorf("node: import: signing record %d: %w (%d items stored before it)", i+j, err, out.Stored)
+				return out, fmt.Errorf("import: signing record %d: %w (%d items stored before it)", i+j, err, out.Stored)
 			}
-			scopes, err := iocScopesOf(it)
+			scopes, err := ScopesOf(it)
 			if err != nil {
 				return out, err
 			}
-			if err := adm.admit(it, scopes); err != nil {
+			if err := adm.Admit(it, scopes); err != nil {
 				// Keep what was admitted before it, as a batch that fails
 				// to store does; the reply says how much.
-				added, perr := n.putItems(entries, exp)
+				added, perr := s.h.Publish(entries, exp)
 				out.Stored += added
-				n.pushToAll(entries)
 				if perr != nil {
-					return out, fmt.Errorf("node: import: storing: %w (%d items stored before this batch)", perr, out.Stored)
+					return out, fmt.Errorf("import: storing: %w (%d items stored before this batch)", perr, out.Stored)
 				}
 				return out, refusedHere(req.Collection, fmt.Errorf("record %d: %w; %d items stored before it", i+j, err, out.Stored))
 			}
 			entries = append(entries, store.Entry{Item: it, Scopes: scopes})
 			if u := batch[j].ValidUntil; !u.IsZero() {
-				exp = append(exp, iocExpiry{it.ID(), u})
+				exp = append(exp, Expiry{it.ID(), u})
 			}
 		}
-		added, err := n.putItems(entries, exp)
+		added, err := s.h.Publish(entries, exp)
 		if err != nil {
-			return out, fmt.Errorf("node: import: storing: %w (%d items stored before this batch)", err, out.Stored)
+			return out, fmt.Errorf("import: storing: %w (%d items stored before this batch)", err, out.Stored)
 		}
 		out.Stored += added
-		n.pushToAll(entries)
-		if done := i + len(batch); progress != nil && (done%importProgressEvery == 0 || done == len(res.Records)) {
+		if done := i + len(batch); progress != nil && (done%ImportProgressEvery == 0 || done == len(res.Records)) {
 			progress(ImportProgress{Phase: "store", Objects: res.Objects, Records: done, Stored: out.Stored,
 				Rate: float64(done) / max(time.Since(start).Seconds(), 1e-9)})
 		}
@@ -211,75 +202,10 @@ func (n *Node) ImportIOCs(r io.Reader, req ImportRequest, progress func(ImportPr
 	return out, nil
 }
 
-// importRequest reads an ImportRequest from the query string.
-func importRequest(q url.Values) ImportRequest {
-	req := ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != ""}
-	for _, t := range q["to"] {
-		for _, p := range strings.Split(t, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				req.To = append(req.To, p)
-			}
-		}
-	}
-	return req
-}
-
-// apiImportIOCs is POST /v1/iocs/import: the body is the file itself. The
-// reply is NDJSON: progress lines while it works (sent only once there is
-// progress to report, so small imports get one line with a fitting
-// status), then the result. Once progress lines went out the status is
-// 200 and an error is in the last line.
-func (n *Node) apiImportIOCs(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(importTimeout))
-	rc.SetWriteDeadline(time.Now().Add(importTimeout))
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, &httpError{status: http.StatusUnsupportedMediaType, msg: "body must be application/json"})
-		return
-	}
-	req := importRequest(r.URL.Query())
-	if _, _, err := n.importParams(&req); err != nil {
-		writeError(w, err)
-		return
-	}
-	// Progress goes out while the body is still being read. Whatever
-	// the import did not read is drained (bounded by maxImportBody), so the
-	// connection stays usable.
-	rc.EnableFullDuplex()
-	body := http.MaxBytesReader(w, r.Body, maxImportBody)
-	defer io.Copy(io.Discard, body)
-	enc := json.NewEncoder(w)
-	streaming := false
-	progress := func(p ImportProgress) {
-		if !streaming {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-			streaming = true
-		}
-		enc.Encode(ImportLine{Progress: &p})
-		rc.Flush()
-	}
-	res, err := n.ImportIOCs(body, req, progress)
-	line := ImportLine{Result: res}
-	status := http.StatusOK
-	if err != nil {
-		st, body, internal := reply(err)
-		if internal {
-			n.log.Error("api", "path", r.URL.Path, "err", err)
-		}
-		line.Error, line.Hint, status = body.Error, body.Hint, st
-	}
-	if !streaming {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(status)
-	}
-	enc.Encode(line)
-}
-
-// ExportIOCs writes the IOCs ListIOCs would list for f as one STIX 2.1 bundle
+// Export writes the IOCs List would list for f as one STIX 2.1 bundle
 // or one MISP event.
-func (n *Node) ExportIOCs(w io.Writer, format string, f IOCFilter) error {
-	ls, err := n.currentIOCs(f)
+func (s *Service) Export(w io.Writer, format string, f Filter) error {
+	ls, err := s.currentIOCs(f)
 	if err != nil {
 		return err
 	}
@@ -294,63 +220,4 @@ func (n *Node) ExportIOCs(w io.Writer, format string, f IOCFilter) error {
 		return ioc.ExportMISP(w, entries)
 	}
 	return fault.Invalidf("formats: stix, misp", "unknown export format %q", format)
-}
-
-// iocFilter reads the list filters from a query string.
-func (n *Node) iocFilter(q url.Values) (IOCFilter, error) {
-	f := IOCFilter{Collection: q.Get("collection"), TLP: q.Get("tlp"), Type: q.Get("type"), IncludeExpired: q.Get("expired") != ""}
-	if a := q.Get("author"); a != "" {
-		id, err := n.resolveAuthor(a)
-		if err != nil {
-			return f, err
-		}
-		f.Author = &id
-	}
-	if s := q.Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return f, fault.Invalidf("use RFC 3339, e.g. 2026-11-23T00:00:00Z", "bad since: %v", err)
-		}
-		f.Since = t
-	}
-	return f, nil
-}
-
-func (n *Node) apiExportIOCs(w http.ResponseWriter, r *http.Request) {
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(importTimeout))
-	q := r.URL.Query()
-	f, err := n.iocFilter(q)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	format := q.Get("format")
-	if format != "" && format != "stix" && format != "misp" {
-		writeError(w, fault.Invalidf("formats: stix, misp", "unknown export format %q", format))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	cw := &countWriter{w: w}
-	if err := n.ExportIOCs(cw, format, f); err != nil {
-		n.log.Error("api", "path", r.URL.Path, "err", err)
-		if cw.n == 0 {
-			writeError(w, err)
-			return
-		}
-		// Part of the document is out: break the reply, so the client
-		// sees a cut transfer instead of a short document and success.
-		panic(http.ErrAbortHandler)
-	}
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -1,0 +1,208 @@
+package collection
+
+import (
+	"errors"
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/ioc"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Service is the indicator collections of one node.
+type Service struct{ h Host }
+
+// New returns the service.
+func New(h Host) *Service { return &Service{h: h} }
+
+// Host is what the service needs of the node.
+type Host interface {
+	ID() identity.ID
+	Key() *identity.PrivateKey
+	RecipientKey() *recipient.PrivateKey
+	Store() *store.DB
+	Now() time.Time
+	Rand() io.Reader
+	Log() *slog.Logger
+	IsPeer(identity.ID) bool
+	// ResolvePeer reads a peer given by address or local name.
+	ResolvePeer(string) (identity.ID, error)
+	// PeerKey is the peer's certified recipient key, once a sync brought it.
+	PeerKey(identity.ID) (*recipient.PublicKey, error)
+	// Admission checks our own new items against the node's limits (a
+	// scope's size), counting them, for one batch.
+	Admission() Admission
+	// Publish stores our own new items in their scopes, indexing their
+	// expiries first, and sends them to every peer that shares one (now,
+	// or when it next syncs).
+	Publish(entries []store.Entry, expiries []Expiry) (added int, err error)
+}
+
+// Admission is the node's check of a batch against its limits.
+type Admission interface {
+	Admit(it *item.Item, scopes []item.Scope) error
+}
+
+// Accepted is told of items from a peer once stored; collections have
+// nothing to do then (expiries are indexed by the node before, Expiry).
+func (s *Service) Accepted(identity.ID, []*item.Item) error { return nil }
+
+// Collections (docs/ioc.md, docs/protocol.md §10.1).
+const (
+	// Default is where IOCs go unless another is named.
+	Default           = "default"
+	maxCollectionName = 64
+	bucketCollection  = "collection" // name → the collection's writers policy (writers.go): collections this node holds and offers
+)
+
+// ClassScope names a collection seen through one TLP visibility class.
+func ClassScope(sp item.Space, c ioc.Class) item.Scope {
+	switch c.Level {
+	case ioc.ClassPublic:
+		return item.ScopeOf(sp, item.ClassPublic)
+	case ioc.ClassTrusted:
+		return item.ScopeOf(sp, item.ClassTrusted)
+	}
+	return item.ScopeOf(sp, item.DirectClass(c.Author, c.Recipient))
+}
+
+func checkCollection(name string) error {
+	if name == "" || len(name) > maxCollectionName || strings.ContainsAny(name, "\x00\n\r\t/") {
+		return fault.Invalidf("use a short name without slashes or control characters", "invalid collection name %q", name)
+	}
+	return nil
+}
+
+func (s *Service) Names() []string {
+	names := []string{Default}
+	s.h.Store().View(func(tx *store.Tx) error {
+		return tx.ScanKeys(bucketCollection, nil, func(k []byte) error {
+			if string(k) != Default {
+				names = append(names, string(k))
+			}
+			return nil
+		})
+	})
+	sort.Strings(names[1:])
+	return names
+}
+
+func (s *Service) addCollection(name string) error {
+	return s.h.Store().Update(func(tx *store.Tx) error {
+		if _, err := tx.Get(bucketCollection, []byte(name)); !errors.Is(err, store.ErrNotFound) {
+			return err // held already (nil), with its policy
+		}
+		return tx.Put(bucketCollection, []byte(name), nil)
+	})
+}
+
+// trusts reports whether this node trusts peer for TLP GREEN. Every peer
+// the user added is paired, and pairing is what GREEN asks for; strangers
+// get no session at all.
+func (s *Service) trusts(peer identity.ID) bool { return s.h.IsPeer(peer) }
+
+// Scopes lists the collection scopes offered to peer: for each
+// collection, the classes ioc.PeerClasses allows between us.
+func (s *Service) Scopes(peer identity.ID) []item.Scope {
+	return s.classScopes(peer, func(ioc.Class) bool { return true })
+}
+
+// ownScopes lists the scopes only we and peer share: the pair scope and, per
+// collection, the direct classes each way (not those every peer shares).
+func (s *Service) ownScopes(peer identity.ID) []item.Scope {
+	direct := func(c ioc.Class) bool { return c.Level != ioc.ClassPublic && c.Level != ioc.ClassTrusted }
+	return append([]item.Scope{item.PairScope(s.h.ID(), peer)}, s.classScopes(peer, direct)...)
+}
+
+func (s *Service) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.Scope {
+	var out []item.Scope
+	for _, name := range s.Names() {
+		sp := item.CollectionSpace(name)
+		for _, c := range ioc.PeerClasses(s.h.ID(), peer, s.trusts(peer)) {
+			if keep(c) {
+				out = append(out, ClassScope(sp, c))
+			}
+		}
+	}
+	return out
+}
+
+// audience reads what TLP needs of an IOC item: for a sealed one the
+// recipients come from its stanzas, so no one needs to open it to route it.
+func audience(it *item.Item) (ioc.Audience, error) {
+	switch it.Kind() {
+	case item.KindIOC:
+		r, err := ioc.FromItem(it)
+		if err != nil {
+			return ioc.Audience{}, err
+		}
+		return ioc.Audience{TLP: r.TLP, Author: it.Author()}, nil
+	case item.KindIOCSealed:
+		ids, err := recipient.Recipients(it.Payload())
+		if err != nil {
+			return ioc.Audience{}, err
+		}
+		return ioc.Audience{TLP: ioc.TLPRed, Author: it.Author(), Recipients: ids}, nil
+	}
+	return ioc.Audience{}, errors.New("not an IOC item")
+}
+
+// ScopesOf lists the scopes an IOC item belongs to in its collection.
+func ScopesOf(it *item.Item) ([]item.Scope, error) {
+	a, err := audience(it)
+	if err != nil {
+		return nil, err
+	}
+	var out []item.Scope
+	for _, c := range ioc.Classes(a) {
+		out = append(out, ClassScope(it.Space(), c))
+	}
+	return out, nil
+}
+
+// Check returns the test an item peer sent in scope sc must pass to be
+// stored there, or nil if sc is not one of ours offered to peer: sc's
+// collection and class must be the item's (ioc.MayExchange), and its author
+// one the collection's policy admits (writers.go). It does the per-scope
+// part once (is sc offered, in which collection and class, which policy)
+// and returns the per-item part.
+func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
+	if !slices.Contains(s.Scopes(peer), sc) {
+		return nil
+	}
+	var space item.Space
+	var name string
+	shared := false // public or trusted class: anyone's tombstone may travel
+	for _, n := range s.Names() {
+		sp := item.CollectionSpace(n)
+		if sc == ClassScope(sp, ioc.Class{Level: ioc.ClassPublic}) || sc == ClassScope(sp, ioc.Class{Level: ioc.ClassTrusted}) {
+			space, name, shared = sp, n, true
+			break
+		}
+		for _, c := range ioc.PeerClasses(s.h.ID(), peer, s.trusts(peer)) {
+			if ClassScope(sp, c) == sc {
+				space, name = sp, n
+			}
+		}
+	}
+	admits := s.admits(name)
+	return func(it *item.Item) bool {
+		if it.Space() != space || !admits(it.Author()) {
+			return false
+		}
+		if it.Kind() == item.KindTombstone {
+			// A tombstone deletes only its author's item (item.Deletes); in
+			// a direct class only the pair may write at all.
+			return shared || it.Author() == peer || it.Author() == s.h.ID()
+		}
+		scopes, err := ScopesOf(it)
+		return err == nil && slices.Contains(scopes, sc)
+	}
+}

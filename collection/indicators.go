@@ -1,0 +1,405 @@
+package collection
+
+import (
+	"encoding/hex"
+	"fmt"
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/ioc"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// IOC is an indicator as the API shows it.
+type IOC struct {
+	ID          string     `json:"id"`         // item ID: this statement
+	ContentID   string     `json:"content_id"` // the indicator: same type and value, same ID
+	Collection  string     `json:"collection"`
+	Author      string     `json:"author"`
+	Type        string     `json:"type"`
+	Value       string     `json:"value"`
+	TLP         string     `json:"tlp"`
+	Confidence  *int       `json:"confidence,omitempty"`
+	Tags        []string   `json:"tags,omitempty"`
+	Description string     `json:"description,omitempty"`
+	ValidUntil  *time.Time `json:"valid_until,omitempty"`
+	References  []string   `json:"references,omitempty"`
+	Recipients  []string   `json:"recipients,omitempty"`
+	Created     time.Time  `json:"created"`
+	Expired     bool       `json:"expired,omitempty"`
+}
+
+// DropRequest is POST /v1/iocs.
+type DropRequest struct {
+	Collection  string     `json:"collection"`
+	Type        string     `json:"type"`
+	Value       string     `json:"value"`
+	TLP         string     `json:"tlp"`
+	Confidence  *int       `json:"confidence"`
+	Tags        []string   `json:"tags"`
+	Description string     `json:"description"`
+	ValidUntil  *time.Time `json:"valid_until"`
+	References  []string   `json:"references"`
+	To          []string   `json:"to"`
+}
+
+// Drop publishes an indicator into a collection. CLEAR and GREEN go in
+// the clear inside the signed item; AMBER, AMBER+STRICT and RED are sealed to
+// the named recipients (and to us) and reach no one else.
+func (s *Service) Drop(req DropRequest) (*IOC, error) {
+	if req.Collection == "" {
+		req.Collection = Default
+	}
+	if err := checkCollection(req.Collection); err != nil {
+		return nil, err
+	}
+	t, err := ioc.ParseType(req.Type)
+	if err != nil {
+		return nil, fault.Invalidf("types: ipv4 ipv6 cidr domain hostname url email md5 sha1 sha256 cve", "%v", err)
+	}
+	if req.TLP == "" {
+		req.TLP = "clear"
+	}
+	tlp, err := ioc.ParseTLP(req.TLP)
+	if err != nil {
+		return nil, fault.Invalidf("TLP is clear, green, amber, amber+strict or red", "%v", err)
+	}
+	rec := ioc.Record{Type: t, Value: req.Value, TLP: tlp, Confidence: ioc.NoConfidence,
+		Tags: req.Tags, Description: req.Description, References: req.References}
+	if req.Confidence != nil {
+		rec.Confidence = *req.Confidence
+	}
+	if req.ValidUntil != nil {
+		rec.ValidUntil = *req.ValidUntil
+	}
+	ids, keys, err := s.recipientKeys(req.To)
+	if err != nil {
+		return nil, err
+	}
+	rec.Recipients = ids
+	if tlp.Restricted() && len(keys) == 0 {
+		return nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", tlp)
+	}
+	if !tlp.Restricted() && len(keys) > 0 {
+		return nil, fault.Invalidf("recipients are only for amber, amber+strict and red", "TLP %s is not addressed to recipients", tlp)
+	}
+	if err := rec.Normalize(); err != nil {
+		return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
+	}
+	it, err := s.iocItem(item.CollectionSpace(req.Collection), s.h.Now(), &rec, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Add(req.Collection, it); err != nil {
+		return nil, err
+	}
+	return s.show1(it, req.Collection)
+}
+
+// recipientKeys resolves --to peers and their certified recipient keys.
+func (s *Service) recipientKeys(to []string) ([]identity.ID, []*recipient.PublicKey, error) {
+	var ids []identity.ID
+	var keys []*recipient.PublicKey
+	for _, p := range to {
+		id, err := s.h.ResolvePeer(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		pk, err := s.h.PeerKey(id)
+		if err != nil {
+			return nil, nil, fault.Invalidf("sync with the peer once (it must have been online) so its key is known", "no encryption key known for %s yet", id.Short())
+		}
+		ids, keys = append(ids, id), append(keys, pk)
+	}
+	return ids, keys, nil
+}
+
+// iocItem signs a normalised record as an item of space sp: in the clear
+// for CLEAR and GREEN, sealed to keys and to us for the restricted levels.
+func (s *Service) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
+	if !rec.TLP.Restricted() {
+		it, err := ioc.NewItem(s.h.Key(), sp, now, rec)
+		if err != nil {
+			return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
+		}
+		return it, nil
+	}
+	pt, err := rec.Encode()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := recipient.Seal(s.h.Rand(), pt, ioc.SealAAD(sp, s.h.ID()), append(slices.Clip(keys), s.h.RecipientKey().Public()))
+	if err != nil {
+		return nil, err
+	}
+	return item.New(s.h.Key(), item.KindIOCSealed, sp, now, sealed)
+}
+
+// Add stores our own IOC items (or their tombstones) in a collection, in
+// their scopes, and has them sent to every peer that shares one.
+func (s *Service) Add(collection string, items ...*item.Item) error {
+	if err := s.addCollection(collection); err != nil {
+		return err
+	}
+	var entries []store.Entry
+	adm := s.h.Admission()
+	for _, it := range items {
+		scopes, err := ScopesOf(it)
+		if err != nil {
+			return err
+		}
+		if err := adm.Admit(it, scopes); err != nil {
+			return refusedHere(collection, err)
+		}
+		entries = append(entries, store.Entry{Item: it, Scopes: scopes})
+	}
+	_, err := s.h.Publish(entries, s.Expiries(items))
+	return err
+}
+
+// refusedHere is the error for our own item that admission refused.
+func refusedHere(collection string, err error) error {
+	if fault.KindOf(err) == fault.Full {
+		return &fault.Error{Kind: fault.Full, Msg: fmt.Sprintf("collection %q is full here: %v", collection, err),
+			Hint: "retract indicators you no longer need, or use another collection"}
+	}
+	return err
+}
+
+// record opens an IOC item as this node can: plain ones always, sealed ones
+// only if we are among the recipients.
+func (s *Service) record(it *item.Item) (ioc.Record, error) {
+	if it.Kind() == item.KindIOC {
+		return ioc.FromItem(it)
+	}
+	pt, err := recipient.Open(it.Payload(), ioc.SealAAD(it.Space(), it.Author()), s.h.RecipientKey())
+	if err != nil {
+		return ioc.Record{}, err
+	}
+	ids, err := recipient.Recipients(it.Payload())
+	if err != nil {
+		return ioc.Record{}, err
+	}
+	var stanzas []identity.ID
+	for _, id := range ids {
+		if id != it.Author() {
+			stanzas = append(stanzas, id)
+		}
+	}
+	return ioc.FromSealed(it, pt, stanzas)
+}
+
+func (s *Service) show1(it *item.Item, collection string) (*IOC, error) {
+	r, err := s.record(it)
+	if err != nil {
+		return nil, err
+	}
+	return s.shown(it, &r, collection), nil
+}
+
+// shown shows an opened record of item it as the API does.
+func (s *Service) shown(it *item.Item, r *ioc.Record, collection string) *IOC {
+	id, cid := it.ID(), r.ContentID()
+	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: it.Author().String(),
+		Type: r.Type.String(), Value: r.Value, TLP: r.TLP.Name(), Tags: r.Tags, Description: r.Description,
+		References: r.References, Created: it.Created(), Expired: r.Expired(s.h.Now())}
+	if r.Confidence != ioc.NoConfidence {
+		c := r.Confidence
+		out.Confidence = &c
+	}
+	if !r.ValidUntil.IsZero() {
+		t := r.ValidUntil
+		out.ValidUntil = &t
+	}
+	for _, p := range r.Recipients {
+		out.Recipients = append(out.Recipients, p.String())
+	}
+	return out
+}
+
+// Filter selects what List returns.
+type Filter struct {
+	Collection     string
+	TLP, Type      string
+	Author         *identity.ID
+	Since          time.Time
+	IncludeExpired bool
+}
+
+// List lists the current statements (the newest per author and
+// indicator, last-writer-wins) this node can read, oldest first.
+func (s *Service) List(f Filter) ([]*IOC, error) {
+	ls, err := s.currentIOCs(f)
+	out := make([]*IOC, len(ls))
+	for i, l := range ls {
+		out[i] = l.x
+	}
+	return out, err
+}
+
+// listed is one current statement: as the API shows it and as export
+// writes it.
+type listed struct {
+	x     *IOC
+	entry ioc.Entry
+}
+
+func (s *Service) currentIOCs(f Filter) ([]listed, error) {
+	var out []listed
+	for _, name := range s.Names() {
+		if f.Collection != "" && f.Collection != name {
+			continue
+		}
+		winners := map[item.Key]listed{}
+		versions := map[item.Key]item.Version{}
+		err := s.h.Store().SpaceItems(item.CollectionSpace(name), func(it *item.Item) error {
+			if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
+				return nil
+			}
+			r, err := s.record(it)
+			if err != nil {
+				return nil // sealed to others, or unreadable: not ours to list
+			}
+			k, v := ioc.LogicalKey(it, &r), item.VersionOf(it)
+			if old, ok := versions[k]; ok && !v.Newer(old) {
+				return nil
+			}
+			x := s.shown(it, &r, name)
+			versions[k] = v
+			winners[k] = listed{x: x, entry: ioc.Entry{Record: r, Author: it.Author(), Created: it.Created()}}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range winners {
+			x := l.x
+			if (x.Expired && !f.IncludeExpired) || (f.TLP != "" && x.TLP != f.TLP) || (f.Type != "" && x.Type != f.Type) ||
+				(f.Author != nil && x.Author != f.Author.String()) || x.Created.Before(f.Since) {
+				continue
+			}
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].x, out[j].x
+		if !a.Created.Equal(b.Created) {
+			return a.Created.Before(b.Created)
+		}
+		return a.ID < b.ID
+	})
+	return out, nil
+}
+
+// Show finds statements by item ID or content ID (hex, or a unique
+// prefix of at least 8 characters).
+func (s *Service) Show(ref string) ([]*IOC, error) {
+	ref = strings.ToLower(strings.TrimSpace(ref))
+	if len(ref) < 8 || len(ref) > 64 {
+		return nil, fault.Invalidf("give an item ID or content ID (hex, 8 to 64 characters)", "bad IOC id %q", ref)
+	}
+	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil {
+		return nil, fault.Invalidf("IDs are hexadecimal", "bad IOC id %q", ref)
+	}
+	all, err := s.List(Filter{IncludeExpired: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []*IOC
+	for _, x := range all {
+		if strings.HasPrefix(x.ID, ref) || strings.HasPrefix(x.ContentID, ref) {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fault.NotFoundf("list them with 'ghostwire ioc list'", "no IOC %s held here", ref)
+	}
+	return out, nil
+}
+
+// Retract retracts one of our indicators: a signed tombstone for every
+// version of it we stated (the same logical key, docs/ioc.md), so no older
+// statement becomes current again. Each reaches exactly the peers that may
+// hold its target.
+func (s *Service) Retract(ref string) (*IOC, error) {
+	found, err := s.Show(ref)
+	if err != nil {
+		return nil, err
+	}
+	var mine []*IOC
+	for _, x := range found {
+		if x.Author == s.h.ID().String() {
+			mine = append(mine, x)
+		}
+	}
+	if len(mine) != 1 {
+		return nil, fault.Invalidf("give the item ID of one of your own IOCs", "%d of your IOCs match %q", len(mine), ref)
+	}
+	raw, _ := hex.DecodeString(mine[0].ID)
+	current, _, err := s.h.Store().GetItem(item.ID(raw))
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.record(current)
+	if err != nil {
+		return nil, err
+	}
+	key := ioc.LogicalKey(current, &r)
+	var versions []*item.Item
+	err = s.h.Store().SpaceItems(current.Space(), func(it *item.Item) error {
+		if it.Author() != s.h.ID() || (it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed) {
+			return nil
+		}
+		if r, err := s.record(it); err == nil && ioc.LogicalKey(it, &r) == key {
+			versions = append(versions, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	now := s.h.Now()
+	var entries []store.Entry
+	for _, v := range versions {
+		t, err := item.NewTombstone(s.h.Key(), v, now)
+		if err != nil {
+			return nil, err
+		}
+		scopes, err := ScopesOf(v)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, store.Entry{Item: t, Scopes: scopes})
+	}
+	if _, err := s.h.Publish(entries, nil); err != nil {
+		return nil, err
+	}
+	return mine[0], nil
+}
+
+// Expiry is when an item stops being offered (docs/ioc.md §8: an IOC's
+// valid-until); the node indexes it before storing the item.
+type Expiry struct {
+	ID    item.ID
+	Until time.Time
+}
+
+// Expiries reads the expiry of IOC items we can read; items without one,
+// and items that are not IOCs, give none.
+func (s *Service) Expiries(items []*item.Item) []Expiry {
+	var out []Expiry
+	for _, it := range items {
+		if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
+			continue
+		}
+		if r, err := s.record(it); err == nil && !r.ValidUntil.IsZero() {
+			out = append(out, Expiry{it.ID(), r.ValidUntil})
+		}
+	}
+	return out
+}
