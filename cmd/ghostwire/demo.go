@@ -16,8 +16,8 @@ import (
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
-func init() {
-	register(&command{
+func demoCommand() *command {
+	return &command{
 		name:    "demo",
 		summary: "three peers on a private Tor network exchange messages and an IOC",
 		usage: `Usage: ghostwire demo [--keep] [--dir D]
@@ -32,7 +32,7 @@ Nothing leaves the machine: every byte between the peers goes through tor.
 Example:
   ghostwire demo --keep`,
 		run: runDemo,
-	})
+	}
 }
 
 // demoPeer is one node the demo runs.
@@ -47,9 +47,8 @@ type demoPeer struct {
 // demoTimeout bounds each wait in the demo.
 const demoTimeout = 120 * time.Second
 
-func runDemo(e *env, args []string) error {
-	c := commands["demo"]
-	fs := newFlags(e, c)
+func runDemo(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	keep := fs.Bool("keep", false, "leave the network and the nodes running")
 	dirFlag := fs.String("dir", "", "work in `D` (must not exist; default: a new temporary directory)")
 	if err := parse(e, c, fs, args); err != nil {

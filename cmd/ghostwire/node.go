@@ -16,8 +16,8 @@ import (
 	"github.com/ghostwire/ghostwire/store"
 )
 
-func init() {
-	register(&command{
+func runNodeCommand() *command {
+	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
 		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR] [--log-level L]
@@ -33,8 +33,11 @@ Example:
   ghostwire testnet up --dir /tmp/gwnet
   ghostwire run --data ~/gw --testnet /tmp/gwnet`,
 		run: runNode,
-	})
-	register(&command{
+	}
+}
+
+func statusCommand() *command {
+	return &command{
 		name:    "status",
 		summary: "show the running node's state: tor, reachability, peers, items",
 		usage: `Usage: ghostwire status [--data DIR] [--json]
@@ -44,12 +47,11 @@ Asks the running node (through DIR/api.sock) for its state.
 Example:
   ghostwire status --data ~/gw --json`,
 		run: runStatus,
-	})
+	}
 }
 
-func runNode(e *env, args []string) error {
-	c := commands["run"]
-	fs := newFlags(e, c)
+func runNode(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
 	tn := fs.String("testnet", "", "join the private Tor network in `DIR` (see 'ghostwire testnet up')")
@@ -136,9 +138,8 @@ func runNode(e *env, args []string) error {
 	return nil
 }
 
-func runStatus(e *env, args []string) error {
-	c := commands["status"]
-	fs := newFlags(e, c)
+func runStatus(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(e, c, fs, args); err != nil {
