@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -176,39 +175,6 @@ func (n *Node) iocScopeCheck(peer identity.ID, s item.Scope) func(*item.Item) bo
 	}
 }
 
-// IOC is an indicator as the API shows it.
-type IOC struct {
-	ID          string     `json:"id"`         // item ID: this statement
-	ContentID   string     `json:"content_id"` // the indicator: same type and value, same ID
-	Collection  string     `json:"collection"`
-	Author      string     `json:"author"`
-	Type        string     `json:"type"`
-	Value       string     `json:"value"`
-	TLP         string     `json:"tlp"`
-	Confidence  *int       `json:"confidence,omitempty"`
-	Tags        []string   `json:"tags,omitempty"`
-	Description string     `json:"description,omitempty"`
-	ValidUntil  *time.Time `json:"valid_until,omitempty"`
-	References  []string   `json:"references,omitempty"`
-	Recipients  []string   `json:"recipients,omitempty"`
-	Created     time.Time  `json:"created"`
-	Expired     bool       `json:"expired,omitempty"`
-}
-
-// DropRequest is POST /v1/iocs.
-type DropRequest struct {
-	Collection  string     `json:"collection"`
-	Type        string     `json:"type"`
-	Value       string     `json:"value"`
-	TLP         string     `json:"tlp"`
-	Confidence  *int       `json:"confidence"`
-	Tags        []string   `json:"tags"`
-	Description string     `json:"description"`
-	ValidUntil  *time.Time `json:"valid_until"`
-	References  []string   `json:"references"`
-	To          []string   `json:"to"`
-}
-
 // DropIOC publishes an indicator into a collection. CLEAR and GREEN go in
 // the clear inside the signed item; AMBER, AMBER+STRICT and RED are sealed to
 // the named recipients (and to us) and reach no one else.
@@ -244,7 +210,7 @@ func (n *Node) DropIOC(req DropRequest) (*IOC, error) {
 	}
 	rec.Recipients = ids
 	if tlp.Restricted() && len(keys) == 0 {
-		return nil, badRequest("name the recipients with --to", "TLP %s needs recipients", tlp)
+		return nil, errorf(NeedsRecipients, "name the recipients in to", "TLP %s needs recipients", tlp)
 	}
 	if !tlp.Restricted() && len(keys) > 0 {
 		return nil, badRequest("recipients are only for amber, amber+strict and red", "TLP %s is not addressed to recipients", tlp)
@@ -468,7 +434,7 @@ func (n *Node) ShowIOC(ref string) ([]*IOC, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, notFound("list them with 'ghostwire ioc list'", "no IOC %s held here", ref)
+		return nil, errorf(UnknownIOC, "list the IOCs held here", "no IOC %s held here", ref)
 	}
 	return out, nil
 }
@@ -510,20 +476,13 @@ func (n *Node) RetractIOC(ref string) (*IOC, error) {
 	return mine[0], nil
 }
 
-// FetchResult is POST /v1/iocs/{id}/fetch.
-type FetchResult struct {
-	IOCs   []*IOC   `json:"iocs"`
-	Synced []string `json:"synced"` // the peers a fresh sync completed with
-	Held   bool     `json:"held"`   // it was already here; no sync was needed
-}
-
 // maxFetchWait bounds how long a fetch waits for its syncs.
 const maxFetchWait = 2 * time.Minute
 
-// fetchWait clamps a requested fetch wait to [1 s, maxFetchWait], once for
+// FetchWait clamps a requested fetch wait to [1 s, maxFetchWait], once for
 // the reply's deadline and the fetch alike (a negative one had set the
 // deadline in the past).
-func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), maxFetchWait) }
+func FetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), maxFetchWait) }
 
 // FetchIOC gets an IOC by content ID (or item ID) from peers: it restarts
 // the session with every connected peer, which makes each reconcile afresh,
@@ -535,10 +494,10 @@ func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), 
 func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*FetchResult, error) {
 	if found, err := n.ShowIOC(ref); err == nil {
 		return &FetchResult{IOCs: found, Synced: []string{}, Held: true}, nil
-	} else if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.status != http.StatusNotFound {
+	} else if KindOf(err) != UnknownIOC {
 		return nil, err
 	}
-	wait = fetchWait(wait)
+	wait = FetchWait(wait)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	n.mu.Lock()
@@ -584,7 +543,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		case <-ch:
 		case <-ctx.Done():
 			if len(res.Synced) == 0 {
-				return res, notFound("no sync completed in time; check 'ghostwire status' and try again", "no peer synced within %s; %s not found", wait, ref)
+				return res, errorf(NotSynced, "no sync completed in time; check the node's status and try again", "no peer synced within %s; %s not found", wait, ref)
 			}
 			return res, notFound("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
 		}
@@ -725,57 +684,10 @@ func (n *Node) pushItems(ps *peerSession, s item.Scope, items []*item.Item) {
 	}
 }
 
-func (n *Node) registerIOCRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/iocs", n.handle(func(r *http.Request) (int, any, error) {
-		var req DropRequest
-		if err := decodeBody(r, &req); err != nil {
-			return 0, nil, err
-		}
-		x, err := n.DropIOC(req)
-		return http.StatusCreated, x, err
-	}))
-	mux.HandleFunc("GET /v1/iocs", n.handle(func(r *http.Request) (int, any, error) {
-		f, err := n.iocFilter(r.URL.Query())
-		if err != nil {
-			return 0, nil, err
-		}
-		list, err := n.ListIOCs(f)
-		if list == nil {
-			list = []*IOC{}
-		}
-		return http.StatusOK, list, err
-	}))
-	mux.HandleFunc("POST /v1/iocs/import", n.apiImportIOCs)
-	mux.HandleFunc("GET /v1/iocs/export", n.apiExportIOCs)
-	mux.HandleFunc("POST /v1/iocs/{id}/fetch", func(w http.ResponseWriter, r *http.Request) {
-		wait := 30 * time.Second
-		if v := r.URL.Query().Get("wait"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				writeError(w, badRequest("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
-				return
-			}
-			wait = fetchWait(d)
-		}
-		n.handle(func(r *http.Request) (int, any, error) {
-			// The wait may exceed handle's write deadline.
-			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + apiWriteTimeout))
-			x, err := n.FetchIOC(r.Context(), r.PathValue("id"), wait)
-			return http.StatusOK, x, err
-		})(w, r)
-	})
-	mux.HandleFunc("GET /v1/iocs/{id}", n.handle(func(r *http.Request) (int, any, error) {
-		x, err := n.ShowIOC(r.PathValue("id"))
-		return http.StatusOK, x, err
-	}))
-	mux.HandleFunc("DELETE /v1/iocs/{id}", n.handle(func(r *http.Request) (int, any, error) {
-		x, err := n.RetractIOC(r.PathValue("id"))
-		return http.StatusOK, x, err
-	}))
-}
-
-// resolveAuthor accepts our own address too (authors need not be peers).
-func (n *Node) resolveAuthor(s string) (identity.ID, error) {
+// ResolveAuthor reads an IOC author given by onion address or by a peer's
+// name; unlike ResolvePeer it accepts our own address and any other (authors
+// need not be peers).
+func (n *Node) ResolveAuthor(s string) (identity.ID, error) {
 	if id, err := identity.ParseID(s); err == nil {
 		return id, nil
 	}

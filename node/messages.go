@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -47,25 +48,6 @@ type outboxEntry struct {
 	Text string `cbor:"2,keyasint"`
 }
 
-// Message states as the API shows them.
-const (
-	StateQueued    = "queued"    // not yet acknowledged by the peer
-	StateDelivered = "delivered" // stored by the peer
-	StateRead      = "read"      // the peer listed it
-	StateReceived  = "received"  // incoming
-)
-
-// Message is a direct message as the API shows it.
-type Message struct {
-	ID        string    `json:"id"`
-	Peer      string    `json:"peer"`
-	PeerName  string    `json:"peer_name,omitempty"`
-	Direction string    `json:"direction"` // "in" or "out"
-	Text      string    `json:"text"`
-	Created   time.Time `json:"created"`
-	State     string    `json:"state"`
-}
-
 func messageAAD(sp item.Space, author identity.ID) []byte {
 	return append(append([]byte{}, sp[:]...), author.Bytes()...)
 }
@@ -83,7 +65,7 @@ func (n *Node) SendMessage(peer identity.ID, text string) (*Message, error) {
 		return nil, badRequest("split it into several messages", "message is %d bytes, the limit is %d", len(text), MaxMessageText)
 	}
 	if !n.isPeer(peer) {
-		return nil, notFound("add it first with 'ghostwire peer add'", "unknown peer %s", peer)
+		return nil, errorf(UnknownPeer, "add it as a peer first", "unknown peer %s", peer)
 	}
 	now := n.cfg.Now()
 	if pk, err := n.peerKey(peer); err == nil {
@@ -182,6 +164,37 @@ func (n *Node) flushOutbox(peer identity.ID) {
 // Messages lists direct messages, oldest first, optionally with one peer.
 // Listing marks incoming messages as read: the node then sends a receipt.
 func (n *Node) Messages(only *identity.ID) ([]*Message, error) { return n.messages(only, nil) }
+
+// FollowMessages calls fn with every message (only those with one peer if
+// only is set), then with each one that arrives or changes state, until ctx
+// ends (it then returns nil) or fn or a listing fails. It keeps what it has
+// opened, so a long follow does not decrypt each message again on every
+// change.
+func (n *Node) FollowMessages(ctx context.Context, only *identity.ID, fn func(*Message) error) error {
+	seen := map[string]string{}
+	opened := map[item.ID]messageBody{}
+	for {
+		ch := n.changedCh()
+		msgs, err := n.messages(only, opened)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if seen[m.ID] == m.State {
+				continue
+			}
+			seen[m.ID] = m.State
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		}
+	}
+}
 
 // messages is Messages. opened, if not nil, keeps the bodies of the
 // messages already decrypted, by item ID, across calls: a --follow stream

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -32,16 +31,6 @@ type Transport interface {
 	Close() error
 }
 
-// TransportStatus is what Status shows of the transport.
-type TransportStatus struct {
-	Mode      string `json:"mode"`      // "tor"
-	Phase     string `json:"phase"`     // bootstrap phase summary
-	Progress  int    `json:"progress"`  // 0–100
-	Ready     bool   `json:"ready"`     // can dial
-	Reachable bool   `json:"reachable"` // our service is published
-	Warning   string `json:"warning,omitempty"`
-}
-
 // Config configures a node. The node does not modify it.
 type Config struct {
 	// Secrets are the unlocked identity and store key.
@@ -50,8 +39,6 @@ type Config struct {
 	Store *store.DB
 	// Transport reaches peers.
 	Transport Transport
-	// APISocket is the path of the local API's Unix socket (created 0600).
-	APISocket string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -165,29 +152,17 @@ func (n *Node) changedCh() <-chan struct{} {
 	return n.changed
 }
 
-// Run runs the node until ctx ends: the API, the transport's listener, the
-// accept loop and the dialer. It returns after every goroutine it started
-// has stopped. Shutdown order: stop accepting (listener, API), end sessions
-// (each finishes the frame it is storing: an item is acknowledged only
-// after it is durable), close the transport. The caller closes the store.
+// Run runs the node until ctx ends: the transport's listener, the accept
+// loop and the dialer. It returns after every goroutine it started has
+// stopped. Shutdown order: stop accepting, end sessions (each finishes the
+// frame it is storing: an item is acknowledged only after it is durable),
+// close the transport. The local API runs beside it (localapi.Serve, which
+// calls the node's methods); the caller closes the store once both have
+// returned.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-
-	api, err := n.listenAPI()
-	if err != nil {
-		n.cfg.Transport.Close()
-		return err
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := n.serveAPI(ctx, api); err != nil {
-			errc <- err
-		}
-	}()
 
 	wg.Add(1)
 	go func() {
@@ -201,19 +176,14 @@ func (n *Node) Run(ctx context.Context) error {
 		n.dialLoop(ctx)
 	}()
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	cancel()
+	<-ctx.Done()
 	wg.Wait()
 	n.closeSessions()
 	n.bg.Wait()
-	if err := n.cfg.Transport.Close(); err != nil && runErr == nil {
+	if err := n.cfg.Transport.Close(); err != nil {
 		n.log.Warn("closing transport", "err", err)
 	}
-	return runErr
+	return nil
 }
 
 // listenLoop publishes the service and accepts peers, re-listening (with
@@ -270,23 +240,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// errorf builds an API-visible error.
-type apiError struct {
-	status int
-	msg    string
-	hint   string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badRequest(hint, format string, a ...any) error {
-	return &apiError{status: 400, msg: fmt.Sprintf(format, a...), hint: hint}
-}
-
-func notFound(hint, format string, a ...any) error {
-	return &apiError{status: 404, msg: fmt.Sprintf(format, a...), hint: hint}
 }
 
 // watchReachable reports, once, when the listener's service is reachable.

@@ -27,16 +27,6 @@ type peerRecord struct {
 	Added int64  `cbor:"2,keyasint"`
 }
 
-// Peer is a known peer, as the API shows it.
-type Peer struct {
-	Onion     string     `json:"onion"`
-	Name      string     `json:"name,omitempty"`
-	Added     time.Time  `json:"added"`
-	Connected bool       `json:"connected"`
-	LastSync  *time.Time `json:"last_sync,omitempty"`
-	HasKey    bool       `json:"has_key"`
-}
-
 // AddPeer records a peer (or renames a known one) and starts syncing with it.
 func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	name = strings.TrimSpace(name)
@@ -119,7 +109,7 @@ func (n *Node) peer(id identity.ID) (*Peer, error) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("add it first with 'ghostwire peer add'", "unknown peer %s", id)
+		return nil, errorf(UnknownPeer, "add it as a peer first", "unknown peer %s", id)
 	}
 	return p, err
 }
@@ -185,14 +175,14 @@ func (n *Node) peerByName(name string) (identity.ID, error) {
 			return identity.ParseID(p.Onion)
 		}
 	}
-	return identity.ID{}, notFound("list peers with 'ghostwire peer list'", "no peer named %q", name)
+	return identity.ID{}, errorf(UnknownName, "list the peers to see their names", "no peer named %q", name)
 }
 
 // ResolvePeer reads a peer given by onion address or by name.
 func (n *Node) ResolvePeer(s string) (identity.ID, error) {
 	if id, err := identity.ParseID(s); err == nil {
 		if !n.isPeer(id) {
-			return id, notFound("add it first with 'ghostwire peer add "+id.String()+"'", "unknown peer %s", id)
+			return id, errorf(UnknownPeer, "add it as a peer first", "unknown peer %s", id)
 		}
 		return id, nil
 	}

@@ -170,6 +170,7 @@ func report(w io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	err = apiFailure(err)
 	var ce *cliError
 	code, hints := exitFailure, []string(nil)
 	if errors.As(err, &ce) {

@@ -93,7 +93,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		changes := make(chan change, 256)
 		streamDone := make(chan error, 1)
 		go func() {
-			streamDone <- alice.api.stream(ctx, "/v1/messages?peer=bob&follow=1", func(raw json.RawMessage) error {
+			streamDone <- alice.api.Stream(ctx, "/v1/messages?peer=bob&follow=1", func(raw json.RawMessage) error {
 				var m node.Message
 				if err := json.Unmarshal(raw, &m); err != nil {
 					return err
@@ -110,7 +110,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		for i := range sends {
 			t0 := time.Now()
 			var m node.Message
-			if err := alice.api.do(ctx, http.MethodPost, "/v1/messages", map[string]string{"peer": "bob", "text": fmt.Sprintf("timing %d", i)}, &m); err != nil {
+			if err := alice.api.Do(ctx, http.MethodPost, "/v1/messages", map[string]string{"peer": "bob", "text": fmt.Sprintf("timing %d", i)}, &m); err != nil {
 				b.Fatal(err)
 			}
 			deadline := time.After(e2eSyncLimit)
@@ -211,7 +211,7 @@ func BenchmarkIdleNode(b *testing.B) {
 		for _, p := range ns {
 			for _, q := range ns {
 				if p != q {
-					if err := p.api.do(context.Background(), http.MethodPost, "/v1/peers", map[string]string{"onion": q.onion, "name": q.name}, nil); err != nil {
+					if err := p.api.Do(context.Background(), http.MethodPost, "/v1/peers", map[string]string{"onion": q.onion, "name": q.name}, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

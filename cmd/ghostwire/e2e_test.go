@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -44,7 +45,7 @@ const (
 type e2eNode struct {
 	name, data, onion string
 	runArgs           []string // after "run --data DIR"
-	api               *apiClient
+	api               *localapi.Client
 
 	log    string // every run's stderr, shown when the test fails
 	cmd    *exec.Cmd
@@ -170,7 +171,7 @@ func (n *e2eNode) checkExit(t testing.TB) {
 func (n *e2eNode) get(path string, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eAPILimit)
 	defer cancel()
-	return n.api.do(ctx, http.MethodGet, path, nil, out)
+	return n.api.Do(ctx, http.MethodGet, path, nil, out)
 }
 
 // raw sends a request to the node's API and returns the HTTP status and
@@ -185,7 +186,7 @@ func (n *e2eNode) raw(t testing.TB, method, path string, body any) (int, []byte)
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.api.http.Do(req)
+	resp, err := n.api.DoRequest(req)
 	if err != nil {
 		t.Fatalf("%s: %s %s: %v", n.name, method, path, err)
 	}
@@ -418,7 +419,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 		t.Fatal("bob is still in alice's peer list after peer remove")
 	}
 	code, body := alice.raw(t, http.MethodPost, "/v1/messages", map[string]string{"peer": bob.onion, "text": "after remove"})
-	var apiErr apiErrorBody
+	var apiErr localapi.ErrorBody
 	if code != http.StatusNotFound || json.Unmarshal(body, &apiErr) != nil || !strings.Contains(apiErr.Error, "unknown peer") {
 		t.Fatalf("sending to a removed peer: HTTP %d %s, want 404 unknown peer", code, body)
 	}
@@ -503,7 +504,7 @@ func TestSIGTERMDuringSync(t *testing.T) {
 		for range perRound {
 			seq++
 			var m node.Message
-			if err := alice.api.do(context.Background(), http.MethodPost, "/v1/messages",
+			if err := alice.api.Do(context.Background(), http.MethodPost, "/v1/messages",
 				map[string]string{"peer": "bob", "text": fmt.Sprintf("item %04d", seq)}, &m); err != nil {
 				t.Fatal(err)
 			}

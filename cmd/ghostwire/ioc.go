@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"maps"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 )
 
@@ -117,6 +115,10 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 	}
 }
 
+func (o *iocOpts) query() localapi.IOCQuery {
+	return localapi.IOCQuery{Collection: o.collection, TLP: o.tlp, Type: o.typ, Author: o.author, Since: o.since, Expired: o.expired}
+}
+
 // multiFlag collects a repeated flag.
 type multiFlag []string
 
@@ -137,8 +139,7 @@ func (o *iocOpts) export(e *env, call *verbCall) error {
 	if o.format != "stix" && o.format != "misp" {
 		return usageError("--format is stix or misp")
 	}
-	q := query("format", o.format, "collection", o.collection, "tlp", o.tlp, "type", o.typ, "author", o.author, "since", o.since, "expired", flag1(o.expired))
-	return call.api.download(e.ctx, "/v1/iocs/export"+q, e.stdout)
+	return call.api.ExportIOCs(e.ctx, o.format, o.query(), e.stdout)
 }
 
 func (o *iocOpts) fetch(e *env, call *verbCall) error {
@@ -172,8 +173,8 @@ func (o *iocOpts) drop(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var x node.IOC
-	if err := call.api.do(ctx, "POST", "/v1/iocs", req, &x); err != nil {
+	x, err := call.api.DropIOC(ctx, req)
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -189,9 +190,8 @@ func (o *iocOpts) list(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	q := query("collection", o.collection, "tlp", o.tlp, "type", o.typ, "author", o.author, "since", o.since, "expired", flag1(o.expired))
-	var xs []node.IOC
-	if err := call.api.do(ctx, "GET", "/v1/iocs"+q, nil, &xs); err != nil {
+	xs, err := call.api.ListIOCs(ctx, o.query())
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -209,8 +209,8 @@ func (o *iocOpts) show(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var xs []node.IOC
-	if err := call.api.do(ctx, "GET", "/v1/iocs/"+url.PathEscape(call.args[0]), nil, &xs); err != nil {
+	xs, err := call.api.ShowIOC(ctx, call.args[0])
+	if err != nil {
 		return err
 	}
 	return printJSON(e, xs)
@@ -222,8 +222,8 @@ func (o *iocOpts) retract(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var x node.IOC
-	if err := call.api.do(ctx, "DELETE", "/v1/iocs/"+url.PathEscape(call.args[0]), nil, &x); err != nil {
+	x, err := call.api.RetractIOC(ctx, call.args[0])
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -235,7 +235,7 @@ func (o *iocOpts) retract(e *env, call *verbCall) error {
 
 // iocImport streams FILE (or standard input) to the node's import
 // endpoint, printing its progress lines on stderr and then the result.
-func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJSON bool) error {
+func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest, asJSON bool) error {
 	in := &readErr{r: e.stdin}
 	if file != "-" {
 		f, err := os.Open(file)
@@ -248,43 +248,21 @@ func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJS
 		defer f.Close()
 		in.r = f
 	}
-	q := query("collection", req.Collection, "tlp", req.TLP, "to", strings.Join(req.To, ","), "partial", flag1(req.Partial))
-	hreq, err := http.NewRequestWithContext(e.ctx, http.MethodPost, "http://ghostwire/v1/iocs/import"+q, in)
-	if err != nil {
-		return err
+	progress := func(p node.ImportProgress) {
+		if p.Phase == "read" || p.Objects >= 1000 {
+			fmt.Fprintf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
+				p.Phase, p.Objects, p.Records, p.Stored, p.Rate)
+		}
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := api.http.Do(hreq)
+	res, err := api.ImportIOCs(e.ctx, in, req, progress)
 	if in.err != nil { // the input failed, not the node (a directory, an I/O error)
 		return fileError(in.err, file)
 	}
-	if err != nil {
-		return api.unreachable(err)
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	var last node.ImportLine
-	for {
-		var l node.ImportLine
-		if err := dec.Decode(&l); err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("reading the node's answer: %w", err)
-		}
-		if p := l.Progress; p != nil {
-			if p.Phase == "read" || p.Objects >= 1000 {
-				fmt.Fprintf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
-					p.Phase, p.Objects, p.Records, p.Stored, p.Rate)
-			}
-			continue
-		}
-		last = l
-	}
-	if asJSON && last.Result != nil {
-		if err := printJSON(e, last.Result); err != nil {
+	if asJSON && res != nil {
+		if err := printJSON(e, res); err != nil {
 			return err
 		}
-	} else if r := last.Result; r != nil {
+	} else if r := res; r != nil {
 		fmt.Fprintf(e.stdout, "%s: %d objects, %d indicators (%d merged), %d new items stored\n", r.Format, r.Objects, r.Records, r.Merged, r.Stored)
 		fmt.Fprintf(e.stdout, "  by type: %s\n  by TLP:  %s\n", counts(r.ByType), counts(r.ByTLP))
 		for _, i := range r.Issues {
@@ -296,17 +274,7 @@ func iocImport(e *env, api *apiClient, file string, req node.ImportRequest, asJS
 			fmt.Fprintf(e.stderr, "ghostwire: %d objects not imported or imported in part (--json lists all, skipped ones too)\n", n+r.Unlisted)
 		}
 	}
-	if last.Error != "" {
-		var hints []string
-		if last.Hint != "" {
-			hints = append(hints, last.Hint)
-		}
-		return fail(exitForStatus(resp.StatusCode), errors.New(last.Error), hints...)
-	}
-	if last.Result == nil {
-		return fmt.Errorf("the node's answer had no result (status %s)", resp.Status)
-	}
-	return nil
+	return err
 }
 
 // readErr is a reader that remembers its first error, so that a failing
@@ -333,11 +301,11 @@ func counts(m map[string]int) string {
 }
 
 // iocFetch asks the node to sync afresh with its peers and show the IOC.
-func iocFetch(e *env, api *apiClient, ref string, wait time.Duration, asJSON bool) error {
+func iocFetch(e *env, api *localapi.Client, ref string, wait time.Duration, asJSON bool) error {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute+apiTimeout)
 	defer cancel()
-	var res node.FetchResult
-	if err := api.do(ctx, "POST", "/v1/iocs/"+url.PathEscape(ref)+"/fetch"+query("wait", wait.String()), nil, &res); err != nil {
+	res, err := api.FetchIOC(ctx, ref, wait)
+	if err != nil {
 		return err
 	}
 	if asJSON {

@@ -53,8 +53,8 @@ func msgSend(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var m node.Message
-	if err := call.api.do(ctx, "POST", "/v1/messages", map[string]string{"peer": pos[0], "text": text}, &m); err != nil {
+	m, err := call.api.SendMessage(ctx, pos[0], text)
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -70,23 +70,23 @@ func msgList(e *env, call *verbCall, peer string, follow bool) error {
 	}
 	api := call.api
 	if follow {
-		return api.stream(e.ctx, "/v1/messages"+query("peer", peer, "follow", "1"), func(raw json.RawMessage) error {
+		return api.FollowMessages(e.ctx, peer, func(m *node.Message) error {
 			if call.asJSON {
-				fmt.Fprintln(e.stdout, string(raw))
+				b, err := json.Marshal(m)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout, string(b))
 				return nil
 			}
-			var m node.Message
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return err
-			}
-			printMessage(e, &m)
+			printMessage(e, m)
 			return nil
 		})
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var ms []node.Message
-	if err := api.do(ctx, "GET", "/v1/messages"+query("peer", peer), nil, &ms); err != nil {
+	ms, err := api.Messages(ctx, peer)
+	if err != nil {
 		return err
 	}
 	if call.asJSON {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -123,15 +124,21 @@ func runNode(e *env, c *command, args []string) error {
 	}
 	n, err := node.New(node.Config{
 		Secrets: secrets, Store: db, Transport: node.NewTorTransport(tor),
-		APISocket: filepath.Join(path, "api.sock"), Logger: log,
+		Logger:      log,
 		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})
 	if err != nil {
 		tor.Close()
 		return fail(exitFailure, err)
 	}
-	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), filepath.Join(path, "api.sock"))
-	if err := n.Run(e.ctx); err != nil {
+	sock := filepath.Join(path, "api.sock")
+	api, err := localapi.Listen(sock)
+	if err != nil {
+		tor.Close()
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
+	if err := localapi.RunNode(e.ctx, n, api, log); err != nil {
 		return fail(exitFailure, err)
 	}
 	fmt.Fprintln(e.stderr, "ghostwire: stopped")
@@ -154,8 +161,8 @@ func runStatus(e *env, c *command, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var st node.Status
-	if err := newAPIClient(path).do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+	st, err := newAPIClient(path).Status(ctx)
+	if err != nil {
 		return err
 	}
 	if *asJSON {

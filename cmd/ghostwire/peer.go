@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/node"
 )
 
 func peerCommand() *command {
@@ -49,8 +47,8 @@ func peerAdd(e *env, call *verbCall, name string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var p node.Peer
-	if err := api.do(ctx, "POST", "/v1/peers", map[string]string{"onion": pos[0], "name": name}, &p); err != nil {
+	p, err := api.AddPeer(ctx, pos[0], name)
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -66,8 +64,8 @@ func peerList(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var ps []node.Peer
-	if err := call.api.do(ctx, "GET", "/v1/peers", nil, &ps); err != nil {
+	ps, err := call.api.Peers(ctx)
+	if err != nil {
 		return err
 	}
 	if call.asJSON {
@@ -94,7 +92,7 @@ func peerRemove(e *env, call *verbCall) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	if err := call.api.do(ctx, "DELETE", "/v1/peers/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+	if err := call.api.RemovePeer(ctx, pos[0]); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "ghostwire: removed %s\n", pos[0])

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -19,7 +20,7 @@ import (
 // tlpNode is one `ghostwire run` process of the TLP test.
 type tlpNode struct {
 	name, dir, onion string
-	api              *apiClient
+	api              *localapi.Client
 	cmd              *exec.Cmd
 	done             chan struct{}
 }
@@ -42,7 +43,7 @@ func (n *tlpNode) call(t *testing.T, method, path string, body, out any) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return n.api.do(ctx, method, path, body, out)
+	return n.api.Do(ctx, method, path, body, out)
 }
 
 func (n *tlpNode) status(t *testing.T) node.Status {

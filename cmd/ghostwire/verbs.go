@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/ghostwire/ghostwire/localapi"
 	"io"
 	"strings"
 )
@@ -23,7 +24,7 @@ type verb struct {
 type verbCall struct {
 	args   []string
 	asJSON bool
-	api    *apiClient
+	api    *localapi.Client
 }
 
 // nodeVerb is a verb that talks to the running node: its FlagSet has
