@@ -344,3 +344,32 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHTTPBelowTheAPI: only the local API (localapi, and the commands
+// above it) speaks HTTP. The domain returns typed errors and knows nothing
+// of statuses, so none of these packages, nor their tests, may import
+// net/http. (onion/testnet, a tool that runs a private Tor network, reads
+// its own authorities' consensus over HTTP on 127.0.0.1; it is not below
+// the API.)
+func TestNoHTTPBelowTheAPI(t *testing.T) {
+	below := map[string]bool{}
+	for _, p := range []string{"node", "dm", "collection", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "localapi/apitype"} {
+		below[module+"/"+p] = true
+	}
+	seen := 0
+	for _, p := range listPackages(t) {
+		if !below[p.ImportPath] {
+			continue
+		}
+		seen++
+		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
+		for _, imp := range all {
+			if imp == "net/http" || strings.HasPrefix(imp, "net/http/") {
+				t.Errorf("%s imports %s; only localapi (and what is above it) may speak HTTP", p.ImportPath, imp)
+			}
+		}
+	}
+	if seen < 8 {
+		t.Fatalf("found only %d of the packages below the API; were they renamed?", seen)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 	"slices"
@@ -16,37 +17,10 @@ import (
 )
 
 // IOC is an indicator as the API shows it.
-type IOC struct {
-	ID          string     `json:"id"`         // item ID: this statement
-	ContentID   string     `json:"content_id"` // the indicator: same type and value, same ID
-	Collection  string     `json:"collection"`
-	Author      string     `json:"author"`
-	Type        string     `json:"type"`
-	Value       string     `json:"value"`
-	TLP         string     `json:"tlp"`
-	Confidence  *int       `json:"confidence,omitempty"`
-	Tags        []string   `json:"tags,omitempty"`
-	Description string     `json:"description,omitempty"`
-	ValidUntil  *time.Time `json:"valid_until,omitempty"`
-	References  []string   `json:"references,omitempty"`
-	Recipients  []string   `json:"recipients,omitempty"`
-	Created     time.Time  `json:"created"`
-	Expired     bool       `json:"expired,omitempty"`
-}
+type IOC = apitype.IOC
 
 // DropRequest is POST /v1/iocs.
-type DropRequest struct {
-	Collection  string     `json:"collection"`
-	Type        string     `json:"type"`
-	Value       string     `json:"value"`
-	TLP         string     `json:"tlp"`
-	Confidence  *int       `json:"confidence"`
-	Tags        []string   `json:"tags"`
-	Description string     `json:"description"`
-	ValidUntil  *time.Time `json:"valid_until"`
-	References  []string   `json:"references"`
-	To          []string   `json:"to"`
-}
+type DropRequest = apitype.DropRequest
 
 // Drop publishes an indicator into a collection. CLEAR and GREEN go in
 // the clear inside the signed item; AMBER, AMBER+STRICT and RED are sealed to
@@ -83,7 +57,7 @@ func (s *Service) Drop(req DropRequest) (*IOC, error) {
 	}
 	rec.Recipients = ids
 	if tlp.Restricted() && len(keys) == 0 {
-		return nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", tlp)
+		return nil, fault.New(fault.NeedsRecipients, "name the recipients in to", "TLP %s needs recipients", tlp)
 	}
 	if !tlp.Restricted() && len(keys) > 0 {
 		return nil, fault.Invalidf("recipients are only for amber, amber+strict and red", "TLP %s is not addressed to recipients", tlp)
@@ -317,7 +291,7 @@ func (s *Service) Show(ref string) ([]*IOC, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fault.NotFoundf("list them with 'ghostwire ioc list'", "no IOC %s held here", ref)
+		return nil, fault.New(fault.UnknownIOC, "list the IOCs held here", "no IOC %s held here", ref)
 	}
 	return out, nil
 }

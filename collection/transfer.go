@@ -5,6 +5,7 @@ import (
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 	"io"
@@ -25,59 +26,16 @@ const (
 )
 
 // ImportRequest is how POST /v1/iocs/import is parameterised (its query).
-type ImportRequest struct {
-	Collection string
-	// TLP is given to objects that carry no TLP marking; empty refuses them.
-	TLP string
-	// To names the recipients of every AMBER, AMBER+STRICT and RED record.
-	To []string
-	// Partial stores what converted even when some objects failed;
-	// otherwise any failure means nothing is stored.
-	Partial bool
-}
+type ImportRequest = apitype.ImportRequest
 
 // ImportIssue is an object that was skipped, imported in part, or failed.
-type ImportIssue struct {
-	Severity string `json:"severity"`
-	Where    string `json:"where"`
-	ID       string `json:"id,omitempty"`
-	Type     string `json:"type,omitempty"`
-	Reason   string `json:"reason"`
-}
+type ImportIssue = apitype.ImportIssue
 
 // ImportResult is what an import read and stored.
-type ImportResult struct {
-	Format    string         `json:"format"`
-	Objects   int            `json:"objects"`
-	Records   int            `json:"records"` // distinct indicators
-	Merged    int            `json:"merged"`  // objects merged into an earlier indicator
-	Stored    int            `json:"stored"`  // items newly stored
-	Committed bool           `json:"committed"`
-	ByType    map[string]int `json:"by_type"`
-	ByTLP     map[string]int `json:"by_tlp"`
-	Failed    int            `json:"failed"`
-	Issues    []ImportIssue  `json:"issues,omitempty"`
-	Unlisted  int            `json:"unlisted_issues,omitempty"` // issues past ioc.MaxIssues, counted only
-}
+type ImportResult = apitype.ImportResult
 
 // ImportProgress is one progress report of an import.
-type ImportProgress struct {
-	Phase   string  `json:"phase"` // "read" or "store"
-	Objects int     `json:"objects"`
-	Records int     `json:"records"`
-	Stored  int     `json:"stored"`
-	Bytes   int64   `json:"bytes"`
-	Rate    float64 `json:"rate"` // objects (read) or records (store) per second
-}
-
-// ImportLine is one line of the import reply (application/x-ndjson):
-// progress lines, then one line with the result, an error, or both.
-type ImportLine struct {
-	Progress *ImportProgress `json:"progress,omitempty"`
-	Result   *ImportResult   `json:"result,omitempty"`
-	Error    string          `json:"error,omitempty"`
-	Hint     string          `json:"hint,omitempty"`
-}
+type ImportProgress = apitype.ImportProgress
 
 // importParams checks an import request before any input is read.
 // CheckImport checks an import's parameters before its input is read.
@@ -101,7 +59,7 @@ func (s *Service) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipi
 		}
 		opts.DefaultTLP = t
 		if t.Restricted() && len(req.To) == 0 {
-			return opts, nil, fault.Invalidf("name the recipients with --to", "TLP %s needs recipients", t)
+			return opts, nil, fault.New(fault.NeedsRecipients, "name the recipients in to", "TLP %s needs recipients", t)
 		}
 	}
 	ids, keys, err := s.recipientKeys(req.To)
@@ -150,7 +108,7 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		out.ByTLP[res.Records[i].TLP.Name()]++
 	}
 	if ierr := res.Err(); ierr != nil && !req.Partial {
-		return out, &fault.Error{Kind: fault.Unprocessable,
+		return out, &fault.Error{Kind: fault.ImportFailed,
 			Msg:  fmt.Sprintf("%d objects failed; nothing was stored", out.Failed),
 			Hint: "see the issues; fix them, or import what converted with --partial"}
 	}

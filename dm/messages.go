@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"io"
 	"sort"
 	"strings"
@@ -42,32 +43,19 @@ type outboxEntry struct {
 	Text string `cbor:"2,keyasint"`
 }
 
+// Message is a direct message as the API shows it.
+type Message = apitype.Message
+
 // Message states as the API shows them.
 const (
-	StateQueued    = "queued"    // not yet acknowledged by the peer
-	StateDelivered = "delivered" // stored by the peer
-	StateRead      = "read"      // the peer listed it
-	StateReceived  = "received"  // incoming
+	StateQueued    = apitype.StateQueued    // not yet acknowledged by the peer
+	StateDelivered = apitype.StateDelivered // stored by the peer
+	StateRead      = apitype.StateRead      // the peer listed it
+	StateReceived  = apitype.StateReceived  // incoming
 )
 
-// Message is a direct message as the API shows it.
-type Message struct {
-	ID        string    `json:"id"`
-	Peer      string    `json:"peer"`
-	PeerName  string    `json:"peer_name,omitempty"`
-	Direction string    `json:"direction"` // "in" or "out"
-	Text      string    `json:"text"`
-	Created   time.Time `json:"created"` // as its author dated it
-	// Received is when an incoming message arrived here. Conversations are
-	// listed in the order messages were sent (ours) and arrived (theirs),
-	// not by Created: an author can date a message as it likes, and could
-	// otherwise slip it in among earlier ones.
-	Received *time.Time `json:"received,omitempty"`
-	State    string     `json:"state"`
-}
-
 // order is when a message takes its place in a conversation.
-func (m *Message) order() time.Time {
+func order(m *Message) time.Time {
 	if m.Received != nil {
 		return *m.Received
 	}
@@ -91,7 +79,7 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 		return nil, fault.Invalidf("split it into several messages", "message is %d bytes, the limit is %d", len(text), MaxMessageText)
 	}
 	if !s.h.IsPeer(peer) {
-		return nil, fault.NotFoundf("add it first with 'ghostwire peer add'", "unknown peer %s", peer)
+		return nil, fault.New(fault.UnknownPeer, "add it as a peer first", "unknown peer %s", peer)
 	}
 	now := s.h.Now()
 	if pk, err := s.h.PeerKey(peer); err == nil {
@@ -239,7 +227,7 @@ func (s *Service) messages(only *identity.ID, opened map[item.ID]messageBody) ([
 		}
 	}
 	out = append(out, s.outboxMessages(only)...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].order().Before(out[j].order()) })
+	sort.SliceStable(out, func(i, j int) bool { return order(out[i]).Before(order(out[j])) })
 	return out, nil
 }
 

@@ -1,8 +1,11 @@
 // Package fault classifies the errors a user can act on. Domain packages
 // (node and the item-kind services) return a *fault.Error saying what kind
-// of failure it is, what went wrong and what to try; the local API maps the
-// kind to an HTTP status in one place, and the CLI to an exit code. No
-// domain package knows HTTP. Any other error is internal.
+// of failure it is, what went wrong and what to try, in their own terms:
+// a hint never names a CLI flag or command (the CLI has its own hints per
+// kind). The local API maps each kind to an HTTP status in one table and
+// sends the kind in its JSON (docs/api.md); the CLI maps kinds to exit
+// codes and hints. No domain package knows HTTP. Any other error is the
+// node's own failure.
 //
 // It imports nothing of ours, so every package may use it.
 package fault
@@ -12,33 +15,30 @@ import (
 	"fmt"
 )
 
-// Kind is what sort of failure an error is.
-type Kind uint8
+// Kind says what kind of failure an Error is. The values are stable
+// strings (docs/api.md); a caller that meets a kind it does not know
+// treats it by its HTTP status.
+type Kind string
 
+// The kinds of Error.
 const (
-	// Internal: a failure of this node (the store, a bug); the user can
-	// only retry or report it.
-	Internal Kind = iota
-	// Invalid: the request is wrong (a bad value, a missing field).
-	Invalid
-	// NotFound: what the request names is not held here.
-	NotFound
-	// Full: a limit of this node is reached (a scope's, docs/protocol.md
-	// §10.4).
-	Full
-	// TooLarge: the request's body is over its limit.
-	TooLarge
-	// Unprocessable: the input was read but cannot be used as it is.
-	Unprocessable
-	// Unavailable: the node cannot do it now (it is stopping, tor is down).
-	Unavailable
+	Invalid         Kind = "invalid"          // the request is malformed or not allowed
+	NeedsRecipients Kind = "needs_recipients" // amber, amber+strict and red need recipients
+	NotFound        Kind = "not_found"        // what was asked for is not here
+	UnknownPeer     Kind = "unknown_peer"     // an address that was never added as a peer
+	UnknownName     Kind = "unknown_name"     // no peer has that local name
+	UnknownIOC      Kind = "unknown_ioc"      // no IOC held here matches the ID
+	NotSynced       Kind = "not_synced"       // a fetch saw no sync complete in time
+	TooLarge        Kind = "too_large"        // the input is larger than the node accepts
+	ImportFailed    Kind = "import_failed"    // some objects failed, so nothing was stored
+	Full            Kind = "full"             // a scope is at the node's limit (docs/protocol.md §10.4)
 )
 
-// Error is an error with a kind and a hint for the user.
+// Error is a failure the caller caused or can act on.
 type Error struct {
 	Kind Kind
 	Msg  string // what went wrong
-	Hint string // what to try; may be empty
+	Hint string // what to try, in the node's terms; may be empty
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -63,10 +63,10 @@ func As(err error) *Error {
 	return nil
 }
 
-// KindOf returns err's kind: Internal unless it carries an *Error.
+// KindOf is err's Kind, or "" when err carries no *Error.
 func KindOf(err error) Kind {
 	if e := As(err); e != nil {
 		return e.Kind
 	}
-	return Internal
+	return ""
 }

@@ -2,26 +2,18 @@ package node
 
 import (
 	"context"
-	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"time"
 )
 
-// FetchResult is POST /v1/iocs/{id}/fetch.
-type FetchResult struct {
-	IOCs   []*collection.IOC `json:"iocs"`
-	Synced []string          `json:"synced"` // the peers a fresh sync completed with
-	Held   bool              `json:"held"`   // it was already here; no sync was needed
-}
-
 // maxFetchWait bounds how long a fetch waits for its syncs.
 const maxFetchWait = 2 * time.Minute
 
-// fetchWait clamps a requested fetch wait to [1 s, maxFetchWait], once for
+// FetchWait clamps a requested fetch wait to [1 s, maxFetchWait], once for
 // the reply's deadline and the fetch alike (a negative one had set the
 // deadline in the past).
-func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), maxFetchWait) }
+func FetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), maxFetchWait) }
 
 // FetchIOC gets an IOC by content ID (or item ID) from peers: it restarts
 // the session with every connected peer, which makes each reconcile afresh,
@@ -33,10 +25,10 @@ func fetchWait(d time.Duration) time.Duration { return min(max(d, time.Second), 
 func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*FetchResult, error) {
 	if found, err := n.coll.Show(ref); err == nil {
 		return &FetchResult{IOCs: found, Synced: []string{}, Held: true}, nil
-	} else if fault.KindOf(err) != fault.NotFound {
+	} else if fault.KindOf(err) != fault.UnknownIOC {
 		return nil, err
 	}
-	wait = fetchWait(wait)
+	wait = FetchWait(wait)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	n.mu.Lock()
@@ -82,7 +74,7 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		case <-ch:
 		case <-ctx.Done():
 			if len(res.Synced) == 0 {
-				return res, fault.NotFoundf("no sync completed in time; check 'ghostwire status' and try again", "no peer synced within %s; %s not found", wait, ref)
+				return res, fault.New(fault.NotSynced, "no sync completed in time; check the node's status and try again", "no peer synced within %s; %s not found", wait, ref)
 			}
 			return res, fault.NotFoundf("no peer you share its TLP class with holds it", "%s not found after syncing with %d peers", ref, len(res.Synced))
 		}

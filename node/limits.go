@@ -64,13 +64,6 @@ func (n *Node) noteFull(sc item.Scope) {
 	n.mu.Unlock()
 }
 
-// FullScope is a scope at its limit, as status shows it.
-type FullScope struct {
-	Collection string `json:"collection,omitempty"` // empty for a pair scope
-	Class      string `json:"class"`
-	Limit      int    `json:"limit"`
-}
-
 // fullScopes describes the scopes that refused items for their limit.
 func (n *Node) describeFull() []FullScope {
 	n.mu.Lock()

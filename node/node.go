@@ -41,8 +41,6 @@ type Config struct {
 	// through a cloak.Guard, which refuses a transport of another mode and
 	// anything else the mode does not allow. Run closes it.
 	Transport cloak.Transport
-	// APISocket is the path of the local API's Unix socket (created 0600).
-	APISocket string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -199,29 +197,17 @@ func (n *Node) changedCh() <-chan struct{} {
 	return n.changed
 }
 
-// Run runs the node until ctx ends: the API, the transport's listener, the
-// accept loop and the dialer. It returns after every goroutine it started
-// has stopped. Shutdown order: stop accepting (listener, API), end sessions
-// (each finishes the frame it is storing: an item is acknowledged only
-// after it is durable), close the transport. The caller closes the store.
+// Run runs the node until ctx ends: the transport's listener, the accept
+// loop and the dialer. It returns after every goroutine it started has
+// stopped. Shutdown order: stop accepting, end sessions (each finishes the
+// frame it is storing: an item is acknowledged only after it is durable),
+// close the transport. The local API runs beside it (localapi.Serve, which
+// calls the node's methods); the caller closes the store once both have
+// returned.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-
-	api, err := n.listenAPI()
-	if err != nil {
-		n.cfg.Transport.Close()
-		return err
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := n.serveAPI(ctx, api); err != nil {
-			errc <- err
-		}
-	}()
 
 	wg.Add(1)
 	go func() {
@@ -235,19 +221,14 @@ func (n *Node) Run(ctx context.Context) error {
 		n.dialLoop(ctx)
 	}()
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	cancel()
+	<-ctx.Done()
 	wg.Wait()
 	n.closeSessions()
 	n.bg.Wait()
-	if err := n.cfg.Transport.Close(); err != nil && runErr == nil {
+	if err := n.cfg.Transport.Close(); err != nil {
 		n.log.Warn("closing transport", "err", err)
 	}
-	return runErr
+	return nil
 }
 
 // listenLoop publishes the service and accepts peers, re-listening (with

@@ -29,16 +29,6 @@ type peerRecord struct {
 	Added int64  `cbor:"2,keyasint"`
 }
 
-// Peer is a known peer, as the API shows it.
-type Peer struct {
-	Onion     string     `json:"onion"`
-	Name      string     `json:"name,omitempty"`
-	Added     time.Time  `json:"added"`
-	Connected bool       `json:"connected"`
-	LastSync  *time.Time `json:"last_sync,omitempty"`
-	HasKey    bool       `json:"has_key"`
-}
-
 // AddPeer records a peer (or renames a known one) and starts syncing with it.
 func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	name = strings.TrimSpace(name)
@@ -129,7 +119,7 @@ func (n *Node) peer(id identity.ID) (*Peer, error) {
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fault.NotFoundf("add it first with 'ghostwire peer add'", "unknown peer %s", id)
+		return nil, fault.New(fault.UnknownPeer, "add it as a peer first", "unknown peer %s", id)
 	}
 	return p, err
 }
@@ -195,14 +185,14 @@ func (n *Node) peerByName(name string) (identity.ID, error) {
 			return identity.ParseID(p.Onion)
 		}
 	}
-	return identity.ID{}, fault.NotFoundf("list peers with 'ghostwire peer list'", "no peer named %q", name)
+	return identity.ID{}, fault.New(fault.UnknownName, "list the peers to see their names", "no peer named %q", name)
 }
 
 // ResolvePeer reads a peer given by onion address or by name.
 func (n *Node) ResolvePeer(s string) (identity.ID, error) {
 	if id, err := identity.ParseID(s); err == nil {
 		if !n.isPeer(id) {
-			return id, fault.NotFoundf("add it first with 'ghostwire peer add "+id.String()+"'", "unknown peer %s", id)
+			return id, fault.New(fault.UnknownPeer, "add it as a peer first", "unknown peer %s", id)
 		}
 		return id, nil
 	}
@@ -285,4 +275,14 @@ func (n *Node) peerName(peer identity.ID) string {
 		return p.Name
 	}
 	return ""
+}
+
+// ResolveAuthor reads an IOC author given by onion address or by a peer's
+// name; unlike ResolvePeer it accepts our own address and any other (authors
+// need not be peers).
+func (n *Node) ResolveAuthor(s string) (identity.ID, error) {
+	if id, err := identity.ParseID(s); err == nil {
+		return id, nil
+	}
+	return n.peerByName(s)
 }

@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -68,17 +66,35 @@ type env struct {
 	stderr io.Writer
 }
 
-// command is one `ghostwire <noun> [<verb>]`.
+// command is one `ghostwire <noun>`: either a command of its own (run, with
+// usage the whole help text) or a noun whose verbs each have their own
+// flags (verbs, with usage the help text after the verbs' synopses).
 type command struct {
 	name    string
 	summary string
-	usage   string // full help: synopsis, flags come from the FlagSet, then the example
-	run     func(e *env, args []string) error
+	usage   string // help: synopsis (unless verbs give it), description, then the example; flags come from the FlagSet
+	run     func(e *env, c *command, args []string) error
+	verbs   []*verb
 }
 
-var commands = map[string]*command{}
+// commands is the command table, in the order the help lists them. It is
+// built for each run, so no command keeps state from one run to the next.
+func commands() []*command {
+	return []*command{
+		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
+		peerCommand(), msgCommand(), iocCommand(),
+		testnetCommand(), demoCommand(),
+	}
+}
 
-func register(c *command) { commands[c.name] = c }
+func lookup(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
 
 const topUsage = `ghostwire: an anonymous peer-to-peer node. Every peer is an Ed25519 identity
 whose Tor onion address is its public key; peers reach each other only through Tor.
@@ -97,10 +113,10 @@ Example:
 
 ` + exitCodesHelp
 
-func printTopUsage(w io.Writer) {
+func printTopUsage(w io.Writer, cmds []*command) {
 	var b strings.Builder
-	for _, n := range slices.Sorted(maps.Keys(commands)) {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+	for _, c := range cmds {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, topUsage, b.String())
 }
@@ -109,25 +125,26 @@ func printTopUsage(w io.Writer) {
 // to stdout; progress, warnings and errors go to stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	cmds := commands()
 	if len(args) == 0 {
-		printTopUsage(stderr)
+		printTopUsage(stderr, cmds)
 		return exitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
-			c, ok := commands[args[1]]
-			if !ok {
+			c := lookup(cmds, args[1])
+			if c == nil {
 				return report(stderr, fail(exitUsage, fmt.Errorf("unknown command %q", args[1]),
 					"run 'ghostwire --help' for the list of commands"))
 			}
 			return runCommand(e, c, []string{"--help"})
 		}
-		printTopUsage(stdout)
+		printTopUsage(stdout, cmds)
 		return exitOK
 	}
-	c, ok := commands[args[0]]
-	if !ok {
+	c := lookup(cmds, args[0])
+	if c == nil {
 		return report(stderr, fail(exitUsage, fmt.Errorf("unknown command %q", args[0]),
 			"run 'ghostwire --help' for the list of commands"))
 	}
@@ -135,7 +152,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func runCommand(e *env, c *command, args []string) int {
-	err := c.run(e, args)
+	var err error
+	if c.verbs != nil {
+		err = runVerb(e, c, args)
+	} else {
+		err = c.run(e, c, args)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -148,6 +170,7 @@ func report(w io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	err = apiFailure(err)
 	var ce *cliError
 	code, hints := exitFailure, []string(nil)
 	if errors.As(err, &ce) {
@@ -160,32 +183,45 @@ func report(w io.Writer, err error) int {
 	return code
 }
 
-// newFlags builds a FlagSet whose --help prints c.usage to stdout and whose
-// errors print usage to stderr.
-func newFlags(e *env, c *command) *flag.FlagSet {
+// newFlags builds the FlagSet of a command without verbs; parse prints its
+// usage.
+func newFlags(c *command) *flag.FlagSet {
 	fs := flag.NewFlagSet("ghostwire "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	return fs
 }
 
-// parse parses args, handling --help (usage to stdout) and bad flags (an
-// error naming the flag, usage to stderr).
+// parse parses the arguments of a command without verbs, handling --help
+// (usage to stdout) and bad flags (an error naming the flag, usage to
+// stderr).
 func parse(e *env, c *command, fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printUsage(e.stdout, c, fs)
-		return flag.ErrHelp
-	}
-	if err != nil {
-		printUsage(e.stderr, c, fs)
-		return usageError("%v", err)
-	}
-	return nil
+	return parseWith(e, fs, args, c.usage, nil)
 }
 
-func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
-	syn, example, _ := strings.Cut(c.usage, "\nExample:\n")
+// parseWith parses args with fs. --help prints usage to stdout; a bad flag
+// is a usage error (usage goes to stderr), unless undefined explains a flag
+// fs does not define, as a flag of another verb.
+func parseWith(e *env, fs *flag.FlagSet, args []string, usage string, undefined func(name string) error) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printUsage(e.stdout, usage, fs)
+		return flag.ErrHelp
+	}
+	if err == nil {
+		return nil
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok && undefined != nil {
+		if uerr := undefined(name); uerr != nil {
+			return uerr
+		}
+	}
+	printUsage(e.stderr, usage, fs)
+	return usageError("%v", err)
+}
+
+func printUsage(w io.Writer, usage string, fs *flag.FlagSet) {
+	syn, example, _ := strings.Cut(usage, "\nExample:\n")
 	fmt.Fprintf(w, "%s\n", strings.TrimRight(syn, "\n"))
 	fmt.Fprintln(w, "\nFlags:")
 	fs.SetOutput(w)
@@ -199,7 +235,13 @@ func printUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 
 // dataDirFlag adds --data with the documented default.
 func dataDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", "", "data directory (default $GHOSTWIRE_DATA, else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire)")
+	var s string
+	dataDirVar(fs, &s)
+	return &s
+}
+
+func dataDirVar(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "data", "", "data directory (default $GHOSTWIRE_DATA, else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire)")
 }
 
 func resolveDataDir(flagValue string) (string, error) {

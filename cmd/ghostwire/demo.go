@@ -12,14 +12,13 @@ import (
 	"syscall"
 	"time"
 
-	iocs "github.com/ghostwire/ghostwire/collection"
-	"github.com/ghostwire/ghostwire/dm"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
-func init() {
-	register(&command{
+func demoCommand() *command {
+	return &command{
 		name:    "demo",
 		summary: "three peers on a private Tor network exchange messages and an IOC",
 		usage: `Usage: ghostwire demo [--keep] [--dir D]
@@ -34,7 +33,7 @@ Nothing leaves the machine: every byte between the peers goes through tor.
 Example:
   ghostwire demo --keep`,
 		run: runDemo,
-	})
+	}
 }
 
 // demoPeer is one node the demo runs.
@@ -43,15 +42,14 @@ type demoPeer struct {
 	dir   string
 	onion string
 	cmd   *exec.Cmd
-	api   *apiClient
+	api   *localapi.Client
 }
 
 // demoTimeout bounds each wait in the demo.
 const demoTimeout = 120 * time.Second
 
-func runDemo(e *env, args []string) error {
-	c := commands["demo"]
-	fs := newFlags(e, c)
+func runDemo(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	keep := fs.Bool("keep", false, "leave the network and the nodes running")
 	dirFlag := fs.String("dir", "", "work in `D` (must not exist; default: a new temporary directory)")
 	if err := parse(e, c, fs, args); err != nil {
@@ -136,8 +134,8 @@ func runDemo(e *env, args []string) error {
 	alice, bob, carol := peers[0], peers[1], peers[2]
 	for _, p := range peers {
 		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			var st node.Status
-			if err := p.api.do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+			st, err := p.api.Status(ctx)
+			if err != nil {
 				return false, nil
 			}
 			return st.Transport.Reachable, nil
@@ -153,7 +151,7 @@ func runDemo(e *env, args []string) error {
 	for _, p := range peers {
 		for _, q := range peers {
 			if p != q {
-				if err := p.api.do(e.ctx, "POST", "/v1/peers", map[string]string{"onion": q.onion, "name": q.name}, nil); err != nil {
+				if _, err := p.api.AddPeer(e.ctx, q.onion, q.name); err != nil {
 					return err
 				}
 			}
@@ -179,16 +177,16 @@ func runDemo(e *env, args []string) error {
 	openSession := time.Since(t0)
 	step = time.Now() // step 6 is timed without the timing message
 
-	var x iocs.IOC
-	drop := iocs.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
+	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
 		Description: "credential phishing landing page"}
-	if err := carol.api.do(e.ctx, "POST", "/v1/iocs", drop, &x); err != nil {
+	x, err := carol.api.DropIOC(e.ctx, drop)
+	if err != nil {
 		return err
 	}
 	for _, p := range []*demoPeer{alice, bob} {
 		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			var xs []iocs.IOC
-			if err := p.api.do(ctx, "GET", "/v1/iocs", nil, &xs); err != nil {
+			xs, err := p.api.ListIOCs(ctx, localapi.IOCQuery{})
+			if err != nil {
 				return false, err
 			}
 			for _, y := range xs {
@@ -229,22 +227,20 @@ func runDemo(e *env, args []string) error {
 
 // demoMessage sends text from p to q and waits until p sees it read.
 func demoMessage(e *env, p, q *demoPeer, text string) error {
-	var m dm.Message
-	if err := p.api.do(e.ctx, "POST", "/v1/messages", map[string]string{"peer": q.name, "text": text}, &m); err != nil {
+	if _, err := p.api.SendMessage(e.ctx, q.name, text); err != nil {
 		return err
 	}
 	// q reads its messages (which sends the read receipt), p waits for it.
 	return waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-		var in []dm.Message
-		if err := q.api.do(ctx, "GET", "/v1/messages?peer="+p.name, nil, &in); err != nil {
+		if _, err := q.api.Messages(ctx, p.name); err != nil {
 			return false, err
 		}
-		var out []dm.Message
-		if err := p.api.do(ctx, "GET", "/v1/messages?peer="+q.name, nil, &out); err != nil {
+		out, err := p.api.Messages(ctx, q.name)
+		if err != nil {
 			return false, err
 		}
 		for _, o := range out {
-			if o.Text == text && o.Direction == "out" && o.State == dm.StateRead {
+			if o.Text == text && o.Direction == "out" && o.State == node.StateRead {
 				return true, nil
 			}
 		}

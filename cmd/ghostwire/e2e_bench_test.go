@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
@@ -94,8 +93,8 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		changes := make(chan change, 256)
 		streamDone := make(chan error, 1)
 		go func() {
-			streamDone <- alice.api.stream(ctx, "/v1/messages?peer=bob&follow=1", func(raw json.RawMessage) error {
-				var m dm.Message
+			streamDone <- alice.api.Stream(ctx, "/v1/messages?peer=bob&follow=1", func(raw json.RawMessage) error {
+				var m node.Message
 				if err := json.Unmarshal(raw, &m); err != nil {
 					return err
 				}
@@ -110,8 +109,8 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		var lat []time.Duration
 		for i := range sends {
 			t0 := time.Now()
-			var m dm.Message
-			if err := alice.api.do(ctx, http.MethodPost, "/v1/messages", map[string]string{"peer": "bob", "text": fmt.Sprintf("timing %d", i)}, &m); err != nil {
+			var m node.Message
+			if err := alice.api.Do(ctx, http.MethodPost, "/v1/messages", map[string]string{"peer": "bob", "text": fmt.Sprintf("timing %d", i)}, &m); err != nil {
 				b.Fatal(err)
 			}
 			deadline := time.After(e2eSyncLimit)
@@ -119,7 +118,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 			for {
 				select {
 				case c := <-changes:
-					if c.id == m.ID && (c.state == dm.StateDelivered || c.state == dm.StateRead) {
+					if c.id == m.ID && (c.state == node.StateDelivered || c.state == node.StateRead) {
 						lat = append(lat, c.at.Sub(t0))
 						break wait
 					}
@@ -212,7 +211,7 @@ func BenchmarkIdleNode(b *testing.B) {
 		for _, p := range ns {
 			for _, q := range ns {
 				if p != q {
-					if err := p.api.do(context.Background(), http.MethodPost, "/v1/peers", map[string]string{"onion": q.onion, "name": q.name}, nil); err != nil {
+					if err := p.api.Do(context.Background(), http.MethodPost, "/v1/peers", map[string]string{"onion": q.onion, "name": q.name}, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

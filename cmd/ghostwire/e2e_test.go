@@ -22,9 +22,8 @@ import (
 	"testing"
 	"time"
 
-	iocs "github.com/ghostwire/ghostwire/collection"
-	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -46,7 +45,7 @@ const (
 type e2eNode struct {
 	name, data, onion string
 	runArgs           []string // after "run --data DIR"
-	api               *apiClient
+	api               *localapi.Client
 
 	log    string // every run's stderr, shown when the test fails
 	cmd    *exec.Cmd
@@ -172,7 +171,7 @@ func (n *e2eNode) checkExit(t testing.TB) {
 func (n *e2eNode) get(path string, out any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eAPILimit)
 	defer cancel()
-	return n.api.do(ctx, http.MethodGet, path, nil, out)
+	return n.api.Do(ctx, http.MethodGet, path, nil, out)
 }
 
 // raw sends a request to the node's API and returns the HTTP status and
@@ -187,7 +186,7 @@ func (n *e2eNode) raw(t testing.TB, method, path string, body any) (int, []byte)
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.api.http.Do(req)
+	resp, err := n.api.DoRequest(req)
 	if err != nil {
 		t.Fatalf("%s: %s %s: %v", n.name, method, path, err)
 	}
@@ -251,12 +250,12 @@ func (n *e2eNode) waitReachable(t testing.TB) {
 }
 
 // messages lists n's conversation with peer (by name) keyed by text.
-func (n *e2eNode) messages(peer string) (map[string]dm.Message, error) {
-	var ms []dm.Message
+func (n *e2eNode) messages(peer string) (map[string]node.Message, error) {
+	var ms []node.Message
 	if err := n.get("/v1/messages?peer="+peer, &ms); err != nil {
 		return nil, err
 	}
-	out := map[string]dm.Message{}
+	out := map[string]node.Message{}
 	for _, m := range ms {
 		out[m.Text] = m
 	}
@@ -265,9 +264,9 @@ func (n *e2eNode) messages(peer string) (map[string]dm.Message, error) {
 
 // waitMessage waits until n holds a message with text from or to peer in
 // one of the states.
-func (n *e2eNode) waitMessage(t testing.TB, peer, text string, states ...string) dm.Message {
+func (n *e2eNode) waitMessage(t testing.TB, peer, text string, states ...string) node.Message {
 	t.Helper()
-	var got dm.Message
+	var got node.Message
 	eventually(t, fmt.Sprintf("%s sees %q with %s as %v", n.name, text, peer, states), e2eSyncLimit, func() (bool, string) {
 		ms, err := n.messages(peer)
 		if err != nil {
@@ -335,29 +334,29 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	pair(t, nodes...)
 
 	// The demo: alice → bob, bob → alice, carol's GREEN IOC reaches both.
-	var sent dm.Message
+	var sent node.Message
 	alice.cli(t, &sent, "msg", "send", "bob", "hello bob")
 	if sent.Direction != "out" || sent.Text != "hello bob" || sent.Peer != bob.onion {
 		t.Fatalf("msg send answered %+v", sent)
 	}
-	in := bob.waitMessage(t, "alice", "hello bob", dm.StateReceived, dm.StateRead)
+	in := bob.waitMessage(t, "alice", "hello bob", node.StateReceived, node.StateRead)
 	if in.Direction != "in" || in.Peer != alice.onion || in.PeerName != "alice" {
 		t.Fatalf("bob holds %+v", in)
 	}
 	// bob listed it (waitMessage did), so alice sees it read.
-	alice.waitMessage(t, "bob", "hello bob", dm.StateRead)
+	alice.waitMessage(t, "bob", "hello bob", node.StateRead)
 	bob.cli(t, &sent, "msg", "send", "alice", "hi alice")
-	alice.waitMessage(t, "bob", "hi alice", dm.StateReceived, dm.StateRead)
-	bob.waitMessage(t, "alice", "hi alice", dm.StateRead)
+	alice.waitMessage(t, "bob", "hi alice", node.StateReceived, node.StateRead)
+	bob.waitMessage(t, "alice", "hi alice", node.StateRead)
 
-	var drop iocs.IOC
+	var drop node.IOC
 	carol.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "Login-Update.Example.", "--tlp", "green", "--tag", "phishing")
 	if drop.ID == "" || drop.TLP != "green" || drop.Value != "login-update.example" {
 		t.Fatalf("ioc drop answered %+v", drop)
 	}
 	for _, n := range []*e2eNode{alice, bob} {
 		eventually(t, n.name+" holds carol's IOC", e2eSyncLimit, func() (bool, string) {
-			var xs []iocs.IOC
+			var xs []node.IOC
 			if err := n.get("/v1/iocs", &xs); err != nil {
 				return false, err.Error()
 			}
@@ -377,10 +376,10 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	bob.stop(t)
 	queued := []string{"while you were out 1", "while you were out 2", "while you were out 3"}
 	for _, text := range queued {
-		var m dm.Message
+		var m node.Message
 		alice.cli(t, &m, "msg", "send", "bob", text)
-		if m.State != dm.StateQueued {
-			t.Fatalf("a message to a stopped peer is %q, want %q", m.State, dm.StateQueued)
+		if m.State != node.StateQueued {
+			t.Fatalf("a message to a stopped peer is %q, want %q", m.State, node.StateQueued)
 		}
 	}
 	ms, err := alice.messages("bob")
@@ -388,7 +387,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, text := range queued {
-		if ms[text].State != dm.StateQueued {
+		if ms[text].State != node.StateQueued {
 			t.Fatalf("alice lists %q as %q while bob is down, want queued", text, ms[text].State)
 		}
 	}
@@ -398,11 +397,11 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	bob.start(t)
 	bob.waitReachable(t)
 	for _, text := range queued {
-		alice.waitMessage(t, "bob", text, dm.StateDelivered, dm.StateRead)
-		bob.waitMessage(t, "alice", text, dm.StateReceived, dm.StateRead)
+		alice.waitMessage(t, "bob", text, node.StateDelivered, node.StateRead)
+		bob.waitMessage(t, "alice", text, node.StateReceived, node.StateRead)
 	}
 	for _, text := range queued {
-		alice.waitMessage(t, "bob", text, dm.StateRead)
+		alice.waitMessage(t, "bob", text, node.StateRead)
 	}
 	// What bob held before the restart is still there.
 	ms, err = bob.messages("alice")
@@ -420,7 +419,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 		t.Fatal("bob is still in alice's peer list after peer remove")
 	}
 	code, body := alice.raw(t, http.MethodPost, "/v1/messages", map[string]string{"peer": bob.onion, "text": "after remove"})
-	var apiErr apiErrorBody
+	var apiErr localapi.ErrorBody
 	if code != http.StatusNotFound || json.Unmarshal(body, &apiErr) != nil || !strings.Contains(apiErr.Error, "unknown peer") {
 		t.Fatalf("sending to a removed peer: HTTP %d %s, want 404 unknown peer", code, body)
 	}
@@ -454,7 +453,7 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := ms["are you there?"]; m.State != dm.StateQueued {
+	if m := ms["are you there?"]; m.State != node.StateQueued {
 		t.Fatalf("bob's message to alice, who removed him, is %q, want queued", m.State)
 	}
 	var st node.Status
@@ -504,8 +503,8 @@ func TestSIGTERMDuringSync(t *testing.T) {
 	queue := func() {
 		for range perRound {
 			seq++
-			var m dm.Message
-			if err := alice.api.do(context.Background(), http.MethodPost, "/v1/messages",
+			var m node.Message
+			if err := alice.api.Do(context.Background(), http.MethodPost, "/v1/messages",
 				map[string]string{"peer": "bob", "text": fmt.Sprintf("item %04d", seq)}, &m); err != nil {
 				t.Fatal(err)
 			}
@@ -584,7 +583,7 @@ func ackedAt(t testing.TB, alice *e2eNode) []string {
 	}
 	var ids []string
 	for _, m := range ms {
-		if m.Direction == "out" && (m.State == dm.StateDelivered || m.State == dm.StateRead) {
+		if m.Direction == "out" && (m.State == node.StateDelivered || m.State == node.StateRead) {
 			ids = append(ids, m.ID)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 )
 
-func init() {
-	register(&command{
+func initCommand() *command {
+	return &command{
 		name:    "init",
 		summary: "create this node's identity (an Ed25519 key, encrypted on disk)",
 		usage: `Usage: ghostwire init [--data DIR] [--passphrase-file FILE | --no-passphrase] [--json]
@@ -25,8 +25,11 @@ Example:
   ghostwire init --data ~/gw
   printf '%s\n' "$PASS" | ghostwire init --data ~/gw --passphrase-file -`,
 		run: runInit,
-	})
-	register(&command{
+	}
+}
+
+func idCommand() *command {
+	return &command{
 		name:    "id",
 		summary: "print this node's onion address, public key and fingerprint",
 		usage: `Usage: ghostwire id [--data DIR] [--passphrase-file FILE] [--with ONION] [--json]
@@ -39,12 +42,11 @@ no one is in between.
 Example:
   ghostwire id --data ~/gw --with 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion`,
 		run: runID,
-	})
+	}
 }
 
-func runInit(e *env, args []string) error {
-	c := commands["init"]
-	fs := newFlags(e, c)
+func runInit(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
 	noPass := fs.Bool("no-passphrase", false, "store the key unencrypted (anyone who can read the file becomes you)")
@@ -93,9 +95,8 @@ func runInit(e *env, args []string) error {
 	return printID(e, s.Key.ID(), nil, *asJSON)
 }
 
-func runID(e *env, args []string) error {
-	c := commands["id"]
-	fs := newFlags(e, c)
+func runID(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
 	with := fs.String("with", "", "also print the safety number shared with peer `ONION`")

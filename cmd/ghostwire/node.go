@@ -11,14 +11,15 @@ import (
 
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 	"github.com/ghostwire/ghostwire/store"
 )
 
-func init() {
-	register(&command{
+func runNodeCommand() *command {
+	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
 		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR] [--log-level L]
@@ -34,8 +35,11 @@ Example:
   ghostwire testnet up --dir /tmp/gwnet
   ghostwire run --data ~/gw --testnet /tmp/gwnet`,
 		run: runNode,
-	})
-	register(&command{
+	}
+}
+
+func statusCommand() *command {
+	return &command{
 		name:    "status",
 		summary: "show the running node's state: tor, reachability, peers, items",
 		usage: `Usage: ghostwire status [--data DIR] [--json]
@@ -45,12 +49,11 @@ Asks the running node (through DIR/api.sock) for its state.
 Example:
   ghostwire status --data ~/gw --json`,
 		run: runStatus,
-	})
+	}
 }
 
-func runNode(e *env, args []string) error {
-	c := commands["run"]
-	fs := newFlags(e, c)
+func runNode(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
 	tn := fs.String("testnet", "", "join the private Tor network in `DIR` (see 'ghostwire testnet up')")
@@ -126,24 +129,29 @@ func runNode(e *env, args []string) error {
 	}
 	n, err := node.New(node.Config{
 		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
-		APISocket: filepath.Join(path, "api.sock"), Logger: log,
+		Logger:      log,
 		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})
 	if err != nil {
 		tor.Close()
 		return fail(exitFailure, err)
 	}
-	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), filepath.Join(path, "api.sock"))
-	if err := n.Run(e.ctx); err != nil {
+	sock := filepath.Join(path, "api.sock")
+	api, err := localapi.Listen(sock)
+	if err != nil {
+		tor.Close()
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
+	if err := localapi.RunNode(e.ctx, n, api, log); err != nil {
 		return fail(exitFailure, err)
 	}
 	fmt.Fprintln(e.stderr, "ghostwire: stopped")
 	return nil
 }
 
-func runStatus(e *env, args []string) error {
-	c := commands["status"]
-	fs := newFlags(e, c)
+func runStatus(e *env, c *command, args []string) error {
+	fs := newFlags(c)
 	data := dataDirFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(e, c, fs, args); err != nil {
@@ -158,8 +166,8 @@ func runStatus(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	var st node.Status
-	if err := newAPIClient(path).do(ctx, "GET", "/v1/status", nil, &st); err != nil {
+	st, err := newAPIClient(path).Status(ctx)
+	if err != nil {
 		return err
 	}
 	if *asJSON {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,16 +11,12 @@ import (
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
-func init() {
-	register(&command{
+func testnetCommand() *command {
+	var o testnetOpts
+	return &command{
 		name:    "testnet",
 		summary: "run a private Tor network on 127.0.0.1 for tests and demos",
-		usage: `Usage: ghostwire testnet up [--dir D] [--clients N] [--json]
-       ghostwire testnet status [--dir D] [--json]
-       ghostwire testnet down [--dir D]
-       ghostwire testnet bench [--json]
-
-up starts 4 directory authorities (and N client tors) on 127.0.0.1 with keys made
+		usage: `up starts 4 directory authorities (and N client tors) on 127.0.0.1 with keys made
 by tor-gencert, waits until the network is usable, and prints where it is; it
 keeps running after the command exits. Nodes join it with 'ghostwire run
 --testnet D'. down stops every tor it started (by PID) and removes D. A failed
@@ -29,35 +26,49 @@ The default D is $TMPDIR/ghostwire-testnet. Nothing listens beyond 127.0.0.1.
 
 Example:
   ghostwire testnet up --dir /tmp/gwnet && ghostwire testnet status --dir /tmp/gwnet`,
-		run: runTestnet,
-	})
+		verbs: []*verb{
+			o.verb("up", "testnet up [--dir D] [--clients N] [--json]", "dir", "clients", "json"),
+			o.verb("status", "testnet status [--dir D] [--json]", "dir", "json"),
+			o.verb("down", "testnet down [--dir D]", "dir"),
+			o.verb("bench", "testnet bench [--json]", "json"),
+		},
+	}
+}
+
+// testnetOpts holds the flags of every testnet verb, each defined once.
+type testnetOpts struct {
+	dir     string
+	clients int
+	asJSON  bool
+}
+
+func (o *testnetOpts) verb(name, synopsis string, flags ...string) *verb {
+	return &verb{name: name, synopsis: synopsis,
+		flags: func(fs *flag.FlagSet) {
+			for _, f := range flags {
+				switch f {
+				case "dir":
+					fs.StringVar(&o.dir, f, defaultTestnetDir(), "the network's `directory`")
+				case "clients":
+					fs.IntVar(&o.clients, f, 0, "client tors to start besides the authorities")
+				case "json":
+					fs.BoolVar(&o.asJSON, f, false, "print JSON")
+				default:
+					panic("bug: no testnet flag --" + f)
+				}
+			}
+		},
+		run: func(e *env, args []string) error { return runTestnet(e, name, args, o) },
+	}
 }
 
 func defaultTestnetDir() string { return filepath.Join(os.TempDir(), "ghostwire-testnet") }
 
-func runTestnet(e *env, args []string) error {
-	c := commands["testnet"]
-	v, rest, err := verb(c, args, "up", "status", "down", "bench")
-	if err != nil {
-		return err
-	}
-	fs := newFlags(e, c)
-	dir := fs.String("dir", defaultTestnetDir(), "the network's `directory`")
-	clients := fs.Int("clients", 0, "client tors to start besides the authorities (up)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if v == "" {
-		if len(rest) == 0 {
-			printUsage(e.stderr, c, fs)
-			return usageError("testnet needs a verb: up, status, down or bench")
-		}
-		return parse(e, c, fs, rest)
-	}
-	if err := parse(e, c, fs, rest); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
+func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
+	if len(args) != 0 {
 		return usageError("testnet %s takes no arguments", v)
 	}
+	dir, clients, asJSON := &o.dir, &o.clients, &o.asJSON
 	progress := func(s string) { fmt.Fprintf(e.stderr, "ghostwire: testnet: %s\n", s) }
 	switch v {
 	case "up":

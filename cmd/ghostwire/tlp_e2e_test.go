@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	iocs "github.com/ghostwire/ghostwire/collection"
+	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
@@ -20,7 +20,7 @@ import (
 // tlpNode is one `ghostwire run` process of the TLP test.
 type tlpNode struct {
 	name, dir, onion string
-	api              *apiClient
+	api              *localapi.Client
 	cmd              *exec.Cmd
 	done             chan struct{}
 }
@@ -43,7 +43,7 @@ func (n *tlpNode) call(t *testing.T, method, path string, body, out any) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return n.api.do(ctx, method, path, body, out)
+	return n.api.Do(ctx, method, path, body, out)
 }
 
 func (n *tlpNode) status(t *testing.T) node.Status {
@@ -67,12 +67,12 @@ func (n *tlpNode) peers(t *testing.T) map[string]node.Peer {
 }
 
 // iocs lists what n shows, by item ID.
-func (n *tlpNode) iocs(t *testing.T) map[string]iocs.IOC {
-	var xs []iocs.IOC
+func (n *tlpNode) iocs(t *testing.T) map[string]node.IOC {
+	var xs []node.IOC
 	if err := n.call(t, "GET", "/v1/iocs", nil, &xs); err != nil {
 		t.Fatalf("%s iocs: %v", n.name, err)
 	}
-	out := map[string]iocs.IOC{}
+	out := map[string]node.IOC{}
 	for _, x := range xs {
 		out[x.ID] = x
 	}
@@ -176,7 +176,7 @@ func TestTLPEndToEnd(t *testing.T) {
 	carolBase := carol.status(t).Items
 
 	// AMBER to bob: bob reads it; carol holds nothing of it.
-	var amber iocs.IOC
+	var amber node.IOC
 	out := gwBounded(t, 30*time.Second, "ioc", "drop", "--data", alice.dir, "--json", "--type", "ipv4", "--value", "203.0.113.7",
 		"--tlp", "amber", "--to", "bob").ok(t, "alice drops amber")
 	if err := json.Unmarshal([]byte(out), &amber); err != nil {
@@ -187,7 +187,7 @@ func TestTLPEndToEnd(t *testing.T) {
 		return ok && x.Value == "203.0.113.7" && x.TLP == "amber" && len(x.Recipients) == 1 && x.Recipients[0] == bob.onion, fmt.Sprint(x)
 	})
 	// GREEN: bob and carol, not dave.
-	var green iocs.IOC
+	var green node.IOC
 	out = gwBounded(t, 30*time.Second, "ioc", "drop", "--data", alice.dir, "--json", "--type", "domain", "--value", "Login-Update.Example.",
 		"--tlp", "green").ok(t, "alice drops green")
 	if err := json.Unmarshal([]byte(out), &green); err != nil {

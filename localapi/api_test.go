@@ -1,4 +1,4 @@
-package node
+package localapi
 
 import (
 	"bytes"
@@ -19,14 +19,16 @@ import (
 
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/node"
+	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/store"
 )
 
-// testNode runs a node whose transport never comes up (unusedTransport: it
-// cannot listen or dial and is never ready), so the node is in the "tor
+// testNode runs a node whose tor never comes up: its transport attaches to
+// a loopback control port nothing listens on, so the node is in the "tor
 // unavailable" state the whole time, which is what the API must cope with.
 type testNode struct {
-	n      *Node
+	n      *node.Node
 	db     *store.DB
 	dir    string
 	sock   string
@@ -45,14 +47,22 @@ func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tor, err := onion.Start(onion.Config{ControlAddr: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sock := filepath.Join(dir, "api.sock")
-	n, err := New(Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, APISocket: sock})
+	n, err := node.New(node.Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{n: n, db: db, dir: dir, sock: sock, cancel: cancel, done: make(chan error, 1)}
-	go func() { tn.done <- n.Run(ctx) }()
+	go func() { tn.done <- RunNode(ctx, n, ln, nil) }()
 	tn.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
@@ -150,7 +160,7 @@ func TestAPIErrors(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d containing %q", c.name, code, body, c.code, c.want)
 			continue
 		}
-		var e errorBody
+		var e ErrorBody
 		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
 			t.Errorf("%s: error body is not JSON with a message: %s", c.name, body)
 		}
@@ -163,7 +173,7 @@ func TestAPIErrors(t *testing.T) {
 func TestAPIStatusWhileTorIsDown(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 2)
 	code, body := tn.req(t, "GET", "/v1/status", "", nil)
-	var st Status
+	var st node.Status
 	if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
 		t.Fatalf("%d %s", code, body)
 	}

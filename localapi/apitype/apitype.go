@@ -1,0 +1,161 @@
+// Package apitype holds the values the local API carries: what the node's
+// domain methods take and return, and what the API's JSON bodies are. The
+// node fills them, localapi serves them, and localapi's client and the CLI
+// read them, so the three cannot drift apart. JSON field names are stable:
+// fields may be added, never renamed or given another meaning (docs/api.md).
+//
+// apitype imports nothing of ours and nothing that speaks a protocol.
+package apitype
+
+import "time"
+
+// TransportStatus is what Status shows of the transport.
+type TransportStatus struct {
+	Mode      string `json:"mode"`      // "tor"
+	Phase     string `json:"phase"`     // bootstrap phase summary
+	Progress  int    `json:"progress"`  // 0–100
+	Ready     bool   `json:"ready"`     // can dial
+	Reachable bool   `json:"reachable"` // our service is published
+	Warning   string `json:"warning,omitempty"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	Onion     string          `json:"onion"`
+	Transport TransportStatus `json:"transport"`
+	Peers     int             `json:"peers"`
+	Connected int             `json:"connected"`
+	Items     int             `json:"items"`
+	Queued    int             `json:"queued"`
+	LastSync  *time.Time      `json:"last_sync,omitempty"`
+	// Full lists the scopes at the node's limit: they refuse new items and
+	// keep syncing what they hold (docs/protocol.md §10.4).
+	Full []FullScope `json:"full,omitempty"`
+}
+
+// FullScope is a scope at the node's limit.
+type FullScope struct {
+	Collection string `json:"collection,omitempty"` // empty for a pair or restricted scope
+	Class      string `json:"class"`
+	Limit      int    `json:"limit"`
+}
+
+// Peer is a known peer, as the API shows it.
+type Peer struct {
+	Onion     string     `json:"onion"`
+	Name      string     `json:"name,omitempty"`
+	Added     time.Time  `json:"added"`
+	Connected bool       `json:"connected"`
+	LastSync  *time.Time `json:"last_sync,omitempty"`
+	HasKey    bool       `json:"has_key"`
+}
+
+// Message states as the API shows them.
+const (
+	StateQueued    = "queued"    // not yet acknowledged by the peer
+	StateDelivered = "delivered" // stored by the peer
+	StateRead      = "read"      // the peer listed it
+	StateReceived  = "received"  // incoming
+)
+
+// Message is a direct message as the API shows it.
+type Message struct {
+	ID        string    `json:"id"`
+	Peer      string    `json:"peer"`
+	PeerName  string    `json:"peer_name,omitempty"`
+	Direction string    `json:"direction"` // "in" or "out"
+	Text      string    `json:"text"`
+	Created   time.Time `json:"created"` // as its author dated it
+	// Received is when an incoming message arrived here. Conversations are
+	// listed in the order messages were sent (ours) and arrived (theirs),
+	// not by Created: an author can date a message as it likes, and could
+	// otherwise slip it in among earlier ones.
+	Received *time.Time `json:"received,omitempty"`
+	State    string     `json:"state"`
+}
+
+// IOC is one signed statement about an indicator, as the API shows it.
+type IOC struct {
+	ID          string     `json:"id"`         // item ID: this statement
+	ContentID   string     `json:"content_id"` // the indicator: same type and value, same ID
+	Collection  string     `json:"collection"`
+	Author      string     `json:"author"`
+	Type        string     `json:"type"`
+	Value       string     `json:"value"`
+	TLP         string     `json:"tlp"`
+	Confidence  *int       `json:"confidence,omitempty"`
+	Tags        []string   `json:"tags,omitempty"`
+	Description string     `json:"description,omitempty"`
+	ValidUntil  *time.Time `json:"valid_until,omitempty"`
+	References  []string   `json:"references,omitempty"`
+	Recipients  []string   `json:"recipients,omitempty"`
+	Created     time.Time  `json:"created"`
+	Expired     bool       `json:"expired,omitempty"`
+}
+
+// DropRequest is POST /v1/iocs.
+type DropRequest struct {
+	Collection  string     `json:"collection"`
+	Type        string     `json:"type"`
+	Value       string     `json:"value"`
+	TLP         string     `json:"tlp"`
+	Confidence  *int       `json:"confidence"`
+	Tags        []string   `json:"tags"`
+	Description string     `json:"description"`
+	ValidUntil  *time.Time `json:"valid_until"`
+	References  []string   `json:"references"`
+	To          []string   `json:"to"`
+}
+
+// FetchResult is POST /v1/iocs/{id}/fetch.
+type FetchResult struct {
+	IOCs   []*IOC   `json:"iocs"`
+	Synced []string `json:"synced"` // the peers a fresh sync completed with
+	Held   bool     `json:"held"`   // it was already here; no sync was needed
+}
+
+// ImportRequest is how POST /v1/iocs/import is parameterised (its query).
+type ImportRequest struct {
+	Collection string
+	// TLP is given to objects that carry no TLP marking; empty refuses them.
+	TLP string
+	// To names the recipients of every AMBER, AMBER+STRICT and RED record.
+	To []string
+	// Partial stores what converted even when some objects failed;
+	// otherwise any failure means nothing is stored.
+	Partial bool
+}
+
+// ImportIssue is an object that was skipped, imported in part, or failed.
+type ImportIssue struct {
+	Severity string `json:"severity"`
+	Where    string `json:"where"`
+	ID       string `json:"id,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// ImportResult is what an import read and stored.
+type ImportResult struct {
+	Format    string         `json:"format"`
+	Objects   int            `json:"objects"`
+	Records   int            `json:"records"` // distinct indicators
+	Merged    int            `json:"merged"`  // objects merged into an earlier indicator
+	Stored    int            `json:"stored"`  // items newly stored
+	Committed bool           `json:"committed"`
+	ByType    map[string]int `json:"by_type"`
+	ByTLP     map[string]int `json:"by_tlp"`
+	Failed    int            `json:"failed"`
+	Issues    []ImportIssue  `json:"issues,omitempty"`
+	Unlisted  int            `json:"unlisted_issues,omitempty"` // issues past ioc.MaxIssues, counted only
+}
+
+// ImportProgress is one progress report of an import.
+type ImportProgress struct {
+	Phase   string  `json:"phase"` // "read" or "store"
+	Objects int     `json:"objects"`
+	Records int     `json:"records"`
+	Stored  int     `json:"stored"`
+	Bytes   int64   `json:"bytes"`
+	Rate    float64 `json:"rate"` // objects (read) or records (store) per second
+}

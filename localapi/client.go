@@ -1,0 +1,327 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/node"
+)
+
+// Client talks to a running node's local API over its Unix socket. The
+// CLI uses exactly this API, as any script can.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client of the API at the Unix socket path.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket) // cloak:allow the local API's Unix socket
+		},
+		DisableCompression: true,
+	}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// Socket is the path the client connects to.
+func (c *Client) Socket() string { return c.socket }
+
+// Error is an error reply: the node's message and hint, and its kind (a
+// fault.Kind, or one of the API's own) for the caller to branch on.
+type Error struct {
+	Status int
+	Kind   fault.Kind
+	Msg    string
+	Hint   string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// NotRunningError means the socket could not be reached: the node is not
+// running (or not with this data directory).
+type NotRunningError struct {
+	Socket string
+	Err    error
+}
+
+func (e *NotRunningError) Error() string {
+	return fmt.Sprintf("cannot reach the node at %s: %v", e.Socket, e.Err)
+}
+
+func (e *NotRunningError) Unwrap() error { return e.Err }
+
+// DoRequest sends req to the node as it is and returns the reply, whatever
+// its status (for checking the API's refusals); the caller closes the body.
+func (c *Client) DoRequest(req *http.Request) (*http.Response, error) { return c.http.Do(req) }
+
+// Do sends a request with an optional JSON body and decodes a JSON reply
+// into out (if non-nil). path is one of docs/api.md's, with its query.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	resp, err := c.send(ctx, method, path, rd)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("reading the node's answer: %w", err)
+		}
+	}
+	return nil
+}
+
+// send makes one request (body, if any, is JSON) and returns the reply
+// once it is a success; the caller closes its body.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://ghostwire"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e ErrorBody
+		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		return nil, &Error{Status: resp.StatusCode, Kind: e.Kind, Msg: e.Error, Hint: e.Hint}
+	}
+	return resp, nil
+}
+
+func (c *Client) unreachable(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		err = u
+	}
+	return &NotRunningError{Socket: c.socket, Err: err}
+}
+
+// Stream calls fn for every JSON line of a streaming reply until ctx ends
+// or the node ends it.
+func (c *Client) Stream(ctx context.Context, path string, fn func(json.RawMessage) error) error {
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m json.RawMessage
+		if err := dec.Decode(&m); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+}
+
+// Status is GET /v1/status.
+func (c *Client) Status(ctx context.Context) (*node.Status, error) {
+	var st node.Status
+	return &st, c.Do(ctx, http.MethodGet, "/v1/status", nil, &st)
+}
+
+// Peers is GET /v1/peers.
+func (c *Client) Peers(ctx context.Context) ([]node.Peer, error) {
+	var ps []node.Peer
+	return ps, c.Do(ctx, http.MethodGet, "/v1/peers", nil, &ps)
+}
+
+// AddPeer is POST /v1/peers.
+func (c *Client) AddPeer(ctx context.Context, onion, name string) (*node.Peer, error) {
+	var p node.Peer
+	return &p, c.Do(ctx, http.MethodPost, "/v1/peers", addPeerRequest{Onion: onion, Name: name}, &p)
+}
+
+// RemovePeer is DELETE /v1/peers/{peer}; peer is an address or a name.
+func (c *Client) RemovePeer(ctx context.Context, peer string) error {
+	return c.Do(ctx, http.MethodDelete, "/v1/peers/"+url.PathEscape(peer), nil, nil)
+}
+
+// SendMessage is POST /v1/messages.
+func (c *Client) SendMessage(ctx context.Context, peer, text string) (*node.Message, error) {
+	var m node.Message
+	return &m, c.Do(ctx, http.MethodPost, "/v1/messages", sendMessageRequest{Peer: peer, Text: text}, &m)
+}
+
+// Messages is GET /v1/messages, with one peer's only if peer is set.
+func (c *Client) Messages(ctx context.Context, peer string) ([]node.Message, error) {
+	var ms []node.Message
+	return ms, c.Do(ctx, http.MethodGet, "/v1/messages"+Query("peer", peer), nil, &ms)
+}
+
+// FollowMessages is GET /v1/messages?follow=1: fn gets every message, then
+// each one that arrives or changes state, until ctx ends.
+func (c *Client) FollowMessages(ctx context.Context, peer string, fn func(*node.Message) error) error {
+	return c.Stream(ctx, "/v1/messages"+Query("peer", peer, "follow", "1"), func(raw json.RawMessage) error {
+		var m node.Message
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("reading the node's answer: %w", err)
+		}
+		return fn(&m)
+	})
+}
+
+// IOCQuery filters GET /v1/iocs and the export; empty fields filter
+// nothing. Author is an onion address or a peer's name, Since RFC 3339.
+type IOCQuery struct {
+	Collection, TLP, Type, Author, Since string
+	Expired                              bool
+}
+
+func (q IOCQuery) query(extra ...string) string {
+	return Query(append(extra, "collection", q.Collection, "tlp", q.TLP, "type", q.Type, "author", q.Author,
+		"since", q.Since, "expired", flag1(q.Expired))...)
+}
+
+// DropIOC is POST /v1/iocs.
+func (c *Client) DropIOC(ctx context.Context, req node.DropRequest) (*node.IOC, error) {
+	var x node.IOC
+	return &x, c.Do(ctx, http.MethodPost, "/v1/iocs", req, &x)
+}
+
+// ListIOCs is GET /v1/iocs.
+func (c *Client) ListIOCs(ctx context.Context, q IOCQuery) ([]node.IOC, error) {
+	var xs []node.IOC
+	return xs, c.Do(ctx, http.MethodGet, "/v1/iocs"+q.query(), nil, &xs)
+}
+
+// ShowIOC is GET /v1/iocs/{id}.
+func (c *Client) ShowIOC(ctx context.Context, id string) ([]node.IOC, error) {
+	var xs []node.IOC
+	return xs, c.Do(ctx, http.MethodGet, "/v1/iocs/"+url.PathEscape(id), nil, &xs)
+}
+
+// RetractIOC is DELETE /v1/iocs/{id}.
+func (c *Client) RetractIOC(ctx context.Context, id string) (*node.IOC, error) {
+	var x node.IOC
+	return &x, c.Do(ctx, http.MethodDelete, "/v1/iocs/"+url.PathEscape(id), nil, &x)
+}
+
+// FetchIOC is POST /v1/iocs/{id}/fetch; the reply may take wait (at most
+// 2 minutes), so ctx should allow that and more.
+func (c *Client) FetchIOC(ctx context.Context, id string, wait time.Duration) (*node.FetchResult, error) {
+	var res node.FetchResult
+	return &res, c.Do(ctx, http.MethodPost, "/v1/iocs/"+url.PathEscape(id)+"/fetch"+Query("wait", wait.String()), nil, &res)
+}
+
+// ExportIOCs is GET /v1/iocs/export: it copies the document to w as it
+// arrives.
+func (c *Client) ExportIOCs(ctx context.Context, format string, q IOCQuery, w io.Writer) error {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/iocs/export"+q.query("format", format), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("copying the node's reply (what was written is incomplete): %w", err)
+	}
+	return nil
+}
+
+// ImportIOCs is POST /v1/iocs/import: it streams in to the node, calling
+// progress (if set) with each progress line, and returns the result. When
+// the node refused the import the result may be there too (what failed),
+// with an *Error.
+func (c *Client) ImportIOCs(ctx context.Context, in io.Reader, req node.ImportRequest, progress func(node.ImportProgress)) (*node.ImportResult, error) {
+	q := Query("collection", req.Collection, "tlp", req.TLP, "to", strings.Join(req.To, ","), "partial", flag1(req.Partial))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://ghostwire/v1/iocs/import"+q, in)
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var last ImportLine
+	for {
+		var l ImportLine
+		if err := dec.Decode(&l); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("reading the node's answer: %w", err)
+		}
+		if l.Progress != nil {
+			if progress != nil {
+				progress(*l.Progress)
+			}
+			continue
+		}
+		last = l
+	}
+	if last.Error != "" {
+		status := resp.StatusCode
+		if status < 300 { // the error came after progress lines
+			status = http.StatusInternalServerError
+			if s, ok := statusOf[last.Kind]; ok {
+				status = s
+			}
+		}
+		return last.Result, &Error{Status: status, Kind: last.Kind, Msg: last.Error, Hint: last.Hint}
+	}
+	if last.Result == nil {
+		return nil, fmt.Errorf("the node's answer had no result (status %s)", resp.Status)
+	}
+	return last.Result, nil
+}
+
+// Query builds a query string from key, value pairs, leaving out empty
+// values.
+func Query(kv ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+// flag1 is a boolean query parameter: "1", or "" to leave it out.
+func flag1(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}

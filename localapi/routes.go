@@ -1,0 +1,304 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ghostwire/ghostwire/collection"
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/node"
+)
+
+// addPeerRequest is POST /v1/peers.
+type addPeerRequest struct {
+	Onion string `json:"onion"`
+	Name  string `json:"name"`
+}
+
+// sendMessageRequest is POST /v1/messages.
+type sendMessageRequest struct {
+	Peer string `json:"peer"`
+	Text string `json:"text"`
+}
+
+func (s *server) status(r *http.Request) (int, any, error) {
+	st, err := s.n.Status()
+	return http.StatusOK, st, err
+}
+
+func (s *server) peers(r *http.Request) (int, any, error) {
+	p, err := s.n.Peers()
+	if p == nil {
+		p = []*node.Peer{}
+	}
+	return http.StatusOK, p, err
+}
+
+func (s *server) addPeer(r *http.Request) (int, any, error) {
+	var req addPeerRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	id, err := identity.ParseID(req.Onion)
+	if err != nil {
+		return 0, nil, invalid("an address is 56 letters and digits 2-7, optionally followed by .onion", "%v", err)
+	}
+	p, err := s.n.AddPeer(id, req.Name)
+	return http.StatusCreated, p, err
+}
+
+func (s *server) removePeer(r *http.Request) (int, any, error) {
+	id, err := s.n.ResolvePeer(r.PathValue("peer"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, s.n.RemovePeer(id)
+}
+
+func (s *server) sendMessage(r *http.Request) (int, any, error) {
+	var req sendMessageRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	id, err := s.n.ResolvePeer(req.Peer)
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := s.n.DM().Send(id, req.Text)
+	return http.StatusAccepted, m, err
+}
+
+// messages is GET /v1/messages[?peer=P][&follow=1]. With follow it streams
+// one JSON object per line: the current list, then each message as it
+// arrives or changes state, until the client goes away (bounded by
+// followMaxDuration).
+func (s *server) messages(w http.ResponseWriter, r *http.Request) {
+	var only *identity.ID
+	if p := r.URL.Query().Get("peer"); p != "" {
+		id, err := s.n.ResolvePeer(p)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		only = &id
+	}
+	if r.URL.Query().Get("follow") == "" {
+		jsonHandler(func(s *server, _ *http.Request) (int, any, error) {
+			m, err := s.n.DM().List(only, nil)
+			if m == nil {
+				m = []*node.Message{}
+			}
+			return http.StatusOK, m, err
+		})(s)(w, r)
+		return
+	}
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(followMaxDuration))
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush()
+	enc := json.NewEncoder(w)
+	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
+	defer cancel()
+	s.n.FollowMessages(ctx, only, func(m *node.Message) error {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+}
+
+func (s *server) dropIOC(r *http.Request) (int, any, error) {
+	var req node.DropRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	x, err := s.n.Collections().Drop(req)
+	return http.StatusCreated, x, err
+}
+
+func (s *server) listIOCs(r *http.Request) (int, any, error) {
+	f, err := s.iocFilter(r.URL.Query())
+	if err != nil {
+		return 0, nil, err
+	}
+	list, err := s.n.Collections().List(f)
+	if list == nil {
+		list = []*node.IOC{}
+	}
+	return http.StatusOK, list, err
+}
+
+func (s *server) showIOC(r *http.Request) (int, any, error) {
+	x, err := s.n.Collections().Show(r.PathValue("id"))
+	return http.StatusOK, x, err
+}
+
+func (s *server) retractIOC(r *http.Request) (int, any, error) {
+	x, err := s.n.Collections().Retract(r.PathValue("id"))
+	return http.StatusOK, x, err
+}
+
+// fetchIOC is POST /v1/iocs/{id}/fetch[?wait=30s]: its reply may take the
+// whole wait, longer than other replies may.
+func (s *server) fetchIOC(w http.ResponseWriter, r *http.Request) {
+	wait := 30 * time.Second
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			s.writeError(w, r, invalid("e.g. wait=30s (at most 2m)", "bad wait: %v", err))
+			return
+		}
+		wait = node.FetchWait(d)
+	}
+	jsonHandler(func(s *server, r *http.Request) (int, any, error) {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + writeTimeout))
+		x, err := s.n.FetchIOC(r.Context(), r.PathValue("id"), wait)
+		return http.StatusOK, x, err
+	})(s)(w, r)
+}
+
+// iocFilter reads the list filters from a query string.
+func (s *server) iocFilter(q url.Values) (collection.Filter, error) {
+	f := collection.Filter{Collection: q.Get("collection"), TLP: q.Get("tlp"), Type: q.Get("type"), IncludeExpired: q.Get("expired") != ""}
+	if a := q.Get("author"); a != "" {
+		id, err := s.n.ResolveAuthor(a)
+		if err != nil {
+			return f, err
+		}
+		f.Author = &id
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return f, invalid("use RFC 3339, e.g. 2026-11-23T00:00:00Z", "bad since: %v", err)
+		}
+		f.Since = t
+	}
+	return f, nil
+}
+
+// importRequest reads an ImportRequest from the query string.
+func importRequest(q url.Values) node.ImportRequest {
+	req := node.ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != ""}
+	for _, t := range q["to"] {
+		for _, p := range strings.Split(t, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				req.To = append(req.To, p)
+			}
+		}
+	}
+	return req
+}
+
+// importIOCs is POST /v1/iocs/import: the body is the file itself. The
+// reply is NDJSON: progress lines while it works (sent only once there is
+// progress to report, so small imports get one line with a fitting
+// status), then the result. Once progress lines went out the status is
+// 200 and an error is in the last line.
+func (s *server) importIOCs(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(importTimeout))
+	rc.SetWriteDeadline(time.Now().Add(importTimeout))
+	if err := checkJSON(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req := importRequest(r.URL.Query())
+	if err := s.n.Collections().CheckImport(&req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Progress goes out while the body is still being read. Whatever
+	// the import did not read is drained (bounded by maxImportBody), so the
+	// connection stays usable.
+	rc.EnableFullDuplex()
+	body := http.MaxBytesReader(w, r.Body, maxImportBody)
+	defer io.Copy(io.Discard, body)
+	enc := json.NewEncoder(w)
+	streaming := false
+	progress := func(p node.ImportProgress) {
+		if !streaming {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			streaming = true
+		}
+		enc.Encode(ImportLine{Progress: &p})
+		rc.Flush()
+	}
+	res, err := s.n.Collections().Import(sizeLimited{body}, req, progress)
+	line := ImportLine{Result: res}
+	status := http.StatusOK
+	if err != nil {
+		var e ErrorBody
+		status, e = s.errorReply(r, err)
+		line.Error, line.Hint, line.Kind = e.Error, e.Hint, e.Kind
+	}
+	if !streaming {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(status)
+	}
+	enc.Encode(line)
+}
+
+// sizeLimited turns the upload limit's error into the node's TooLarge, so
+// the import reports it as such.
+type sizeLimited struct{ r io.Reader }
+
+func (l sizeLimited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("import is larger than %d bytes", maxImportBody), Hint: "split the file"}
+	}
+	return n, err
+}
+
+// exportIOCs is GET /v1/iocs/export: a STIX bundle or a MISP event,
+// streamed as it is written.
+func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(importTimeout))
+	q := r.URL.Query()
+	f, err := s.iocFilter(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	format := q.Get("format")
+	if format != "" && format != "stix" && format != "misp" {
+		s.writeError(w, r, invalid("formats: stix, misp", "unknown export format %q", format))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	cw := &countWriter{w: w}
+	if err := s.n.Collections().Export(cw, format, f); err != nil {
+		if cw.n == 0 {
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.Error("api", "path", r.URL.Path, "err", err)
+		// Part of the document is out: break the reply, so the client
+		// sees a cut transfer instead of a short document and success.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

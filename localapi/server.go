@@ -1,0 +1,300 @@
+// Package localapi is the node's local API (docs/api.md): HTTP/1.1 with
+// JSON bodies on a Unix socket in the data directory. It owns the routes
+// (one table, routes), the mapping of the node's errors to statuses (one
+// table, statusOf), and the typed Client the CLI uses; the values both sides
+// carry are localapi/apitype's.
+//
+// localapi imports node, never the reverse: the node's methods return typed
+// errors (*fault.Error) and know nothing of HTTP. No package below this one
+// imports net/http (rules_test.go).
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/node"
+)
+
+// API limits (docs/api.md).
+const (
+	maxRequestBody    = 64 << 10
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	followMaxDuration = 24 * time.Hour
+	// maxImportBody bounds one import upload. ioc.Import holds one JSON
+	// object at a time, so memory follows the records, not this.
+	maxImportBody = 1 << 30
+	// importTimeout bounds reading and answering one import or export.
+	importTimeout = 30 * time.Minute
+)
+
+// Kinds of error the API itself reports, besides the node's (fault.Kind).
+const (
+	kindMethod    fault.Kind = "method_not_allowed"
+	kindMediaType fault.Kind = "unsupported_media_type"
+)
+
+// statusOf is the HTTP status of each kind of error: the one place where
+// a failure becomes a status. An error without a kind is the node's own
+// failure, a 500.
+var statusOf = map[fault.Kind]int{
+	fault.Invalid:         http.StatusBadRequest,
+	fault.NeedsRecipients: http.StatusBadRequest,
+	fault.NotFound:        http.StatusNotFound,
+	fault.UnknownPeer:     http.StatusNotFound,
+	fault.UnknownName:     http.StatusNotFound,
+	fault.UnknownIOC:      http.StatusNotFound,
+	fault.NotSynced:       http.StatusNotFound,
+	fault.TooLarge:        http.StatusRequestEntityTooLarge,
+	fault.ImportFailed:    http.StatusUnprocessableEntity,
+	fault.Full:            http.StatusInsufficientStorage,
+	kindMethod:            http.StatusMethodNotAllowed,
+	kindMediaType:         http.StatusUnsupportedMediaType,
+}
+
+// ErrorBody is the JSON of an error reply. Kind is a fault.Kind (or one of
+// the API's own), which a client may branch on.
+type ErrorBody struct {
+	Error string     `json:"error"`
+	Hint  string     `json:"hint,omitempty"`
+	Kind  fault.Kind `json:"kind,omitempty"`
+}
+
+// ImportLine is one line of the import reply (application/x-ndjson):
+// progress lines, then one line with the result, an error, or both.
+type ImportLine struct {
+	Progress *node.ImportProgress `json:"progress,omitempty"`
+	Result   *node.ImportResult   `json:"result,omitempty"`
+	Error    string               `json:"error,omitempty"`
+	Hint     string               `json:"hint,omitempty"`
+	Kind     fault.Kind           `json:"kind,omitempty"`
+}
+
+// Listen creates the Unix socket at path with mode 0600: only this user can
+// talk to the node. A stale socket from a crashed run is replaced; the data
+// directory's lock (held by the caller) guarantees it is not a live one.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	os.Remove(path)
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path) // cloak:allow the local API's Unix socket
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("localapi: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// Serve answers API requests on ln (from Listen) with n until ctx ends,
+// then stops accepting, gives requests in flight 2 s, and removes the
+// socket.
+func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           Handler(n, log),
+		ReadHeaderTimeout: readTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	<-done
+	if a, ok := ln.Addr().(*net.UnixAddr); ok {
+		os.Remove(a.Name)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// RunNode runs n and serves its API on ln (from Listen) until ctx ends or
+// either fails, and returns once both have stopped, so the caller may then
+// close the store.
+func RunNode(ctx context.Context, n *node.Node, ln net.Listener, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	apiErr := make(chan error, 1)
+	go func() {
+		apiErr <- Serve(ctx, ln, n, log)
+		cancel()
+	}()
+	err := n.Run(ctx)
+	cancel()
+	if aerr := <-apiErr; err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// server is the API over one node.
+type server struct {
+	n   *node.Node
+	log *slog.Logger
+}
+
+// route is one endpoint: a ServeMux pattern and its handler. Most handlers
+// are JSON in, JSON out (jsonHandler); the streaming ones (follow, import,
+// export, fetch's long wait) write their own reply.
+type route struct {
+	pattern string
+	handler func(s *server) http.HandlerFunc
+}
+
+// routes is the whole API (docs/api.md), made afresh for each Handler.
+func routes() []route {
+	return []route{
+		{"GET /v1/status", jsonHandler((*server).status)},
+		{"GET /v1/peers", jsonHandler((*server).peers)},
+		{"POST /v1/peers", jsonHandler((*server).addPeer)},
+		{"DELETE /v1/peers/{peer}", jsonHandler((*server).removePeer)},
+		{"GET /v1/messages", func(s *server) http.HandlerFunc { return s.messages }},
+		{"POST /v1/messages", jsonHandler((*server).sendMessage)},
+		{"POST /v1/iocs", jsonHandler((*server).dropIOC)},
+		{"GET /v1/iocs", jsonHandler((*server).listIOCs)},
+		{"POST /v1/iocs/import", func(s *server) http.HandlerFunc { return s.importIOCs }},
+		{"GET /v1/iocs/export", func(s *server) http.HandlerFunc { return s.exportIOCs }},
+		{"POST /v1/iocs/{id}/fetch", func(s *server) http.HandlerFunc { return s.fetchIOC }},
+		{"GET /v1/iocs/{id}", jsonHandler((*server).showIOC)},
+		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},
+	}
+}
+
+// Handler returns the local API over n; log (nil: discard) receives the
+// node's own failures.
+func Handler(n *node.Node, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{n: n, log: log}
+	mux := http.NewServeMux()
+	for _, r := range routes() {
+		mux.HandleFunc(r.pattern, r.handler(s))
+	}
+	// Anything no route takes lands here: a JSON 405 (with Allow) if the
+	// path exists under another method, else a JSON 404.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, &fault.Error{Kind: kindMethod, Msg: "method not allowed: " + r.Method + " " + r.URL.Path,
+				Hint: "allowed: " + strings.Join(allow, ", ")})
+			return
+		}
+		s.writeError(w, r, &fault.Error{Kind: fault.NotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path,
+			Hint: "see docs/api.md for the endpoints"})
+	})
+	return mux
+}
+
+// errorReply is err as a reply: its status and body. An error that is not
+// a *fault.Error is the node's own failure: logged, and a 500.
+func (s *server) errorReply(r *http.Request, err error) (int, ErrorBody) {
+	var e *fault.Error
+	if !errors.As(err, &e) {
+		s.log.Error("api", "path", r.URL.Path, "err", err)
+		return http.StatusInternalServerError, ErrorBody{Error: err.Error()}
+	}
+	status, ok := statusOf[e.Kind]
+	if !ok {
+		panic("bug: localapi: no status for error kind " + string(e.Kind))
+	}
+	return status, ErrorBody{Error: e.Msg, Hint: e.Hint, Kind: e.Kind}
+}
+
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := s.errorReply(r, err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// jsonHandler adapts a method that returns (status, value, error) to a
+// handler that writes JSON.
+func jsonHandler(fn func(s *server, r *http.Request) (int, any, error)) func(s *server) http.HandlerFunc {
+	return func(s *server) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
+			code, v, err := fn(s, r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			if v != nil {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				enc.Encode(v)
+			}
+		}
+	}
+}
+
+func invalid(hint, format string, a ...any) error {
+	return &fault.Error{Kind: fault.Invalid, Msg: fmt.Sprintf(format, a...), Hint: hint}
+}
+
+// checkJSON refuses a body that says it is something other than JSON.
+func checkJSON(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &fault.Error{Kind: kindMediaType, Msg: "body must be application/json"}
+	}
+	return nil
+}
+
+// decodeBody reads a JSON body of at most maxRequestBody bytes into v,
+// refusing unknown fields and trailing data.
+func decodeBody(r *http.Request, v any) error {
+	if err := checkJSON(r); err != nil {
+		return err
+	}
+	body := http.MaxBytesReader(nil, r.Body, maxRequestBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody)}
+		}
+		return invalid("send a JSON object as docs/api.md describes", "malformed JSON body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid("send exactly one JSON object", "trailing data after the JSON body")
+	}
+	return nil
+}

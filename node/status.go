@@ -1,0 +1,29 @@
+package node
+
+import "github.com/ghostwire/ghostwire/localapi/apitype"
+
+// Status reports the node's state.
+func (n *Node) Status() (*Status, error) {
+	items, err := n.db.CountItems()
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Onion: n.id.String(), Transport: apitype.TransportStatus(n.cfg.Transport.Status()), Peers: len(n.peerIDs()), Items: items,
+		Queued: n.dm.Queued(), Full: n.describeFull()}
+	n.mu.Lock()
+	live := make([]*peerSession, 0, len(n.sessions))
+	for _, ps := range n.sessions {
+		live = append(live, ps)
+	}
+	if !n.lastSync.IsZero() {
+		t := n.lastSync.UTC()
+		st.LastSync = &t
+	}
+	n.mu.Unlock()
+	for _, ps := range live {
+		if ps.established() { // not a dial the peer is about to refuse
+			st.Connected++
+		}
+	}
+	return st, nil
+}
