@@ -31,13 +31,13 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 	wait = FetchWait(wait)
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	n.mu.Lock()
+	n.st.mu.Lock()
 	var live []identity.ID
-	for p := range n.sessions {
+	for p := range n.st.sessions {
 		live = append(live, p)
 	}
-	first := n.sessionSeq + 1 // the first session to start after this
-	n.mu.Unlock()
+	first := n.st.sessionSeq + 1 // the first session to start after this
+	n.st.mu.Unlock()
 	// The sessions running now reconciled before the fetch began: end
 	// them, and count only syncs by sessions that start after it.
 	for _, p := range live {
@@ -55,13 +55,13 @@ func (n *Node) FetchIOC(ctx context.Context, ref string, wait time.Duration) (*F
 		ch := n.changedCh()
 		res.Synced = res.Synced[:0]
 		peers := n.peerIDs()
-		n.mu.Lock()
+		n.st.mu.Lock()
 		for _, p := range peers {
-			if n.synced[p] >= first {
+			if n.st.synced[p] >= first {
 				res.Synced = append(res.Synced, p.String())
 			}
 		}
-		n.mu.Unlock()
+		n.st.mu.Unlock()
 		found, err := n.coll.Show(ref)
 		if err == nil {
 			res.IOCs = found

@@ -59,19 +59,19 @@ func (a *admission) Admit(it *item.Item, scopes []item.Scope) error {
 
 // noteFull records that a scope refused an item for its limit, for status.
 func (n *Node) noteFull(sc item.Scope) {
-	n.mu.Lock()
-	n.fullScopes[sc] = true
-	n.mu.Unlock()
+	n.st.mu.Lock()
+	n.st.fullScopes[sc] = true
+	n.st.mu.Unlock()
 }
 
 // fullScopes describes the scopes that refused items for their limit.
 func (n *Node) describeFull() []FullScope {
-	n.mu.Lock()
-	full := make(map[item.Scope]bool, len(n.fullScopes))
-	for sc := range n.fullScopes {
+	n.st.mu.Lock()
+	full := make(map[item.Scope]bool, len(n.st.fullScopes))
+	for sc := range n.st.fullScopes {
 		full[sc] = true
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	var out []FullScope
 	for _, name := range n.coll.Names() {
 		sp := item.CollectionSpace(name)

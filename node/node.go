@@ -61,6 +61,7 @@ type Config struct {
 
 // Node is a running peer. Its methods are safe for concurrent use.
 type Node struct {
+	// Set by New and never changed: no lock.
 	cfg  Config
 	key  *identity.PrivateKey
 	id   identity.ID
@@ -70,42 +71,45 @@ type Node struct {
 	// spares holds the ephemeral keys every handshake of this node, dialed
 	// or accepted, makes for the next one while it waits.
 	spares *syncproto.Spares
+	// The item-kind services, in the order their scopes are offered; each
+	// guards its own state (the store, mostly).
+	dm       *dm.Service         // direct messages
+	coll     *collection.Service // indicator collections
+	services []service
 
 	// wake is signalled (non-blocking) when there is new outbound work,
 	// so the dialer and sessions react without polling.
 	wake chan struct{}
 
-	mu       sync.Mutex
-	sessions map[identity.ID]*peerSession // at most one live session per peer
-	stopping bool                         // set by closeSessions: no new sessions
-	sessWG   sync.WaitGroup               // live sessions
-	peerSync map[identity.ID]time.Time    // last completed sync per peer
-	// urgent and urgentAll record user actions for the dialer (urge).
-	urgent    map[identity.ID]bool
-	urgentAll bool
-	// sessionSeq numbers sessions as they start; synced is the number of
-	// the latest session that completed a sync with each peer (FetchIOC
-	// waits for one that started after it).
-	sessionSeq uint64
-	synced     map[identity.ID]uint64
-	pairSnap   map[identity.ID][]item.ID // pair scope IDs a live session reconciles (Synced marks them delivered)
-	// pairRefused: items the peer refused in the live session (Synced
-	// does not mark them delivered).
-	pairRefused map[identity.ID]map[item.ID]bool
-	fullScopes  map[item.Scope]bool // scopes that refused an item for ScopeLimit
-	lastSync    time.Time
-	changed     chan struct{} // closed and replaced on every stored change (for --follow)
+	// st is what the sessions, the dialer and the API share; st.mu guards
+	// every field in it.
+	st struct {
+		mu       sync.Mutex
+		sessions map[identity.ID]*peerSession // at most one live session per peer
+		stopping bool                         // set by closeSessions: no new sessions
+		peerSync map[identity.ID]time.Time    // last completed sync per peer
+		// urgent and urgentAll record user actions for the dialer (urge).
+		urgent    map[identity.ID]bool
+		urgentAll bool
+		// sessionSeq numbers sessions as they start; synced is the number
+		// of the latest session that completed a sync with each peer
+		// (FetchIOC waits for one that started after it).
+		sessionSeq uint64
+		synced     map[identity.ID]uint64
+		pairSnap   map[identity.ID][]item.ID // pair scope IDs a live session reconciles (Synced marks them delivered)
+		// pairRefused: items the peer refused in the live session (Synced
+		// does not mark them delivered).
+		pairRefused map[identity.ID]map[item.ID]bool
+		fullScopes  map[item.Scope]bool // scopes that refused an item for ScopeLimit
+		lastSync    time.Time
+		changed     chan struct{} // closed and replaced on every stored change (for --follow)
+	}
 
-	// The item-kind services, in the order their scopes are offered.
-	dm       *dm.Service         // direct messages
-	coll     *collection.Service // indicator collections
-	services []service
-
-	sets   scopeSets   // the sync engine's sets, kept current by the store
-	future futureItems // items from a little past our clock's limit (future.go)
-
-	addPeerMu sync.Mutex // serialises AddPeer (peers.go)
-
+	// With their own locks.
+	sets      scopeSets      // the sync engine's sets, kept current by the store
+	future    futureItems    // items from a little past our clock's limit (future.go)
+	addPeerMu sync.Mutex     // serialises AddPeer (peers.go)
+	sessWG    sync.WaitGroup // live sessions
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }
@@ -146,10 +150,13 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
-		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1), sessions: map[identity.ID]*peerSession{}, urgent: map[identity.ID]bool{},
-		peerSync: map[identity.ID]time.Time{}, synced: map[identity.ID]uint64{}, pairSnap: map[identity.ID][]item.ID{}, pairRefused: map[identity.ID]map[item.ID]bool{}, fullScopes: map[item.Scope]bool{}, changed: make(chan struct{}),
+		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
+	n.st.sessions, n.st.urgent = map[identity.ID]*peerSession{}, map[identity.ID]bool{}
+	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
+	n.st.pairSnap, n.st.pairRefused = map[identity.ID][]item.ID{}, map[identity.ID]map[item.ID]bool{}
+	n.st.fullScopes, n.st.changed = map[item.Scope]bool{}, make(chan struct{})
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service{n.dm, n.coll}
 	cfg.Store.OnIndexed(&n.sets)
@@ -185,16 +192,16 @@ func (n *Node) poke() {
 
 // notifyChanged wakes every --follow listener.
 func (n *Node) notifyChanged() {
-	n.mu.Lock()
-	close(n.changed)
-	n.changed = make(chan struct{})
-	n.mu.Unlock()
+	n.st.mu.Lock()
+	close(n.st.changed)
+	n.st.changed = make(chan struct{})
+	n.st.mu.Unlock()
 }
 
 func (n *Node) changedCh() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.changed
+	n.st.mu.Lock()
+	defer n.st.mu.Unlock()
+	return n.st.changed
 }
 
 // Run runs the node until ctx ends: the transport's listener, the accept

@@ -131,13 +131,13 @@ func (n *Node) peerFrom(tx *store.Tx, id identity.ID, raw []byte) (*Peer, error)
 	}
 	_, keyErr := tx.Get(bucketPeerKey, id.Bytes())
 	p := &Peer{Onion: id.String(), Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}
-	n.mu.Lock()
-	ps := n.sessions[id]
-	if t, ok := n.peerSync[id]; ok {
+	n.st.mu.Lock()
+	ps := n.st.sessions[id]
+	if t, ok := n.st.peerSync[id]; ok {
 		t := t
 		p.LastSync = &t
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	p.Connected = ps != nil && ps.established()
 	return p, nil
 }

@@ -37,9 +37,9 @@ func (n *Node) pushToAll(entries []store.Entry) {
 		if len(order) == 0 {
 			continue
 		}
-		n.mu.Lock()
-		ps := n.sessions[p]
-		n.mu.Unlock()
+		n.st.mu.Lock()
+		ps := n.st.sessions[p]
+		n.st.mu.Unlock()
 		if ps == nil {
 			idle = append(idle, p) // gets these when it next syncs: dial it now
 			continue

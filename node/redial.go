@@ -86,22 +86,22 @@ func minTime(a, b time.Time) time.Time {
 // known peer if none is given, are dialled within minBackoff of their last
 // attempt (redial.urge).
 func (n *Node) urge(peers ...identity.ID) {
-	n.mu.Lock()
+	n.st.mu.Lock()
 	if len(peers) == 0 {
-		n.urgentAll = true
+		n.st.urgentAll = true
 	}
 	for _, p := range peers {
-		n.urgent[p] = true
+		n.st.urgent[p] = true
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	n.poke()
 }
 
 // takeUrgent returns and clears what urge recorded.
 func (n *Node) takeUrgent() (peers map[identity.ID]bool, all bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	peers, all = n.urgent, n.urgentAll
-	n.urgent, n.urgentAll = map[identity.ID]bool{}, false
+	n.st.mu.Lock()
+	defer n.st.mu.Unlock()
+	peers, all = n.st.urgent, n.st.urgentAll
+	n.st.urgent, n.st.urgentAll = map[identity.ID]bool{}, false
 	return peers, all
 }

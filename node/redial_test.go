@@ -104,7 +104,8 @@ func TestRedial(t *testing.T) {
 // TestUrgeReachesTheDialer: what urge records wakes the dialer, reaches the
 // named peers' schedules (every peer's when none is named) and is consumed.
 func TestUrgeReachesTheDialer(t *testing.T) {
-	n := &Node{urgent: map[identity.ID]bool{}, wake: make(chan struct{}, 1)}
+	n := &Node{wake: make(chan struct{}, 1)}
+	n.st.urgent = map[identity.ID]bool{}
 	a, b := testIdentity(t, 1), testIdentity(t, 2)
 	t0 := time.Now()
 	backedOff := func() *redial {

@@ -25,7 +25,7 @@ const (
 // peerSession is the one live session with a peer.
 type peerSession struct {
 	peer   identity.ID
-	seq    uint64 // n.sessionSeq when it started
+	seq    uint64 // n.st.sessionSeq when it started
 	sess   *syncproto.Session
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -99,18 +99,18 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 	peer := conn.Peer()
 	sctx, cancel := context.WithCancel(ctx)
 	ps := &peerSession{peer: peer, sess: syncproto.NewSession(conn, syncStore{n}, initiator), cancel: cancel, done: make(chan struct{})}
-	n.mu.Lock()
-	if _, busy := n.sessions[peer]; busy || n.stopping {
-		n.mu.Unlock()
+	n.st.mu.Lock()
+	if _, busy := n.st.sessions[peer]; busy || n.st.stopping {
+		n.st.mu.Unlock()
 		cancel()
 		conn.Close()
 		return true
 	}
-	n.sessionSeq++
-	ps.seq = n.sessionSeq
-	n.sessions[peer] = ps
+	n.st.sessionSeq++
+	ps.seq = n.st.sessionSeq
+	n.st.sessions[peer] = ps
 	n.sessWG.Add(1)
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	defer n.sessWG.Done()
 	// A dial under way when the user removed the peer lands here after
 	// the removal. RemovePeer forgets the peer before it ends sessions, so
@@ -118,22 +118,22 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 	if !n.isPeer(peer) {
 		cancel()
 		conn.Close()
-		n.mu.Lock()
-		if n.sessions[peer] == ps {
-			delete(n.sessions, peer)
+		n.st.mu.Lock()
+		if n.st.sessions[peer] == ps {
+			delete(n.st.sessions, peer)
 		}
-		n.mu.Unlock()
+		n.st.mu.Unlock()
 		close(ps.done)
 		return true
 	}
 	n.log.Info("session started", "peer", peer, "initiator", initiator)
 	err := ps.sess.Run(sctx)
 	cancel()
-	n.mu.Lock()
-	if n.sessions[peer] == ps {
-		delete(n.sessions, peer)
+	n.st.mu.Lock()
+	if n.st.sessions[peer] == ps {
+		delete(n.st.sessions, peer)
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	close(ps.done)
 	st := ps.sess.Stats()
 	n.log.Info("session ended", "peer", peer, "err", err, "sent", st.BytesSent, "received", st.BytesReceived)
@@ -144,9 +144,9 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 
 // endSession stops the session with peer, if any, and waits for it.
 func (n *Node) endSession(peer identity.ID) {
-	n.mu.Lock()
-	ps := n.sessions[peer]
-	n.mu.Unlock()
+	n.st.mu.Lock()
+	ps := n.st.sessions[peer]
+	n.st.mu.Unlock()
 	if ps != nil {
 		ps.cancel()
 		<-ps.done
@@ -155,12 +155,12 @@ func (n *Node) endSession(peer identity.ID) {
 
 // closeSessions ends every session and waits for them (Run's shutdown).
 func (n *Node) closeSessions() {
-	n.mu.Lock()
-	n.stopping = true
-	for _, ps := range n.sessions {
+	n.st.mu.Lock()
+	n.st.stopping = true
+	for _, ps := range n.st.sessions {
 		ps.cancel()
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	n.sessWG.Wait()
 }
 
@@ -168,9 +168,9 @@ func (n *Node) closeSessions() {
 // wakes the dialer to make one.
 func (n *Node) afterLocalItems(peer identity.ID, items ...*item.Item) {
 	n.notifyChanged()
-	n.mu.Lock()
-	ps := n.sessions[peer]
-	n.mu.Unlock()
+	n.st.mu.Lock()
+	ps := n.st.sessions[peer]
+	n.st.mu.Unlock()
 	if ps == nil {
 		n.urge(peer)
 		return
@@ -214,9 +214,9 @@ func (n *Node) dialLoop(ctx context.Context) {
 				st = newRedial()
 				peers[p] = st
 			}
-			n.mu.Lock()
-			_, live := n.sessions[p]
-			n.mu.Unlock()
+			n.st.mu.Lock()
+			_, live := n.st.sessions[p]
+			n.st.mu.Unlock()
 			if live || inflight[p] {
 				continue
 			}

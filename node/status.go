@@ -10,16 +10,16 @@ func (n *Node) Status() (*Status, error) {
 	}
 	st := &Status{Onion: n.id.String(), Transport: apitype.TransportStatus(n.cfg.Transport.Status()), Peers: len(n.peerIDs()), Items: items,
 		Queued: n.dm.Queued(), Full: n.describeFull()}
-	n.mu.Lock()
-	live := make([]*peerSession, 0, len(n.sessions))
-	for _, ps := range n.sessions {
+	n.st.mu.Lock()
+	live := make([]*peerSession, 0, len(n.st.sessions))
+	for _, ps := range n.st.sessions {
 		live = append(live, ps)
 	}
-	if !n.lastSync.IsZero() {
-		t := n.lastSync.UTC()
+	if !n.st.lastSync.IsZero() {
+		t := n.st.lastSync.UTC()
 		st.LastSync = &t
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 	for _, ps := range live {
 		if ps.established() { // not a dial the peer is about to refuse
 			st.Connected++

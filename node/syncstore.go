@@ -68,9 +68,9 @@ func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 			for id := range set.All() {
 				snap = append(snap, item.ID(id))
 			}
-			n.mu.Lock()
-			n.pairSnap[p] = snap
-			n.mu.Unlock()
+			n.st.mu.Lock()
+			n.st.pairSnap[p] = snap
+			n.st.mu.Unlock()
 			break
 		}
 	}
@@ -179,29 +179,29 @@ func (s syncStore) Acked(peer identity.ID, stored, refused []recon.ID) {
 		return
 	}
 	n.log.Warn("the peer refused items; it keeps them out, and so will the next sync", "peer", peer, "count", len(refused))
-	n.mu.Lock()
-	if n.pairRefused[peer] == nil {
-		n.pairRefused[peer] = map[item.ID]bool{}
+	n.st.mu.Lock()
+	if n.st.pairRefused[peer] == nil {
+		n.st.pairRefused[peer] = map[item.ID]bool{}
 	}
 	for _, id := range refused {
-		n.pairRefused[peer][item.ID(id)] = true
+		n.st.pairRefused[peer][item.ID(id)] = true
 	}
-	n.mu.Unlock()
+	n.st.mu.Unlock()
 }
 
 func (s syncStore) Synced(peer identity.ID) {
 	n := s.n
 	now := n.cfg.Now()
-	n.mu.Lock()
-	n.lastSync = now
-	n.peerSync[peer] = now.UTC().Truncate(time.Second)
-	if ps := n.sessions[peer]; ps != nil { // the session calling us
-		n.synced[peer] = ps.seq
+	n.st.mu.Lock()
+	n.st.lastSync = now
+	n.st.peerSync[peer] = now.UTC().Truncate(time.Second)
+	if ps := n.st.sessions[peer]; ps != nil { // the session calling us
+		n.st.synced[peer] = ps.seq
 	}
-	snap := slices.DeleteFunc(n.pairSnap[peer], func(id item.ID) bool { return n.pairRefused[peer][id] })
-	delete(n.pairSnap, peer)
-	delete(n.pairRefused, peer)
-	n.mu.Unlock()
+	snap := slices.DeleteFunc(n.st.pairSnap[peer], func(id item.ID) bool { return n.st.pairRefused[peer][id] })
+	delete(n.st.pairSnap, peer)
+	delete(n.st.pairRefused, peer)
+	n.st.mu.Unlock()
 	// A completed sync means the peer holds every item of our pair scope's
 	// snapshot but those it refused. Mark them delivered: an item the peer stored but whose ack
 	// was lost (it stopped between storing and acknowledging) is never sent
