@@ -153,6 +153,10 @@ func TestAPIErrors(t *testing.T) {
 		{"amber without recipients", "POST", "/v1/iocs", "application/json", `{"type":"ipv4","value":"192.0.2.1","tlp":"amber"}`, 400, "recipients"},
 		{"amber to a peer without key", "POST", "/v1/iocs", "application/json", `{"type":"ipv4","value":"192.0.2.1","tlp":"amber","to":["bob"]}`, 400, "no encryption key"},
 		{"bad ioc id", "GET", "/v1/iocs/zz", "", "", 400, "bad IOC id"},
+		{"unknown writers mode", "PUT", "/v1/collections/default/writers", "application/json", `{"mode":"friends"}`, 400, "unknown writers mode"},
+		{"listed without authors", "PUT", "/v1/collections/default/writers", "application/json", `{"mode":"listed"}`, 400, "at least one"},
+		{"writers of a bad name", "PUT", "/v1/collections/a%0Ab/writers", "application/json", `{"mode":"peers"}`, 400, "invalid collection name"},
+		{"unknown author", "PUT", "/v1/collections/default/writers", "application/json", `{"mode":"listed","authors":["nobody"]}`, 404, "no peer named"},
 	}
 	for _, c := range cases {
 		code, body := tn.req(t, c.method, c.path, c.ctype, strings.NewReader(c.body))
@@ -249,5 +253,28 @@ func TestHelperConnect(t *testing.T) {
 	default:
 		c.Close()
 		fmt.Println("probe: CONNECTED")
+	}
+}
+
+// TestCollectionWriters: who may write to a collection is set and read
+// through the API (the CLI's 'collection writers' and 'collection list'),
+// authors given by peer name or address.
+func TestCollectionWriters(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 3)
+	other, _ := identity.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{8}, 64)))
+	if code, body := tn.req(t, "POST", "/v1/peers", "application/json", strings.NewReader(`{"onion":"`+other.ID().String()+`","name":"bob"}`)); code != 201 {
+		t.Fatalf("add peer: %d %s", code, body)
+	}
+	code, body := tn.req(t, "GET", "/v1/collections", "", nil)
+	if code != 200 || !strings.Contains(body, `"name": "default"`) || !strings.Contains(body, `"mode": "anyone"`) {
+		t.Fatalf("collections before: %d %s", code, body)
+	}
+	code, body = tn.req(t, "PUT", "/v1/collections/default/writers", "application/json", strings.NewReader(`{"mode":"listed","authors":["bob"]}`))
+	if code != 200 || !strings.Contains(body, other.ID().String()) {
+		t.Fatalf("set writers: %d %s", code, body)
+	}
+	code, body = tn.req(t, "GET", "/v1/collections", "", nil)
+	if code != 200 || !strings.Contains(body, `"mode": "listed"`) || !strings.Contains(body, other.ID().String()) {
+		t.Fatalf("collections after: %d %s", code, body)
 	}
 }

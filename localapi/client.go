@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"io"
 	"net"
 	"net/http"
@@ -324,4 +325,16 @@ func flag1(b bool) string {
 		return "1"
 	}
 	return ""
+}
+
+// Collections lists the collections held here and who may write to each.
+func (c *Client) Collections(ctx context.Context) ([]apitype.Collection, error) {
+	var out []apitype.Collection
+	return out, c.Do(ctx, http.MethodGet, "/v1/collections", nil, &out)
+}
+
+// SetWriters sets who may add indicators to a collection here.
+func (c *Client) SetWriters(ctx context.Context, name string, w apitype.Writers) (*apitype.Collection, error) {
+	var out apitype.Collection
+	return &out, c.Do(ctx, http.MethodPut, "/v1/collections/"+url.PathEscape(name)+"/writers", w, &out)
 }

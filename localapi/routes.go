@@ -14,6 +14,7 @@ import (
 	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 )
 
@@ -301,4 +302,45 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+func (s *server) collections(r *http.Request) (int, any, error) {
+	c := s.n.Collections()
+	out := []apitype.Collection{}
+	for _, name := range c.Names() {
+		w, err := c.WritersOf(name)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, apitype.Collection{Name: name, Writers: writersOut(w)})
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *server) setWriters(r *http.Request) (int, any, error) {
+	var req apitype.Writers
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	w := collection.Writers{Mode: req.Mode}
+	for _, a := range req.Authors {
+		id, err := s.n.ResolveAuthor(a)
+		if err != nil {
+			return 0, nil, err
+		}
+		w.Authors = append(w.Authors, id)
+	}
+	name := r.PathValue("name")
+	if err := s.n.Collections().SetWriters(name, w); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, apitype.Collection{Name: name, Writers: writersOut(w)}, nil
+}
+
+func writersOut(w collection.Writers) apitype.Writers {
+	out := apitype.Writers{Mode: w.Mode}
+	for _, a := range w.Authors {
+		out.Authors = append(out.Authors, a.String())
+	}
+	return out
 }

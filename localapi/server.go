@@ -184,6 +184,8 @@ func routes() []route {
 		{"POST /v1/iocs/{id}/fetch", func(s *server) http.HandlerFunc { return s.fetchIOC }},
 		{"GET /v1/iocs/{id}", jsonHandler((*server).showIOC)},
 		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},
+		{"GET /v1/collections", jsonHandler((*server).collections)},
+		{"PUT /v1/collections/{name}/writers", jsonHandler((*server).setWriters)},
 	}
 }
 
@@ -202,7 +204,7 @@ func Handler(n *node.Node, log *slog.Logger) http.Handler {
 	// path exists under another method, else a JSON 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 			probe := r.Clone(r.Context())
 			probe.Method = m
 			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {

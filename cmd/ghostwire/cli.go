@@ -82,7 +82,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
-		peerCommand(), msgCommand(), iocCommand(),
+		peerCommand(), msgCommand(), iocCommand(), collectionCommand(),
 		testnetCommand(), demoCommand(),
 	}
 }

@@ -117,7 +117,7 @@ func TestNodeVerbsWithoutNode(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"status"}, {"peer", "list"}, {"msg", "list"}, {"ioc", "list"},
-		{"msg", "send", "bob", "hi"},
+		{"msg", "send", "bob", "hi"}, {"collection", "list"},
 	} {
 		gw(t, "", append(args, "--data", dir)...).expect(t, exitNotRunning, "", "ghostwire: hint: start it with 'ghostwire run --data")
 	}
@@ -132,6 +132,8 @@ func TestNodeVerbsWithoutNode(t *testing.T) {
 	gw(t, "", "peer", "list", "--name", "bob", "--data", dir).expect(t, exitUsage, "", "hint: --name is for peer add")
 	gw(t, "", "msg", "send", "bob", "hi", "--follow", "--data", dir).expect(t, exitUsage, "", "--follow does not apply to msg send")
 	gw(t, "", "ioc", "--help").expect(t, 0, "(drop, list, import, export)", "")
+	gw(t, "", "collection", "writers", "default", "--data", dir).expect(t, exitUsage, "", "takes a collection name and a mode")
+	gw(t, "", "collection", "list", "--authors", "bob", "--data", dir).expect(t, exitUsage, "", "--authors does not apply to collection list")
 }
 
 func TestInitAndID(t *testing.T) {

@@ -184,6 +184,13 @@ func runStatus(e *env, c *command, args []string) error {
 	} else {
 		fmt.Fprintln(e.stdout, "last sync   never")
 	}
+	for _, f := range st.Full {
+		where := "a pair or restricted scope"
+		if f.Collection != "" {
+			where = fmt.Sprintf("collection %s (%s)", f.Collection, f.Class)
+		}
+		fmt.Fprintf(e.stdout, "full        %s: %d items, the limit; it refuses new ones and keeps syncing\n", where, f.Limit)
+	}
 	if st.Transport.Warning != "" {
 		fmt.Fprintf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)
 	}

@@ -159,3 +159,19 @@ type ImportProgress struct {
 	Bytes   int64   `json:"bytes"`
 	Rate    float64 `json:"rate"` // objects (read) or records (store) per second
 }
+
+// Collection is GET /v1/collections: a collection this node holds, and who
+// may write to it here (docs/protocol.md §10.4).
+type Collection struct {
+	Name    string  `json:"name"`
+	Writers Writers `json:"writers"`
+}
+
+// Writers is a collection's policy for who may add indicators to it here:
+// Mode "anyone" (the default), "peers" (our peers and us) or "listed"
+// (Authors, onion addresses, and us). PUT /v1/collections/{name}/writers
+// sets it.
+type Writers struct {
+	Mode    string   `json:"mode"`
+	Authors []string `json:"authors,omitempty"`
+}
