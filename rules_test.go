@@ -329,7 +329,7 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 // declares, so it never imports node; it speaks neither HTTP nor a
 // transport (the local API and cloak's transports are the node's).
 func TestServicesStayBelowTheNode(t *testing.T) {
-	services := []string{"dm", "collection"}
+	services := []string{"dm", "collection", "contacts"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	for _, p := range listPackages(t) {
 		for _, svc := range services {
@@ -353,7 +353,7 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 // the API.)
 func TestNoHTTPBelowTheAPI(t *testing.T) {
 	below := map[string]bool{}
-	for _, p := range []string{"node", "dm", "collection", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "localapi/apitype"} {
+	for _, p := range []string{"node", "dm", "collection", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "localapi/apitype"} {
 		below[module+"/"+p] = true
 	}
 	seen := 0

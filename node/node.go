@@ -12,6 +12,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/collection"
+	"github.com/ghostwire/ghostwire/contacts"
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
@@ -70,7 +71,8 @@ type Node struct {
 	log  *slog.Logger
 	// spares holds the ephemeral keys every handshake of this node, dialed
 	// or accepted, makes for the next one while it waits.
-	spares *syncproto.Spares
+	spares   *syncproto.Spares
+	contacts *contacts.Book // the peers: names, keys
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
 	dm       *dm.Service         // direct messages
@@ -108,7 +110,6 @@ type Node struct {
 	// With their own locks.
 	sets      scopeSets      // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
-	addPeerMu sync.Mutex     // serialises AddPeer (peers.go)
 	sessWG    sync.WaitGroup // live sessions
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
@@ -157,6 +158,7 @@ func New(cfg Config) (*Node, error) {
 	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
 	n.st.pairSnap, n.st.pairRefused = map[identity.ID][]item.ID{}, map[identity.ID]map[item.ID]bool{}
 	n.st.fullScopes, n.st.changed = map[item.Scope]bool{}, make(chan struct{})
+	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service{n.dm, n.coll}
 	cfg.Store.OnIndexed(&n.sets)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
-	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/recon"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
@@ -213,19 +212,9 @@ func (s syncStore) Synced(peer identity.ID) {
 	n.notifyChanged()
 }
 
-// rememberPeerKey records the peer's certified recipient key (the newest,
-// if it ever sends several).
+// rememberPeerKey records a peer's certified recipient key.
 func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
-	if _, err := recipient.FromCertificate(cert); err != nil {
-		return err
-	}
-	id := cert.ID()
-	// Read the current certificate first: GetItem inside Update would take
-	// the store's lock twice, which deadlocks if Close waits in between.
-	if old, err := n.peerKeyItem(peer); err == nil && !item.VersionOf(cert).Newer(item.VersionOf(old)) {
-		return nil
-	}
-	return n.db.Update(func(tx *store.Tx) error { return tx.Put(bucketPeerKey, peer.Bytes(), id[:]) })
+	return n.contacts.RememberKey(peer, cert)
 }
 
 // checked is one received item: decoded, and the reason it fails

@@ -1,0 +1,255 @@
+// Package contacts is the peers this node talks to: the identities the user
+// added, the local names given them, and their certified recipient keys. It
+// decides nothing about sessions (the node does) and nothing about trust
+// yet; the trust issue's contact states (verified, blocked, revoked) and
+// requests will live here.
+//
+// It never imports node, net/http or a transport; the node owns the Book and
+// composes what the API shows of a peer (connected, last sync) from it.
+package contacts
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/wire"
+)
+
+const (
+	bucketPeer    = "peer"    // peer ID → record
+	bucketPeerKey = "peerkey" // peer ID → the peer's recipient-key certificate item ID
+)
+
+// MaxName bounds a peer's local name.
+const MaxName = 64
+
+type record struct {
+	Name  string `cbor:"1,keyasint"`
+	Added int64  `cbor:"2,keyasint"`
+}
+
+// Contact is one peer as the book holds it.
+type Contact struct {
+	ID     identity.ID
+	Name   string
+	Added  time.Time
+	HasKey bool // its recipient key is known
+}
+
+// Book is the node's contacts.
+type Book struct {
+	db    *store.DB
+	me    identity.ID
+	now   func() time.Time
+	addMu sync.Mutex // serialises Add: a name check and its write must not interleave
+}
+
+// New returns the book of the identity me over db.
+func New(db *store.DB, me identity.ID, now func() time.Time) *Book {
+	return &Book{db: db, me: me, now: now}
+}
+
+// Add records a peer (or renames a known one; adding again without a name
+// keeps the old one).
+func (b *Book) Add(id identity.ID, name string) error {
+	name = strings.TrimSpace(name)
+	if len(name) > MaxName || strings.ContainsAny(name, "\x00\n\r\t") {
+		return fault.Invalidf("use a short name without control characters", "peer name is invalid")
+	}
+	if id == b.me {
+		return fault.Invalidf("add the other peer's address", "that is this node's own address")
+	}
+	b.addMu.Lock()
+	defer b.addMu.Unlock()
+	if name != "" {
+		if other, err := b.ByName(name); err == nil && other != id {
+			return fault.Invalidf("choose another name", "name %q is already used by %s", name, other.Short())
+		}
+	}
+	rec := record{Name: name, Added: b.now().Unix()}
+	return b.db.Update(func(tx *store.Tx) error {
+		if raw, err := tx.Get(bucketPeer, id.Bytes()); err == nil {
+			var old record
+			if err := wire.Unmarshal(raw, &old); err == nil {
+				rec.Added = old.Added
+				if rec.Name == "" {
+					rec.Name = old.Name
+				}
+			}
+		}
+		v, err := wire.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketPeer, id.Bytes(), v)
+	})
+}
+
+// Remove forgets a peer.
+func (b *Book) Remove(id identity.ID) error {
+	if !b.Has(id) {
+		return unknown(id)
+	}
+	return b.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) })
+}
+
+func unknown(id identity.ID) error {
+	return fault.New(fault.UnknownPeer, "add it as a peer first", "unknown peer %s", id)
+}
+
+// Has reports whether id is a peer.
+func (b *Book) Has(id identity.ID) bool {
+	err := b.db.View(func(tx *store.Tx) error {
+		_, err := tx.Get(bucketPeer, id.Bytes())
+		return err
+	})
+	return err == nil
+}
+
+// Get returns a peer.
+func (b *Book) Get(id identity.ID) (Contact, error) {
+	var c Contact
+	err := b.db.View(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketPeer, id.Bytes())
+		if err != nil {
+			return err
+		}
+		c, err = contactFrom(tx, id, raw)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return Contact{}, unknown(id)
+	}
+	return c, err
+}
+
+func contactFrom(tx *store.Tx, id identity.ID, raw []byte) (Contact, error) {
+	var rec record
+	if err := wire.Unmarshal(raw, &rec); err != nil {
+		return Contact{}, err
+	}
+	_, keyErr := tx.Get(bucketPeerKey, id.Bytes())
+	return Contact{ID: id, Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}, nil
+}
+
+// List returns every peer, ordered by identity.
+func (b *Book) List() ([]Contact, error) {
+	var out []Contact
+	err := b.db.View(func(tx *store.Tx) error {
+		return tx.Scan(bucketPeer, nil, func(k, v []byte) error {
+			id, err := identity.NewID(k)
+			if err != nil {
+				return err
+			}
+			c, err := contactFrom(tx, id, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// IDs returns every peer's identity, in order.
+func (b *Book) IDs() []identity.ID {
+	var ids []identity.ID
+	b.db.View(func(tx *store.Tx) error {
+		return tx.ScanKeys(bucketPeer, nil, func(k []byte) error {
+			if id, err := identity.NewID(k); err == nil {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+	})
+	return ids
+}
+
+// ByName returns the peer with this local name.
+func (b *Book) ByName(name string) (identity.ID, error) {
+	cs, err := b.List()
+	if err != nil {
+		return identity.ID{}, err
+	}
+	for _, c := range cs {
+		if c.Name == name {
+			return c.ID, nil
+		}
+	}
+	return identity.ID{}, fault.New(fault.UnknownName, "list the peers to see their names", "no peer named %q", name)
+}
+
+// Name is a peer's local name, or "" if it has none (or is gone).
+func (b *Book) Name(id identity.ID) string {
+	if c, err := b.Get(id); err == nil {
+		return c.Name
+	}
+	return ""
+}
+
+// Resolve reads a peer given by onion address or by name.
+func (b *Book) Resolve(s string) (identity.ID, error) {
+	if id, err := identity.ParseID(s); err == nil {
+		if !b.Has(id) {
+			return id, unknown(id)
+		}
+		return id, nil
+	}
+	return b.ByName(s)
+}
+
+// ResolveAuthor reads an IOC author given by onion address or by a peer's
+// name; unlike Resolve it accepts any address (authors need not be peers).
+func (b *Book) ResolveAuthor(s string) (identity.ID, error) {
+	if id, err := identity.ParseID(s); err == nil {
+		return id, nil
+	}
+	return b.ByName(s)
+}
+
+// Key returns a peer's certified recipient key, once a sync brought it.
+func (b *Book) Key(peer identity.ID) (*recipient.PublicKey, error) {
+	it, err := b.KeyItem(peer)
+	if err != nil {
+		return nil, err
+	}
+	return recipient.FromCertificate(it)
+}
+
+// KeyItem returns the certificate item of a peer's recipient key.
+func (b *Book) KeyItem(peer identity.ID) (*item.Item, error) {
+	var id item.ID
+	err := b.db.View(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketPeerKey, peer.Bytes())
+		copy(id[:], raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	it, _, err := b.db.GetItem(id)
+	return it, err
+}
+
+// RememberKey records a peer's certified recipient key: the newest, if it
+// ever sends several. cert must be stored already.
+func (b *Book) RememberKey(peer identity.ID, cert *item.Item) error {
+	if _, err := recipient.FromCertificate(cert); err != nil {
+		return err
+	}
+	id := cert.ID()
+	// Read the current certificate first: GetItem inside Update would take
+	// the store's lock twice, which deadlocks if Close waits in between.
+	if old, err := b.KeyItem(peer); err == nil && !item.VersionOf(cert).Newer(item.VersionOf(old)) {
+		return nil
+	}
+	return b.db.Update(func(tx *store.Tx) error { return tx.Put(bucketPeerKey, peer.Bytes(), id[:]) })
+}
