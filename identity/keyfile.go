@@ -267,6 +267,14 @@ func CreateKeyFile(path string, data []byte) error {
 // (ErrKeyFilePermissions) and reading at most one byte more than a key file
 // holds, so a huge file costs nothing.
 func ReadKeyFile(path string) ([]byte, error) {
+	return ReadPrivateFile(path, int64(KeyFileSize), ErrCorruptKeyFile)
+}
+
+// ReadPrivateFile reads a file that holds secrets (a key file, a keyring):
+// a regular file (else notRegular, wrapped), that group and others cannot
+// read (else ErrKeyFilePermissions), of which it reads at most max+1 bytes,
+// so a huge file costs nothing and the caller sees it is too long.
+func ReadPrivateFile(path string, max int64, notRegular error) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -277,14 +285,10 @@ func ReadKeyFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorruptKeyFile, path)
+		return nil, fmt.Errorf("%w: %s is not a regular file", notRegular, path)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600", ErrKeyFilePermissions, path, st.Mode().Perm())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, int64(KeyFileSize)+1))
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
+	return io.ReadAll(io.LimitReader(f, max+1))
 }

@@ -128,22 +128,7 @@ func OpenKeyring(path string, id *identity.PrivateKey, rand io.Reader, now time.
 }
 
 func readKeyring(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrKeyringCorrupt, path)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600", identity.ErrKeyFilePermissions, path, st.Mode().Perm())
-	}
-	return io.ReadAll(io.LimitReader(f, maxKeyringFile+1))
+	return identity.ReadPrivateFile(path, maxKeyringFile, ErrKeyringCorrupt)
 }
 
 // decode checks and opens a keyring file: size, magic, version, the AEAD,
