@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2})
 	cancel()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "onion tests need a real tor (apt-get install tor): %v\n", err)
+		fmt.Fprintf(os.Stderr, "onion tests could not start their private tor network: %v\n", err)
 		os.Exit(1)
 	}
 	network = nw

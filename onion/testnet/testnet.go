@@ -436,9 +436,11 @@ func (s *starter) spawn(ctx context.Context, n Node, torrc string) (int, error) 
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	// The daemon child writes its PidFile just after the parent exits.
+	// The daemon child writes its PidFile after the parent exits; on a
+	// loaded machine (the race-enabled suite on two cores) that has taken
+	// longer than 2 s, so wait up to pidWait, polling, and no longer.
 	pid := 0
-	for i := 0; i < 100 && err == nil && pid == 0; i++ {
+	for deadline := time.Now().Add(pidWait); err == nil && pid == 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
 		if pid = readPID(filepath.Join(n.DataDir, "pid")); pid == 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -452,10 +454,13 @@ func (s *starter) spawn(ctx context.Context, n Node, torrc string) (int, error) 
 		return pid, fmt.Errorf("testnet: starting %s: %w: %s", n.Name, err, msg)
 	}
 	if pid == 0 {
-		return 0, fmt.Errorf("testnet: %s started but wrote no pid file", n.Name)
+		return 0, fmt.Errorf("testnet: %s started but wrote no pid file within %v", n.Name, pidWait)
 	}
 	return pid, nil
 }
+
+// pidWait bounds how long spawn waits for a daemonised tor's PidFile.
+const pidWait = 30 * time.Second
 
 func readPID(path string) int {
 	b, err := os.ReadFile(path)
