@@ -7,13 +7,11 @@ import (
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
-	"io"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Service is the indicator collections of one node.
@@ -24,25 +22,16 @@ func New(h Host) *Service { return &Service{h: h} }
 
 // Host is what the service needs of the node.
 type Host interface {
-	ID() identity.ID
-	Key() *identity.PrivateKey
-	RecipientKey() *recipient.PrivateKey
-	Store() *store.DB
-	Now() time.Time
-	Rand() io.Reader
-	Log() *slog.Logger
-	IsPeer(identity.ID) bool
+	service.Host
 	// ResolvePeer reads a peer given by address or local name.
 	ResolvePeer(string) (identity.ID, error)
-	// PeerKey is the peer's certified recipient key, once a sync brought it.
-	PeerKey(identity.ID) (*recipient.PublicKey, error)
 	// Admission checks our own new items against the node's limits (a
 	// scope's size), counting them, for one batch.
 	Admission() Admission
 	// Publish stores our own new items in their scopes, indexing their
 	// expiries first, and sends them to every peer that shares one (now,
 	// or when it next syncs).
-	Publish(entries []store.Entry, expiries []Expiry) (added int, err error)
+	Publish(entries []store.Entry, expiries []item.Expiry) (added int, err error)
 }
 
 // Admission is the node's check of a batch against its limits.
@@ -51,7 +40,7 @@ type Admission interface {
 }
 
 // Accepted is told of items from a peer once stored; collections have
-// nothing to do then (expiries are indexed by the node before, Expiry).
+// nothing to do then (expiries are indexed by the node before, item.Expiry).
 func (s *Service) Accepted(identity.ID, []*item.Item) error { return nil }
 
 // Collections (docs/ioc.md, docs/protocol.md §10.1).

@@ -356,23 +356,16 @@ func (s *Service) Retract(ref string) (*IOC, error) {
 	return mine[0], nil
 }
 
-// Expiry is when an item stops being offered (docs/ioc.md §8: an IOC's
-// valid-until); the node indexes it before storing the item.
-type Expiry struct {
-	ID    item.ID
-	Until time.Time
-}
-
 // Expiries reads the expiry of IOC items we can read; items without one,
 // and items that are not IOCs, give none.
-func (s *Service) Expiries(items []*item.Item) []Expiry {
-	var out []Expiry
+func (s *Service) Expiries(items []*item.Item) []item.Expiry {
+	var out []item.Expiry
 	for _, it := range items {
 		if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
 			continue
 		}
 		if r, err := s.record(it); err == nil && !r.ValidUntil.IsZero() {
-			out = append(out, Expiry{it.ID(), r.ValidUntil})
+			out = append(out, item.Expiry{ID: it.ID(), Until: r.ValidUntil})
 		}
 	}
 	return out

@@ -121,7 +121,7 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 	for i := 0; i < len(res.Records); i += importBatch {
 		batch := res.Records[i:min(i+importBatch, len(res.Records))]
 		entries := make([]store.Entry, 0, len(batch))
-		var exp []Expiry
+		var exp []item.Expiry
 		for j := range batch {
 			it, err := s.iocItem(sp, s.h.Now(), &batch[j], keys)
 			if err != nil {
@@ -143,7 +143,7 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 			}
 			entries = append(entries, store.Entry{Item: it, Scopes: scopes})
 			if u := batch[j].ValidUntil; !u.IsZero() {
-				exp = append(exp, Expiry{it.ID(), u})
+				exp = append(exp, item.Expiry{ID: it.ID(), Until: u})
 			}
 		}
 		added, err := s.h.Publish(entries, exp)

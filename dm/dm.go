@@ -10,32 +10,19 @@
 package dm
 
 import (
-	"io"
-	"log/slog"
-	"time"
-
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
-	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/service"
 )
 
 // Host is what the service needs of the node.
 type Host interface {
-	ID() identity.ID
-	Key() *identity.PrivateKey
-	RecipientKey() *recipient.PrivateKey
-	Store() *store.DB
-	Now() time.Time
-	Rand() io.Reader
-	Log() *slog.Logger
-	IsPeer(identity.ID) bool
+	service.Host
 	// Peers lists the known peers.
 	Peers() []identity.ID
 	// PeerName is the peer's local name, or "".
 	PeerName(identity.ID) string
-	// PeerKey is the peer's certified recipient key, once a sync brought it.
-	PeerKey(identity.ID) (*recipient.PublicKey, error)
 	// Delivered reports whether a peer acknowledged storing the item.
 	Delivered(item.ID) bool
 	// Sent hands our new items of the pair scope with peer to its live

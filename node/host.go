@@ -39,8 +39,8 @@ func (h host) Admission() collection.Admission           { return h.n.admission(
 
 // Publish stores our own new items (expiries indexed first) and hands them
 // to every peer that shares one of their scopes.
-func (h host) Publish(entries []store.Entry, exp []collection.Expiry) (int, error) {
-	added, err := h.n.putItems(entries, exp)
+func (h host) Publish(entries []store.Entry, exp []item.Expiry) (int, error) {
+	added, err := h.n.sets.Put(entries, exp)
 	if err != nil {
 		return added, err
 	}

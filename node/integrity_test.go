@@ -558,7 +558,7 @@ func TestFloodedScope(t *testing.T) {
 			t.Fatalf("h was sent %d items in the public scope, want the 100", n)
 		}
 	}
-	set, err := h.scopeSet(publicScope())
+	set, err := h.sets.Get(publicScope())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestFloodedScope(t *testing.T) {
 	if countMessages(t, p, "the flood does not reach us") != 1 || !holds(p, green.ID()) {
 		t.Fatal("the direct message or the GREEN indicator did not reach p")
 	}
-	if set, err := p.scopeSet(publicScope()); err != nil || set.Len() != limit {
+	if set, err := p.sets.Get(publicScope()); err != nil || set.Len() != limit {
 		t.Fatalf("p's public scope holds %v items (%v), want %d", set.Len(), err, limit)
 	}
 
@@ -599,7 +599,7 @@ func TestFloodedScope(t *testing.T) {
 	}
 	own := dropIOC(t, mallory, "mallory-herself.example", "clear")
 	mustSync(t, mallory, q)
-	if set, err := q.scopeSet(publicScope()); err != nil || set.Len() != 1 || !holds(q, own.ID()) {
+	if set, err := q.sets.Get(publicScope()); err != nil || set.Len() != 1 || !holds(q, own.ID()) {
 		t.Fatalf("q admits %v items (%v); want only mallory's own", set.Len(), err)
 	}
 }

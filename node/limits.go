@@ -37,7 +37,7 @@ func (a *admission) Admit(it *item.Item, scopes []item.Scope) error {
 		set, ok := a.sets[sc]
 		if !ok {
 			var err error
-			if set, err = n.scopeSet(sc); err != nil {
+			if set, err = n.sets.Get(sc); err != nil {
 				return err
 			}
 			a.sets[sc], a.room[sc] = set, n.cfg.ScopeLimit-set.Len()

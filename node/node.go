@@ -17,6 +17,8 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/scopeset"
+	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
@@ -77,7 +79,7 @@ type Node struct {
 	// guards its own state (the store, mostly).
 	dm       *dm.Service         // direct messages
 	coll     *collection.Service // indicator collections
-	services []service
+	services []service.Service
 
 	// wake is signalled (non-blocking) when there is new outbound work,
 	// so the dialer and sessions react without polling.
@@ -108,7 +110,7 @@ type Node struct {
 	}
 
 	// With their own locks.
-	sets      scopeSets      // the sync engine's sets, kept current by the store
+	sets      *scopeset.Sets // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions
 	reachOnce sync.Once
@@ -152,7 +154,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1),
-		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
+		sets: scopeset.New(cfg.Store, cfg.Now),
 	}
 	n.st.sessions, n.st.urgent = map[identity.ID]*peerSession{}, map[identity.ID]bool{}
 	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
@@ -160,8 +162,7 @@ func New(cfg Config) (*Node, error) {
 	n.st.fullScopes, n.st.changed = map[item.Scope]bool{}, make(chan struct{})
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
-	n.services = []service{n.dm, n.coll}
-	cfg.Store.OnIndexed(&n.sets)
+	n.services = []service.Service{n.dm, n.coll}
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func (n *Node) RemovePeer(id identity.ID) error {
 		return err
 	}
 	n.endSession(id)
-	n.sets.forget(own...)
+	n.sets.Forget(own...)
 	n.log.Info("peer removed", "peer", id)
 	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -21,25 +19,6 @@ type syncStore struct{ n *Node }
 
 var _ syncproto.SyncStore = syncStore{}
 
-// scopeSet returns the set a session reconciles in sc now.
-func (n *Node) scopeSet(sc item.Scope) (*recon.MemSet, error) {
-	now := n.cfg.Now()
-	return n.sets.get(sc, now, func() ([]recon.ID, []expiry, error) {
-		expired, ahead, err := n.iocExpiries(now)
-		if err != nil {
-			return nil, nil, err
-		}
-		var ids []recon.ID
-		err = n.db.ScopeIDs(sc, func(id item.ID) error {
-			if !expired[id] {
-				ids = append(ids, recon.ID(id))
-			}
-			return nil
-		})
-		return ids, ahead, err
-	})
-}
-
 func (s syncStore) Scopes(peer identity.ID) []item.Scope {
 	if !s.n.isPeer(peer) {
 		return nil
@@ -47,12 +26,12 @@ func (s syncStore) Scopes(peer identity.ID) []item.Scope {
 	return s.n.scopesFor(peer)
 }
 
-// Set returns the scope's IDs from the node's cache (scopesets.go), which
-// reads the store only the first time. Expired IOCs are left out: they are
+// Set returns the scope's IDs from the sets (scopeset), which read the
+// store only the first time. Expired IOCs are left out: they are
 // not offered (docs/ioc.md §8).
 func (s syncStore) Set(sc item.Scope) (recon.Set, error) {
 	n := s.n
-	set, err := n.scopeSet(sc)
+	set, err := n.sets.Get(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +78,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 	n := s.n
 	now := n.cfg.Now()
 	n.future.retry(n, now)
-	checked, err := decodeVerify(raw, now)
+	checked, err := item.DecodeVerify(raw, now)
 	if err != nil {
 		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
@@ -110,22 +89,22 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 	var refused []recon.ID
 	for _, c := range checked {
 		switch {
-		case c.err == nil && !fits(c.it):
-			c.err = errMisplaced
-		case c.err == nil:
-			c.err = adm.Admit(c.it, []item.Scope{sc})
-		case errors.Is(c.err, item.ErrFuture) && fits(c.it):
-			if n.future.hold(peer, c.it, sc, now) {
-				c.err = fmt.Errorf("%w; it waits until our clock allows it", c.err)
+		case c.Err == nil && !fits(c.Item):
+			c.Err = errMisplaced
+		case c.Err == nil:
+			c.Err = adm.Admit(c.Item, []item.Scope{sc})
+		case errors.Is(c.Err, item.ErrFuture) && fits(c.Item):
+			if n.future.hold(peer, c.Item, sc, now) {
+				c.Err = fmt.Errorf("%w; it waits until our clock allows it", c.Err)
 			}
 		}
-		if c.err != nil {
-			refused = append(refused, recon.ID(c.it.ID()))
-			n.log.Warn("item refused", "peer", peer, "item", c.it.ID().String()[:16], "kind", c.it.Kind(), "author", c.it.Author().Short(), "reason", c.err)
+		if c.Err != nil {
+			refused = append(refused, recon.ID(c.Item.ID()))
+			n.log.Warn("item refused", "peer", peer, "item", c.Item.ID().String()[:16], "kind", c.Item.Kind(), "author", c.Item.Author().Short(), "reason", c.Err)
 			continue
 		}
-		items = append(items, c.it)
-		entries = append(entries, store.Entry{Item: c.it, Scopes: []item.Scope{sc}})
+		items = append(items, c.Item)
+		entries = append(entries, store.Entry{Item: c.Item, Scopes: []item.Scope{sc}})
 	}
 	if err := n.storeReceived(peer, entries, items); err != nil {
 		return nil, err
@@ -142,7 +121,7 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 	if len(entries) == 0 {
 		return nil
 	}
-	added, err := n.putItems(entries, n.expiriesOf(items))
+	added, err := n.sets.Put(entries, n.coll.Expiries(items))
 	if err != nil {
 		return err
 	}
@@ -215,48 +194,6 @@ func (s syncStore) Synced(peer identity.ID) {
 // rememberPeerKey records a peer's certified recipient key.
 func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
 	return n.contacts.RememberKey(peer, cert)
-}
-
-// checked is one received item: decoded, and the reason it fails
-// verification, if it does.
-type checked struct {
-	it  *item.Item
-	err error
-}
-
-// decodeVerify decodes and verifies a frame's items, spread over the cores
-// (signature checks are most of the cost of receiving). It fails if any
-// does not decode; otherwise each item carries its own verification error.
-func decodeVerify(raw [][]byte, now time.Time) ([]checked, error) {
-	out := make([]checked, len(raw))
-	workers := min(runtime.GOMAXPROCS(0), (len(raw)+63)/64)
-	if workers <= 1 {
-		return out, checkRange(raw, out, now, 0, 1)
-	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[w] = checkRange(raw, out, now, w, workers)
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
-// checkRange decodes and verifies items first, first+step, … of raw into
-// out; it stops at the first that does not decode.
-func checkRange(raw [][]byte, out []checked, now time.Time, first, step int) error {
-	for i := first; i < len(raw); i += step {
-		it, err := item.Decode(raw[i])
-		if err != nil {
-			return fmt.Errorf("item %d of the frame: %w", i, err)
-		}
-		out[i] = checked{it, it.Verify(now)}
-	}
-	return nil
 }
 
 // bucketDelivered records items a peer acknowledged: item ID → delivery

@@ -1,4 +1,4 @@
-package node
+package scopeset
 
 import (
 	"maps"
@@ -10,13 +10,10 @@ import (
 	"github.com/ghostwire/ghostwire/recon"
 )
 
-// scopeSets caches, per scope, the set of IDs the sync engine reconciles,
-// so that a session over a large scope costs what reconciliation costs and
-// not a read of the whole scope from the store: at a million IDs that read
-// takes over a second and 32 MB per session.
+// cache holds, per scope, the set last handed out and what changed since.
 //
-// The store reports every ID it indexes (store.OnIndexed) and the node every
-// IOC expiry it records (putItems); both wait in the entry until the
+// The store reports every ID it indexes (store.OnIndexed) and Sets.Put every
+// expiry it records; both wait in the entry until the
 // next session asks, which merges them into a new set (recon.MemSet.With,
 // Without). Sets handed out are never modified, so sessions read them while
 // the store grows. A set leaves out IOCs expired at the time it was made
@@ -27,15 +24,15 @@ import (
 // One session at a time builds or merges an entry; others wait for it and
 // then look again. None of that work runs under mu, which the store's
 // callback takes while the store holds its own locks.
-type scopeSets struct {
+type cache struct {
 	mu sync.Mutex
-	m  map[item.Scope]*scopeSet
+	m  map[item.Scope]*entry
 }
 
-type scopeSet struct {
+type entry struct {
 	set      *recon.MemSet         // nil until the first build is done
 	pending  map[recon.ID]struct{} // indexed since set was made
-	expiries []expiry              // of IDs in set or pending (any, while busy or unbuilt)
+	expiries []item.Expiry         // of IDs in set or pending (any, while busy or unbuilt)
 	next     time.Time             // the earliest of expiries; zero if none
 	made     time.Time             // the clock when set was made: going back means rebuild
 	busy     chan struct{}         // closed when the session building or merging is done
@@ -47,7 +44,7 @@ type scopeSet struct {
 func maxPending(setLen int) int { return max(1<<14, setLen) }
 
 // Indexed hears from the store (store.IndexWatcher) which IDs joined s.
-func (c *scopeSets) Indexed(s item.Scope, ids []item.ID) {
+func (c *cache) Indexed(s item.Scope, ids []item.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[s]
@@ -66,12 +63,12 @@ func (c *scopeSets) Indexed(s item.Scope, ids []item.ID) {
 // authors' tombstones, which are rare): the entry is dropped, and the next
 // session reads the scope afresh. A session holding the old set may offer
 // a deleted ID; the store no longer serves it in s (store.ScopeItem).
-func (c *scopeSets) Unindexed(s item.Scope, _ []item.ID) { c.forget(s) }
+func (c *cache) Unindexed(s item.Scope, _ []item.ID) { c.forget(s) }
 
 // expiring notes IOC expiries as they are recorded. An entry keeps those of
 // its IDs; while it is being built or merged, when its IDs are not yet
 // known, it keeps them all and sorts them out when the work is done.
-func (c *scopeSets) expiring(exp []expiry) {
+func (c *cache) expiring(exp []item.Expiry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.m {
@@ -83,21 +80,21 @@ func (c *scopeSets) expiring(exp []expiry) {
 	}
 }
 
-func (e *scopeSet) note(x expiry) {
+func (e *entry) note(x item.Expiry) {
 	e.expiries = append(e.expiries, x)
 	if e.next.IsZero() || x.Until.Before(e.next) {
 		e.next = x.Until
 	}
 }
 
-func (e *scopeSet) holds(id recon.ID) bool {
+func (e *entry) holds(id recon.ID) bool {
 	_, ok := e.pending[id]
 	return ok || e.set.Contains(id)
 }
 
 // forget drops scopes' sets (those of a removed peer); a later session
 // reads them afresh.
-func (c *scopeSets) forget(scopes ...item.Scope) {
+func (c *cache) forget(scopes ...item.Scope) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range scopes {
@@ -107,14 +104,14 @@ func (c *scopeSets) forget(scopes ...item.Scope) {
 
 // get returns the scope's set at now. build reads the scope from the store:
 // the IDs of items not expired at now, and the expiries of those that will.
-func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, []expiry, error)) (*recon.MemSet, error) {
+func (c *cache) get(s item.Scope, now time.Time, build func() ([]recon.ID, []item.Expiry, error)) (*recon.MemSet, error) {
 	for {
 		c.mu.Lock()
 		e := c.m[s]
 		if e == nil || (e.set != nil && now.Before(e.made)) {
 			// A fresh entry collects what is indexed from now on; what was
 			// indexed before is in the store the build reads.
-			e = &scopeSet{pending: map[recon.ID]struct{}{}}
+			e = &entry{pending: map[recon.ID]struct{}{}}
 			c.m[s] = e
 		}
 		if busy := e.busy; busy != nil {
@@ -164,7 +161,7 @@ func (c *scopeSets) get(s item.Scope, now time.Time, build func() ([]recon.ID, [
 // merge makes the new set: base (or, if nil, the scope built from the
 // store) with the pending IDs and without those whose expiry is due at now.
 // It returns the expiries still ahead.
-func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []expiry, now time.Time, build func() ([]recon.ID, []expiry, error)) (*recon.MemSet, []expiry, error) {
+func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []item.Expiry, now time.Time, build func() ([]recon.ID, []item.Expiry, error)) (*recon.MemSet, []item.Expiry, error) {
 	if base == nil {
 		ids, built, err := build()
 		if err != nil {
@@ -174,7 +171,7 @@ func merge(base *recon.MemSet, pending map[recon.ID]struct{}, noted []expiry, no
 	}
 	set := base.With(slices.Collect(maps.Keys(pending)))
 	var drop []recon.ID
-	var kept []expiry
+	var kept []item.Expiry
 	for _, x := range noted {
 		if x.Until.After(now) {
 			kept = append(kept, x)
