@@ -10,6 +10,8 @@
 package dm
 
 import (
+	"sync"
+
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -35,7 +37,13 @@ type Host interface {
 }
 
 // Service is the direct-message service of one node.
-type Service struct{ h Host }
+type Service struct {
+	h Host
+	// flushMu lets one flushOutbox at a time seal the queued messages, so
+	// that two (a key arriving while a message is queued) do not seal the
+	// same message twice.
+	flushMu sync.Mutex
+}
 
 // New returns the service.
 func New(h Host) *Service { return &Service{h: h} }
@@ -83,6 +91,17 @@ func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 		}
 	}
 	return nil
+}
+
+// Resume seals the messages left in the outbox for every peer whose key is
+// already known. A node stopped (or killed) after a sync brought a peer's
+// key and before it sealed what waited for that key would otherwise keep
+// those messages queued for ever: the key, already stored, never arrives
+// again. The node calls it when it starts.
+func (s *Service) Resume() {
+	for _, p := range s.h.Peers() {
+		s.flushOutbox(p)
+	}
 }
 
 // Queued counts messages waiting in the outbox for a peer's key.

@@ -107,6 +107,12 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 	if err := s.h.Store().Update(func(tx *store.Tx) error { return tx.Put(bucketOutbox, key, b) }); err != nil {
 		return nil, err
 	}
+	// The key may have arrived, and the outbox been flushed, between our
+	// look and the Put: flush again, or this message would wait for a key
+	// that has already come.
+	if _, err := s.h.PeerKey(peer); err == nil {
+		s.flushOutbox(peer)
+	}
 	s.h.Urge(peer)
 	s.h.Changed()
 	return &Message{ID: "outbox-" + hex.EncodeToString(key), Peer: peer.String(), Direction: "out", Text: text,
@@ -142,6 +148,8 @@ func (s *Service) flushOutbox(peer identity.ID) {
 	if err != nil {
 		return
 	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	type entry struct {
 		key []byte
 		e   outboxEntry

@@ -217,6 +217,9 @@ func (n *Node) changedCh() <-chan struct{} {
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Messages a previous run queued for a peer whose key it then learnt,
+	// but stopped before sealing, go out now (dm.Service.Resume).
+	n.dm.Resume()
 	var wg sync.WaitGroup
 
 	wg.Add(1)
