@@ -83,7 +83,7 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 	}
 	now := s.h.Now()
 	if pk, err := s.h.PeerKey(peer); err == nil {
-		it, err := s.sealMessage(peer, pk, text, now)
+		it, err := s.sealMessage(peer, pk, text, now, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +119,9 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 		Created: now.UTC().Truncate(time.Millisecond), State: StateQueued}, nil
 }
 
-func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time) (*item.Item, error) {
+// sealMessage seals text to peer and stores it; with, if not nil, commits
+// in the same transaction (store.Entry.With).
+func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time, with func(*store.Tx) error) (*item.Item, error) {
 	body, err := wire.Marshal(messageBody{Text: text})
 	if err != nil {
 		return nil, err
@@ -133,16 +135,15 @@ func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text st
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.h.Store().PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(s.h.ID(), peer)}}}); err != nil {
+	if _, err := s.h.Store().PutItems([]store.Entry{{Item: it, Scopes: []item.Scope{item.PairScope(s.h.ID(), peer)}, With: with}}); err != nil {
 		return nil, err
 	}
 	return it, nil
 }
 
 // flushOutbox seals every queued message to peer now that its key is known.
-// Each message becomes an item and leaves the outbox in one transaction
-// order: item stored first, then the outbox entry removed, so a crash in
-// between can at worst send a message twice, never lose it.
+// Each message becomes an item and leaves the outbox in one transaction, so
+// a crash can neither lose it nor send it twice.
 func (s *Service) flushOutbox(peer identity.ID) {
 	pk, err := s.h.PeerKey(peer)
 	if err != nil {
@@ -167,13 +168,10 @@ func (s *Service) flushOutbox(peer identity.ID) {
 	var made []*item.Item
 	for _, p := range pending {
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(p.key[:8])))
-		it, err := s.sealMessage(peer, pk, p.e.Text, at)
+		it, err := s.sealMessage(peer, pk, p.e.Text, at, func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) })
 		if err != nil {
 			s.h.Log().Warn("sealing a queued message failed", "peer", peer, "err", err)
 			continue
-		}
-		if err := s.h.Store().Update(func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) }); err != nil {
-			s.h.Log().Warn("clearing the outbox failed", "err", err)
 		}
 		made = append(made, it)
 	}

@@ -22,6 +22,10 @@ const (
 type Entry struct {
 	Item   *item.Item
 	Scopes []item.Scope
+	// With, if set, runs in the transaction that stores the item: writes
+	// that must commit with it or not at all (a queued message leaving the
+	// outbox as it becomes an item), whether or not the item was new.
+	With func(tx *Tx) error
 }
 
 // maxTxnBytes bounds one write transaction of PutItems (estimated as the
@@ -79,6 +83,11 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 				n, err := putItem(tx, snap, batchDead, indexed, removed, e)
 				if err != nil {
 					return err
+				}
+				if e.With != nil {
+					if err := e.With(tx); err != nil {
+						return err
+					}
 				}
 				chunkAdded += n
 			}

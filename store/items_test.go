@@ -388,3 +388,44 @@ func TestUpgradeFormat1(t *testing.T) {
 }
 
 func idBytes(id item.ID) []byte { return id[:] }
+
+// TestEntryWith: writes an entry carries (With) commit with its item or not
+// at all: a failing With leaves neither, a successful one both.
+func TestEntryWith(t *testing.T) {
+	db := openTemp(t)
+	k := author(t, 1)
+	sp, sc := item.Space{9}, item.Scope{9}
+	refuse := errors.New("refused")
+	bad := mk(t, k, sp, 1)
+	_, err := db.PutItems([]Entry{{Item: bad, Scopes: []item.Scope{sc}, With: func(tx *Tx) error {
+		if err := tx.Put("outbox", []byte("a"), []byte("x")); err != nil {
+			return err
+		}
+		return refuse
+	}}})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("PutItems with a failing With: %v", err)
+	}
+	if _, _, err := db.GetItem(bad.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the item of a failed With was stored: %v", err)
+	}
+	good := mk(t, k, sp, 2)
+	if _, err := db.PutItems([]Entry{{Item: good, Scopes: []item.Scope{sc}, With: func(tx *Tx) error {
+		return tx.Put("outbox", []byte("b"), []byte("y"))
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *Tx) error {
+		if _, err := tx.Get("outbox", []byte("a")); !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("the failed With's write is there: %v", err)
+		}
+		_, err := tx.Get("outbox", []byte("b"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := scopeSet(t, db, sc); !slices.Equal(got, []item.ID{good.ID()}) {
+		t.Fatalf("scope holds %v, want only the committed item", got)
+	}
+}

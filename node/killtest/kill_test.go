@@ -234,7 +234,7 @@ func (c *child) kill(t *testing.T) []string {
 
 // childMessages opens the dead child's store as the child would on its
 // next start and lists its messages by text.
-func childMessages(t *testing.T, dir string, parent identity.ID) (in, out map[string]bool) {
+func childMessages(t *testing.T, dir string, parent identity.ID) (in map[string]int, out map[string]bool) {
 	t.Helper()
 	s, err := secrets(childSeed)
 	if err != nil {
@@ -252,18 +252,18 @@ func childMessages(t *testing.T, dir string, parent identity.ID) (in, out map[st
 	return texts(t, n.DM(), parent)
 }
 
-// texts lists a conversation: incoming texts, and outgoing texts with
-// whether the peer has stored each.
-func texts(t *testing.T, d *dm.Service, peer identity.ID) (in, out map[string]bool) {
+// texts lists a conversation: how often each incoming text is listed, and
+// outgoing texts with whether the peer has stored each.
+func texts(t *testing.T, d *dm.Service, peer identity.ID) (in map[string]int, out map[string]bool) {
 	t.Helper()
 	msgs, err := d.List(&peer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, out = map[string]bool{}, map[string]bool{}
+	in, out = map[string]int{}, map[string]bool{}
 	for _, m := range msgs {
 		if m.Direction == "in" {
-			in[m.Text] = true
+			in[m.Text]++
 		} else {
 			out[m.Text] = m.State == dm.StateDelivered || m.State == dm.StateRead
 		}
@@ -359,7 +359,7 @@ func TestKillDuringBursts(t *testing.T) {
 		for s, ok := range pout {
 			if ok {
 				checked++
-				if !in[s] {
+				if in[s] == 0 {
 					lostIn++
 					t.Errorf("round %d: the child had acknowledged %q; after the kill it is gone", round, s)
 				}
@@ -374,8 +374,12 @@ func TestKillDuringBursts(t *testing.T) {
 	missing := func() (string, int) {
 		pin, pout := texts(t, parent.DM(), childID)
 		for _, s := range childSent {
-			if !pin[s] {
+			switch pin[s] {
+			case 0:
 				return "a message the child sent has not reached the parent: " + s, len(pout)
+			case 1:
+			default:
+				t.Fatalf("the parent lists %q %d times: a restart sent it again", s, pin[s])
 			}
 		}
 		for s, ok := range pout {
