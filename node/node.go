@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/node/internal/gate"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
@@ -107,10 +107,19 @@ type Node struct {
 		changed     chan struct{} // closed and replaced on every stored change (for --follow)
 	}
 
+	// ls is the listener's state for status; ls.mu guards every field.
+	ls struct {
+		mu            sync.Mutex
+		state, reason string     // listen.go's states; reason for a failure
+		gate          *gate.Gate // set by Run before it listens
+		fds           int        // the open-file limit the caps follow
+	}
+
 	// With their own locks.
 	sets      scopeSets      // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions
+	inbound   sync.WaitGroup // accepted connections, handshake and session (listen.go)
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }
@@ -217,11 +226,12 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	g := n.startGate()
 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.listenLoop(ctx)
+		n.listenLoop(ctx, g)
 	}()
 
 	wg.Add(1)
@@ -233,56 +243,12 @@ func (n *Node) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	n.closeSessions()
+	n.inbound.Wait() // handshakes end with ctx; sessions ended above
 	n.bg.Wait()
 	if err := n.cfg.Transport.Close(); err != nil {
 		n.log.Warn("closing transport", "err", err)
 	}
 	return nil
-}
-
-// listenLoop publishes the service and accepts peers, re-listening (with
-// backoff, bounded) when the transport drops, for as long as ctx lives.
-func (n *Node) listenLoop(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		ln, err := n.cfg.Transport.Listen(ctx, n.key)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			n.log.Warn("cannot listen yet; waiting for the transport", "mode", n.cfg.Mode, "err", err, "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		n.watchReachable(ctx, ln)
-		n.acceptLoop(ctx, ln)
-		ln.Close()
-	}
-}
-
-func (n *Node) acceptLoop(ctx context.Context, ln net.Listener) {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn("accept stopped", "err", err)
-			}
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.serveConn(ctx, c)
-		}()
-	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -294,21 +260,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// watchReachable reports, once, when the listener's service is reachable.
-func (n *Node) watchReachable(ctx context.Context, ln cloak.Listener) {
-	if n.cfg.OnReachable == nil {
-		return
-	}
-	n.reachOnce.Do(func() {
-		n.bg.Add(1)
-		go func() {
-			defer n.bg.Done()
-			if ln.WaitReachable(ctx) == nil {
-				n.log.Info("service reachable", "mode", n.cfg.Mode, "id", n.id)
-				n.cfg.OnReachable()
-			}
-		}()
-	})
 }
