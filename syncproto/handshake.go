@@ -66,6 +66,14 @@ type Config struct {
 	// message 1 and so in the transcript both sides sign (§3.3.1). Zero
 	// means PurposeSync.
 	Purpose Purpose
+	// Hello, if set, is called by Server with message 1's frame as
+	// received, once it has decoded and its version and purpose are
+	// accepted, and before the responder does any key exchange or signs
+	// anything. An error ends the handshake at StageInitiatorHello with a
+	// bare close. It is where the node refuses replayed hellos and learns
+	// that a connection has started a handshake (docs/limits.md); the
+	// frame must not be kept past the call.
+	Hello func(frame []byte) error
 	// Accept lists the purposes Server accepts. An initiator asking for
 	// another is refused with *PurposeError before anything is sent to it.
 	// Nil means PurposeSync only.
@@ -386,6 +394,11 @@ func (h *handshake) server() (*Conn, string, error) {
 	purpose := Purpose(m1.Purpose)
 	if err := h.cfg.accept(purpose); err != nil {
 		return nil, StageInitiatorHello, err
+	}
+	if h.cfg.Hello != nil {
+		if err := h.cfg.Hello(f1); err != nil {
+			return nil, StageInitiatorHello, err
+		}
 	}
 	h.tr.add(f1)
 
