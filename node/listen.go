@@ -144,7 +144,7 @@ func (n *Node) acceptLoop(ctx context.Context, ln net.Listener, g *gate.Gate) {
 // slot it may be evicted from, the session that follows never is.
 func (n *Node) admit(ctx context.Context, c net.Conn, g *gate.Gate) {
 	hctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	t := g.Enter(cancel)
+	t := g.Enter(ctx, cancel)
 	if t == nil {
 		cancel()
 		c.Close()
@@ -159,10 +159,26 @@ func (n *Node) admit(ctx context.Context, c net.Conn, g *gate.Gate) {
 	}()
 }
 
+// errReplayedHello is the log's reason for a first message seen before.
+var errReplayedHello = errors.New("node: a replayed first message (refused before any key exchange)")
+
+// errEvicted is the log's reason for a handshake the gate ended for room.
+var errEvicted = errors.New("node: evicted for a newer connection (the listener is at its caps)")
+
 // serveConn runs an inbound connection: handshake (under hctx, which the
 // gate cancels to evict it), then the session (under ctx).
 func (n *Node) serveConn(ctx, hctx context.Context, cancel context.CancelFunc, c net.Conn, t *gate.Ticket) {
-	conn, err := syncproto.Server(hctx, c, n.handshakeConfig())
+	cfg := n.handshakeConfig()
+	cfg.Hello = func(m1 []byte) error {
+		if n.replays.Seen(m1) {
+			return errReplayedHello
+		}
+		if !t.Heard(hctx) {
+			return errEvicted
+		}
+		return nil
+	}
+	conn, err := syncproto.Server(hctx, c, cfg)
 	cancel()
 	if err != nil {
 		n.log.Debug("inbound handshake failed", "err", err)

@@ -71,7 +71,10 @@ type Node struct {
 	log  *slog.Logger
 	// spares holds the ephemeral keys every handshake of this node, dialed
 	// or accepted, makes for the next one while it waits.
-	spares   *syncproto.Spares
+	spares *syncproto.Spares
+	// replays remembers recent first messages, so a replayed one costs no
+	// public-key work (listen.go).
+	replays  *gate.Replays
 	contacts *contacts.Book // the peers: names, keys
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
@@ -160,7 +163,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
-		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1),
+		log: log, spares: new(syncproto.Spares), replays: gate.NewReplays(), wake: make(chan struct{}, 1),
 		sets: scopeSets{m: map[item.Scope]*scopeSet{}},
 	}
 	n.st.sessions, n.st.urgent = map[identity.ID]*peerSession{}, map[identity.ID]bool{}
