@@ -9,10 +9,10 @@
 // (decoded, not a replay: Replays) it takes one of Handshakes slots, which
 // bound the public-key work in flight, until the handshake proves a peer.
 // Then it is a session and is never evicted. When slots are full a
-// newcomer evicts the oldest connection of the earliest stage that has had
-// its grace (a few times what honest handshakes here take, so a burst of
-// newcomers never cuts an honest one short); a session is never evicted
-// for a newcomer, and while nothing has had its grace the newcomer waits.
+// newcomer evicts the oldest connection of the earliest stage that holds
+// any, once it has had its grace (a few times what honest handshakes here
+// take, so a burst of newcomers never cuts an honest one short); until
+// then the newcomer waits. A session is never evicted for a newcomer.
 // Over tor every connection comes from 127.0.0.1, so nothing here looks at
 // where a connection comes from: the bound is global, and oldest-first is
 // fair to every source alike.
@@ -63,7 +63,7 @@ const (
 // trip) stands for it.
 const (
 	graceFactor   = 4
-	minGrace      = 50 * time.Millisecond
+	minGrace      = 250 * time.Millisecond
 	maxGrace      = 5 * time.Second
 	firstEstimate = time.Second
 )
@@ -132,7 +132,7 @@ type Ticket struct {
 
 // Enter admits a new connection (stage: waiting for its first message).
 // At the Conns cap it evicts the oldest connection still waiting for its
-// first message once that one has had its grace, or failing any, the
+// first message once that one has had its grace, or if there is none, the
 // oldest handshake once it has; it waits for that (or a free slot) if need
 // be. It returns nil, and the caller closes the connection, when every
 // slot holds a session or ctx ends first. evict is called at most once,
@@ -147,11 +147,16 @@ func (g *Gate) Enter(ctx context.Context, evict func()) *Ticket {
 			g.refused++
 			return nil
 		}
+		// The earliest stage gives way first, and a handshake only when no
+		// connection is waiting for its first message: past that message
+		// it is bounded by Handshakes already.
+		from, stage := g.hello, stageHello
+		if from.Len() == 0 {
+			from, stage = g.hs, stageHandshake
+		}
 		wait := time.Duration(-1)
-		if !g.evictFrom(g.hello, stageHello, &wait) && !g.evictFrom(g.hs, stageHandshake, &wait) {
-			if !g.wait(ctx, wait) {
-				return nil
-			}
+		if !g.evictFrom(from, stage, &wait) && !g.wait(ctx, wait) {
+			return nil
 		}
 	}
 	t := &Ticket{g: g, evict: evict}
