@@ -367,12 +367,6 @@ func (h *handshake) server() (*Conn, string, error) {
 	if key == nil {
 		return nil, StageSetup, errors.New("no identity key in Config")
 	}
-	spares := h.cfg.spares()
-	xpriv, err := spares.responderKey(h.cfg.rand())
-	if err != nil {
-		return nil, StageSetup, err
-	}
-
 	// Message 1.
 	f1, err := h.readFrame()
 	if err != nil {
@@ -401,6 +395,13 @@ func (h *handshake) server() (*Conn, string, error) {
 		}
 	}
 	h.tr.add(f1)
+	// Our key share is taken only now, so that a first message that is
+	// junk, replayed or refused costs no key generation (docs/limits.md).
+	spares := h.cfg.spares()
+	xpriv, err := spares.responderKey(h.cfg.rand())
+	if err != nil {
+		return nil, StageSetup, err
+	}
 
 	// Message 2 leaves as soon as it exists, so that the initiator's
 	// X25519 and decapsulation run while this side does its own X25519

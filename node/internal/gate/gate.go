@@ -63,7 +63,7 @@ const (
 // trip) stands for it.
 const (
 	graceFactor   = 4
-	minGrace      = 250 * time.Millisecond
+	minGrace      = 500 * time.Millisecond
 	maxGrace      = 5 * time.Second
 	firstEstimate = time.Second
 )
