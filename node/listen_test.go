@@ -322,6 +322,7 @@ func (c *recordConn) Write(p []byte) (int, error) {
 // succeeds while an earlier one is still live. The node also raised its
 // soft descriptor limit to the hard one.
 func TestListenerSurvivesFDExhaustion(t *testing.T) {
+	checkBaseline(t)
 	c := startListenChild(t, 128, 512, 4)
 	if got := c.ask("rlimit"); got != "512 512" {
 		t.Errorf("the node's RLIMIT_NOFILE (soft hard) is %s; want the soft limit raised to the hard: 512 512", got)
@@ -393,6 +394,7 @@ const (
 // succeed at least 99% of the time. The latency and memory figures are
 // printed (`./run soak` shows them), not asserted.
 func TestHandshakeFlood(t *testing.T) {
+	checkBaseline(t)
 	c := startListenChild(t, floodFDs, floodFDs, floodMaxTries+1)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
