@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +25,6 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
-	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
@@ -39,6 +37,10 @@ import (
 // "exhaust" (open /dev/null until EMFILE and hold it all) and "release".
 
 const listenChildEnv = "GHOSTWIRE_LISTEN_CHILD" // "SOFT HARD PEERS"
+
+// childSeed makes the child node's identity (bareNode), which the parent
+// derives too.
+const childSeed = 0xb0
 
 // honestKey is the i-th honest peer's key; the child's node knows keys 0
 // to PEERS-1. Each session uses a key of its own, so that no attempt is
@@ -94,20 +96,8 @@ func TestListenChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{0xb0}, 128)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "store"), secrets.StoreKey[:], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	tr := &loopTransport{addr: "127.0.0.1:0"}
-	n, err := New(Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, _ := bareNode(t, childSeed, nil, func(cfg *Config) { cfg.Transport = tr })
 	for i := range peers {
 		if _, err := n.AddPeer(honestKey(t, i).ID(), ""); err != nil {
 			t.Fatal(err)
@@ -218,7 +208,7 @@ func startListenChild(t *testing.T, soft, hard, peers int) *listenChild {
 		t.Fatalf("the child node did not start: %q", line)
 	}
 	c.addr = strings.TrimPrefix(line, "addr ")
-	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{0xb0}, 128)))
+	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{childSeed}, 128)))
 	if err != nil {
 		t.Fatal(err)
 	}
