@@ -379,3 +379,33 @@ func TestNoHTTPBelowTheAPI(t *testing.T) {
 		t.Fatalf("found only %d of the packages below the API; were they renamed?", seen)
 	}
 }
+
+// TestNodeAcceptsOnlyThroughTheGate: the node takes inbound connections
+// in one place, node/listen.go, whose accept loop retries temporary errors
+// and hands every connection to the admission gate (docs/limits.md). An
+// Accept anywhere else in the node would take connections past the caps.
+func TestNodeAcceptsOnlyThroughTheGate(t *testing.T) {
+	filepath.WalkDir("node", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || p == filepath.Join("node", "listen.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), ".Accept()") {
+			t.Errorf("%s calls Accept; the node accepts only in node/listen.go, through its gate", p)
+		}
+		return nil
+	})
+	b, err := os.ReadFile(filepath.Join("node", "listen.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "g.Enter(") {
+		t.Error("node/listen.go no longer admits connections through the gate (gate.Enter)")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/node/internal/gate"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/service"
@@ -73,7 +73,10 @@ type Node struct {
 	log  *slog.Logger
 	// spares holds the ephemeral keys every handshake of this node, dialed
 	// or accepted, makes for the next one while it waits.
-	spares   *syncproto.Spares
+	spares *syncproto.Spares
+	// replays remembers recent first messages, so a replayed one costs no
+	// public-key work (listen.go).
+	replays  *gate.Replays
 	contacts *contacts.Book // the peers: names, keys
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
@@ -109,10 +112,19 @@ type Node struct {
 		changed     chan struct{} // closed and replaced on every stored change (for --follow)
 	}
 
+	// ls is the listener's state for status; ls.mu guards every field.
+	ls struct {
+		mu            sync.Mutex
+		state, reason string     // listen.go's states; reason for a failure
+		gate          *gate.Gate // set by Run before it listens
+		fds           int        // the open-file limit the caps follow
+	}
+
 	// With their own locks.
 	sets      *scopeset.Sets // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions
+	inbound   sync.WaitGroup // accepted connections, handshake and session (listen.go)
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }
@@ -153,7 +165,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
-		log: log, spares: new(syncproto.Spares), wake: make(chan struct{}, 1),
+		log: log, spares: new(syncproto.Spares), replays: gate.NewReplays(), wake: make(chan struct{}, 1),
 		sets: scopeset.New(cfg.Store, cfg.Now),
 	}
 	n.st.sessions, n.st.urgent = map[identity.ID]*peerSession{}, map[identity.ID]bool{}
@@ -221,11 +233,12 @@ func (n *Node) Run(ctx context.Context) error {
 	// but stopped before sealing, go out now (dm.Service.Resume).
 	n.dm.Resume()
 	var wg sync.WaitGroup
+	g := n.startGate()
 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.listenLoop(ctx)
+		n.listenLoop(ctx, g)
 	}()
 
 	wg.Add(1)
@@ -237,56 +250,12 @@ func (n *Node) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	n.closeSessions()
+	n.inbound.Wait() // handshakes end with ctx; sessions ended above
 	n.bg.Wait()
 	if err := n.cfg.Transport.Close(); err != nil {
 		n.log.Warn("closing transport", "err", err)
 	}
 	return nil
-}
-
-// listenLoop publishes the service and accepts peers, re-listening (with
-// backoff, bounded) when the transport drops, for as long as ctx lives.
-func (n *Node) listenLoop(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		ln, err := n.cfg.Transport.Listen(ctx, n.key)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			n.log.Warn("cannot listen yet; waiting for the transport", "mode", n.cfg.Mode, "err", err, "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		n.watchReachable(ctx, ln)
-		n.acceptLoop(ctx, ln)
-		ln.Close()
-	}
-}
-
-func (n *Node) acceptLoop(ctx context.Context, ln net.Listener) {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn("accept stopped", "err", err)
-			}
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.serveConn(ctx, c)
-		}()
-	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -298,21 +267,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// watchReachable reports, once, when the listener's service is reachable.
-func (n *Node) watchReachable(ctx context.Context, ln cloak.Listener) {
-	if n.cfg.OnReachable == nil {
-		return
-	}
-	n.reachOnce.Do(func() {
-		n.bg.Add(1)
-		go func() {
-			defer n.bg.Done()
-			if ln.WaitReachable(ctx) == nil {
-				n.log.Info("service reachable", "mode", n.cfg.Mode, "id", n.id)
-				n.cfg.OnReachable()
-			}
-		}()
-	})
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -46,18 +45,6 @@ func (n *Node) handshakeConfig() *syncproto.Config {
 			return nil
 		},
 	}
-}
-
-// serveConn runs an inbound connection: handshake, then the session.
-func (n *Node) serveConn(ctx context.Context, c net.Conn) {
-	hctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, err := syncproto.Server(hctx, c, n.handshakeConfig())
-	cancel()
-	if err != nil {
-		n.log.Debug("inbound handshake failed", "err", err)
-		return
-	}
-	n.runSession(ctx, conn, false)
 }
 
 // errSilentClose means a peer we dialled closed the session without

@@ -66,6 +66,14 @@ type Config struct {
 	// message 1 and so in the transcript both sides sign (§3.3.1). Zero
 	// means PurposeSync.
 	Purpose Purpose
+	// Hello, if set, is called by Server with message 1's frame as
+	// received, once it has decoded and its version and purpose are
+	// accepted, and before the responder does any key exchange or signs
+	// anything. An error ends the handshake at StageInitiatorHello with a
+	// bare close. It is where the node refuses replayed hellos and learns
+	// that a connection has started a handshake (docs/limits.md); the
+	// frame must not be kept past the call.
+	Hello func(frame []byte) error
 	// Accept lists the purposes Server accepts. An initiator asking for
 	// another is refused with *PurposeError before anything is sent to it.
 	// Nil means PurposeSync only.
@@ -359,12 +367,6 @@ func (h *handshake) server() (*Conn, string, error) {
 	if key == nil {
 		return nil, StageSetup, errors.New("no identity key in Config")
 	}
-	spares := h.cfg.spares()
-	xpriv, err := spares.responderKey(h.cfg.rand())
-	if err != nil {
-		return nil, StageSetup, err
-	}
-
 	// Message 1.
 	f1, err := h.readFrame()
 	if err != nil {
@@ -387,7 +389,19 @@ func (h *handshake) server() (*Conn, string, error) {
 	if err := h.cfg.accept(purpose); err != nil {
 		return nil, StageInitiatorHello, err
 	}
+	if h.cfg.Hello != nil {
+		if err := h.cfg.Hello(f1); err != nil {
+			return nil, StageInitiatorHello, err
+		}
+	}
 	h.tr.add(f1)
+	// Our key share is taken only now, so that a first message that is
+	// junk, replayed or refused costs no key generation (docs/limits.md).
+	spares := h.cfg.spares()
+	xpriv, err := spares.responderKey(h.cfg.rand())
+	if err != nil {
+		return nil, StageSetup, err
+	}
 
 	// Message 2 leaves as soon as it exists, so that the initiator's
 	// X25519 and decapsulation run while this side does its own X25519

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -162,4 +163,41 @@ func TestAuthorizeRefuses(t *testing.T) {
 	if _, err := c.c.ReadFrame(nil); !errors.Is(err, ErrTruncated) {
 		t.Fatalf("client read after refusal: %v, want ErrTruncated", err)
 	}
+}
+
+// TestHelloRefuses: Config.Hello sees message 1 exactly as sent, before
+// any key exchange; refusing it ends the handshake at message 1 with a
+// bare close, so the initiator never gets message 2.
+func TestHelloRefuses(t *testing.T) {
+	checkLeaks(t)
+	refused := errors.New("replayed hello")
+	var seen []byte
+	cc, sc := tcpPair(t)
+	rec := &recordingConn{Conn: cc}
+	c, s := handshakeOver(t, rec, sc, &Config{Key: testKey(t, "alice")}, &Config{
+		Key:   testKey(t, "bob"),
+		Hello: func(f []byte) error { seen = bytes.Clone(f); return refused },
+	}, testKey(t, "bob").ID())
+	if s.c != nil || !errors.Is(s.err, refused) || stageOf(t, s.err) != StageInitiatorHello {
+		t.Fatalf("server: %v; want the hook's error at %s", s.err, StageInitiatorHello)
+	}
+	if c.c != nil || stageOf(t, c.err) != StageResponderHello {
+		t.Fatalf("client: %v; want a failure waiting for message 2", c.err)
+	}
+	if len(rec.first) == 0 || !bytes.Equal(seen, rec.first) {
+		t.Fatalf("Hello saw %d bytes; want message 1 as sent (%d bytes)", len(seen), len(rec.first))
+	}
+}
+
+// recordingConn keeps a copy of the first write.
+type recordingConn struct {
+	net.Conn
+	first []byte
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	if c.first == nil {
+		c.first = bytes.Clone(p)
+	}
+	return c.Conn.Write(p)
 }

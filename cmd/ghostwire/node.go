@@ -174,7 +174,11 @@ func runStatus(e *env, c *command, args []string) error {
 		return printJSON(e, st)
 	}
 	reach := "no"
-	if st.Transport.Reachable {
+	switch l := st.Listener; {
+	case l.State == "backing off":
+		// Published but not taking connections: not reachable in fact.
+		reach = "no (listener backing off: " + l.Reason + ")"
+	case st.Transport.Reachable:
 		reach = "yes"
 	}
 	fmt.Fprintf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",

@@ -31,6 +31,31 @@ type Status struct {
 	// Full lists the scopes at the node's limit: they refuse new items and
 	// keep syncing what they hold (docs/protocol.md §10.4).
 	Full []FullScope `json:"full,omitempty"`
+	// Listener is the state of the node's listener: whether peers'
+	// connections are being taken, and its caps (docs/limits.md).
+	Listener ListenerStatus `json:"listener"`
+}
+
+// ListenerStatus is what Status shows of the node's listener.
+type ListenerStatus struct {
+	// State is "starting", "waiting" (the transport cannot listen yet),
+	// "listening", "backing off" (accept failed for lack of resources and
+	// is retried) or "stopped".
+	State string `json:"state"`
+	// Reason says why it is waiting or backing off ("too many open files").
+	Reason string `json:"reason,omitempty"`
+	// Conns and Handshakes are the inbound connections open now and those
+	// of them still handshaking; MaxConns and MaxHandshakes are their caps,
+	// derived from FDLimit, the process's open-file limit.
+	Conns         int `json:"conns"`
+	Handshakes    int `json:"handshakes"`
+	MaxConns      int `json:"max_conns"`
+	MaxHandshakes int `json:"max_handshakes"`
+	FDLimit       int `json:"fd_limit"`
+	// Evicted counts handshakes ended to make room for newer ones; Refused,
+	// connections closed at once because every slot held a session.
+	Evicted uint64 `json:"evicted"`
+	Refused uint64 `json:"refused"`
 }
 
 // FullScope is a scope at the node's limit.
