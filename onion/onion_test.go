@@ -65,7 +65,7 @@ func newKey(t testing.TB) *identity.PrivateKey {
 // attach returns a Tor attached to the network's i-th client, ready.
 func attach(t testing.TB, i int) *onion.Tor {
 	t.Helper()
-	tor, err := onion.Start(onion.Config{ControlAddr: network.Clients()[i].ControlAddr()})
+	tor, err := onion.Start(onion.Config{ControlAddr: network.Clients()[i].ControlAddr(), ControlCookie: network.Clients()[i].CookieFile()})
 	if err != nil {
 		t.Fatal(err)
 	}

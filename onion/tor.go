@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/cretz/bine/control"
-	"github.com/cretz/bine/process"
-	bine "github.com/cretz/bine/tor"
 
 	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
@@ -37,17 +35,29 @@ const (
 	restartMax = 30 * time.Second
 	// stopGrace is how long a managed tor gets after SIGTERM.
 	stopGrace = 5 * time.Second
+	// managedStartWait bounds the wait for a new tor's control socket.
+	managedStartWait = 30 * time.Second
+	// probeEvery and probeWait: tor is asked "GETINFO version" every
+	// probeEvery and declared not responding when it has not answered
+	// within probeWait, so a hung tor shows within about 5 s.
+	probeEvery = 2 * time.Second
+	probeWait  = 3 * time.Second
 )
 
 // Config says which tor to use. Exactly one of ControlAddr (attach to a
 // running tor) or DataDir (start and own one) must be set.
 type Config struct {
-	// ControlAddr is the control port of a running tor, "127.0.0.1:9051".
-	// Only loopback addresses are accepted.
+	// ControlAddr is the control port of a running tor: "unix:/run/tor/control"
+	// (Debian's) or a loopback "127.0.0.1:9051".
 	ControlAddr string
-	// ControlPassword is for HashedControlPassword; empty means cookie or
-	// no authentication, whichever tor offers.
+	// ControlPassword is for HashedControlPassword; empty means SAFECOOKIE,
+	// the only other authentication accepted (never NULL).
 	ControlPassword string
+	// ControlCookie is the cookie file the attached tor must name; empty
+	// means a file beside a unix: control socket, or for a TCP control port
+	// one in DefaultCookieDirs. The file and its directory must belong to
+	// root, a tor system user or us and be writable by nobody else.
+	ControlCookie string
 
 	// DataDir is the managed tor's data directory (created 0700).
 	DataDir string
@@ -58,12 +68,25 @@ type Config struct {
 	// Empty means RealNetworkTorrc.
 	Torrc string
 
+	// SocketDir holds the Unix sockets: the onion service's target and, for
+	// a managed tor, its control and SOCKS sockets. It is created 0700 (0710
+	// with tor's group when an attached tor runs as another user). Empty
+	// means DataDir/run for a managed tor and a fresh directory under
+	// os.TempDir when attached; a path too long for a socket name is
+	// replaced by a fresh directory under os.TempDir.
+	SocketDir string
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Progress, if set, is called once per bootstrap phase, from the Tor's
 	// own goroutine; it must not block or call back into the Tor.
 	Progress func(Progress)
 }
+
+// DefaultCookieDirs are where a system tor keeps its control cookie:
+// Debian's /run/tor (control.authcookie) and DataDirectory defaults, and the
+// DataDirectory torrc.example sets.
+var DefaultCookieDirs = []string{"/run/tor", "/var/run/tor", "/var/lib/tor", "/var/lib/tor-ghostwire"}
 
 // RealNetworkTorrc is what a managed tor uses to join the real Tor network;
 // torrc.example at the repository top explains each line for a system tor.
@@ -93,7 +116,11 @@ type Tor struct {
 	cfg     Config
 	log     *slog.Logger
 	torPath string
-	dialer  *Dialer
+	auth    torctl.Auth // how every control connection authenticates
+	sockDir string      // our Unix sockets (0700); see Config.SocketDir
+	// sockDirFresh: sockDir was made for this Tor and is removed by Close.
+	sockDirFresh bool
+	dialer       *Dialer
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -106,6 +133,9 @@ type Tor struct {
 	ready    bool
 	readyCh  chan struct{}
 	services map[*Service]struct{}
+	// hung is set while tor has not answered a liveness probe within
+	// probeWait; Ready is false and dials fail while it is.
+	hung bool
 }
 
 // Start validates cfg and starts the supervisor; it returns at once. Use
@@ -120,10 +150,17 @@ func Start(cfg Config) (*Tor, error) {
 	case cfg.ControlAddr != "" && cfg.DataDir != "":
 		return nil, errors.New("onion: set ControlAddr or DataDir, not both")
 	case cfg.ControlAddr != "":
-		if err := checkLoopback(cfg.ControlAddr); err != nil {
+		network, addr, err := torctl.Addr(cfg.ControlAddr)
+		if err != nil {
 			return nil, fmt.Errorf("onion: control port: %w", err)
 		}
+		t.auth = torctl.Auth{Password: cfg.ControlPassword, CookieFile: cfg.ControlCookie, CookieDirs: DefaultCookieDirs}
+		if network == "unix" {
+			// Debian puts the cookie beside the socket: /run/tor/control.authcookie.
+			t.auth.CookieDirs = []string{filepath.Dir(addr)}
+		}
 	case cfg.DataDir != "":
+		t.auth = torctl.Auth{CookieFile: filepath.Join(cfg.DataDir, "control_auth_cookie")}
 		p, err := findTor(cfg.TorPath)
 		if err != nil {
 			return nil, err
@@ -135,6 +172,15 @@ func Start(cfg Config) (*Tor, error) {
 	default:
 		return nil, errors.New("onion: set ControlAddr or DataDir")
 	}
+	want := cfg.SocketDir
+	if want == "" && cfg.DataDir != "" {
+		want = filepath.Join(cfg.DataDir, "run")
+	}
+	dir, fresh, err := socketDir(want)
+	if err != nil {
+		return nil, err
+	}
+	t.sockDir, t.sockDirFresh = dir, fresh
 	d, err := t.NewDialer()
 	if err != nil {
 		return nil, err
@@ -157,36 +203,31 @@ func findTor(given string) (string, error) {
 	return "", errors.New("onion: tor not found on PATH or at /usr/sbin/tor (install Debian's tor package)")
 }
 
-// checkLoopback refuses any address that is not a literal loopback IP and
-// port: GhostWire talks to tor on this machine only.
-func checkLoopback(hostport string) error {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address", host)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("bad port %q", port)
-	}
-	return nil
-}
-
 // Close stops the supervisor, the managed tor (its onion services vanish with
 // it) or the control connections to an attached one. It is idempotent.
 func (t *Tor) Close() error {
 	t.once.Do(func() { close(t.stop) })
 	<-t.done
+	if t.sockDirFresh {
+		os.RemoveAll(t.sockDir)
+	}
 	return nil
 }
 
-// Ready reports whether tor is bootstrapped and reachable now.
+// Ready reports whether tor is bootstrapped and answering now.
 func (t *Tor) Ready() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.ready
+	return t.ready && !t.hung
+}
+
+// Responding reports whether tor answered its last liveness probe within
+// probeWait (true while there is no tor session at all: that is "not
+// running", which Ready reports).
+func (t *Tor) Responding() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.hung
 }
 
 // Progress returns the last bootstrap phase seen.
@@ -258,6 +299,7 @@ type session struct {
 	evtDone     chan struct{} // closed when the event loop ends
 	handlerDone chan struct{} // closed when the event handler ends
 	cancel      context.CancelFunc
+	probe       *torctl.Prober // its own control connection
 }
 
 // run is the supervisor: one session at a time, restarted with backoff.
@@ -285,7 +327,10 @@ func (t *Tor) run() {
 }
 
 // connect starts the managed tor or attaches to the configured one, and
-// opens the command and event connections.
+// opens the command, event and liveness connections. Each authenticates
+// with torctl's checked SAFECOOKIE (or the user's password) before anything
+// else is sent, so the identity key never reaches a control port that has
+// not proven it is our tor.
 func (t *Tor) connect() (*session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -299,15 +344,26 @@ func (t *Tor) connect() (*session, error) {
 	var err error
 	if t.cfg.ControlAddr != "" {
 		s.controlAddr = t.cfg.ControlAddr
-		s.cmd, err = torctl.Dial(ctx, s.controlAddr, t.cfg.ControlPassword)
+		s.cmd, err = torctl.Dial(ctx, s.controlAddr, t.auth)
 	} else {
 		err = t.startManaged(ctx, s)
 	}
 	if err == nil {
-		s.evt, err = torctl.Dial(ctx, s.controlAddr, t.cfg.ControlPassword)
+		s.evt, err = torctl.Dial(ctx, s.controlAddr, t.auth)
 	}
 	if err == nil {
-		s.socks, err = socksListener(s.cmd)
+		var nc net.Conn
+		nc, _, err = torctl.DialRaw(ctx, s.controlAddr, t.auth)
+		s.probe = &torctl.Prober{Conn: nc}
+	}
+	if err == nil {
+		err = checkIsolation(s.cmd)
+	}
+	if err == nil {
+		s.socks, err = t.socksListener(s.cmd)
+	}
+	if err == nil && t.cfg.ControlAddr != "" {
+		err = t.shareSocketDir(s.cmd)
 	}
 	if err != nil {
 		s.close()
@@ -316,22 +372,49 @@ func (t *Tor) connect() (*session, error) {
 	return s, nil
 }
 
-// startManaged launches tor through bine with our own process creator, so
-// tor's output goes to a file in its data directory rather than to ours, and
-// SIGTERM (then SIGKILL after stopGrace) ends it when the session does.
+// CheckControl connects to the configured tor once, authenticates and
+// checks its SOCKS isolation, the checks the supervisor repeats on every
+// reconnection. The node calls it before it starts, so a control port that
+// is not the user's tor stops it with a clear error instead of a retry loop.
+// Nothing but PROTOCOLINFO and AUTHCHALLENGE reaches an untrusted port.
+func (t *Tor) CheckControl(ctx context.Context) error {
+	if t.cfg.ControlAddr == "" {
+		return nil
+	}
+	c, err := torctl.Dial(ctx, t.cfg.ControlAddr, t.auth)
+	if err != nil {
+		return fmt.Errorf("onion: %w", err)
+	}
+	defer c.Close()
+	if err := checkIsolation(c); err != nil {
+		return err
+	}
+	_, err = t.socksListener(c)
+	return err
+}
+
+// startManaged runs tor as a child whose control and SOCKS ports are Unix
+// sockets in the socket directory (0700), so no other local user can reach
+// either; tor's output goes to a file in its data directory, and SIGTERM
+// (then SIGKILL after stopGrace) ends it when the session does. bine's
+// launcher is not used: it knows only TCP control ports.
 func (t *Tor) startManaged(ctx context.Context, s *session) error {
 	dir := t.cfg.DataDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("onion: %w", err)
 	}
-	// bine leaves one control-port-* file per start; keep only the newest.
-	if old, _ := filepath.Glob(filepath.Join(dir, "control-port-*")); len(old) > 0 {
-		for _, f := range old {
-			os.Remove(f)
+	ctl, socks := sockPath(t.sockDir, controlSocket), sockPath(t.sockDir, socksSocket)
+	for _, p := range []string{ctl, socks} {
+		if err := removeSocket(p); err != nil {
+			return err
 		}
 	}
+	cookie := filepath.Join(dir, "control_auth_cookie")
 	torrc := filepath.Join(dir, "torrc")
-	body := "SocksPort 127.0.0.1:auto ExtendedErrors\n" +
+	body := "ControlPort unix:" + ctl + "\n" +
+		"SocksPort unix:" + socks + " " + socksFlags + "\n" +
+		"CookieAuthentication 1\n" +
+		"CookieAuthFile " + cookie + "\n" +
 		"Log notice file " + filepath.Join(dir, "notice.log") + "\n" +
 		t.cfg.Torrc
 	if err := os.WriteFile(torrc, []byte(body), 0o600); err != nil {
@@ -342,34 +425,40 @@ func (t *Tor) startManaged(ctx context.Context, s *session) error {
 		return fmt.Errorf("onion: %w", err)
 	}
 	s.procOut = out
-	creator := process.CmdCreatorFunc(func(ctx context.Context, args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, t.torPath, args...)
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		cmd.WaitDelay = stopGrace
-		// If this process dies, tor dies with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		s.proc = cmd
-		return cmd, nil
-	})
-	bt, err := bine.Start(ctx, &bine.StartConf{
-		ProcessCreator:  creator,
-		DataDir:         dir,
-		TorrcFile:       torrc,
-		NoAutoSocksPort: true,
-		EnableNetwork:   true,
-		ExtraArgs: []string{"--defaults-torrc", "/dev/null",
-			"--__OwningControllerProcess", strconv.Itoa(os.Getpid())},
-	})
-	if s.proc != nil && s.proc.Process != nil {
-		s.procDone = make(chan struct{})
-		go func() { s.proc.Wait(); close(s.procDone) }()
-	}
-	if err != nil {
+	cmd := exec.CommandContext(ctx, t.torPath, "-f", torrc, "--defaults-torrc", "/dev/null",
+		"--DataDirectory", dir, "--__OwningControllerProcess", strconv.Itoa(os.Getpid()))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = stopGrace
+	// If this process dies, tor dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("onion: starting tor: %w", err)
 	}
-	s.cmd = bt.Control
-	s.controlAddr = "127.0.0.1:" + strconv.Itoa(bt.ControlPort)
+	s.proc = cmd
+	s.procDone = make(chan struct{})
+	go func() { cmd.Wait(); close(s.procDone) }()
+	s.controlAddr = "unix:" + ctl
+	auth := torctl.Auth{CookieFile: cookie}
+	// Tor opens its control socket within a second or two; poll for it,
+	// bounded, and give up early if tor exits (a bad torrc).
+	deadline := time.Now().Add(managedStartWait)
+	for {
+		s.cmd, err = torctl.Dial(ctx, s.controlAddr, auth)
+		if err == nil {
+			break
+		}
+		select {
+		case <-s.procDone:
+			return fmt.Errorf("onion: tor exited at start (see %s): %w", filepath.Join(dir, "tor.out"), err)
+		case <-ctx.Done():
+			return fmt.Errorf("onion: starting tor: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("onion: tor's control socket did not open within %s: %w", managedStartWait, err)
+		}
+	}
 	// Tor exits as soon as this control connection closes, even if we are
 	// killed before Pdeathsig or __OwningControllerProcess notice.
 	if err := s.cmd.TakeOwnership(); err != nil {
@@ -378,21 +467,82 @@ func (t *Tor) startManaged(ctx context.Context, s *session) error {
 	return nil
 }
 
-// socksListener asks tor for its SOCKS port and refuses a non-loopback one.
-func socksListener(c *control.Conn) (string, error) {
+// socksFlags are the managed SOCKS socket's flags. OnionTrafficOnly: the
+// node dials nothing but onions, so tor refuses anything else even if a bug
+// asked. IsolateSOCKSAuth (tor's default, written out so nobody removes it)
+// keeps each peer's credentials on circuits of their own. ExtendedErrors
+// gives onion failures their own reply codes.
+const socksFlags = "OnionTrafficOnly IsolateSOCKSAuth ExtendedErrors"
+
+// mergingSocksFlags are SocksPort flags that put different peers' streams
+// on one circuit despite their distinct credentials.
+var mergingSocksFlags = []string{"NoIsolateSOCKSAuth", "PreferSOCKSNoAuth"}
+
+// checkIsolation refuses a tor whose SOCKS ports would merge peers'
+// circuits: with NoIsolateSOCKSAuth, or PreferSOCKSNoAuth (which makes tor
+// ignore the credentials we send), an observer of one circuit sees every
+// peer this node talks to.
+func checkIsolation(c *control.Conn) error {
+	kv, err := c.GetConf("SocksPort")
+	if err != nil {
+		return fmt.Errorf("onion: GETCONF SocksPort: %w", err)
+	}
+	for _, v := range kv {
+		for _, f := range strings.Fields(v.Val) {
+			for _, bad := range mergingSocksFlags {
+				if strings.EqualFold(f, bad) {
+					return fmt.Errorf("onion: tor's SocksPort %q has %s, which would put different peers on one circuit; remove it from the torrc", v.Val, bad)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// socksListener asks tor for its SOCKS listeners and picks a Unix socket,
+// or failing that a loopback port (a system tor configured so; logged, as
+// any local user can use it).
+func (t *Tor) socksListener(c *control.Conn) (string, error) {
 	kv, err := c.GetInfo("net/listeners/socks")
 	if err != nil {
 		return "", fmt.Errorf("onion: GETINFO net/listeners/socks: %w", err)
 	}
+	tcp := ""
 	for _, v := range kv {
 		for _, a := range strings.Fields(v.Val) {
 			a = strings.Trim(a, `"`)
-			if checkLoopback(a) == nil {
-				return a, nil
+			if network, _, err := torctl.Addr(a); err == nil {
+				if network == "unix" {
+					return a, nil
+				}
+				if tcp == "" {
+					tcp = a
+				}
 			}
 		}
 	}
-	return "", errors.New("onion: tor has no loopback SOCKS port")
+	if tcp != "" {
+		t.log.Warn("onion: tor's SOCKS port is TCP, which every local user can use; prefer 'SocksPort unix:/run/tor/socks' (see torrc.example)")
+		return tcp, nil
+	}
+	return "", errors.New("onion: tor has no Unix or loopback SOCKS port; add 'SocksPort unix:/run/tor/socks' to its torrc")
+}
+
+// shareSocketDir lets an attached tor running as another user reach the
+// onion service's target socket (see shareWithTor).
+func (t *Tor) shareSocketDir(c *control.Conn) error {
+	kv, err := c.GetInfo("process/pid")
+	if err != nil || len(kv) != 1 {
+		return fmt.Errorf("onion: GETINFO process/pid: %v", err)
+	}
+	fi, err := os.Stat("/proc/" + strings.TrimSpace(kv[0].Val))
+	if err != nil {
+		// Another PID namespace (tor in a container): assume our own user.
+		t.log.Warn("onion: cannot see tor's process; assuming it runs as this user", "err", err)
+		return nil
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return shareWithTor(t.sockDir, int(st.Uid), int(st.Gid))
 }
 
 // close tears a session down: control connections first (a managed tor that
@@ -404,6 +554,9 @@ func (s *session) close() {
 	}
 	if s.evt != nil {
 		s.evt.Close()
+	}
+	if s.probe != nil && s.probe.Conn != nil {
+		s.probe.Conn.Close()
 	}
 	s.cancel()
 	if s.procDone != nil {
@@ -438,6 +591,12 @@ func (t *Tor) serve(s *session) string {
 		}
 	}()
 
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		t.watch(s)
+	}()
+
 	t.mu.Lock()
 	t.sess = s
 	t.mu.Unlock()
@@ -459,6 +618,7 @@ func (t *Tor) serve(s *session) string {
 	}
 	t.mu.Lock()
 	t.sess = nil
+	t.hung = false
 	if t.ready {
 		t.ready = false
 		t.readyCh = make(chan struct{})
@@ -470,7 +630,51 @@ func (t *Tor) serve(s *session) string {
 	s.close()
 	<-s.evtDone
 	<-s.handlerDone
+	<-probeDone
 	return reason
+}
+
+// watch probes tor's liveness on the session's own connection until the
+// session ends. A tor that is stopped (SIGSTOP), deadlocked or swapped out
+// keeps its sockets open, so nothing else would notice: the event
+// connection just stays quiet. A probe blocks at most probeWait, and
+// closing the session's connections ends it at once.
+func (t *Tor) watch(s *session) {
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-s.evtDone:
+			return
+		case <-procDone(s):
+			return
+		case <-tick.C:
+		}
+		err := s.probe.Probe(probeWait)
+		switch {
+		case err == nil:
+			t.setHung(false)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			t.setHung(true)
+		default:
+			return // the connection broke: tor is gone, and serve sees that
+		}
+	}
+}
+
+func (t *Tor) setHung(hung bool) {
+	t.mu.Lock()
+	changed := t.hung != hung
+	t.hung = hung
+	t.mu.Unlock()
+	switch {
+	case changed && hung:
+		t.log.Warn("onion: tor not responding", "waited", probeWait)
+	case changed:
+		t.log.Info("onion: tor responding again")
+	}
 }
 
 func procDone(s *session) <-chan struct{} {

@@ -160,7 +160,7 @@ func (nw *Network) stillOwned(pids []int) []int {
 
 // bootstrapPhase asks a node's control port for its bootstrap phase.
 func bootstrapPhase(ctx context.Context, n Node) (torctl.Phase, error) {
-	c, err := torctl.Dial(ctx, n.ControlAddr(), "")
+	c, err := torctl.Dial(ctx, n.ControlAddr(), torctl.Auth{CookieFile: n.CookieFile()})
 	if err != nil {
 		return torctl.Phase{}, err
 	}

@@ -68,6 +68,10 @@ type Node struct {
 // ControlAddr is the node's control port address.
 func (n Node) ControlAddr() string { return "127.0.0.1:" + strconv.Itoa(n.ControlPort) }
 
+// CookieFile is the node's control cookie (tor's default place in its data
+// directory): a controller attaching to the node expects exactly this file.
+func (n Node) CookieFile() string { return filepath.Join(n.DataDir, "control_auth_cookie") }
+
 // SocksAddr is the node's SOCKS port address ("" for authorities).
 func (n Node) SocksAddr() string {
 	if n.SocksPort == 0 {
