@@ -121,9 +121,9 @@ type Tor struct {
 	// sockDirFresh: sockDir was made for this Tor and is removed by Close.
 	sockDirFresh bool
 	dialer       *Dialer
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	stop         chan struct{}
+	done         chan struct{}
+	once         sync.Once
 
 	// mu guards the fields below. Invariant: ready implies sess != nil and
 	// readyCh closed; readyCh is replaced (open) whenever ready goes false.
