@@ -27,6 +27,17 @@ import (
 // to a direct connection.
 var ErrTorUnavailable = errors.New("onion: tor unavailable")
 
+// ErrUntrustedTor is wrapped when a control port has not proven it is the
+// user's tor (NULL authentication offered, a cookie file in an unexpected
+// place or someone else's, a wrong SAFECOOKIE answer). Nothing but
+// PROTOCOLINFO and AUTHCHALLENGE has been sent to it.
+var ErrUntrustedTor = torctl.ErrUntrusted
+
+// ErrMergedCircuits is wrapped when tor's SOCKS settings would put
+// different peers' streams on one circuit (NoIsolateSOCKSAuth,
+// PreferSOCKSNoAuth).
+var ErrMergedCircuits = errors.New("onion: tor's SOCKS settings would merge peers' circuits")
+
 // Implementation constants.
 const (
 	// restartMin and restartMax bound the backoff between attempts to
@@ -312,6 +323,10 @@ func (t *Tor) run() {
 			backoff = restartMin
 			reason := t.serve(sess)
 			t.log.Warn("onion: tor session ended", "reason", reason)
+		} else if errors.Is(err, ErrUntrustedTor) || errors.Is(err, ErrMergedCircuits) {
+			// Nothing secret was sent; keep refusing until the user's
+			// own tor holds the port again.
+			t.log.Error("onion: refusing this tor", "err", err, "retry_in", backoff)
 		} else {
 			t.log.Warn("onion: tor not available", "err", err, "retry_in", backoff)
 		}
@@ -491,7 +506,7 @@ func checkIsolation(c *control.Conn) error {
 		for _, f := range strings.Fields(v.Val) {
 			for _, bad := range mergingSocksFlags {
 				if strings.EqualFold(f, bad) {
-					return fmt.Errorf("onion: tor's SocksPort %q has %s, which would put different peers on one circuit; remove it from the torrc", v.Val, bad)
+					return fmt.Errorf("%w: SocksPort %q has %s; remove it from the torrc", ErrMergedCircuits, v.Val, bad)
 				}
 			}
 		}

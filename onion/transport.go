@@ -50,6 +50,13 @@ func (t *Transport) Dial(ctx context.Context, peer identity.ID) (net.Conn, error
 func (t *Transport) Status() cloak.Status {
 	p := t.tor.Progress()
 	st := cloak.Status{Mode: cloak.ModeTor.String(), Phase: p.Summary, Progress: p.Percent, Ready: t.tor.Ready(), Warning: p.Warning}
+	if !t.tor.Responding() {
+		// A hung tor keeps its last bootstrap phase; saying "100%" and
+		// "reachable" then would be a lie while nothing moves.
+		st.Phase, st.Warning = NotResponding, "tor has not answered the control port for "+probeWait.String()+" (stopped or hung?)"
+		st.Ready, st.Reachable = false, false
+		return st
+	}
 	t.mu.Lock()
 	if t.ln != nil {
 		st.Reachable = st.Ready && t.ln.Reachable()
@@ -57,6 +64,10 @@ func (t *Transport) Status() cloak.Status {
 	t.mu.Unlock()
 	return st
 }
+
+// NotResponding is the phase Status reports while tor does not answer its
+// liveness probe.
+const NotResponding = "tor not responding"
 
 // Close stops tor (or detaches from an attached one).
 func (t *Transport) Close() error { return t.tor.Close() }

@@ -204,7 +204,18 @@ func prepareDir(dir string) (string, error) {
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return dir, os.MkdirAll(dir, 0o700)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("testnet: %w", err)
+		}
+		return dir, checkTrusted(dir, true)
+	case err == nil:
+		// An empty directory made in advance by someone else could be
+		// filled by them later.
+		if err := checkTrusted(dir, true); err != nil {
+			return "", err
+		}
+	}
+	switch {
 	case err != nil:
 		return "", fmt.Errorf("testnet: %w", err)
 	case len(ents) > 0:
