@@ -1,0 +1,115 @@
+package onion_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/onion/internal/torctl"
+)
+
+// TestServiceHasPoWDefence: the node's service is published with the
+// proof-of-work defence on, and the descriptor a client fetches carries
+// PoW parameters: client B's tor says so in its own debug log ("PoW params
+// present in descriptor", from consider_sending_introduce1), read through
+// its control port's DEBUG events while B dials the service.
+func TestServiceHasPoWDefence(t *testing.T) {
+	torA, torB := attach(t, 0), attach(t, 1)
+	ln, err := torA.Listen(context.Background(), newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go echo(ln)
+	waitReachable(t, ln.Service)
+	if !ln.PoWDefence() {
+		t.Fatal("tor 0.4.9 accepted the service without the PoW defence")
+	}
+
+	cl := network.Clients()[1]
+	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "SETEVENTS DEBUG\r\n")
+	found := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(nc)
+		for s.Scan() {
+			if strings.Contains(s.Text(), "PoW params present in descriptor") {
+				found <- s.Text()
+				return
+			}
+		}
+	}()
+	c := dialRetry(t, torB, ln.ID())
+	c.Close()
+	select {
+	case l := <-found:
+		t.Logf("client's tor: %s", l)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's tor never saw PoW parameters in the service's descriptor")
+	}
+}
+
+// TestHungTorIsNotHealthy: a managed tor that is stopped (SIGSTOP) keeps
+// its sockets open, yet within seconds the transport's status says "tor not
+// responding", not ready and not reachable, and dials fail with
+// ErrTorUnavailable; after SIGCONT it is ready and reachable again without
+// a restart.
+func TestHungTorIsNotHealthy(t *testing.T) {
+	checkGoroutines(t)
+	tor, err := onion.Start(onion.Config{DataDir: t.TempDir(), Torrc: network.JoinTorrc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := onion.NewTransport(tor)
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	ln, err := tr.Listen(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	waitReachable(t, ln.(*onion.Listener).Service)
+	if st := tr.Status(); !st.Ready || !st.Reachable || st.Phase == onion.NotResponding {
+		t.Fatalf("before SIGSTOP: %+v", st)
+	}
+
+	pid := tor.PID()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	waitStatus := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status still %+v after 10 s", what, tr.Status())
+			}
+		}
+	}
+	waitStatus("stopped tor", func() bool { return tr.Status().Phase == onion.NotResponding })
+	if st := tr.Status(); st.Ready || st.Reachable || !strings.Contains(st.Warning, "not answered") {
+		t.Errorf("stopped tor: %+v; want not ready, not reachable, a warning", st)
+	}
+	if _, err := tr.Dial(context.Background(), newKey(t).ID()); !errors.Is(err, onion.ErrTorUnavailable) {
+		t.Errorf("dial with tor stopped: %v, want ErrTorUnavailable", err)
+	}
+
+	syscall.Kill(pid, syscall.SIGCONT)
+	waitStatus("resumed tor", func() bool { st := tr.Status(); return st.Ready && st.Reachable })
+	if tor.PID() != pid {
+		t.Errorf("tor was restarted (pid %d → %d); a resumed tor should simply be used again", pid, tor.PID())
+	}
+}
