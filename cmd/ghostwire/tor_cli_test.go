@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunRefusesPlantedTestnet: `run --testnet DIR` on a directory anyone
+// can write (a state file naming it, as a planter would leave) stops before
+// any tor starts, with the permission exit code and a hint.
+func TestRunRefusesPlantedTestnet(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "gw")
+	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	planted := filepath.Join(t.TempDir(), "net")
+	if err := os.Mkdir(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o777)
+	state, _ := json.Marshal(map[string]string{"dir": planted, "dirauth_file": filepath.Join(planted, "dirauth")})
+	if err := os.WriteFile(filepath.Join(planted, "testnet.json"), state, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw(t, "", "run", "--data", data, "--testnet", planted).expect(t, exitPermission, "", "writable by other users")
+	if _, err := os.Stat(filepath.Join(data, "tor")); err == nil {
+		t.Error("a tor data directory was made: the node went on after the refusal")
+	}
+}
+
+// TestRunRefusesNullAuthControlPort: attached to a control port that asks
+// for no authentication, the node stops at once with a clear error instead
+// of retrying, having sent nothing past PROTOCOLINFO.
+func TestRunRefusesNullAuthControlPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(got)
+				return
+			}
+			s := bufio.NewScanner(c)
+			for s.Scan() {
+				got <- s.Text()
+				if strings.HasPrefix(s.Text(), "PROTOCOLINFO") {
+					fmt.Fprint(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n")
+				} else {
+					fmt.Fprint(c, "250 OK\r\n")
+				}
+			}
+			c.Close()
+		}
+	}()
+	data := filepath.Join(t.TempDir(), "gw")
+	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	gw(t, "", "run", "--data", data, "--tor-control", ln.Addr().String()).
+		expect(t, exitUnavailable, "", "asks for no authentication (NULL)")
+	ln.Close()
+	for l := range got {
+		if !strings.HasPrefix(l, "PROTOCOLINFO") {
+			t.Errorf("the port received %q after offering NULL auth", l)
+		}
+	}
+}
