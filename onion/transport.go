@@ -3,6 +3,7 @@ package onion
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/ghostwire/ghostwire/cloak"
@@ -20,7 +21,10 @@ type Transport struct {
 	ln *Listener // the latest listener, for Status
 }
 
-var _ cloak.Transport = (*Transport)(nil)
+var (
+	_ cloak.Transport    = (*Transport)(nil)
+	_ cloak.LocalSockets = (*Transport)(nil)
+)
 
 // NewTransport wraps a started Tor; the transport owns it and closes it.
 func NewTransport(t *Tor) *Transport { return &Transport{tor: t} }
@@ -44,6 +48,17 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 // Dial connects to peer's onion service through tor.
 func (t *Transport) Dial(ctx context.Context, peer identity.ID) (net.Conn, error) {
 	return t.tor.Dial(ctx, peer)
+}
+
+// LocalSockets names the Unix sockets the transport uses, for the guard:
+// the socket directory (the onion target, a managed tor's sockets) and an
+// attached tor's SOCKS socket.
+func (t *Transport) LocalSockets() []string {
+	out := []string{t.tor.sockDir}
+	if s, ok := strings.CutPrefix(t.tor.SocksAddr(), "unix:"); ok {
+		out = append(out, s)
+	}
+	return out
 }
 
 // Status reports tor's bootstrap phase and whether our service is up.
