@@ -391,6 +391,13 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 			t.Fatalf("alice lists %q as %q while bob is down, want queued", text, ms[text].State)
 		}
 	}
+	// Status counts them too: they were sent as items (alice knows bob's
+	// key), not parked in the outbox, and still wait (issue 15).
+	var waiting node.Status
+	alice.cli(t, &waiting, "status")
+	if waiting.Queued < len(queued) {
+		t.Fatalf("alice's status shows %d queued while %d messages wait for bob", waiting.Queued, len(queued))
+	}
 
 	// bob comes back: the queued messages reach him, alice sees them
 	// delivered and (once bob lists them) read.
