@@ -7,8 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestRunRefusesPlantedTestnet: `run --testnet DIR` on a directory anyone
@@ -71,4 +74,63 @@ func TestRunRefusesNullAuthControlPort(t *testing.T) {
 			t.Errorf("the port received %q after offering NULL auth", l)
 		}
 	}
+}
+
+// TestE2EHungTorStatus: with the node's managed tor stopped (SIGSTOP), its
+// sockets stay open, yet `ghostwire status` says "tor not responding"
+// within seconds, and not reachable; after SIGCONT the same tor is used
+// again and the node is reachable.
+func TestE2EHungTorStatus(t *testing.T) {
+	nw := startNetwork(t, 0)
+	alice := newE2ENode(t, "alice", "--testnet", nw.Dir)
+	alice.start(t)
+	alice.waitReachable(t)
+	torPID := childNamed(t, alice.cmd.Process.Pid, "tor")
+	syscall.Kill(torPID, syscall.SIGSTOP)
+	defer syscall.Kill(torPID, syscall.SIGCONT)
+	var last result
+	eventually(t, "status says tor not responding", 15*time.Second, func() (bool, string) {
+		last = gw(t, "", "status", "--data", alice.data)
+		return last.code == 0 && strings.Contains(last.stdout, "tor not responding"), last.stdout + last.stderr
+	})
+	if !strings.Contains(last.stdout, "reachable   no") {
+		t.Errorf("a hung tor is reported reachable:\n%s", last.stdout)
+	}
+	syscall.Kill(torPID, syscall.SIGCONT)
+	alice.waitReachable(t)
+	if r := gw(t, "", "status", "--data", alice.data); strings.Contains(r.stdout, "not responding") {
+		t.Errorf("after SIGCONT:\n%s", r.stdout)
+	}
+	if got := childNamed(t, alice.cmd.Process.Pid, "tor"); got != torPID {
+		t.Errorf("tor was restarted (%d → %d); a resumed tor should be used again", torPID, got)
+	}
+	alice.stop(t)
+}
+
+// childNamed returns the pid of parent's child process whose command name
+// is name.
+func childNamed(t *testing.T, parent int, name string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < lp {
+			continue
+		}
+		f := strings.Fields(s[rp+1:])
+		if s[lp+1:rp] == name && len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			return pid
+		}
+	}
+	t.Fatalf("no %s process under pid %d", name, parent)
+	return 0
 }
