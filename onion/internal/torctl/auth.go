@@ -141,14 +141,8 @@ func safeCookie(c *control.Conn, path string, auth Auth) error {
 	if err != nil {
 		return err
 	}
-	f := strings.Fields(resp.Reply)
-	if len(f) != 3 || f[0] != "AUTHCHALLENGE" {
-		return fmt.Errorf("%w: malformed AUTHCHALLENGE reply", ErrUntrusted)
-	}
-	serverHash, err1 := hex.DecodeString(strings.TrimPrefix(f[1], "SERVERHASH="))
-	serverNonce, err2 := hex.DecodeString(strings.TrimPrefix(f[2], "SERVERNONCE="))
-	if err1 != nil || err2 != nil || len(serverHash) != 32 || len(serverNonce) != 32 ||
-		!strings.HasPrefix(f[1], "SERVERHASH=") || !strings.HasPrefix(f[2], "SERVERNONCE=") {
+	serverHash, serverNonce, ok := parseAuthChallenge(resp.Reply)
+	if !ok {
 		return fmt.Errorf("%w: malformed AUTHCHALLENGE reply", ErrUntrusted)
 	}
 	mac := func(label string) []byte {
@@ -163,6 +157,27 @@ func safeCookie(c *control.Conn, path string, auth Auth) error {
 	}
 	_, err = c.SendRequest("AUTHENTICATE %s", hex.EncodeToString(mac(controllerHashLabel)))
 	return err
+}
+
+// parseAuthChallenge reads "AUTHCHALLENGE SERVERHASH=<64 hex>
+// SERVERNONCE=<64 hex>" (control-spec §3.24), strictly: exactly these
+// three words, in this order, each value 32 bytes.
+func parseAuthChallenge(reply string) (hash, nonce []byte, ok bool) {
+	f := strings.Split(reply, " ")
+	if len(f) != 3 || f[0] != "AUTHCHALLENGE" {
+		return nil, nil, false
+	}
+	h, ok1 := strings.CutPrefix(f[1], "SERVERHASH=")
+	n, ok2 := strings.CutPrefix(f[2], "SERVERNONCE=")
+	if !ok1 || !ok2 || len(h) != 64 || len(n) != 64 {
+		return nil, nil, false
+	}
+	hash, err1 := hex.DecodeString(h)
+	nonce, err2 := hex.DecodeString(n)
+	if err1 != nil || err2 != nil {
+		return nil, nil, false
+	}
+	return hash, nonce, true
 }
 
 // readCookie reads a cookie file only if its path is the expected one (or
