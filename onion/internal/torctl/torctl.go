@@ -1,6 +1,13 @@
 // Package torctl holds the small pieces of tor control-port handling that
-// package onion and its testnet share: an authenticated connection and a
-// strict parser for bootstrap status lines. Only onion may use bine.
+// package onion and its testnet share: an authenticated connection, a
+// liveness probe and a strict parser for bootstrap status lines. Only onion
+// may use bine.
+//
+// The one thing to know: Dial authenticates with SAFECOOKIE only after
+// checking the cookie file's path, owner and mode, and only if tor proves it
+// knows the cookie first; it refuses NULL authentication (ErrUntrusted).
+// bine's own Authenticate does neither and must not be used
+// (rules_test.go).
 package torctl
 
 import (
