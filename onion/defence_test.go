@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,5 +114,64 @@ func TestHungTorIsNotHealthy(t *testing.T) {
 	waitStatus("resumed tor", func() bool { st := tr.Status(); return st.Ready && st.Reachable })
 	if tor.PID() != pid {
 		t.Errorf("tor was restarted (pid %d → %d); a resumed tor should simply be used again", pid, tor.PID())
+	}
+}
+
+// TestAttachRefusesMergedCircuits: a tor whose SOCKS port has
+// NoIsolateSOCKSAuth or PreferSOCKSNoAuth would put all peers on one
+// circuit, so the node refuses to attach to it (ErrMergedCircuits), while
+// the same tor with the isolation flags left alone is accepted. The tor is
+// Debian-shaped: a unix: control socket with its cookie beside it, which
+// the node finds without --tor-cookie.
+func TestAttachRefusesMergedCircuits(t *testing.T) {
+	for _, c := range []struct {
+		flags string
+		want  error
+	}{
+		{"ExtendedErrors", nil},
+		{"ExtendedErrors NoIsolateSOCKSAuth", onion.ErrMergedCircuits},
+		{"PreferSOCKSNoAuth", onion.ErrMergedCircuits},
+	} {
+		t.Run(c.flags, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "gw-iso-") // short: socket paths fit in 107 bytes
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			run := filepath.Join(dir, "run")
+			os.Mkdir(run, 0o700)
+			torrc := strings.Join([]string{
+				"DataDirectory " + filepath.Join(dir, "data"),
+				"ControlPort unix:" + filepath.Join(run, "control"),
+				"CookieAuthentication 1",
+				"CookieAuthFile " + filepath.Join(run, "control.authcookie"),
+				"SocksPort unix:" + filepath.Join(run, "socks") + " " + c.flags,
+				"Log notice file " + filepath.Join(dir, "notice.log"),
+			}, "\n") + "\n" + network.JoinTorrc() // the private network: nothing leaves loopback
+			os.WriteFile(filepath.Join(dir, "torrc"), []byte(torrc), 0o600)
+			cmd := exec.Command("tor", "-f", filepath.Join(dir, "torrc"), "--defaults-torrc", "/dev/null")
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("starting tor: %v", err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(run, "control")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tor.Close()
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err = tor.CheckControl(ctx)
+				cancel()
+				// Until tor has opened its socket the dial fails; anything
+				// else is the answer.
+				if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
+					break
+				}
+			}
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("CheckControl with SocksPort flags %q: %v, want %v", c.flags, err, c.want)
+			}
+		})
 	}
 }
