@@ -10,10 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cretz/bine/control"
@@ -201,19 +198,6 @@ func Start(cfg Config) (*Tor, error) {
 	return t, nil
 }
 
-func findTor(given string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	if p, err := exec.LookPath("tor"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/tor"); err == nil {
-		return "/usr/sbin/tor", nil
-	}
-	return "", errors.New("onion: tor not found on PATH or at /usr/sbin/tor (install Debian's tor package)")
-}
-
 // Close stops the supervisor, the managed tor (its onion services vanish with
 // it) or the control connections to an attached one. It is idempotent.
 func (t *Tor) Close() error {
@@ -387,179 +371,6 @@ func (t *Tor) connect() (*session, error) {
 	return s, nil
 }
 
-// CheckControl connects to the configured tor once, authenticates and
-// checks its SOCKS isolation, the checks the supervisor repeats on every
-// reconnection. The node calls it before it starts, so a control port that
-// is not the user's tor stops it with a clear error instead of a retry loop.
-// Nothing but PROTOCOLINFO and AUTHCHALLENGE reaches an untrusted port.
-func (t *Tor) CheckControl(ctx context.Context) error {
-	if t.cfg.ControlAddr == "" {
-		return nil
-	}
-	c, err := torctl.Dial(ctx, t.cfg.ControlAddr, t.auth)
-	if err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	defer c.Close()
-	if err := checkIsolation(c); err != nil {
-		return err
-	}
-	_, err = t.socksListener(c)
-	return err
-}
-
-// startManaged runs tor as a child whose control and SOCKS ports are Unix
-// sockets in the socket directory (0700), so no other local user can reach
-// either; tor's output goes to a file in its data directory, and SIGTERM
-// (then SIGKILL after stopGrace) ends it when the session does. bine's
-// launcher is not used: it knows only TCP control ports.
-func (t *Tor) startManaged(ctx context.Context, s *session) error {
-	dir := t.cfg.DataDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	ctl, socks := sockPath(t.sockDir, controlSocket), sockPath(t.sockDir, socksSocket)
-	for _, p := range []string{ctl, socks} {
-		if err := removeSocket(p); err != nil {
-			return err
-		}
-	}
-	cookie := filepath.Join(dir, "control_auth_cookie")
-	torrc := filepath.Join(dir, "torrc")
-	body := "ControlPort unix:" + ctl + "\n" +
-		"SocksPort unix:" + socks + " " + socksFlags + "\n" +
-		"CookieAuthentication 1\n" +
-		"CookieAuthFile " + cookie + "\n" +
-		"Log notice file " + filepath.Join(dir, "notice.log") + "\n" +
-		t.cfg.Torrc
-	if err := os.WriteFile(torrc, []byte(body), 0o600); err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	out, err := os.OpenFile(filepath.Join(dir, "tor.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	s.procOut = out
-	cmd := exec.CommandContext(ctx, t.torPath, "-f", torrc, "--defaults-torrc", "/dev/null",
-		"--DataDirectory", dir, "--__OwningControllerProcess", strconv.Itoa(os.Getpid()))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = stopGrace
-	// If this process dies, tor dies with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("onion: starting tor: %w", err)
-	}
-	s.proc = cmd
-	s.procDone = make(chan struct{})
-	go func() { cmd.Wait(); close(s.procDone) }()
-	s.controlAddr = "unix:" + ctl
-	auth := torctl.Auth{CookieFile: cookie}
-	// Tor opens its control socket within a second or two; poll for it,
-	// bounded, and give up early if tor exits (a bad torrc).
-	deadline := time.Now().Add(managedStartWait)
-	for {
-		s.cmd, err = torctl.Dial(ctx, s.controlAddr, auth)
-		if err == nil {
-			break
-		}
-		select {
-		case <-s.procDone:
-			return fmt.Errorf("onion: tor exited at start (see %s): %w", filepath.Join(dir, "tor.out"), err)
-		case <-ctx.Done():
-			return fmt.Errorf("onion: starting tor: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("onion: tor's control socket did not open within %s: %w", managedStartWait, err)
-		}
-	}
-	// Tor exits as soon as this control connection closes, even if we are
-	// killed before Pdeathsig or __OwningControllerProcess notice.
-	if err := s.cmd.TakeOwnership(); err != nil {
-		return fmt.Errorf("onion: TAKEOWNERSHIP: %w", err)
-	}
-	return nil
-}
-
-// socksFlags are the managed SOCKS socket's flags. OnionTrafficOnly: the
-// node dials nothing but onions, so tor refuses anything else even if a bug
-// asked. IsolateSOCKSAuth (tor's default, written out so nobody removes it)
-// keeps each peer's credentials on circuits of their own. ExtendedErrors
-// gives onion failures their own reply codes.
-const socksFlags = "OnionTrafficOnly IsolateSOCKSAuth ExtendedErrors"
-
-// mergingSocksFlags are SocksPort flags that put different peers' streams
-// on one circuit despite their distinct credentials.
-var mergingSocksFlags = []string{"NoIsolateSOCKSAuth", "PreferSOCKSNoAuth"}
-
-// checkIsolation refuses a tor whose SOCKS ports would merge peers'
-// circuits: with NoIsolateSOCKSAuth, or PreferSOCKSNoAuth (which makes tor
-// ignore the credentials we send), an observer of one circuit sees every
-// peer this node talks to.
-func checkIsolation(c *control.Conn) error {
-	kv, err := c.GetConf("SocksPort")
-	if err != nil {
-		return fmt.Errorf("onion: GETCONF SocksPort: %w", err)
-	}
-	for _, v := range kv {
-		for _, f := range strings.Fields(v.Val) {
-			for _, bad := range mergingSocksFlags {
-				if strings.EqualFold(f, bad) {
-					return fmt.Errorf("%w: SocksPort %q has %s; remove it from the torrc", ErrMergedCircuits, v.Val, bad)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// socksListener asks tor for its SOCKS listeners and picks a Unix socket,
-// or failing that a loopback port (a system tor configured so; logged, as
-// any local user can use it).
-func (t *Tor) socksListener(c *control.Conn) (string, error) {
-	kv, err := c.GetInfo("net/listeners/socks")
-	if err != nil {
-		return "", fmt.Errorf("onion: GETINFO net/listeners/socks: %w", err)
-	}
-	tcp := ""
-	for _, v := range kv {
-		for _, a := range strings.Fields(v.Val) {
-			a = strings.Trim(a, `"`)
-			if network, _, err := torctl.Addr(a); err == nil {
-				if network == "unix" {
-					return a, nil
-				}
-				if tcp == "" {
-					tcp = a
-				}
-			}
-		}
-	}
-	if tcp != "" {
-		t.log.Warn("onion: tor's SOCKS port is TCP, which every local user can use; prefer 'SocksPort unix:/run/tor/socks' (see torrc.example)")
-		return tcp, nil
-	}
-	return "", errors.New("onion: tor has no Unix or loopback SOCKS port; add 'SocksPort unix:/run/tor/socks' to its torrc")
-}
-
-// shareSocketDir lets an attached tor running as another user reach the
-// onion service's target socket (see shareWithTor).
-func (t *Tor) shareSocketDir(c *control.Conn) error {
-	kv, err := c.GetInfo("process/pid")
-	if err != nil || len(kv) != 1 {
-		return fmt.Errorf("onion: GETINFO process/pid: %v", err)
-	}
-	fi, err := os.Stat("/proc/" + strings.TrimSpace(kv[0].Val))
-	if err != nil {
-		// Another PID namespace (tor in a container): assume our own user.
-		t.log.Warn("onion: cannot see tor's process; assuming it runs as this user", "err", err)
-		return nil
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return shareWithTor(t.sockDir, int(st.Uid), int(st.Gid))
-}
-
 // close tears a session down: control connections first (a managed tor that
 // took ownership exits on that), then the process with SIGTERM and, after
 // stopGrace, SIGKILL. It waits for the session's goroutines.
@@ -647,49 +458,6 @@ func (t *Tor) serve(s *session) string {
 	<-s.handlerDone
 	<-probeDone
 	return reason
-}
-
-// watch probes tor's liveness on the session's own connection until the
-// session ends. A tor that is stopped (SIGSTOP), deadlocked or swapped out
-// keeps its sockets open, so nothing else would notice: the event
-// connection just stays quiet. A probe blocks at most probeWait, and
-// closing the session's connections ends it at once.
-func (t *Tor) watch(s *session) {
-	tick := time.NewTicker(probeEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-s.evtDone:
-			return
-		case <-procDone(s):
-			return
-		case <-tick.C:
-		}
-		err := s.probe.Probe(probeWait)
-		switch {
-		case err == nil:
-			t.setHung(false)
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			t.setHung(true)
-		default:
-			return // the connection broke: tor is gone, and serve sees that
-		}
-	}
-}
-
-func (t *Tor) setHung(hung bool) {
-	t.mu.Lock()
-	changed := t.hung != hung
-	t.hung = hung
-	t.mu.Unlock()
-	switch {
-	case changed && hung:
-		t.log.Warn("onion: tor not responding", "waited", probeWait)
-	case changed:
-		t.log.Info("onion: tor responding again")
-	}
 }
 
 func procDone(s *session) <-chan struct{} {
