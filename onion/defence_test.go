@@ -3,12 +3,15 @@ package onion_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -173,5 +176,89 @@ func TestAttachRefusesMergedCircuits(t *testing.T) {
 				t.Errorf("CheckControl with SocksPort flags %q: %v, want %v", c.flags, err, c.want)
 			}
 		})
+	}
+}
+
+// TestPoWFallback: a tor that does not know PoWDefensesEnabled (before
+// 0.4.9.2, it answers 512 naming the unknown keyword) still gets the
+// service, published without the defence, and Service.PoWDefence says so.
+// The tor here is a fake on a Unix socket whose cookie we made, since the
+// installed tor knows the option.
+func TestPoWFallback(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gw-pow-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	cookie := filepath.Join(dir, "cookie")
+	os.WriteFile(cookie, secret, 0o600)
+	ln, err := net.Listen("unix", filepath.Join(dir, "control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	key := newKey(t)
+	var mu sync.Mutex
+	var adds []string
+	answer := func(line string) (string, bool) {
+		switch {
+		case strings.HasPrefix(line, "ADD_ONION"):
+			mu.Lock()
+			adds = append(adds, line)
+			mu.Unlock()
+			if strings.Contains(line, "PoWDefensesEnabled") {
+				return "512 Unrecognized keyword argument \"PoWDefensesEnabled\"\r\n", true
+			}
+			return "250-ServiceID=" + key.ID().Onion() + "\r\n250 OK\r\n", true
+		case line == "GETCONF SocksPort":
+			return "250 SocksPort=unix:" + filepath.Join(dir, "socks") + "\r\n", true
+		case line == "GETINFO net/listeners/socks":
+			return "250-net/listeners/socks=\"unix:" + filepath.Join(dir, "socks") + "\"\r\n250 OK\r\n", true
+		case line == "GETINFO process/pid":
+			return fmt.Sprintf("250-process/pid=%d\r\n250 OK\r\n", os.Getpid()), true
+		case line == "GETINFO status/bootstrap-phase":
+			return "250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY=\"Done\"\r\n250 OK\r\n", true
+		case line == "GETINFO version":
+			return "250-version=0.4.8.0\r\n250 OK\r\n", true
+		}
+		return "", false
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); serveFake(c, "COOKIE,SAFECOOKIE", cookie, secret, func(string) {}, answer) }()
+		}
+	}()
+
+	tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(dir, "control"), ControlCookie: cookie})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tor.Publish(ctx, key, "unix:"+filepath.Join(dir, "service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if svc.ServiceID() != key.ID().Onion() || svc.PoWDefence() {
+		t.Errorf("published as %q with PoW defence %v; want %q without", svc.ServiceID(), svc.PoWDefence(), key.ID().Onion())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(adds) != 2 || !strings.Contains(adds[0], " PoWDefensesEnabled=1 ") || strings.Contains(adds[1], "PoW") {
+		t.Errorf("ADD_ONION requests: %q; want one with the defence, then one without", adds)
 	}
 }

@@ -144,32 +144,47 @@ func fakeControl(methods, cookie string) int {
 		if err != nil {
 			return 1
 		}
-		r := bufio.NewReader(c)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				break
-			}
-			line = strings.TrimRight(line, "\r\n")
-			fmt.Printf("GOT %s\n", line)
-			f := strings.Fields(line)
-			switch {
-			case len(f) > 0 && f[0] == "PROTOCOLINFO":
-				fmt.Fprintf(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=%s COOKIEFILE=%q\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n", methods, cookie)
-			case len(f) == 3 && f[0] == "AUTHCHALLENGE":
-				clientNonce, _ := hex.DecodeString(f[2])
-				serverNonce := make([]byte, 32)
-				rand.Read(serverNonce)
-				m := hmac.New(sha256.New, []byte("Tor safe cookie authentication server-to-controller hash"))
-				m.Write(secret) // empty when the fake cannot read the cookie it names
-				m.Write(clientNonce)
-				m.Write(serverNonce)
-				fmt.Fprintf(c, "250 AUTHCHALLENGE SERVERHASH=%X SERVERNONCE=%X\r\n", m.Sum(nil), serverNonce)
-			default:
-				fmt.Fprintf(c, "250 OK\r\n")
-			}
+		serveFake(c, methods, cookie, secret, func(line string) { fmt.Printf("GOT %s\n", line) }, nil)
+	}
+}
+
+// serveFake answers one control connection as a fake tor would: PROTOCOLINFO
+// offers methods and names cookie; AUTHCHALLENGE answers with the server
+// hash under secret (an empty secret when the fake cannot read the cookie);
+// other lines go to answer, if it knows them, and otherwise get 250 OK.
+// Every line received goes to seen.
+func serveFake(c net.Conn, methods, cookie string, secret []byte, seen func(string), answer func(line string) (string, bool)) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
 		}
-		c.Close()
+		line = strings.TrimRight(line, "\r\n")
+		seen(line)
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "PROTOCOLINFO":
+			fmt.Fprintf(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=%s COOKIEFILE=%q\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n", methods, cookie)
+		case len(f) == 3 && f[0] == "AUTHCHALLENGE":
+			clientNonce, _ := hex.DecodeString(f[2])
+			serverNonce := make([]byte, 32)
+			rand.Read(serverNonce)
+			m := hmac.New(sha256.New, []byte("Tor safe cookie authentication server-to-controller hash"))
+			m.Write(secret)
+			m.Write(clientNonce)
+			m.Write(serverNonce)
+			fmt.Fprintf(c, "250 AUTHCHALLENGE SERVERHASH=%X SERVERNONCE=%X\r\n", m.Sum(nil), serverNonce)
+		default:
+			if answer != nil {
+				if a, ok := answer(line); ok {
+					fmt.Fprint(c, a)
+					continue
+				}
+			}
+			fmt.Fprintf(c, "250 OK\r\n")
+		}
 	}
 }
 
