@@ -409,3 +409,42 @@ func TestNodeAcceptsOnlyThroughTheGate(t *testing.T) {
 		t.Error("node/listen.go no longer admits connections through the gate (gate.Enter)")
 	}
 }
+
+// TestTorAuthOnlyThroughTorctl: every control connection authenticates
+// through onion/internal/torctl, which refuses NULL authentication and
+// reads only a cookie whose place and owner it has checked (docs/tor.md),
+// so the identity key never reaches a control port that has not proven it
+// is the user's tor. bine's Authenticate accepts NULL and reads whatever
+// cookie path the server names, and bine's tor.Start calls it: non-test
+// code calls neither.
+func TestTorAuthOnlyThroughTorctl(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if slices.Contains(p.Imports, "github.com/cretz/bine/tor") {
+			t.Errorf("%s imports bine's tor package, whose Start authenticates with bine's Authenticate; start tor in onion with torctl.Dial", p.ImportPath)
+		}
+	}
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if (strings.HasPrefix(d.Name(), ".") && p != ".") || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || p == filepath.Join("onion", "internal", "torctl", "auth.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, ".Authenticate(") || strings.Contains(line, "AUTHENTICATE") {
+				t.Errorf("%s:%d authenticates to tor outside torctl: %s", p, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"github.com/ghostwire/ghostwire/identity"
 )
@@ -46,6 +47,36 @@ func NewGuard(p Policy, t Transport, refused func(error)) (*Guard, error) {
 // Mode is the policy's mode.
 func (g *Guard) Mode() Mode { return g.p.Mode }
 
+// LocalSockets is implemented by a transport whose sockets are Unix
+// sockets (Tor mode's control, SOCKS and onion-target sockets): it names
+// the socket files, or directories holding them, that it uses. A Unix
+// socket cannot leave the machine any more than a loopback one can, but
+// the guard lets through only these, so a transport that reached some
+// other local socket (another proxy's) is still refused.
+type LocalSockets interface {
+	LocalSockets() []string
+}
+
+// checkAddr is the policy's CheckAddr, except that in Tor mode a Unix
+// socket the transport names (LocalSockets) is allowed; accepted is set for
+// the far end of an accepted connection, whose Unix address is unnamed
+// (tor's end), and is allowed only on a listener already checked.
+func (g *Guard) checkAddr(a net.Addr, accepted bool) error {
+	if u, ok := a.(*net.UnixAddr); ok && g.p.Mode == ModeTor {
+		if accepted {
+			return nil
+		}
+		if ls, ok := g.t.(LocalSockets); ok && u.Name != "" {
+			for _, p := range ls.LocalSockets() {
+				if u.Name == p || filepath.Dir(u.Name) == p {
+					return nil
+				}
+			}
+		}
+	}
+	return g.p.CheckAddr(a)
+}
+
 // Dial asks the transport to dial peer, then checks the connection's far
 // end against the mode (CheckAddr): one that breaks it is closed before
 // anything is sent on it and the error wraps ErrForbidden. The zero ID is
@@ -62,7 +93,7 @@ func (g *Guard) Dial(ctx context.Context, peer identity.ID) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := g.p.CheckAddr(c.RemoteAddr()); err != nil {
+	if err := g.checkAddr(c.RemoteAddr(), false); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cloak: the %s transport's connection to %s: %w", g.p.Mode, peer.Short(), err)
 	}
@@ -81,7 +112,7 @@ func (g *Guard) Listen(ctx context.Context, key *identity.PrivateKey) (Listener,
 	if err != nil {
 		return nil, err
 	}
-	if err := g.p.CheckAddr(ln.Addr()); err != nil {
+	if err := g.checkAddr(ln.Addr(), false); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("cloak: the %s transport's listener: %w", g.p.Mode, err)
 	}
@@ -114,7 +145,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = l.g.p.CheckAddr(c.RemoteAddr())
+		err = l.g.checkAddr(c.RemoteAddr(), isUnix(l.Addr()))
 		if err == nil {
 			return c, nil
 		}
@@ -123,4 +154,9 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			l.g.refused(fmt.Errorf("cloak: refused an incoming connection: %w", err))
 		}
 	}
+}
+
+func isUnix(a net.Addr) bool {
+	_, ok := a.(*net.UnixAddr)
+	return ok
 }

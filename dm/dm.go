@@ -104,5 +104,30 @@ func (s *Service) Resume() {
 	}
 }
 
-// Queued counts messages waiting in the outbox for a peer's key.
-func (s *Service) Queued() int { return len(s.outboxMessages(nil)) }
+// Queued counts every outgoing message still waiting, whatever for: those
+// in the outbox waiting for a peer's key, and those sent as items that the
+// peer has neither acknowledged nor reported read (the peer offline, its
+// tor or ours down or hung). It is what List shows as queued; counting
+// only the outbox made status say "0 queued" while messages waited.
+func (s *Service) Queued() int {
+	n := len(s.outboxMessages(nil))
+	for _, p := range s.h.Peers() {
+		read := map[item.ID]bool{}
+		var mine []item.ID
+		s.h.Store().SpaceItems(item.DirectSpace(s.h.ID(), p), func(it *item.Item) error {
+			switch {
+			case it.Kind() == item.KindReceipt && it.Author() == p:
+				addRead(it, read)
+			case it.Kind() == item.KindMessage && it.Author() == s.h.ID():
+				mine = append(mine, it.ID())
+			}
+			return nil
+		})
+		for _, id := range mine {
+			if !read[id] && !s.delivered(id) {
+				n++
+			}
+		}
+	}
+	return n
+}

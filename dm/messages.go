@@ -237,6 +237,18 @@ func (s *Service) messages(only *identity.ID, opened map[item.ID]messageBody) ([
 	return out, nil
 }
 
+// addRead notes in read the messages a receipt item reports read.
+func addRead(it *item.Item, read map[item.ID]bool) {
+	var r receiptBody
+	if wire.UnmarshalCanonical(it.Payload(), &r) == nil {
+		for _, id := range r.Read {
+			if len(id) == item.IDSize {
+				read[item.ID(id)] = true
+			}
+		}
+	}
+}
+
 // conversation decodes the direct space with peer, taking bodies from
 // opened and adding the ones it opens (if opened is not nil), and notes
 // every message in seen.
@@ -250,14 +262,7 @@ func (s *Service) conversation(peer identity.ID, opened map[item.ID]messageBody,
 			if it.Author() != peer {
 				return nil
 			}
-			var r receiptBody
-			if wire.UnmarshalCanonical(it.Payload(), &r) == nil {
-				for _, id := range r.Read {
-					if len(id) == item.IDSize {
-						read[item.ID(id)] = true
-					}
-				}
-			}
+			addRead(it, read)
 		case item.KindMessage:
 			items = append(items, it)
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/proxy"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
 
 // isolationLabel domain-separates the SOCKS credential derivation
@@ -76,7 +77,7 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	}
 	t := d.t
 	t.mu.Lock()
-	ready, socks := t.ready, ""
+	ready, socks := t.ready && !t.hung, ""
 	if t.sess != nil {
 		socks = t.sess.socks
 	}
@@ -85,11 +86,12 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	if !ready || socks == "" {
 		return nil, fmt.Errorf("onion: dial %s: %w (bootstrapped %d%%)", id.Short(), ErrTorUnavailable, phase.Percent)
 	}
-	if err := checkLoopback(socks); err != nil {
+	network, addr, err := torctl.Addr(socks)
+	if err != nil {
 		return nil, fmt.Errorf("onion: bug: SOCKS port %s: %w", socks, err)
 	}
 	user, pass := d.Credentials(id)
-	p, err := proxy.SOCKS5("tcp", socks, &proxy.Auth{User: user, Password: pass}, socksForward{socks})
+	p, err := proxy.SOCKS5(network, addr, &proxy.Auth{User: user, Password: pass}, socksForward{network, addr})
 	if err != nil {
 		return nil, fmt.Errorf("onion: %w", err)
 	}
@@ -140,20 +142,20 @@ func lostTor(err error) bool {
 }
 
 // socksForward is the only dialer the SOCKS client may use: it connects to
-// the one loopback SOCKS address it was made for and nothing else, and
-// reports a refused connection as ErrTorUnavailable.
-type socksForward struct{ socks string }
+// the one SOCKS socket (Unix, or loopback TCP) it was made for and nothing
+// else, and reports a refused connection as ErrTorUnavailable.
+type socksForward struct{ network, addr string }
 
 func (f socksForward) Dial(network, addr string) (net.Conn, error) {
 	return f.DialContext(context.Background(), network, addr)
 }
 
 func (f socksForward) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if network != "tcp" || addr != f.socks {
+	if network != f.network || addr != f.addr {
 		return nil, fmt.Errorf("onion: bug: SOCKS client asked to dial %s %s", network, addr)
 	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: SOCKS port: %v", ErrTorUnavailable, err)
 	}

@@ -10,7 +10,14 @@
 // (rules_test.go enforces both).
 //
 // The one thing to know: nothing here ever opens a socket to anything but
-// tor's control and SOCKS ports on loopback. Dial takes an identity.ID, so a
+// tor's control and SOCKS ports — Unix sockets in a directory only the
+// node's user may enter (a managed tor's always; an attached tor's when it
+// has them), else loopback — and the onion service's target is a Unix
+// socket there too, so no other local user can reach any of them
+// (docs/tor.md). Control connections authenticate only through torctl,
+// which refuses NULL authentication and a cookie it has not checked, so the
+// identity key never reaches a port that has not proven it is the user's
+// tor. Dial takes an identity.ID, so a
 // hostname, an IP or an empty string cannot even be expressed; DialAddr
 // parses text with identity.ParseID before any socket opens. When tor is
 // down or not bootstrapped, Dial fails with an error wrapping
@@ -21,7 +28,10 @@
 // Start returns a *Tor at once; a supervisor goroutine owned by it starts
 // the managed tor (or connects to the control port of an existing one),
 // reports bootstrap progress, and when tor dies restarts or reconnects with
-// backoff and publishes every service again. Close stops it all.
+// backoff and publishes every service again. A probe on a control
+// connection of its own asks tor for its version every 2 s: a tor that has
+// not answered within 3 s (stopped, hung) is reported "tor not responding",
+// not ready, until it answers again. Close stops it all.
 //
 // # Isolation
 //

@@ -29,8 +29,8 @@ var network *testnet.Network
 const helperEnv = "GHOSTWIRE_ONION_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) != "" {
-		os.Exit(m.Run()) // a helper process: no network of its own here
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(runHelper(mode)) // a helper process: no network of its own here
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2})
@@ -65,7 +65,7 @@ func newKey(t testing.TB) *identity.PrivateKey {
 // attach returns a Tor attached to the network's i-th client, ready.
 func attach(t testing.TB, i int) *onion.Tor {
 	t.Helper()
-	tor, err := onion.Start(onion.Config{ControlAddr: network.Clients()[i].ControlAddr()})
+	tor, err := onion.Start(onion.Config{ControlAddr: network.Clients()[i].ControlAddr(), ControlCookie: network.Clients()[i].CookieFile()})
 	if err != nil {
 		t.Fatal(err)
 	}

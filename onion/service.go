@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
+	"net/textproto"
+	"os"
+	"strings"
+	"syscall"
 
 	"github.com/cretz/bine/control"
 
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
 
 // VirtualPort is the onion-service port GhostWire listens on and dials
@@ -31,11 +35,13 @@ type Service struct {
 	reachable chan struct{}
 	uploaded  bool
 	serviceID string // what tor's ADD_ONION answered, "" until then
+	pow       bool   // tor accepted PoWDefensesEnabled=1 for it
 	closed    bool
 }
 
 // Publish registers an onion service for key whose virtual port VirtualPort
-// forwards to target, a loopback "ip:port". If tor is up it is added at
+// forwards to target, "unix:/path" (what Listen uses) or a loopback
+// "ip:port". If tor is up it is added at
 // once, and an error from tor is returned; if not, it is added when tor
 // comes up. The service is reachable once tor reports the descriptor
 // uploaded (WaitReachable). ctx bounds only this call.
@@ -43,7 +49,7 @@ func (t *Tor) Publish(ctx context.Context, key *identity.PrivateKey, target stri
 	if key == nil {
 		return nil, errors.New("onion: publish: nil key")
 	}
-	if err := checkLoopback(target); err != nil {
+	if _, _, err := torctl.Addr(target); err != nil {
 		return nil, fmt.Errorf("onion: publish: target: %w", err)
 	}
 	s := &Service{t: t, id: key.ID(), key: key.TorExpandedKey(), target: target, reachable: make(chan struct{})}
@@ -62,46 +68,63 @@ func (t *Tor) Publish(ctx context.Context, key *identity.PrivateKey, target stri
 	return s, nil
 }
 
-// expandedKey is an ADD_ONION key given as tor's 64-byte expanded form.
-type expandedKey []byte
-
-func (expandedKey) Type() control.KeyType { return control.KeyTypeED25519V3 }
-func (k expandedKey) Blob() string        { return base64.StdEncoding.EncodeToString(k) }
-
-// addOnion publishes s on sess (docs/protocol.md §7.1). The onion lives as long as the command
-// connection (no Detach flag), so it vanishes with us.
+// addOnion publishes s on sess (docs/protocol.md §7.1). The onion lives as
+// long as the command connection (no Detach flag), so it vanishes with us.
+//
+// The proof-of-work defence is asked for (PoWDefensesEnabled=1, tor ≥
+// 0.4.9.2): under an introduction flood tor then serves first the clients
+// that solved a puzzle, so a flood costs the attacker CPU rather than
+// locking peers out; at rest it costs nothing. A tor that rejects the
+// option gets the request again without it, and a note in the log.
 func (t *Tor) addOnion(sess *session, s *Service) error {
 	t.mu.Lock()
 	if s.closed {
 		t.mu.Unlock()
 		return nil
 	}
-	key := make(expandedKey, len(s.key))
-	copy(key, s.key[:])
+	blob := base64.StdEncoding.EncodeToString(s.key[:])
 	t.mu.Unlock()
-	defer clear(key)
-	sess.cmdMu.Lock()
-	resp, err := sess.cmd.AddOnion(&control.AddOnionRequest{
-		Key:   key,
-		Flags: []string{"DiscardPK"},
-		Ports: []*control.KeyVal{{Key: strconv.Itoa(VirtualPort), Val: s.target}},
-	})
-	sess.cmdMu.Unlock()
+	req := func(pow bool) (*control.Response, error) {
+		opts := "Flags=DiscardPK"
+		if pow {
+			opts += " PoWDefensesEnabled=1"
+		}
+		sess.cmdMu.Lock()
+		defer sess.cmdMu.Unlock()
+		return sess.cmd.SendRequest("ADD_ONION ED25519-V3:%s %s Port=%d,%s", blob, opts, VirtualPort, s.target)
+	}
+	pow := true
+	resp, err := req(true)
+	var ce *textproto.Error
+	if errors.As(err, &ce) && (ce.Code == 512 || ce.Code == 552) && strings.Contains(ce.Msg, "PoW") {
+		t.log.Info("onion: this tor does not offer the onion-service proof-of-work defence (tor 0.4.9.2 or later does); publishing without it", "service", s.id, "tor", ce.Msg)
+		pow = false
+		resp, err = req(false)
+	}
 	if err != nil {
 		return fmt.Errorf("onion: ADD_ONION for %s: %w", s.id.Short(), err)
 	}
-	if resp.ServiceID != s.id.Onion() {
+	serviceID := ""
+	for _, l := range resp.Data {
+		if v, ok := strings.CutPrefix(l, "ServiceID="); ok {
+			serviceID = v
+		}
+	}
+	if serviceID != s.id.Onion() {
 		// Tor derived another address from our key: never run a service
 		// whose address is not our identity.
-		sess.cmdMu.Lock()
-		sess.cmd.DelOnion(resp.ServiceID)
-		sess.cmdMu.Unlock()
-		return fmt.Errorf("onion: bug: tor published %q for identity %s", resp.ServiceID, s.id.Short())
+		if serviceID != "" {
+			sess.cmdMu.Lock()
+			sess.cmd.DelOnion(serviceID)
+			sess.cmdMu.Unlock()
+		}
+		return fmt.Errorf("onion: bug: tor published %q for identity %s", serviceID, s.id.Short())
 	}
 	t.mu.Lock()
-	s.serviceID = resp.ServiceID
+	s.serviceID = serviceID
+	s.pow = pow
 	t.mu.Unlock()
-	t.log.Info("onion: service added, waiting for descriptor upload", "service", s.id)
+	t.log.Info("onion: service added, waiting for descriptor upload", "service", s.id, "pow_defence", pow)
 	return nil
 }
 
@@ -153,6 +176,14 @@ func (s *Service) ServiceID() string {
 	return s.serviceID
 }
 
+// PoWDefence reports whether tor runs the current publication with the
+// onion-service proof-of-work defence on.
+func (s *Service) PoWDefence() bool {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	return s.pow && s.serviceID != ""
+}
+
 // Reachable reports whether tor has uploaded the current descriptor.
 func (s *Service) Reachable() bool {
 	s.t.mu.Lock()
@@ -200,21 +231,38 @@ func (s *Service) Close() error {
 	return err
 }
 
-// Listener is an onion service with the loopback listener tor forwards it
-// to. Accept returns connections from peers (through tor; the remote
-// address is tor's, and says nothing about the peer).
+// Listener is an onion service with the Unix socket listener tor forwards
+// it to. Accept returns connections from peers (through tor; the remote
+// address says nothing about the peer).
 type Listener struct {
 	net.Listener
 	*Service
 }
 
-// Listen opens a loopback listener and publishes key's service to it.
+// Listen opens a Unix socket in the socket directory, which only this user
+// (and an attached tor running as another user, through its group) may
+// enter, and publishes key's service to it. A TCP port on 127.0.0.1 would
+// let any local user connect, run the handshake and learn the onion
+// address, and /proc/net/tcp would name the account that owns it.
 func (t *Tor) Listen(ctx context.Context, key *identity.PrivateKey) (*Listener, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	path := sockPath(t.sockDir, targetSocket)
+	if err := removeSocket(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("onion: %w", err)
 	}
-	svc, err := t.Publish(ctx, key, ln.Addr().String())
+	// The directory is the barrier; the socket's own mode lets tor's group
+	// write to it when the directory is shared with an attached tor.
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("onion: %w", err)
+	}
+	if fi, err := os.Stat(t.sockDir); err == nil {
+		os.Chown(path, -1, int(fi.Sys().(*syscall.Stat_t).Gid))
+	}
+	svc, err := t.Publish(ctx, key, "unix:"+path)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -222,7 +270,8 @@ func (t *Tor) Listen(ctx context.Context, key *identity.PrivateKey) (*Listener, 
 	return &Listener{Listener: ln, Service: svc}, nil
 }
 
-// Close removes the service and closes the listener.
+// Close removes the service and closes the listener (which removes its
+// socket file).
 func (l *Listener) Close() error {
 	return errors.Join(l.Service.Close(), l.Listener.Close())
 }

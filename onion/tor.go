@@ -10,15 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cretz/bine/control"
-	"github.com/cretz/bine/process"
-	bine "github.com/cretz/bine/tor"
 
 	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
@@ -29,6 +24,17 @@ import (
 // to a direct connection.
 var ErrTorUnavailable = errors.New("onion: tor unavailable")
 
+// ErrUntrustedTor is wrapped when a control port has not proven it is the
+// user's tor (NULL authentication offered, a cookie file in an unexpected
+// place or someone else's, a wrong SAFECOOKIE answer). Nothing but
+// PROTOCOLINFO and AUTHCHALLENGE has been sent to it.
+var ErrUntrustedTor = torctl.ErrUntrusted
+
+// ErrMergedCircuits is wrapped when tor's SOCKS settings would put
+// different peers' streams on one circuit (NoIsolateSOCKSAuth,
+// PreferSOCKSNoAuth).
+var ErrMergedCircuits = errors.New("onion: tor's SOCKS settings would merge peers' circuits")
+
 // Implementation constants.
 const (
 	// restartMin and restartMax bound the backoff between attempts to
@@ -37,17 +43,29 @@ const (
 	restartMax = 30 * time.Second
 	// stopGrace is how long a managed tor gets after SIGTERM.
 	stopGrace = 5 * time.Second
+	// managedStartWait bounds the wait for a new tor's control socket.
+	managedStartWait = 30 * time.Second
+	// probeEvery and probeWait: tor is asked "GETINFO version" every
+	// probeEvery and declared not responding when it has not answered
+	// within probeWait, so a hung tor shows within about 5 s.
+	probeEvery = 2 * time.Second
+	probeWait  = 3 * time.Second
 )
 
 // Config says which tor to use. Exactly one of ControlAddr (attach to a
 // running tor) or DataDir (start and own one) must be set.
 type Config struct {
-	// ControlAddr is the control port of a running tor, "127.0.0.1:9051".
-	// Only loopback addresses are accepted.
+	// ControlAddr is the control port of a running tor: "unix:/run/tor/control"
+	// (Debian's) or a loopback "127.0.0.1:9051".
 	ControlAddr string
-	// ControlPassword is for HashedControlPassword; empty means cookie or
-	// no authentication, whichever tor offers.
+	// ControlPassword is for HashedControlPassword; empty means SAFECOOKIE,
+	// the only other authentication accepted (never NULL).
 	ControlPassword string
+	// ControlCookie is the cookie file the attached tor must name; empty
+	// means a file beside a unix: control socket, or for a TCP control port
+	// one in DefaultCookieDirs. The file and its directory must belong to
+	// root, a tor system user or us and be writable by nobody else.
+	ControlCookie string
 
 	// DataDir is the managed tor's data directory (created 0700).
 	DataDir string
@@ -58,12 +76,25 @@ type Config struct {
 	// Empty means RealNetworkTorrc.
 	Torrc string
 
+	// SocketDir holds the Unix sockets: the onion service's target and, for
+	// a managed tor, its control and SOCKS sockets. It is created 0700 (0710
+	// with tor's group when an attached tor runs as another user). Empty
+	// means DataDir/run for a managed tor and a fresh directory under
+	// os.TempDir when attached; a path too long for a socket name is
+	// replaced by a fresh directory under os.TempDir.
+	SocketDir string
+
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 	// Progress, if set, is called once per bootstrap phase, from the Tor's
 	// own goroutine; it must not block or call back into the Tor.
 	Progress func(Progress)
 }
+
+// DefaultCookieDirs are where a system tor keeps its control cookie:
+// Debian's /run/tor (control.authcookie) and DataDirectory defaults, and the
+// DataDirectory torrc.example sets.
+var DefaultCookieDirs = []string{"/run/tor", "/var/run/tor", "/var/lib/tor", "/var/lib/tor-ghostwire"}
 
 // RealNetworkTorrc is what a managed tor uses to join the real Tor network;
 // torrc.example at the repository top explains each line for a system tor.
@@ -93,10 +124,14 @@ type Tor struct {
 	cfg     Config
 	log     *slog.Logger
 	torPath string
-	dialer  *Dialer
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	auth    torctl.Auth // how every control connection authenticates
+	sockDir string      // our Unix sockets (0700); see Config.SocketDir
+	// sockDirFresh: sockDir was made for this Tor and is removed by Close.
+	sockDirFresh bool
+	dialer       *Dialer
+	stop         chan struct{}
+	done         chan struct{}
+	once         sync.Once
 
 	// mu guards the fields below. Invariant: ready implies sess != nil and
 	// readyCh closed; readyCh is replaced (open) whenever ready goes false.
@@ -106,6 +141,9 @@ type Tor struct {
 	ready    bool
 	readyCh  chan struct{}
 	services map[*Service]struct{}
+	// hung is set while tor has not answered a liveness probe within
+	// probeWait; Ready is false and dials fail while it is.
+	hung bool
 }
 
 // Start validates cfg and starts the supervisor; it returns at once. Use
@@ -120,10 +158,17 @@ func Start(cfg Config) (*Tor, error) {
 	case cfg.ControlAddr != "" && cfg.DataDir != "":
 		return nil, errors.New("onion: set ControlAddr or DataDir, not both")
 	case cfg.ControlAddr != "":
-		if err := checkLoopback(cfg.ControlAddr); err != nil {
+		network, addr, err := torctl.Addr(cfg.ControlAddr)
+		if err != nil {
 			return nil, fmt.Errorf("onion: control port: %w", err)
 		}
+		t.auth = torctl.Auth{Password: cfg.ControlPassword, CookieFile: cfg.ControlCookie, CookieDirs: DefaultCookieDirs}
+		if network == "unix" {
+			// Debian puts the cookie beside the socket: /run/tor/control.authcookie.
+			t.auth.CookieDirs = []string{filepath.Dir(addr)}
+		}
 	case cfg.DataDir != "":
+		t.auth = torctl.Auth{CookieFile: filepath.Join(cfg.DataDir, "control_auth_cookie")}
 		p, err := findTor(cfg.TorPath)
 		if err != nil {
 			return nil, err
@@ -135,6 +180,15 @@ func Start(cfg Config) (*Tor, error) {
 	default:
 		return nil, errors.New("onion: set ControlAddr or DataDir")
 	}
+	want := cfg.SocketDir
+	if want == "" && cfg.DataDir != "" {
+		want = filepath.Join(cfg.DataDir, "run")
+	}
+	dir, fresh, err := socketDir(want)
+	if err != nil {
+		return nil, err
+	}
+	t.sockDir, t.sockDirFresh = dir, fresh
 	d, err := t.NewDialer()
 	if err != nil {
 		return nil, err
@@ -144,49 +198,31 @@ func Start(cfg Config) (*Tor, error) {
 	return t, nil
 }
 
-func findTor(given string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	if p, err := exec.LookPath("tor"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/tor"); err == nil {
-		return "/usr/sbin/tor", nil
-	}
-	return "", errors.New("onion: tor not found on PATH or at /usr/sbin/tor (install Debian's tor package)")
-}
-
-// checkLoopback refuses any address that is not a literal loopback IP and
-// port: GhostWire talks to tor on this machine only.
-func checkLoopback(hostport string) error {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address", host)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("bad port %q", port)
-	}
-	return nil
-}
-
 // Close stops the supervisor, the managed tor (its onion services vanish with
 // it) or the control connections to an attached one. It is idempotent.
 func (t *Tor) Close() error {
 	t.once.Do(func() { close(t.stop) })
 	<-t.done
+	if t.sockDirFresh {
+		os.RemoveAll(t.sockDir)
+	}
 	return nil
 }
 
-// Ready reports whether tor is bootstrapped and reachable now.
+// Ready reports whether tor is bootstrapped and answering now.
 func (t *Tor) Ready() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.ready
+	return t.ready && !t.hung
+}
+
+// Responding reports whether tor answered its last liveness probe within
+// probeWait (true while there is no tor session at all: that is "not
+// running", which Ready reports).
+func (t *Tor) Responding() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.hung
 }
 
 // Progress returns the last bootstrap phase seen.
@@ -258,6 +294,7 @@ type session struct {
 	evtDone     chan struct{} // closed when the event loop ends
 	handlerDone chan struct{} // closed when the event handler ends
 	cancel      context.CancelFunc
+	probe       *torctl.Prober // its own control connection
 }
 
 // run is the supervisor: one session at a time, restarted with backoff.
@@ -270,6 +307,10 @@ func (t *Tor) run() {
 			backoff = restartMin
 			reason := t.serve(sess)
 			t.log.Warn("onion: tor session ended", "reason", reason)
+		} else if errors.Is(err, ErrUntrustedTor) || errors.Is(err, ErrMergedCircuits) {
+			// Nothing secret was sent; keep refusing until the user's
+			// own tor holds the port again.
+			t.log.Error("onion: refusing this tor", "err", err, "retry_in", backoff)
 		} else {
 			t.log.Warn("onion: tor not available", "err", err, "retry_in", backoff)
 		}
@@ -285,7 +326,10 @@ func (t *Tor) run() {
 }
 
 // connect starts the managed tor or attaches to the configured one, and
-// opens the command and event connections.
+// opens the command, event and liveness connections. Each authenticates
+// with torctl's checked SAFECOOKIE (or the user's password) before anything
+// else is sent, so the identity key never reaches a control port that has
+// not proven it is our tor.
 func (t *Tor) connect() (*session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -299,100 +343,32 @@ func (t *Tor) connect() (*session, error) {
 	var err error
 	if t.cfg.ControlAddr != "" {
 		s.controlAddr = t.cfg.ControlAddr
-		s.cmd, err = torctl.Dial(ctx, s.controlAddr, t.cfg.ControlPassword)
+		s.cmd, err = torctl.Dial(ctx, s.controlAddr, t.auth)
 	} else {
 		err = t.startManaged(ctx, s)
 	}
 	if err == nil {
-		s.evt, err = torctl.Dial(ctx, s.controlAddr, t.cfg.ControlPassword)
+		s.evt, err = torctl.Dial(ctx, s.controlAddr, t.auth)
 	}
 	if err == nil {
-		s.socks, err = socksListener(s.cmd)
+		var nc net.Conn
+		nc, _, err = torctl.DialRaw(ctx, s.controlAddr, t.auth)
+		s.probe = &torctl.Prober{Conn: nc}
+	}
+	if err == nil {
+		err = checkIsolation(s.cmd)
+	}
+	if err == nil {
+		s.socks, err = t.socksListener(s.cmd)
+	}
+	if err == nil && t.cfg.ControlAddr != "" {
+		err = t.shareSocketDir(s.cmd)
 	}
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
-}
-
-// startManaged launches tor through bine with our own process creator, so
-// tor's output goes to a file in its data directory rather than to ours, and
-// SIGTERM (then SIGKILL after stopGrace) ends it when the session does.
-func (t *Tor) startManaged(ctx context.Context, s *session) error {
-	dir := t.cfg.DataDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	// bine leaves one control-port-* file per start; keep only the newest.
-	if old, _ := filepath.Glob(filepath.Join(dir, "control-port-*")); len(old) > 0 {
-		for _, f := range old {
-			os.Remove(f)
-		}
-	}
-	torrc := filepath.Join(dir, "torrc")
-	body := "SocksPort 127.0.0.1:auto ExtendedErrors\n" +
-		"Log notice file " + filepath.Join(dir, "notice.log") + "\n" +
-		t.cfg.Torrc
-	if err := os.WriteFile(torrc, []byte(body), 0o600); err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	out, err := os.OpenFile(filepath.Join(dir, "tor.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("onion: %w", err)
-	}
-	s.procOut = out
-	creator := process.CmdCreatorFunc(func(ctx context.Context, args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, t.torPath, args...)
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		cmd.WaitDelay = stopGrace
-		// If this process dies, tor dies with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		s.proc = cmd
-		return cmd, nil
-	})
-	bt, err := bine.Start(ctx, &bine.StartConf{
-		ProcessCreator:  creator,
-		DataDir:         dir,
-		TorrcFile:       torrc,
-		NoAutoSocksPort: true,
-		EnableNetwork:   true,
-		ExtraArgs: []string{"--defaults-torrc", "/dev/null",
-			"--__OwningControllerProcess", strconv.Itoa(os.Getpid())},
-	})
-	if s.proc != nil && s.proc.Process != nil {
-		s.procDone = make(chan struct{})
-		go func() { s.proc.Wait(); close(s.procDone) }()
-	}
-	if err != nil {
-		return fmt.Errorf("onion: starting tor: %w", err)
-	}
-	s.cmd = bt.Control
-	s.controlAddr = "127.0.0.1:" + strconv.Itoa(bt.ControlPort)
-	// Tor exits as soon as this control connection closes, even if we are
-	// killed before Pdeathsig or __OwningControllerProcess notice.
-	if err := s.cmd.TakeOwnership(); err != nil {
-		return fmt.Errorf("onion: TAKEOWNERSHIP: %w", err)
-	}
-	return nil
-}
-
-// socksListener asks tor for its SOCKS port and refuses a non-loopback one.
-func socksListener(c *control.Conn) (string, error) {
-	kv, err := c.GetInfo("net/listeners/socks")
-	if err != nil {
-		return "", fmt.Errorf("onion: GETINFO net/listeners/socks: %w", err)
-	}
-	for _, v := range kv {
-		for _, a := range strings.Fields(v.Val) {
-			a = strings.Trim(a, `"`)
-			if checkLoopback(a) == nil {
-				return a, nil
-			}
-		}
-	}
-	return "", errors.New("onion: tor has no loopback SOCKS port")
 }
 
 // close tears a session down: control connections first (a managed tor that
@@ -404,6 +380,9 @@ func (s *session) close() {
 	}
 	if s.evt != nil {
 		s.evt.Close()
+	}
+	if s.probe != nil && s.probe.Conn != nil {
+		s.probe.Conn.Close()
 	}
 	s.cancel()
 	if s.procDone != nil {
@@ -438,6 +417,12 @@ func (t *Tor) serve(s *session) string {
 		}
 	}()
 
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		t.watch(s)
+	}()
+
 	t.mu.Lock()
 	t.sess = s
 	t.mu.Unlock()
@@ -459,6 +444,7 @@ func (t *Tor) serve(s *session) string {
 	}
 	t.mu.Lock()
 	t.sess = nil
+	t.hung = false
 	if t.ready {
 		t.ready = false
 		t.readyCh = make(chan struct{})
@@ -470,6 +456,7 @@ func (t *Tor) serve(s *session) string {
 	s.close()
 	<-s.evtDone
 	<-s.handlerDone
+	<-probeDone
 	return reason
 }
 

@@ -3,6 +3,7 @@ package onion
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/ghostwire/ghostwire/cloak"
@@ -20,7 +21,10 @@ type Transport struct {
 	ln *Listener // the latest listener, for Status
 }
 
-var _ cloak.Transport = (*Transport)(nil)
+var (
+	_ cloak.Transport    = (*Transport)(nil)
+	_ cloak.LocalSockets = (*Transport)(nil)
+)
 
 // NewTransport wraps a started Tor; the transport owns it and closes it.
 func NewTransport(t *Tor) *Transport { return &Transport{tor: t} }
@@ -46,10 +50,28 @@ func (t *Transport) Dial(ctx context.Context, peer identity.ID) (net.Conn, error
 	return t.tor.Dial(ctx, peer)
 }
 
+// LocalSockets names the Unix sockets the transport uses, for the guard:
+// the socket directory (the onion target, a managed tor's sockets) and an
+// attached tor's SOCKS socket.
+func (t *Transport) LocalSockets() []string {
+	out := []string{t.tor.sockDir}
+	if s, ok := strings.CutPrefix(t.tor.SocksAddr(), "unix:"); ok {
+		out = append(out, s)
+	}
+	return out
+}
+
 // Status reports tor's bootstrap phase and whether our service is up.
 func (t *Transport) Status() cloak.Status {
 	p := t.tor.Progress()
 	st := cloak.Status{Mode: cloak.ModeTor.String(), Phase: p.Summary, Progress: p.Percent, Ready: t.tor.Ready(), Warning: p.Warning}
+	if !t.tor.Responding() {
+		// A hung tor keeps its last bootstrap phase; saying "100%" and
+		// "reachable" then would be a lie while nothing moves.
+		st.Phase, st.Warning = NotResponding, "tor has not answered the control port for "+probeWait.String()+" (stopped or hung?)"
+		st.Ready, st.Reachable = false, false
+		return st
+	}
 	t.mu.Lock()
 	if t.ln != nil {
 		st.Reachable = st.Ready && t.ln.Reachable()
@@ -57,6 +79,10 @@ func (t *Transport) Status() cloak.Status {
 	t.mu.Unlock()
 	return st
 }
+
+// NotResponding is the phase Status reports while tor does not answer its
+// liveness probe.
+const NotResponding = "tor not responding"
 
 // Close stops tor (or detaches from an attached one).
 func (t *Transport) Close() error { return t.tor.Close() }

@@ -27,6 +27,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
 // BenchmarkDemo runs `ghostwire demo` and reports the two figures it prints:
@@ -70,8 +71,8 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 	for b.Loop() {
 		nw := startNetwork(b, 2)
 		cl := nw.Clients()
-		alice := newE2ENode(b, "alice", "--tor-control", cl[0].ControlAddr())
-		bob := newE2ENode(b, "bob", "--tor-control", cl[1].ControlAddr())
+		alice := newE2ENode(b, "alice", "--tor-control", cl[0].ControlAddr(), "--tor-cookie", cl[0].CookieFile())
+		bob := newE2ENode(b, "bob", "--tor-control", cl[1].ControlAddr(), "--tor-cookie", cl[1].CookieFile())
 		for _, n := range []*e2eNode{alice, bob} {
 			n.start(b)
 		}
@@ -139,7 +140,7 @@ func BenchmarkOpenSessionDelivery(b *testing.B) {
 		// tors, on the same network, right after the deliveries (tor's
 		// latency on a private network is bimodal per network, so a figure
 		// from another network would not compare).
-		rtt := echoRoundTrip(b, cl[0].ControlAddr(), cl[1].ControlAddr(), sends)
+		rtt := echoRoundTrip(b, cl[0], cl[1], sends)
 		b.ReportMetric(float64(med.Microseconds())/1000, "ms-send-to-delivered-p50")
 		b.ReportMetric(float64(lat[0].Microseconds())/1000, "ms-send-to-delivered-min")
 		b.ReportMetric(float64(rtt.Microseconds())/1000, "ms-onion-round-trip-p50")
@@ -201,7 +202,7 @@ func BenchmarkIdleNode(b *testing.B) {
 		nw := startNetwork(b, nodes)
 		var ns []*e2eNode
 		for i, c := range nw.Clients() {
-			n := newE2ENode(b, fmt.Sprintf("n%d", i), "--tor-control", c.ControlAddr())
+			n := newE2ENode(b, fmt.Sprintf("n%d", i), "--tor-control", c.ControlAddr(), "--tor-cookie", c.CookieFile())
 			n.start(b)
 			ns = append(ns, n)
 		}
@@ -256,17 +257,17 @@ func BenchmarkIdleNode(b *testing.B) {
 }
 
 // echoRoundTrip publishes an echo onion service through the tor at
-// listenCtl, dials it through the tor at dialCtl, and returns the median of
+// listenTor, dials it through the tor at dialTor, and returns the median of
 // n one-byte round trips on the open stream.
-func echoRoundTrip(b *testing.B, dialCtl, listenCtl string, n int) time.Duration {
+func echoRoundTrip(b *testing.B, dialTor, listenTor testnet.Node, n int) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lt, err := onion.Start(onion.Config{ControlAddr: listenCtl})
+	lt, err := onion.Start(onion.Config{ControlAddr: listenTor.ControlAddr(), ControlCookie: listenTor.CookieFile()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer lt.Close()
-	dt, err := onion.Start(onion.Config{ControlAddr: dialCtl})
+	dt, err := onion.Start(onion.Config{ControlAddr: dialTor.ControlAddr(), ControlCookie: dialTor.CookieFile()})
 	if err != nil {
 		b.Fatal(err)
 	}

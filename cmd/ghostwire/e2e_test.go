@@ -391,6 +391,13 @@ func TestE2EDemoRestartRemove(t *testing.T) {
 			t.Fatalf("alice lists %q as %q while bob is down, want queued", text, ms[text].State)
 		}
 	}
+	// Status counts them too: they were sent as items (alice knows bob's
+	// key), not parked in the outbox, and still wait (issue 15).
+	var waiting node.Status
+	alice.cli(t, &waiting, "status")
+	if waiting.Queued < len(queued) {
+		t.Fatalf("alice's status shows %d queued while %d messages wait for bob", waiting.Queued, len(queued))
+	}
 
 	// bob comes back: the queued messages reach him, alice sees them
 	// delivered and (once bob lists them) read.
@@ -483,8 +490,8 @@ func TestSIGTERMDuringSync(t *testing.T) {
 	checkBaseline(t)
 	nw := startNetwork(t, 2)
 	cl := nw.Clients()
-	alice := newE2ENode(t, "alice", "--tor-control", cl[0].ControlAddr())
-	bob := newE2ENode(t, "bob", "--tor-control", cl[1].ControlAddr())
+	alice := newE2ENode(t, "alice", "--tor-control", cl[0].ControlAddr(), "--tor-cookie", cl[0].CookieFile())
+	bob := newE2ENode(t, "bob", "--tor-control", cl[1].ControlAddr(), "--tor-cookie", cl[1].CookieFile())
 	alice.start(t)
 	bob.start(t)
 	alice.waitReachable(t)

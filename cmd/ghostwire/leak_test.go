@@ -1070,7 +1070,7 @@ func TestLeakTwoPeers(t *testing.T) {
 		}
 		p.onion = id.Onion
 		p.proc = startTraced(t, filepath.Join(dir, p.name+".strace"), nil,
-			binPath, "run", "--data", p.data, "--tor-control", p.tor.ControlAddr())
+			binPath, "run", "--data", p.data, "--tor-control", p.tor.ControlAddr(), "--tor-cookie", p.tor.CookieFile())
 	}
 	for _, p := range peers {
 		poll(t, p.name+" reachable", reachableLimit, func() (bool, string) {
@@ -1126,8 +1126,9 @@ func TestLeakTwoPeers(t *testing.T) {
 			t.Errorf("%s: the node process executed other programs: %v", p.name, tr.procs)
 		}
 		policy := leakPolicy{
-			tcp:  []int{p.tor.ControlPort, p.tor.SocksPort},
-			unix: []string{filepath.Join(p.data, "api.sock")},
+			tcp: []int{p.tor.ControlPort, p.tor.SocksPort},
+			// The node binds its onion service's target socket; tor connects to it.
+			unix: []string{filepath.Join(p.data, "api.sock"), filepath.Join(p.data, "sock", "service")},
 		}
 		t.Logf("%s (tor control %d, SOCKS %d): %d socket events:\n\t%s", p.name,
 			p.tor.ControlPort, p.tor.SocksPort, len(tr.events), strings.Join(summary(tr.events), "\n\t"))
@@ -1219,27 +1220,28 @@ func TestLeakDemo(t *testing.T) {
 			}
 			own = append(own, tr.listeners(p.leader)...)
 		}
-		// Exactly a control and a SOCKS port: a DNSPort, TransPort or
-		// ORPort added to the managed tor's torrc shows up here.
-		if len(own) != 2 {
-			t.Errorf("%s: its tor listens on %v, want exactly two ports (control and SOCKS)", name, own)
+		// No TCP port at all: control and SOCKS are Unix sockets in the
+		// node's 0700 socket directory (issue 21), and a DNSPort, TransPort
+		// or ORPort added to the managed tor's torrc shows up here.
+		if len(own) != 0 {
+			t.Errorf("%s: its tor listens on TCP ports %v, want none (control and SOCKS are Unix sockets)", name, own)
 		}
 		evs := byLeader(n.leader)
-		t.Logf("%s (pid %d, its tor listens on %v): %d socket events:\n\t%s", name, n.leader, own, len(evs),
-			strings.Join(summary(evs), "\n\t"))
-		for _, l := range leaks(evs, leakPolicy{tcp: own, unix: []string{filepath.Join(n.arg("--data"), "api.sock")}}) {
+		sockDir := filepath.Join(n.arg("--data"), "sock")
+		t.Logf("%s (pid %d): %d socket events:\n\t%s", name, n.leader, len(evs), strings.Join(summary(evs), "\n\t"))
+		unix := []string{filepath.Join(n.arg("--data"), "api.sock"), filepath.Join(sockDir, "control"),
+			filepath.Join(sockDir, "socks"), filepath.Join(sockDir, "service")}
+		for _, l := range leaks(evs, leakPolicy{unix: unix}) {
 			t.Errorf("%s: LEAK: %s", name, l)
 		}
-		// A node learns its SOCKS port from the control port, so the first
-		// port it reaches is control and any other is SOCKS.
-		var ports []int
+		reached := map[string]bool{}
 		for _, ev := range evs {
-			if ev.call == "connect" && len(ev.addrs) == 1 && !slices.Contains(ports, ev.addrs[0].port) {
-				ports = append(ports, ev.addrs[0].port)
+			if ev.call == "connect" && len(ev.addrs) == 1 {
+				reached[ev.addrs[0].addr] = true
 			}
 		}
-		if len(ports) < 2 {
-			t.Errorf("%s: reached %v only: no SOCKS connect, so the trace proves nothing", name, ports)
+		if !reached[unix[1]] || !reached[unix[2]] {
+			t.Errorf("%s: reached %v: no control or no SOCKS connect, so the trace proves nothing", name, reached)
 		}
 	}
 	evs := byLeader(demoProc.leader)

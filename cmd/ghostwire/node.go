@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,7 +23,7 @@ func runNodeCommand() *command {
 	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
-		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR] [--log-level L]
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE]] [--log-level L]
 
 Starts the node in the foreground: unlocks the identity, opens the store,
 starts its own tor (or joins the private network in --testnet DIR, or attaches
@@ -30,10 +31,15 @@ to a running tor's control port), publishes the onion service, accepts peers,
 dials known peers and syncs. Progress and logs go to stderr; the local API is
 DIR/api.sock (mode 0600; see docs/api.md). SIGINT or SIGTERM stops it cleanly.
 Nothing ever leaves except through tor: if tor is down the node waits and says so.
+With --tor-control the node authenticates only with SAFECOOKIE, reading a
+cookie whose place and owner it has checked, or with a control password from
+--tor-password-file; it refuses a tor that would merge peers' circuits.
+See docs/tor.md for what tor's control and SOCKS ports reveal.
 
 Example:
   ghostwire testnet up --dir /tmp/gwnet
-  ghostwire run --data ~/gw --testnet /tmp/gwnet`,
+  ghostwire run --data ~/gw --testnet /tmp/gwnet
+  ghostwire run --data ~/gw --tor-control unix:/run/tor/control`,
 		run: runNode,
 	}
 }
@@ -57,7 +63,9 @@ func runNode(e *env, c *command, args []string) error {
 	data := dataDirFlag(fs)
 	passFile := fs.String("passphrase-file", "", "read the passphrase from the first line of `FILE` (- for standard input)")
 	tn := fs.String("testnet", "", "join the private Tor network in `DIR` (see 'ghostwire testnet up')")
-	ctl := fs.String("tor-control", "", "attach to a running tor's control port `ADDR` (loopback only)")
+	ctl := fs.String("tor-control", "", "attach to a running tor's control port `ADDR`: unix:/run/tor/control or 127.0.0.1:9051")
+	cookie := fs.String("tor-cookie", "", "with --tor-control: the control cookie `FILE` tor must use (default: beside a unix: socket, or in /run/tor or /var/lib/tor)")
+	ctlPassFile := fs.String("tor-password-file", "", "with --tor-control: read tor's control password from the first line of `FILE`")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(e, c, fs, args); err != nil {
 		return err
@@ -67,6 +75,9 @@ func runNode(e *env, c *command, args []string) error {
 	}
 	if *tn != "" && *ctl != "" {
 		return usageError("--testnet and --tor-control cannot be used together")
+	}
+	if *ctl == "" && (*cookie != "" || *ctlPassFile != "") {
+		return usageError("--tor-cookie and --tor-password-file go with --tor-control")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -111,9 +122,21 @@ func runNode(e *env, c *command, args []string) error {
 	}}
 	switch {
 	case *ctl != "":
-		torCfg.ControlAddr = *ctl
+		torCfg.ControlAddr, torCfg.ControlCookie = *ctl, *cookie
+		if *ctlPassFile != "" {
+			// Read as a passphrase is: first line, bounded, never a flag.
+			pw, err := readPassphrase(e, *ctlPassFile, false)
+			if err != nil {
+				return err
+			}
+			torCfg.ControlPassword = string(pw)
+			clear(pw)
+		}
 	case *tn != "":
 		nw, err := testnet.Load(*tn)
+		if errors.Is(err, testnet.ErrUntrustedDir) {
+			return fail(exitPermission, err, "use a network directory only you can write, e.g. the default of 'ghostwire testnet up'")
+		}
 		if err != nil {
 			return fail(exitUnavailable, err, "start one with 'ghostwire testnet up --dir "+*tn+"'")
 		}
@@ -123,9 +146,27 @@ func runNode(e *env, c *command, args []string) error {
 		torCfg.DataDir = filepath.Join(path, "tor")
 		torCfg.Torrc = onion.RealNetworkTorrc
 	}
+	// The onion target (and a managed tor's control and SOCKS sockets) live
+	// here, in a directory only this user may enter.
+	torCfg.SocketDir = filepath.Join(path, "sock")
 	tor, err := onion.Start(torCfg)
 	if err != nil {
 		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
+	}
+	if *ctl != "" {
+		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+		err := tor.CheckControl(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, onion.ErrUntrustedTor):
+			tor.Close()
+			return fail(exitUnavailable, err, "is your tor running and holding "+*ctl+"? name its cookie with --tor-cookie, or give a control password with --tor-password-file")
+		case errors.Is(err, onion.ErrMergedCircuits):
+			tor.Close()
+			return fail(exitUnavailable, err, "GhostWire gives every peer its own circuit; see torrc.example")
+		case err != nil:
+			fmt.Fprintf(e.stderr, "ghostwire: tor at %s not usable yet (%v); waiting for it\n", *ctl, err)
+		}
 	}
 	n, err := node.New(node.Config{
 		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),

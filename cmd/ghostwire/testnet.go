@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -22,7 +22,9 @@ keeps running after the command exits. Nodes join it with 'ghostwire run
 --testnet D'. down stops every tor it started (by PID) and removes D. A failed
 start stops what it started. bench starts a fresh network, measures onion
 publication and connections, prints the figures and removes it.
-The default D is $TMPDIR/ghostwire-testnet. Nothing listens beyond 127.0.0.1.
+The default D is testnet/ in the default data directory (see --data), never a
+shared /tmp path: a directory or file another user can write is refused.
+Nothing listens beyond 127.0.0.1.
 
 Example:
   ghostwire testnet up --dir /tmp/gwnet && ghostwire testnet status --dir /tmp/gwnet`,
@@ -62,20 +64,34 @@ func (o *testnetOpts) verb(name, synopsis string, flags ...string) *verb {
 	}
 }
 
-func defaultTestnetDir() string { return filepath.Join(os.TempDir(), "ghostwire-testnet") }
+// defaultTestnetDir is under the user's own data directory, not /tmp: a
+// node joining the network reads its files into its tor's configuration, so
+// nobody else may be able to create or change them first.
+func defaultTestnetDir() string {
+	data, err := resolveDataDir("")
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(data, "testnet")
+}
 
 func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 	if len(args) != 0 {
 		return usageError("testnet %s takes no arguments", v)
 	}
 	dir, clients, asJSON := &o.dir, &o.clients, &o.asJSON
+	if v != "bench" && *dir == "" {
+		return usageError("no home directory for the default network directory; pass --dir D")
+	}
 	progress := func(s string) { fmt.Fprintf(e.stderr, "ghostwire: testnet: %s\n", s) }
 	switch v {
 	case "up":
 		if *clients < 0 || *clients > 8 {
 			return usageError("--clients must be 0 to 8")
 		}
-		if _, err := testnet.Load(*dir); err == nil {
+		if _, err := testnet.Load(*dir); errors.Is(err, testnet.ErrUntrustedDir) {
+			return fail(exitPermission, err)
+		} else if err == nil {
 			return fail(exitExists, fmt.Errorf("a network already runs in %s", *dir),
 				"use it, or stop it first with 'ghostwire testnet down --dir "+*dir+"'")
 		}

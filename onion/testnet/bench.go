@@ -38,12 +38,12 @@ func Bench(ctx context.Context, cfg Config) (*BenchResult, error) {
 	defer nw.Stop()
 	res := &BenchResult{Start: nw.Timings}
 	cl := nw.Clients()
-	torA, err := onion.Start(onion.Config{ControlAddr: cl[0].ControlAddr(), Logger: cfg.Logger})
+	torA, err := onion.Start(onion.Config{ControlAddr: cl[0].ControlAddr(), ControlCookie: cl[0].CookieFile(), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	defer torA.Close()
-	torB, err := onion.Start(onion.Config{ControlAddr: cl[1].ControlAddr(), Logger: cfg.Logger})
+	torB, err := onion.Start(onion.Config{ControlAddr: cl[1].ControlAddr(), ControlCookie: cl[1].CookieFile(), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

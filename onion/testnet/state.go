@@ -36,12 +36,20 @@ func (nw *Network) save() error {
 }
 
 // Load reads the state of a network started earlier, possibly by another
-// process, from its directory. It does not check that the network runs;
+// process, from its directory. It refuses (ErrUntrustedDir) a directory or
+// file that is not this user's or that another user can write, since a
+// node's tor would read them. It does not check that the network runs;
 // Status does.
 func Load(dir string) (*Network, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err != nil {
+		return nil, fmt.Errorf("testnet: no network in %s: %w", dir, err)
+	}
+	if err := checkTrusted(dir, true); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
@@ -53,6 +61,9 @@ func Load(dir string) (*Network, error) {
 	}
 	if nw.Dir != dir {
 		return nil, fmt.Errorf("testnet: state file in %s names %s", dir, nw.Dir)
+	}
+	if err := nw.checkFiles(); err != nil {
+		return nil, err
 	}
 	return nw, nil
 }
@@ -160,7 +171,7 @@ func (nw *Network) stillOwned(pids []int) []int {
 
 // bootstrapPhase asks a node's control port for its bootstrap phase.
 func bootstrapPhase(ctx context.Context, n Node) (torctl.Phase, error) {
-	c, err := torctl.Dial(ctx, n.ControlAddr(), "")
+	c, err := torctl.Dial(ctx, n.ControlAddr(), torctl.Auth{CookieFile: n.CookieFile()})
 	if err != nil {
 		return torctl.Phase{}, err
 	}

@@ -68,6 +68,10 @@ type Node struct {
 // ControlAddr is the node's control port address.
 func (n Node) ControlAddr() string { return "127.0.0.1:" + strconv.Itoa(n.ControlPort) }
 
+// CookieFile is the node's control cookie (tor's default place in its data
+// directory): a controller attaching to the node expects exactly this file.
+func (n Node) CookieFile() string { return filepath.Join(n.DataDir, "control_auth_cookie") }
+
 // SocksAddr is the node's SOCKS port address ("" for authorities).
 func (n Node) SocksAddr() string {
 	if n.SocksPort == 0 {
@@ -200,7 +204,18 @@ func prepareDir(dir string) (string, error) {
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return dir, os.MkdirAll(dir, 0o700)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("testnet: %w", err)
+		}
+		return dir, checkTrusted(dir, true)
+	case err == nil:
+		// An empty directory made in advance by someone else could be
+		// filled by them later.
+		if err := checkTrusted(dir, true); err != nil {
+			return "", err
+		}
+	}
+	switch {
 	case err != nil:
 		return "", fmt.Errorf("testnet: %w", err)
 	case len(ents) > 0:

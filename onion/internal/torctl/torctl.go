@@ -1,40 +1,21 @@
 // Package torctl holds the small pieces of tor control-port handling that
-// package onion and its testnet share: an authenticated connection and a
-// strict parser for bootstrap status lines. Only onion may use bine.
+// package onion and its testnet share: an authenticated connection, a
+// liveness probe and a strict parser for bootstrap status lines. Only onion
+// may use bine.
+//
+// The one thing to know: Dial authenticates with SAFECOOKIE only after
+// checking the cookie file's path, owner and mode, and only if tor proves it
+// knows the cookie first; it refuses NULL authentication (ErrUntrusted).
+// bine's own Authenticate does neither and must not be used
+// (rules_test.go).
 package torctl
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/cretz/bine/control"
 )
-
-// Dial opens a control connection to addr and authenticates it (SAFECOOKIE,
-// cookie, password or none, whichever tor's PROTOCOLINFO offers). The
-// authentication must finish within 10 s; the returned connection has no
-// deadline.
-func Dial(ctx context.Context, addr, password string) (*control.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := control.NewConn(textproto.NewConn(nc))
-	if err := c.Authenticate(password); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("authenticating to tor control port %s: %w", addr, err)
-	}
-	nc.SetDeadline(time.Time{})
-	return c, nil
-}
 
 // Phase is a tor bootstrap phase, from a STATUS_CLIENT BOOTSTRAP event or
 // GETINFO status/bootstrap-phase.

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRunRefusesPlantedTestnet: `run --testnet DIR` on a directory anyone
+// can write (a state file naming it, as a planter would leave) stops before
+// any tor starts, with the permission exit code and a hint.
+func TestRunRefusesPlantedTestnet(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "gw")
+	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	planted := filepath.Join(t.TempDir(), "net")
+	if err := os.Mkdir(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(planted, 0o777)
+	state, _ := json.Marshal(map[string]string{"dir": planted, "dirauth_file": filepath.Join(planted, "dirauth")})
+	if err := os.WriteFile(filepath.Join(planted, "testnet.json"), state, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw(t, "", "run", "--data", data, "--testnet", planted).expect(t, exitPermission, "", "writable by other users")
+	if _, err := os.Stat(filepath.Join(data, "tor")); err == nil {
+		t.Error("a tor data directory was made: the node went on after the refusal")
+	}
+}
+
+// TestRunRefusesNullAuthControlPort: attached to a control port that asks
+// for no authentication, the node stops at once with a clear error instead
+// of retrying, having sent nothing past PROTOCOLINFO.
+func TestRunRefusesNullAuthControlPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(got)
+				return
+			}
+			s := bufio.NewScanner(c)
+			for s.Scan() {
+				got <- s.Text()
+				if strings.HasPrefix(s.Text(), "PROTOCOLINFO") {
+					fmt.Fprint(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n")
+				} else {
+					fmt.Fprint(c, "250 OK\r\n")
+				}
+			}
+			c.Close()
+		}
+	}()
+	data := filepath.Join(t.TempDir(), "gw")
+	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	gw(t, "", "run", "--data", data, "--tor-control", ln.Addr().String()).
+		expect(t, exitUnavailable, "", "asks for no authentication (NULL)")
+	ln.Close()
+	for l := range got {
+		if !strings.HasPrefix(l, "PROTOCOLINFO") {
+			t.Errorf("the port received %q after offering NULL auth", l)
+		}
+	}
+}
+
+// TestE2EHungTorStatus: with the node's managed tor stopped (SIGSTOP), its
+// sockets stay open, yet `ghostwire status` says "tor not responding"
+// within seconds, and not reachable; after SIGCONT the same tor is used
+// again and the node is reachable.
+func TestE2EHungTorStatus(t *testing.T) {
+	nw := startNetwork(t, 0)
+	alice := newE2ENode(t, "alice", "--testnet", nw.Dir)
+	alice.start(t)
+	alice.waitReachable(t)
+	torPID := childNamed(t, alice.cmd.Process.Pid, "tor")
+	syscall.Kill(torPID, syscall.SIGSTOP)
+	defer syscall.Kill(torPID, syscall.SIGCONT)
+	var last result
+	eventually(t, "status says tor not responding", 15*time.Second, func() (bool, string) {
+		last = gw(t, "", "status", "--data", alice.data)
+		return last.code == 0 && strings.Contains(last.stdout, "tor not responding"), last.stdout + last.stderr
+	})
+	if !strings.Contains(last.stdout, "reachable   no") {
+		t.Errorf("a hung tor is reported reachable:\n%s", last.stdout)
+	}
+	syscall.Kill(torPID, syscall.SIGCONT)
+	alice.waitReachable(t)
+	if r := gw(t, "", "status", "--data", alice.data); strings.Contains(r.stdout, "not responding") {
+		t.Errorf("after SIGCONT:\n%s", r.stdout)
+	}
+	if got := childNamed(t, alice.cmd.Process.Pid, "tor"); got != torPID {
+		t.Errorf("tor was restarted (%d → %d); a resumed tor should be used again", torPID, got)
+	}
+	alice.stop(t)
+}
+
+// childNamed returns the pid of parent's child process whose command name
+// is name.
+func childNamed(t *testing.T, parent int, name string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < lp {
+			continue
+		}
+		f := strings.Fields(s[rp+1:])
+		if s[lp+1:rp] == name && len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			return pid
+		}
+	}
+	t.Fatalf("no %s process under pid %d", name, parent)
+	return 0
+}

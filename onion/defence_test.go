@@ -1,0 +1,264 @@
+package onion_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/onion/internal/torctl"
+)
+
+// TestServiceHasPoWDefence: the node's service is published with the
+// proof-of-work defence on, and the descriptor a client fetches carries
+// PoW parameters: client B's tor says so in its own debug log ("PoW params
+// present in descriptor", from consider_sending_introduce1), read through
+// its control port's DEBUG events while B dials the service.
+func TestServiceHasPoWDefence(t *testing.T) {
+	torA, torB := attach(t, 0), attach(t, 1)
+	ln, err := torA.Listen(context.Background(), newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go echo(ln)
+	waitReachable(t, ln.Service)
+	if !ln.PoWDefence() {
+		t.Fatal("tor 0.4.9 accepted the service without the PoW defence")
+	}
+
+	cl := network.Clients()[1]
+	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "SETEVENTS DEBUG\r\n")
+	found := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(nc)
+		for s.Scan() {
+			if strings.Contains(s.Text(), "PoW params present in descriptor") {
+				found <- s.Text()
+				return
+			}
+		}
+	}()
+	c := dialRetry(t, torB, ln.ID())
+	c.Close()
+	select {
+	case l := <-found:
+		t.Logf("client's tor: %s", l)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's tor never saw PoW parameters in the service's descriptor")
+	}
+}
+
+// TestHungTorIsNotHealthy: a managed tor that is stopped (SIGSTOP) keeps
+// its sockets open, yet within seconds the transport's status says "tor not
+// responding", not ready and not reachable, and dials fail with
+// ErrTorUnavailable; after SIGCONT it is ready and reachable again without
+// a restart.
+func TestHungTorIsNotHealthy(t *testing.T) {
+	checkGoroutines(t)
+	tor, err := onion.Start(onion.Config{DataDir: t.TempDir(), Torrc: network.JoinTorrc()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := onion.NewTransport(tor)
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	ln, err := tr.Listen(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	waitReachable(t, ln.(*onion.Listener).Service)
+	if st := tr.Status(); !st.Ready || !st.Reachable || st.Phase == onion.NotResponding {
+		t.Fatalf("before SIGSTOP: %+v", st)
+	}
+
+	pid := tor.PID()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	waitStatus := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status still %+v after 10 s", what, tr.Status())
+			}
+		}
+	}
+	waitStatus("stopped tor", func() bool { return tr.Status().Phase == onion.NotResponding })
+	if st := tr.Status(); st.Ready || st.Reachable || !strings.Contains(st.Warning, "not answered") {
+		t.Errorf("stopped tor: %+v; want not ready, not reachable, a warning", st)
+	}
+	if _, err := tr.Dial(context.Background(), newKey(t).ID()); !errors.Is(err, onion.ErrTorUnavailable) {
+		t.Errorf("dial with tor stopped: %v, want ErrTorUnavailable", err)
+	}
+
+	syscall.Kill(pid, syscall.SIGCONT)
+	waitStatus("resumed tor", func() bool { st := tr.Status(); return st.Ready && st.Reachable })
+	if tor.PID() != pid {
+		t.Errorf("tor was restarted (pid %d → %d); a resumed tor should simply be used again", pid, tor.PID())
+	}
+}
+
+// TestAttachRefusesMergedCircuits: a tor whose SOCKS port has
+// NoIsolateSOCKSAuth or PreferSOCKSNoAuth would put all peers on one
+// circuit, so the node refuses to attach to it (ErrMergedCircuits), while
+// the same tor with the isolation flags left alone is accepted. The tor is
+// Debian-shaped: a unix: control socket with its cookie beside it, which
+// the node finds without --tor-cookie.
+func TestAttachRefusesMergedCircuits(t *testing.T) {
+	for _, c := range []struct {
+		flags string
+		want  error
+	}{
+		{"ExtendedErrors", nil},
+		{"ExtendedErrors NoIsolateSOCKSAuth", onion.ErrMergedCircuits},
+		{"PreferSOCKSNoAuth", onion.ErrMergedCircuits},
+	} {
+		t.Run(c.flags, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "gw-iso-") // short: socket paths fit in 107 bytes
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			run := filepath.Join(dir, "run")
+			os.Mkdir(run, 0o700)
+			torrc := strings.Join([]string{
+				"DataDirectory " + filepath.Join(dir, "data"),
+				"ControlPort unix:" + filepath.Join(run, "control"),
+				"CookieAuthentication 1",
+				"CookieAuthFile " + filepath.Join(run, "control.authcookie"),
+				"SocksPort unix:" + filepath.Join(run, "socks") + " " + c.flags,
+				"Log notice file " + filepath.Join(dir, "notice.log"),
+			}, "\n") + "\n" + network.JoinTorrc() // the private network: nothing leaves loopback
+			os.WriteFile(filepath.Join(dir, "torrc"), []byte(torrc), 0o600)
+			cmd := exec.Command("tor", "-f", filepath.Join(dir, "torrc"), "--defaults-torrc", "/dev/null")
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("starting tor: %v", err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(run, "control")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tor.Close()
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err = tor.CheckControl(ctx)
+				cancel()
+				// Until tor has opened its socket the dial fails; anything
+				// else is the answer.
+				if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
+					break
+				}
+			}
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("CheckControl with SocksPort flags %q: %v, want %v", c.flags, err, c.want)
+			}
+		})
+	}
+}
+
+// TestPoWFallback: a tor that does not know PoWDefensesEnabled (before
+// 0.4.9.2, it answers 512 naming the unknown keyword) still gets the
+// service, published without the defence, and Service.PoWDefence says so.
+// The tor here is a fake on a Unix socket whose cookie we made, since the
+// installed tor knows the option.
+func TestPoWFallback(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gw-pow-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	cookie := filepath.Join(dir, "cookie")
+	os.WriteFile(cookie, secret, 0o600)
+	ln, err := net.Listen("unix", filepath.Join(dir, "control"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	key := newKey(t)
+	var mu sync.Mutex
+	var adds []string
+	answer := func(line string) (string, bool) {
+		switch {
+		case strings.HasPrefix(line, "ADD_ONION"):
+			mu.Lock()
+			adds = append(adds, line)
+			mu.Unlock()
+			if strings.Contains(line, "PoWDefensesEnabled") {
+				return "512 Unrecognized keyword argument \"PoWDefensesEnabled\"\r\n", true
+			}
+			return "250-ServiceID=" + key.ID().Onion() + "\r\n250 OK\r\n", true
+		case line == "GETCONF SocksPort":
+			return "250 SocksPort=unix:" + filepath.Join(dir, "socks") + "\r\n", true
+		case line == "GETINFO net/listeners/socks":
+			return "250-net/listeners/socks=\"unix:" + filepath.Join(dir, "socks") + "\"\r\n250 OK\r\n", true
+		case line == "GETINFO process/pid":
+			return fmt.Sprintf("250-process/pid=%d\r\n250 OK\r\n", os.Getpid()), true
+		case line == "GETINFO status/bootstrap-phase":
+			return "250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY=\"Done\"\r\n250 OK\r\n", true
+		case line == "GETINFO version":
+			return "250-version=0.4.8.0\r\n250 OK\r\n", true
+		}
+		return "", false
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); serveFake(c, "COOKIE,SAFECOOKIE", cookie, secret, func(string) {}, answer) }()
+		}
+	}()
+
+	tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(dir, "control"), ControlCookie: cookie})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tor.Publish(ctx, key, "unix:"+filepath.Join(dir, "service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if svc.ServiceID() != key.ID().Onion() || svc.PoWDefence() {
+		t.Errorf("published as %q with PoW defence %v; want %q without", svc.ServiceID(), svc.PoWDefence(), key.ID().Onion())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(adds) != 2 || !strings.Contains(adds[0], " PoWDefensesEnabled=1 ") || strings.Contains(adds[1], "PoW") {
+		t.Errorf("ADD_ONION requests: %q; want one with the defence, then one without", adds)
+	}
+}
