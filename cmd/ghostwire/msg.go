@@ -80,7 +80,7 @@ func msgList(e *env, call *verbCall, peer string, follow bool) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(e.stdout, string(b))
+				fmt.Fprintln(e.stdout, string(b)) // terminal:exact --json is exact, for scripts
 				return nil
 			}
 			printMessage(e, m)
