@@ -26,7 +26,8 @@ const hostileText = "clear\x1b[2J title\x1b]0;pwned\x07 rtl\u202eexe.txt csi\u00
 
 // terminalControls lists what in out a terminal would act on rather than
 // show: control bytes other than the newlines that end our own lines, C1
-// controls, bidi controls and invalid UTF-8.
+// controls, bidi controls, the line and paragraph separators, and invalid
+// UTF-8.
 func terminalControls(out string) []string {
 	var bad []string
 	for i, r := range out {
@@ -34,7 +35,7 @@ func terminalControls(out string) []string {
 		case r == '\n':
 		case r == utf8.RuneError:
 			bad = append(bad, fmt.Sprintf("invalid UTF-8 at %d", i))
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
 			bad = append(bad, fmt.Sprintf("%U at %d", r, i))
 		}
 	}
@@ -63,6 +64,25 @@ func TestNeutralise(t *testing.T) {
 		if bad := terminalControls(strings.ReplaceAll(got, "\ufffd", "")); len(bad) > 0 {
 			t.Errorf("neutralise(%q) still holds %v", tc.in, bad)
 		}
+	}
+	// Every code point and every lone byte: what a terminal acts on is
+	// escaped, and everything else is kept as it is.
+	check := func(in string) {
+		out := neutralise(in)
+		if !utf8.ValidString(out) || len(terminalControls(strings.ReplaceAll(out, "\ufffd", ""))) > 0 {
+			t.Fatalf("neutralise(%q) = %q", in, out)
+		}
+		if len(terminalControls(in)) == 0 && !strings.ContainsAny(in, "\n\ufffd") && out != in {
+			t.Fatalf("neutralise changed harmless %q into %q", in, out)
+		}
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if utf8.ValidRune(r) {
+			check("x" + string(r) + "y")
+		}
+	}
+	for b := 0; b < 256; b++ {
+		check("x" + string([]byte{byte(b)}) + "y")
 	}
 }
 
@@ -162,17 +182,7 @@ func TestDataDirMustBePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	got := make(chan int64, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			got <- 0
-			return
-		}
-		n, _ := io.Copy(io.Discard, c)
-		c.Close()
-		got <- n
-	}()
+	got := bytesReceived(l)
 	gw(t, "", "status", "--data", dir).expect(t, exitPermission, "", hint)
 	gw(t, "", "msg", "send", "bob", "hi", "--data", dir).expect(t, exitPermission, "", hint)
 	l.Close()
@@ -191,6 +201,23 @@ func TestDataDirMustBePrivate(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(open, "identity.key")); err == nil {
 		t.Fatal("init wrote an identity into a directory open to everyone")
 	}
+}
+
+// bytesReceived accepts one connection on l and sends how many bytes came
+// through it before it closed (0 if none came, or l closed first).
+func bytesReceived(l net.Listener) <-chan int64 {
+	got := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		got <- n
+	}()
+	return got
 }
 
 // privateDir is a fresh directory only this user may enter, as a data
@@ -311,17 +338,7 @@ func TestForeignSocket(t *testing.T) {
 		if err := os.Lchown(sock, foreignUID, foreignUID); err != nil {
 			t.Fatal(err)
 		}
-		got := make(chan int64, 1)
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				got <- -1
-				return
-			}
-			n, _ := io.Copy(io.Discard, c)
-			c.Close()
-			got <- n
-		}()
+		got := bytesReceived(l)
 		gw(t, "", "msg", "send", "bob", secret, "--data", dir).expect(t, exitPermission, "", "someone else's socket at "+sock)
 		l.Close()
 		if n := <-got; n > 0 {
