@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -447,4 +448,33 @@ func TestTorAuthOnlyThroughTorctl(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCLIOutputNeutralised: the CLI's human output reaches the terminal
+// only through printf (cmd/ghostwire/term.go), which neutralises control
+// characters and bidi overrides in text from peers or the store. A print to
+// stdout or stderr of anything but a literal is refused elsewhere, unless
+// its line carries "terminal:exact" with a reason (--json output, exact by
+// promise).
+func TestCLIOutputNeutralised(t *testing.T) {
+	bad := regexp.MustCompile(`fmt\.(Printf|Println|Print)\(|fmt\.Fprintf\(e\.std(out|err),|fmt\.Fprint(ln)?\(e\.std(out|err), [^")]`)
+	dir := filepath.Join("cmd", "ghostwire")
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("found %d Go files in %s (%v); was it moved?", len(files), dir, err)
+	}
+	for _, p := range files {
+		if strings.HasSuffix(p, "_test.go") || filepath.Base(p) == "term.go" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, text := range strings.Split(string(b), "\n") {
+			if bad.MatchString(text) && !strings.Contains(text, "terminal:exact") {
+				t.Errorf("%s:%d prints without neutralising (use printf from term.go): %s", p, i+1, strings.TrimSpace(text))
+			}
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Service is the indicator collections of one node.
@@ -63,7 +65,8 @@ func ClassScope(sp item.Space, c ioc.Class) item.Scope {
 }
 
 func checkCollection(name string) error {
-	if name == "" || len(name) > maxCollectionName || strings.ContainsAny(name, "\x00\n\r\t/") {
+	if name == "" || len(name) > maxCollectionName || !utf8.ValidString(name) || strings.ContainsAny(name, "/") ||
+		strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) {
 		return fault.Invalidf("use a short name without slashes or control characters", "invalid collection name %q", name)
 	}
 	return nil

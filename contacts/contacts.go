@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
@@ -56,11 +58,16 @@ func New(db *store.DB, me identity.ID, now func() time.Time) *Book {
 	return &Book{db: db, me: me, now: now}
 }
 
+// unshowable reports the characters a name may not hold: controls (ESC,
+// BEL, C1) and the bidi controls, which would act on a terminal or reorder
+// the text around a name wherever it is shown.
+func unshowable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+
 // Add records a peer (or renames a known one; adding again without a name
 // keeps the old one).
 func (b *Book) Add(id identity.ID, name string) error {
 	name = strings.TrimSpace(name)
-	if len(name) > MaxName || strings.ContainsAny(name, "\x00\n\r\t") {
+	if len(name) > MaxName || !utf8.ValidString(name) || strings.ContainsFunc(name, unshowable) {
 		return fault.Invalidf("use a short name without control characters", "peer name is invalid")
 	}
 	if id == b.me {

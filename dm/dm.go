@@ -11,11 +11,13 @@ package dm
 
 import (
 	"sync"
+	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/service"
+	"github.com/ghostwire/ghostwire/wire"
 )
 
 // Host is what the service needs of the node.
@@ -69,11 +71,29 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 		switch it.Kind() {
 		case item.KindRecipientKey:
 			return ours && it.Space() == recipient.Space
-		case item.KindMessage, item.KindReceipt, item.KindTombstone:
+		case item.KindMessage:
+			return ours && it.Space() == direct && s.readable(it)
+		case item.KindReceipt, item.KindTombstone:
 			return ours && it.Space() == direct
 		}
 		return false
 	}
+}
+
+// readable reports whether a message's body, once opened, is one this node
+// can show: a canonical message body whose text is valid UTF-8 (the
+// decoder refuses anything else). A message whose body is not is refused
+// before it is stored, so no listing has to guess at its text: the peer
+// sent bytes that are not text. A message that does not open with our
+// recipient key is let through as before: it may be sealed to a key of ours
+// this service does not hold, and listings already skip it.
+func (s *Service) readable(it *item.Item) bool {
+	pt, err := recipient.Open(it.Payload(), messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
+	if err != nil {
+		return true
+	}
+	var body messageBody
+	return wire.UnmarshalCanonical(pt, &body) == nil && utf8.ValidString(body.Text)
 }
 
 // Accepted is told of items from peer once stored (and the node has taken

@@ -29,8 +29,7 @@ type Client struct {
 func NewClient(socket string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket) // cloak:allow the local API's Unix socket
+			return dialOwn(ctx, socket)
 		},
 		DisableCompression: true,
 	}
@@ -51,19 +50,6 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 
-// NotRunningError means the socket could not be reached: the node is not
-// running (or not with this data directory).
-type NotRunningError struct {
-	Socket string
-	Err    error
-}
-
-func (e *NotRunningError) Error() string {
-	return fmt.Sprintf("cannot reach the node at %s: %v", e.Socket, e.Err)
-}
-
-func (e *NotRunningError) Unwrap() error { return e.Err }
-
 // DoRequest sends req to the node as it is and returns the reply, whatever
 // its status (for checking the API's refusals); the caller closes the body.
 func (c *Client) DoRequest(req *http.Request) (*http.Response, error) { return c.http.Do(req) }
@@ -71,6 +57,11 @@ func (c *Client) DoRequest(req *http.Request) (*http.Response, error) { return c
 // Do sends a request with an optional JSON body and decodes a JSON reply
 // into out (if non-nil). path is one of docs/api.md's, with its query.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.doWait(ctx, method, path, body, out, AnswerWait)
+}
+
+// doWait is Do with the time the node may take to begin its answer.
+func (c *Client) doWait(ctx context.Context, method, path string, body, out any, wait time.Duration) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -79,7 +70,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	resp, err := c.send(ctx, method, path, rd)
+	resp, err := c.send(ctx, method, path, rd, wait)
 	if err != nil {
 		return err
 	}
@@ -93,8 +84,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 }
 
 // send makes one request (body, if any, is JSON) and returns the reply
-// once it is a success; the caller closes its body.
-func (c *Client) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+// once it is a success; the caller closes its body. The node must begin
+// its answer within wait.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, wait time.Duration) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, "http://ghostwire"+path, body)
 	if err != nil {
 		return nil, err
@@ -102,9 +94,9 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req, wait)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, err
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -118,17 +110,10 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader) 
 	return resp, nil
 }
 
-func (c *Client) unreachable(err error) error {
-	if u := errors.Unwrap(err); u != nil {
-		err = u
-	}
-	return &NotRunningError{Socket: c.socket, Err: err}
-}
-
 // Stream calls fn for every JSON line of a streaming reply until ctx ends
 // or the node ends it.
 func (c *Client) Stream(ctx context.Context, path string, fn func(json.RawMessage) error) error {
-	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	resp, err := c.send(ctx, http.MethodGet, path, nil, AnswerWait)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -238,13 +223,13 @@ func (c *Client) RetractIOC(ctx context.Context, id string) (*node.IOC, error) {
 // 2 minutes), so ctx should allow that and more.
 func (c *Client) FetchIOC(ctx context.Context, id string, wait time.Duration) (*node.FetchResult, error) {
 	var res node.FetchResult
-	return &res, c.Do(ctx, http.MethodPost, "/v1/iocs/"+url.PathEscape(id)+"/fetch"+Query("wait", wait.String()), nil, &res)
+	return &res, c.doWait(ctx, http.MethodPost, "/v1/iocs/"+url.PathEscape(id)+"/fetch"+Query("wait", wait.String()), nil, &res, AnswerWait+wait)
 }
 
 // ExportIOCs is GET /v1/iocs/export: it copies the document to w as it
 // arrives.
 func (c *Client) ExportIOCs(ctx context.Context, format string, q IOCQuery, w io.Writer) error {
-	resp, err := c.send(ctx, http.MethodGet, "/v1/iocs/export"+q.query("format", format), nil)
+	resp, err := c.send(ctx, http.MethodGet, "/v1/iocs/export"+q.query("format", format), nil, AnswerWait)
 	if err != nil {
 		return err
 	}
@@ -266,9 +251,11 @@ func (c *Client) ImportIOCs(ctx context.Context, in io.Reader, req node.ImportRe
 		return nil, err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(hreq)
+	// No answer deadline: the node answers once it has read the first
+	// batch, and the input comes as fast as its writer makes it.
+	resp, err := c.do(hreq, 0)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)

@@ -23,7 +23,8 @@ const (
 	exitPermission  = 7  // a file has unsafe permissions or cannot be accessed
 	exitInUse       = 8  // another ghostwire process holds the data directory
 	exitUnavailable = 9  // tor (or a network it needs) is not available
-	exitNotRunning  = 10 // the command needs the running node and cannot reach it
+	exitNotRunning  = 10 // the command needs the running node and nothing listens at its socket
+	exitBusy        = 11 // the node accepted the request but did not answer in time
 )
 
 const exitCodesHelp = `Exit codes:
@@ -38,6 +39,7 @@ const exitCodesHelp = `Exit codes:
   8  the data directory is in use by another ghostwire process
   9  tor is not available
  10  the node is not running (start it with 'ghostwire run')
+ 11  the node is running but busy: it did not answer in time (try again)
 `
 
 // cliError is an error with the exit code and hints the user sees.
@@ -105,7 +107,14 @@ Usage:
 Commands:
 %s
 Every command takes --help. Data lives in --data DIR (default $GHOSTWIRE_DATA,
-else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire).
+else $XDG_DATA_HOME/ghostwire, else ~/.local/share/ghostwire); it must be
+private (mode 0700, as ghostwire creates it): a directory other users can
+read or write is refused.
+
+Text from peers or from the store (messages, names, IOC fields) is printed
+with control characters, escape sequences and bidi overrides shown as visible
+escapes (\x1b, \n, U+202E), whether or not the output is a terminal, so
+nothing a peer sends can act on your terminal. --json prints it exactly.
 
 Example:
   ghostwire init --data ~/gw        # create an identity (asks for a passphrase)
@@ -176,9 +185,9 @@ func report(w io.Writer, err error) int {
 	if errors.As(err, &ce) {
 		code, hints = ce.code, ce.hints
 	}
-	fmt.Fprintf(w, "ghostwire: error: %v\n", err)
+	printf(w, "ghostwire: error: %v\n", err)
 	for _, h := range hints {
-		fmt.Fprintf(w, "ghostwire: hint: %s\n", h)
+		printf(w, "ghostwire: hint: %s\n", h)
 	}
 	return code
 }

@@ -18,6 +18,9 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	if runHelper() {
+		return
+	}
 	dir, err := os.MkdirTemp("", "ghostwire-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -240,7 +243,7 @@ func TestErrorsChangeNothing(t *testing.T) {
 // TestDataDirInUse holds the directory's lock as a running node would and
 // checks that init refuses with exitInUse.
 func TestDataDirInUse(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t) // a data directory is refused unless private
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)

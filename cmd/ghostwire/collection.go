@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"strings"
 
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -46,7 +45,7 @@ func collectionList(e *env, call *verbCall) error {
 		return printJSON(e, cs)
 	}
 	for _, c := range cs {
-		fmt.Fprintf(e.stdout, "%-20s writers: %s\n", c.Name, describeWriters(c.Writers))
+		printf(e.stdout, "%-20s writers: %s\n", c.Name, describeWriters(c.Writers))
 	}
 	return nil
 }
@@ -81,6 +80,6 @@ func collectionWriters(e *env, call *verbCall, authors string) error {
 	if call.asJSON {
 		return printJSON(e, c)
 	}
-	fmt.Fprintf(e.stdout, "%s: writers %s\n", c.Name, describeWriters(c.Writers))
+	printf(e.stdout, "%s: writers %s\n", c.Name, describeWriters(c.Writers))
 	return nil
 }

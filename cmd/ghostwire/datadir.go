@@ -68,9 +68,39 @@ func fileError(err error, path string) error {
 	return fail(exitFailure, err)
 }
 
+// checkPrivate refuses a data directory that another user could read or
+// write, or that is not ours, as ssh refuses such a ~/.ssh: whoever can
+// write there can put their own api.sock or store in the node's place, and
+// whoever can read it learns who this node talks to. A directory that does
+// not exist passes; ghostwire creates it 0700.
+func (d dataDir) checkPrivate() error {
+	fi, err := os.Stat(d.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fileError(err, d.path)
+	}
+	if !fi.IsDir() {
+		return fail(exitUsage, fmt.Errorf("%s is not a directory", d.path), "give --data a directory")
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Getuid()) {
+		return fail(exitPermission, fmt.Errorf("data directory %s belongs to uid %d, not to you (uid %d)", d.path, st.Uid, os.Getuid()),
+			"run ghostwire as the user who owns it, or use a --data directory of your own")
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fail(exitPermission, fmt.Errorf("data directory %s has mode %04o: other users can read or write it", d.path, perm),
+			fmt.Sprintf("make it private with 'chmod 700 %s'", d.path))
+	}
+	return nil
+}
+
 // unlock reads and opens the identity. It never creates or replaces
 // anything: an unreadable identity is reported, not regenerated.
 func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error) {
+	if err := d.checkPrivate(); err != nil {
+		return nil, err
+	}
 	data, err := identity.ReadKeyFile(d.keyFile())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -70,8 +70,8 @@ func runDemo(e *env, c *command, args []string) error {
 	} else if err := os.Mkdir(dir, 0o700); err != nil {
 		return fail(exitUsage, err, "give a directory that does not exist yet")
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(e.stdout, format+"\n", a...) }
-	progress := func(format string, a ...any) { fmt.Fprintf(e.stderr, "ghostwire: demo: "+format+"\n", a...) }
+	say := func(format string, a ...any) { printf(e.stdout, format+"\n", a...) }
+	progress := func(format string, a ...any) { printf(e.stderr, "ghostwire: demo: "+format+"\n", a...) }
 	start := time.Now()
 	step := start
 	lap := func() time.Duration {

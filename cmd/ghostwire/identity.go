@@ -68,6 +68,9 @@ func runInit(e *env, c *command, args []string) error {
 		return fileError(err, path)
 	}
 	d := dataDir{path}
+	if err := d.checkPrivate(); err != nil {
+		return err
+	}
 	unlock, err := d.lock()
 	if err != nil {
 		return err
@@ -91,7 +94,7 @@ func runInit(e *env, c *command, args []string) error {
 		return err
 	}
 	defer s.Destroy()
-	fmt.Fprintf(e.stderr, "ghostwire: created identity in %s\n", d.path)
+	printf(e.stderr, "ghostwire: created identity in %s\n", d.path)
 	return printID(e, s.Key.ID(), nil, *asJSON)
 }
 
@@ -151,9 +154,9 @@ func printID(e *env, id identity.ID, peer *identity.ID, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	fmt.Fprintf(e.stdout, "onion         %s\npublic key    %s\nfingerprint   %s\n", out.Onion, out.PublicKey, out.Fingerprint)
+	printf(e.stdout, "onion         %s\npublic key    %s\nfingerprint   %s\n", out.Onion, out.PublicKey, out.Fingerprint)
 	if peer != nil {
-		fmt.Fprintf(e.stdout, "peer          %s\nsafety number %s\n", out.Peer, out.SafetyNumber)
+		printf(e.stdout, "peer          %s\nsafety number %s\n", out.Peer, out.SafetyNumber)
 	}
 	return nil
 }

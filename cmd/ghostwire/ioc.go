@@ -180,7 +180,7 @@ func (o *iocOpts) drop(e *env, call *verbCall) error {
 	if call.asJSON {
 		return printJSON(e, x)
 	}
-	fmt.Fprintf(e.stdout, "%s %s %s tlp:%s\n", x.ID, x.Type, x.Value, x.TLP)
+	printf(e.stdout, "%s %s %s tlp:%s\n", x.ID, x.Type, x.Value, x.TLP)
 	return nil
 }
 
@@ -229,7 +229,7 @@ func (o *iocOpts) retract(e *env, call *verbCall) error {
 	if call.asJSON {
 		return printJSON(e, x)
 	}
-	fmt.Fprintf(e.stderr, "ghostwire: retracted %s\n", call.args[0])
+	printf(e.stderr, "ghostwire: retracted %s\n", call.args[0])
 	return nil
 }
 
@@ -250,7 +250,7 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 	}
 	progress := func(p node.ImportProgress) {
 		if p.Phase == "read" || p.Objects >= 1000 {
-			fmt.Fprintf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
+			printf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
 				p.Phase, p.Objects, p.Records, p.Stored, p.Rate)
 		}
 	}
@@ -263,15 +263,15 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 			return err
 		}
 	} else if r := res; r != nil {
-		fmt.Fprintf(e.stdout, "%s: %d objects, %d indicators (%d merged), %d new items stored\n", r.Format, r.Objects, r.Records, r.Merged, r.Stored)
-		fmt.Fprintf(e.stdout, "  by type: %s\n  by TLP:  %s\n", counts(r.ByType), counts(r.ByTLP))
+		printf(e.stdout, "%s: %d objects, %d indicators (%d merged), %d new items stored\n", r.Format, r.Objects, r.Records, r.Merged, r.Stored)
+		printf(e.stdout, "  by type: %s\n  by TLP:  %s\n", counts(r.ByType), counts(r.ByTLP))
 		for _, i := range r.Issues {
 			if i.Severity != "skipped" {
-				fmt.Fprintf(e.stderr, "%s %s %s (%s): %s\n", i.Severity, i.Where, i.ID, i.Type, i.Reason)
+				printf(e.stderr, "%s %s %s (%s): %s\n", i.Severity, i.Where, i.ID, i.Type, i.Reason)
 			}
 		}
 		if n := len(r.Issues); n > 0 {
-			fmt.Fprintf(e.stderr, "ghostwire: %d objects not imported or imported in part (--json lists all, skipped ones too)\n", n+r.Unlisted)
+			printf(e.stderr, "ghostwire: %d objects not imported or imported in part (--json lists all, skipped ones too)\n", n+r.Unlisted)
 		}
 	}
 	return err
@@ -312,7 +312,7 @@ func iocFetch(e *env, api *localapi.Client, ref string, wait time.Duration, asJS
 		return printJSON(e, res)
 	}
 	if !res.Held {
-		fmt.Fprintf(e.stderr, "ghostwire: synced with %d peers\n", len(res.Synced))
+		printf(e.stderr, "ghostwire: synced with %d peers\n", len(res.Synced))
 	}
 	for _, x := range res.IOCs {
 		printIOC(e, x)
@@ -327,5 +327,5 @@ func printIOC(e *env, x *node.IOC) {
 	if len(id) > 16 {
 		id = id[:16]
 	}
-	fmt.Fprintf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s\n", id, x.Type, x.Value, x.TLP, shortID(x.Author))
+	printf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s\n", id, x.Type, x.Value, x.TLP, shortID(x.Author))
 }

@@ -52,6 +52,9 @@ func msgSend(e *env, call *verbCall) error {
 		}
 		text = strings.TrimRight(string(b), "\n")
 	}
+	if err := checkUTF8("the message", text); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
 	m, err := call.api.SendMessage(ctx, pos[0], text)
@@ -61,7 +64,7 @@ func msgSend(e *env, call *verbCall) error {
 	if call.asJSON {
 		return printJSON(e, m)
 	}
-	fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
+	printf(e.stdout, "%s %s\n", m.ID, m.State)
 	return nil
 }
 
@@ -77,7 +80,7 @@ func msgList(e *env, call *verbCall, peer string, follow bool) error {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(e.stdout, string(b))
+				fmt.Fprintln(e.stdout, string(b)) // terminal:exact --json is exact, for scripts
 				return nil
 			}
 			printMessage(e, m)
@@ -108,5 +111,5 @@ func printMessage(e *env, m *node.Message) {
 	if m.Direction == "in" {
 		arrow = "←"
 	}
-	fmt.Fprintf(e.stdout, "%s %s %-10s %-9s %s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, m.State, m.Text)
+	printf(e.stdout, "%s %s %-10s %-9s %s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, m.State, m.Text)
 }

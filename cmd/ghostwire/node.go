@@ -118,7 +118,7 @@ func runNode(e *env, c *command, args []string) error {
 		if p.Warning != "" {
 			line += " (warning: " + p.Warning + ")"
 		}
-		fmt.Fprintln(e.stderr, line)
+		printf(e.stderr, "%s\n", line)
 	}}
 	switch {
 	case *ctl != "":
@@ -165,13 +165,13 @@ func runNode(e *env, c *command, args []string) error {
 			tor.Close()
 			return fail(exitUnavailable, err, "GhostWire gives every peer its own circuit; see torrc.example")
 		case err != nil:
-			fmt.Fprintf(e.stderr, "ghostwire: tor at %s not usable yet (%v); waiting for it\n", *ctl, err)
+			printf(e.stderr, "ghostwire: tor at %s not usable yet (%v); waiting for it\n", *ctl, err)
 		}
 	}
 	n, err := node.New(node.Config{
 		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
 		Logger:      log,
-		OnReachable: func() { fmt.Fprintf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
+		OnReachable: func() { printf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})
 	if err != nil {
 		tor.Close()
@@ -183,7 +183,7 @@ func runNode(e *env, c *command, args []string) error {
 		tor.Close()
 		return fail(exitFailure, err)
 	}
-	fmt.Fprintf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
+	printf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
 	if err := localapi.RunNode(e.ctx, n, api, log); err != nil {
 		return fail(exitFailure, err)
 	}
@@ -205,9 +205,13 @@ func runStatus(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
+	api, err := privateAPIClient(path)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	st, err := newAPIClient(path).Status(ctx)
+	st, err := api.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -222,10 +226,10 @@ func runStatus(e *env, c *command, args []string) error {
 	case st.Transport.Reachable:
 		reach = "yes"
 	}
-	fmt.Fprintf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
+	printf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
 		st.Onion, st.Transport.Progress, st.Transport.Phase, reach, st.Peers, st.Connected, st.Items, st.Queued)
 	if st.LastSync != nil {
-		fmt.Fprintf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
+		printf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
 	} else {
 		fmt.Fprintln(e.stdout, "last sync   never")
 	}
@@ -234,10 +238,10 @@ func runStatus(e *env, c *command, args []string) error {
 		if f.Collection != "" {
 			where = fmt.Sprintf("collection %s (%s)", f.Collection, f.Class)
 		}
-		fmt.Fprintf(e.stdout, "full        %s: %d items, the limit; it refuses new ones and keeps syncing\n", where, f.Limit)
+		printf(e.stdout, "full        %s: %d items, the limit; it refuses new ones and keeps syncing\n", where, f.Limit)
 	}
 	if st.Transport.Warning != "" {
-		fmt.Fprintf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)
+		printf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -45,6 +44,9 @@ func peerAdd(e *env, call *verbCall, name string) error {
 	if _, err := identity.ParseID(pos[0]); err != nil {
 		return fail(exitUsage, err, "an address is 56 letters and digits 2-7, optionally followed by .onion")
 	}
+	if err := checkUTF8("the name", name); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
 	p, err := api.AddPeer(ctx, pos[0], name)
@@ -54,7 +56,7 @@ func peerAdd(e *env, call *verbCall, name string) error {
 	if call.asJSON {
 		return printJSON(e, p)
 	}
-	fmt.Fprintf(e.stdout, "added %s %s\n", p.Onion, p.Name)
+	printf(e.stdout, "added %s %s\n", p.Onion, p.Name)
 	return nil
 }
 
@@ -80,7 +82,7 @@ func peerList(e *env, call *verbCall) error {
 		if p.LastSync != nil {
 			sync = "synced " + p.LastSync.Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(e.stdout, "%-12s %s  %s, %s\n", p.Name, p.Onion, state, sync)
+		printf(e.stdout, "%-12s %s  %s, %s\n", p.Name, p.Onion, state, sync)
 	}
 	return nil
 }
@@ -95,6 +97,6 @@ func peerRemove(e *env, call *verbCall) error {
 	if err := call.api.RemovePeer(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "ghostwire: removed %s\n", pos[0])
+	printf(e.stderr, "ghostwire: removed %s\n", pos[0])
 	return nil
 }

@@ -83,7 +83,7 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 	if v != "bench" && *dir == "" {
 		return usageError("no home directory for the default network directory; pass --dir D")
 	}
-	progress := func(s string) { fmt.Fprintf(e.stderr, "ghostwire: testnet: %s\n", s) }
+	progress := func(s string) { printf(e.stderr, "ghostwire: testnet: %s\n", s) }
 	switch v {
 	case "up":
 		if *clients < 0 || *clients > 8 {
@@ -103,8 +103,8 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 		if *asJSON {
 			return printJSON(e, nw)
 		}
-		fmt.Fprintf(e.stderr, "ghostwire: testnet: usable after %s\n", time.Since(start).Round(100*time.Millisecond))
-		fmt.Fprintln(e.stdout, nw.Dir)
+		printf(e.stderr, "ghostwire: testnet: usable after %s\n", time.Since(start).Round(100*time.Millisecond))
+		printf(e.stdout, "%s\n", nw.Dir)
 	case "status":
 		nw, err := testnet.Load(*dir)
 		if err != nil {
@@ -121,7 +121,7 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 			if s.Running {
 				state = fmt.Sprintf("running, bootstrapped %d%%", s.Bootstrap)
 			}
-			fmt.Fprintf(e.stdout, "%-10s %-9s pid %-7d control %s  %s\n", s.Name, s.Role, s.PID, s.ControlAddr(), state)
+			printf(e.stdout, "%-10s %-9s pid %-7d control %s  %s\n", s.Name, s.Role, s.PID, s.ControlAddr(), state)
 		}
 	case "down":
 		nw, err := testnet.Load(*dir)
@@ -131,7 +131,7 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 		if err := nw.Stop(); err != nil {
 			return fail(exitFailure, err)
 		}
-		fmt.Fprintf(e.stderr, "ghostwire: testnet: stopped and removed %s\n", *dir)
+		printf(e.stderr, "ghostwire: testnet: stopped and removed %s\n", *dir)
 	case "bench":
 		res, err := testnet.Bench(e.ctx, testnet.Config{Progress: progress})
 		if err != nil {
@@ -140,9 +140,9 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 		if *asJSON {
 			return printJSON(e, res)
 		}
-		fmt.Fprintf(e.stdout, "%-38s %10s   %s\n", "measure", "this run", "tor-testnet.md median")
+		printf(e.stdout, "%-38s %10s   %s\n", "measure", "this run", "tor-testnet.md median")
 		row := func(name string, d time.Duration, ref string) {
-			fmt.Fprintf(e.stdout, "%-38s %10s   %s\n", name, d.Round(time.Millisecond), ref)
+			printf(e.stdout, "%-38s %10s   %s\n", name, d.Round(time.Millisecond), ref)
 		}
 		row("network start → clients usable", res.Start.Total, "11–13 s")
 		row("ADD_ONION → descriptor uploaded", res.Upload, "1.08 s")

@@ -47,7 +47,11 @@ func nodeVerb(name, synopsis string, flags func(fs *flag.FlagSet), run func(e *e
 			if err != nil {
 				return err
 			}
-			return run(e, &verbCall{args: args, asJSON: asJSON, api: newAPIClient(path)})
+			api, err := privateAPIClient(path)
+			if err != nil {
+				return err
+			}
+			return run(e, &verbCall{args: args, asJSON: asJSON, api: api})
 		},
 	}
 }
