@@ -27,6 +27,12 @@ func (n *Node) expiriesOf(items []*item.Item) []expiry { return n.coll.Expiries(
 // harmless, never a stored IOC offered for ever. The cached scope sets hear
 // of the expiries once the items are in.
 func (n *Node) putItems(entries []store.Entry, exp []expiry) (added int, err error) {
+	return n.putItemsWith(entries, exp, n.db.PutItems)
+}
+
+// putItemsWith is putItems with the store's write given: PutItems, or
+// PutItemsAtomic for an import's batch.
+func (n *Node) putItemsWith(entries []store.Entry, exp []expiry, put func([]store.Entry) (int, error)) (added int, err error) {
 	if len(exp) > 0 {
 		err := n.db.Update(func(tx *store.Tx) error {
 			for _, e := range exp {
@@ -41,7 +47,7 @@ func (n *Node) putItems(entries []store.Entry, exp []expiry) (added int, err err
 			return 0, err
 		}
 	}
-	if added, err = n.db.PutItems(entries); err != nil {
+	if added, err = put(entries); err != nil {
 		return added, err
 	}
 	n.sets.expiring(exp)

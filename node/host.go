@@ -24,6 +24,7 @@ func (h host) Store() *store.DB                           { return h.n.db }
 func (h host) Now() time.Time                             { return h.n.cfg.Now() }
 func (h host) Rand() io.Reader                            { return h.n.cfg.Rand }
 func (h host) Log() *slog.Logger                          { return h.n.log }
+func (h host) SpoolDir() string                           { return h.n.cfg.SpoolDir }
 func (h host) IsPeer(id identity.ID) bool                 { return h.n.isPeer(id) }
 func (h host) Peers() []identity.ID                       { return h.n.peerIDs() }
 func (h host) PeerName(id identity.ID) string             { return h.n.peerName(id) }
@@ -41,6 +42,17 @@ func (h host) Admission() collection.Admission           { return h.n.admission(
 // to every peer that shares one of their scopes.
 func (h host) Publish(entries []store.Entry, exp []collection.Expiry) (int, error) {
 	added, err := h.n.putItems(entries, exp)
+	if err != nil {
+		return added, err
+	}
+	h.n.pushToAll(entries)
+	return added, nil
+}
+
+// PublishAtomic is Publish in one store transaction together with also's
+// writes (store.PutItemsAtomic): an import's batch and its progress record.
+func (h host) PublishAtomic(entries []store.Entry, exp []collection.Expiry, also func(*store.Tx) error) (int, error) {
+	added, err := h.n.putItemsWith(entries, exp, func(e []store.Entry) (int, error) { return h.n.db.PutItemsAtomic(e, also) })
 	if err != nil {
 		return added, err
 	}

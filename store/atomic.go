@@ -1,0 +1,68 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ghostwire/ghostwire/item"
+)
+
+// MaxAtomicBytes is the most PutItemsAtomic takes in one call, estimated
+// as EntrySize does: with our memtable size badger refuses a transaction
+// of about 1.2 MB, and what the caller writes beside the items (also) must
+// fit too.
+const MaxAtomicBytes = 768 << 10
+
+// ErrTooBig is returned by PutItemsAtomic for entries that do not fit in
+// one transaction; nothing was written.
+var ErrTooBig = errors.New("store: too much for one transaction")
+
+// EntrySize estimates what an entry adds to a transaction, for cutting
+// batches below MaxAtomicBytes.
+func EntrySize(e Entry) int { return entrySize(e) }
+
+// PutItemsAtomic stores entries as PutItems does, but in one transaction
+// together with the writes of also (which may be nil): after a crash either
+// all of them are stored or none. This is what makes an import's batch and
+// its record of progress agree. Entries above MaxAtomicBytes in total are
+// refused with ErrTooBig before anything is written.
+func (db *DB) PutItemsAtomic(entries []Entry, also func(tx *Tx) error) (added int, err error) {
+	size := 0
+	for _, e := range entries {
+		size += entrySize(e)
+	}
+	if size > MaxAtomicBytes {
+		return 0, fmt.Errorf("%w (%d bytes estimated, at most %d)", ErrTooBig, size, MaxAtomicBytes)
+	}
+	db.putMu.Lock()
+	defer db.putMu.Unlock()
+	indexed, removed := map[item.Scope][]item.ID{}, map[item.Scope][]item.ID{}
+	err = db.Update(func(tx *Tx) error {
+		clear(indexed)
+		clear(removed)
+		added = 0
+		batchDead := map[item.ID][]*item.Item{}
+		snap := &Tx{db.bdb.NewTransaction(false)}
+		defer snap.txn.Discard()
+		for _, e := range entries {
+			n, err := putItem(tx, snap, batchDead, indexed, removed, e)
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return 0, fmt.Errorf("%w: %v", ErrTooBig, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	db.notifyIndexed(indexed, removed)
+	return added, nil
+}
