@@ -189,7 +189,7 @@ func (s *server) iocFilter(q url.Values) (collection.Filter, error) {
 
 // importRequest reads an ImportRequest from the query string.
 func importRequest(q url.Values) node.ImportRequest {
-	req := node.ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != ""}
+	req := node.ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != "", Source: q.Get("source")}
 	for _, t := range q["to"] {
 		for _, p := range strings.Split(t, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -248,6 +248,15 @@ func (s *server) importIOCs(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 	}
 	enc.Encode(line)
+}
+
+// imports is GET /v1/iocs/imports: the import records, newest first.
+func (s *server) imports(r *http.Request) (int, any, error) {
+	list, err := s.n.Collections().Imports()
+	if list == nil {
+		list = []apitype.ImportRecord{}
+	}
+	return http.StatusOK, list, err
 }
 
 // sizeLimited turns the upload limit's error into the node's TooLarge, so

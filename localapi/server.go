@@ -34,9 +34,11 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
 	followMaxDuration = 24 * time.Hour
-	// maxImportBody bounds one import upload. ioc.Import holds one JSON
-	// object at a time, so memory follows the records, not this.
-	maxImportBody = 1 << 30
+	// maxImportBody bounds one import upload. The import spools it to
+	// disk and holds a window of records at a time (collection.Import), so
+	// memory follows neither this nor the records; this bounds the scratch
+	// file's disk space.
+	maxImportBody = 4 << 30
 	// importTimeout bounds reading and answering one import or export.
 	importTimeout = 30 * time.Minute
 )
@@ -182,6 +184,7 @@ func routes() []route {
 		{"GET /v1/iocs", jsonHandler((*server).listIOCs)},
 		{"POST /v1/iocs/import", func(s *server) http.HandlerFunc { return s.importIOCs }},
 		{"GET /v1/iocs/export", func(s *server) http.HandlerFunc { return s.exportIOCs }},
+		{"GET /v1/iocs/imports", jsonHandler((*server).imports)},
 		{"POST /v1/iocs/{id}/fetch", func(s *server) http.HandlerFunc { return s.fetchIOC }},
 		{"GET /v1/iocs/{id}", jsonHandler((*server).showIOC)},
 		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},

@@ -33,11 +33,23 @@ func (n *Node) putItems(entries []store.Entry, exp []expiry) (added int, err err
 // putItemsWith is putItems with the store's write given: PutItems, or
 // PutItemsAtomic for an import's batch.
 func (n *Node) putItemsWith(entries []store.Entry, exp []expiry, put func([]store.Entry) (int, error)) (added int, err error) {
-	if len(exp) > 0 {
+	items := make([]*item.Item, len(entries))
+	for i, e := range entries {
+		items[i] = e.Item
+	}
+	// The content index (collection.ContentIndex: ioc show by content ID)
+	// goes in the same transaction as the expiries, for the same reason.
+	content := n.coll.ContentIndex(items)
+	if len(exp) > 0 || len(content) > 0 {
 		err := n.db.Update(func(tx *store.Tx) error {
 			for _, e := range exp {
 				k := binary.BigEndian.AppendUint64(nil, uint64(max(e.Until.UnixMilli(), 0)))
 				if err := tx.Put(bucketExpiry, append(k, e.ID[:]...), nil); err != nil {
+					return err
+				}
+			}
+			for _, k := range content {
+				if err := tx.Put(collection.ContentIndexBucket, k, nil); err != nil {
 					return err
 				}
 			}

@@ -66,3 +66,22 @@ func (db *DB) PutItemsAtomic(entries []Entry, also func(tx *Tx) error) (added in
 	db.notifyIndexed(indexed, removed)
 	return added, nil
 }
+
+// ItemsWithPrefix calls fn with each live item whose ID starts with
+// prefix, at most max of them, in ID order: a seek in the item index, so it
+// costs O(log n + max) whatever the store holds.
+func (db *DB) ItemsWithPrefix(prefix []byte, max int, fn func(it *item.Item) error) error {
+	return db.View(func(tx *Tx) error {
+		n := 0
+		return tx.Scan(bucketItem, prefix, func(_, v []byte) error {
+			if n++; n > max {
+				return ErrStop
+			}
+			it, err := item.Decode(v)
+			if err != nil {
+				return err
+			}
+			return fn(it)
+		})
+	})
+}
