@@ -113,6 +113,7 @@ type Node struct {
 	}
 
 	// With their own locks.
+	feeds     feeds          // the --follow streams' shared change feeds (follow.go)
 	sets      scopeSets      // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions
