@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ghostwire/ghostwire/store"
 )
 
 // TestFollowersShareOneFeed: 200 --follow streams and 40 new messages on
@@ -20,18 +18,7 @@ import (
 // wake late coalesce changes, which only lowers the count), so the bound
 // holds with a factor of ten on either side.
 func TestFollowersShareOneFeed(t *testing.T) {
-	a, _ := bareNode(t, 0x94, nil)
-	b, bdb := bareNode(t, 0x95, nil)
-	if _, err := a.AddPeer(b.ID(), "b"); err != nil {
-		t.Fatal(err)
-	}
-	cert := ownCert(t, bdb)
-	if _, err := a.db.PutItems([]store.Entry{{Item: cert}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.rememberPeerKey(b.ID(), cert); err != nil {
-		t.Fatal(err)
-	}
+	a, b := messagingPair(t, 0x94, 0x95)
 	const old, fresh, followers = 40, 40, 200
 	for i := range old {
 		if _, err := a.dm.Send(b.ID(), fmt.Sprintf("old %d", i)); err != nil {

@@ -41,21 +41,11 @@ func (db *DB) PutItemsAtomic(entries []Entry, also func(tx *Tx) error) (added in
 	err = db.Update(func(tx *Tx) error {
 		clear(indexed)
 		clear(removed)
-		added = 0
-		batchDead := map[item.ID][]*item.Item{}
-		snap := &Tx{db.bdb.NewTransaction(false)}
-		defer snap.txn.Discard()
-		for _, e := range entries {
-			n, err := putItem(tx, snap, batchDead, indexed, removed, e)
-			if err != nil {
-				return err
-			}
-			added += n
+		var err error
+		if added, err = db.putChunk(tx, entries, map[item.ID][]*item.Item{}, indexed, removed); err != nil || also == nil {
+			return err
 		}
-		if also != nil {
-			return also(tx)
-		}
-		return nil
+		return also(tx)
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return 0, fmt.Errorf("%w: %v", ErrTooBig, err)
@@ -84,4 +74,20 @@ func (db *DB) ItemsWithPrefix(prefix []byte, max int, fn func(it *item.Item) err
 			return fn(it)
 		})
 	})
+}
+
+// putChunk stores entries in tx (putItem), reading earlier deletions from a
+// snapshot taken now, and returns how many were new.
+func (db *DB) putChunk(tx *Tx, entries []Entry, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID) (int, error) {
+	snap := &Tx{db.bdb.NewTransaction(false)}
+	defer snap.txn.Discard()
+	added := 0
+	for _, e := range entries {
+		n, err := putItem(tx, snap, batchDead, indexed, removed, e)
+		if err != nil {
+			return 0, err
+		}
+		added += n
+	}
+	return added, nil
 }
