@@ -151,6 +151,9 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 			Hint: "wait for it to end; see ghostwire ioc import --status"}
 	}
 	defer s.imports.end(rec.ID)
+	if err := s.saveImport(rec); err != nil {
+		return out, err
+	}
 	out.Import, out.Resumed = rec.ID, rec.Stored
 	w := &importWriter{s: s, rec: rec, keys: keys, sp: item.CollectionSpace(req.Collection), adm: s.h.Admission(),
 		out: out, progress: progress, start: time.Now(), collection: req.Collection}
@@ -177,8 +180,9 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 	return out, nil
 }
 
-// importRecord finds the interrupted import this one resumes, or records a
-// new one, as running.
+// importRecord finds the interrupted import this one resumes, or makes a
+// new record, as running; the caller saves it once it is marked running
+// here (imports.start), so a listing never shows it interrupted.
 func (s *Service) importRecord(sp *spool, req ImportRequest, records int) (*storedImport, error) {
 	params := importParams(&req)
 	rec, err := s.resumable(sp.sum, params)
@@ -191,7 +195,7 @@ func (s *Service) importRecord(sp *spool, req ImportRequest, records int) (*stor
 	}
 	rec.Source, rec.SHA256, rec.Collection, rec.Records = req.Source, sp.sum, req.Collection, records
 	rec.State, rec.Error, rec.Updated = importRunning, "", now
-	return rec, s.saveImport(rec)
+	return rec, nil
 }
 
 // importWriter stores an import's records in batches (Import).
