@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -139,15 +138,7 @@ func TestImportStreamPendingBound(t *testing.T) {
 // FuzzImportStream: on any input ImportStream agrees with Import (as
 // sameAsImport says) and never panics.
 func FuzzImportStream(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "import", "*.json"))
-	for _, w := range fixtureWants {
-		seeds = append(seeds, filepath.Join(fixtureDir, w.name))
-	}
-	for _, p := range seeds {
-		if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
-			f.Add(b)
-		}
-	}
+	addImportSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sameAsImport(t, b, ImportOptions{DefaultTLP: TLPGreen, MaxObject: 1 << 16})
 	})
