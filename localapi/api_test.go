@@ -39,6 +39,13 @@ type testNode struct {
 
 func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	t.Helper()
+	return startTestNodeWith(t, dir, seed, nil)
+}
+
+// startTestNodeWith is startTestNode with the API's server changed by tune
+// (if not nil) before it serves.
+func startTestNodeWith(t testing.TB, dir string, seed byte, tune func(*server)) *testNode {
+	t.Helper()
 	n, db, ln, err := openTestNode(dir, seed)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +53,11 @@ func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	sock := filepath.Join(dir, "api.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{n: n, db: db, dir: dir, sock: sock, cancel: cancel, done: make(chan error, 1)}
-	go func() { tn.done <- RunNode(ctx, n, ln, nil) }()
+	s := newServer(n, nil)
+	if tune != nil {
+		tune(s)
+	}
+	go func() { tn.done <- s.run(ctx, ln) }()
 	tn.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
@@ -21,10 +22,7 @@ import (
 // margin; the test checks order (busy arrives before any fetch ended), not
 // speed.
 func TestAPIAnswersBusy(t *testing.T) {
-	old := answerDeadline
-	answerDeadline = 200 * 1e6
-	t.Cleanup(func() { answerDeadline = old })
-	tn := startTestNode(t, t.TempDir(), 41)
+	tn := startTestNodeWith(t, t.TempDir(), 41, func(s *server) { s.deadline = 200 * time.Millisecond })
 	other, _ := identity.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{42}, 64)))
 	if code, body := tn.req(t, "POST", "/v1/peers", "application/json", strings.NewReader(`{"onion":"`+other.ID().String()+`","name":"far"}`)); code != 201 {
 		t.Fatalf("add peer: %d %s", code, body)

@@ -165,8 +165,8 @@ func (s *server) fetchIOC(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = node.FetchWait(d)
 	}
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + answerDeadline + writeTimeout))
-	s.answer(w, r, wait+answerDeadline, func(s *server, r *http.Request) (int, any, error) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.deadline + writeTimeout))
+	s.answer(w, r, wait+s.deadline, func(s *server, r *http.Request) (int, any, error) {
 		x, err := s.n.FetchIOC(r.Context(), r.PathValue("id"), wait)
 		return http.StatusOK, x, err
 	})

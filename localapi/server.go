@@ -43,7 +43,7 @@ const (
 	// importTimeout bounds reading and answering one import or export.
 	importTimeout = 30 * time.Minute
 	// maxWorking bounds the requests the node works on at once; one more
-	// waits for a place at most answerDeadline, then is told "busy".
+	// waits for a place at most AnswerDeadline, then is told "busy".
 	maxWorking = 32
 	// maxBulk bounds the imports and exports running at once, and
 	// maxFollowing the --follow streams: past them a request is told
@@ -52,11 +52,10 @@ const (
 	maxFollowing = 1024
 )
 
-// answerDeadline is how soon every reply starts (docs/api.md): the node's
-// answer, or 503 "busy". The CLI waits a little longer than this, so that a
-// slow node is reported as busy, not as not running. A variable so tests
-// can shorten it.
-var answerDeadline = 10 * time.Second
+// AnswerDeadline is how soon every reply starts (docs/api.md): the node's
+// answer, or 503 "busy". The CLI waits longer than this (30 s), so that a
+// slow node is reported as busy, not as not running.
+const AnswerDeadline = 10 * time.Second
 
 // Kinds of error the API itself reports, besides the node's (fault.Kind).
 const (
@@ -126,7 +125,10 @@ func Listen(path string) (net.Listener, error) {
 // then stops accepting, gives requests in flight 2 s, and removes the
 // socket.
 func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger) error {
-	s := newServer(n, log)
+	return newServer(n, log).serve(ctx, ln)
+}
+
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: readTimeout,
@@ -159,14 +161,18 @@ func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger)
 // either fails, and returns once both have stopped, so the caller may then
 // close the store.
 func RunNode(ctx context.Context, n *node.Node, ln net.Listener, log *slog.Logger) error {
+	return newServer(n, log).run(ctx, ln)
+}
+
+func (s *server) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	apiErr := make(chan error, 1)
 	go func() {
-		apiErr <- Serve(ctx, ln, n, log)
+		apiErr <- s.serve(ctx, ln)
 		cancel()
 	}()
-	err := n.Run(ctx)
+	err := s.n.Run(ctx)
 	cancel()
 	if aerr := <-apiErr; err == nil {
 		err = aerr
@@ -178,6 +184,9 @@ func RunNode(ctx context.Context, n *node.Node, ln net.Listener, log *slog.Logge
 type server struct {
 	n   *node.Node
 	log *slog.Logger
+	// deadline is how soon every reply starts: AnswerDeadline, shorter in
+	// tests.
+	deadline time.Duration
 	// working, bulk and following hold one token per request of their kind
 	// in progress (maxWorking, maxBulk, maxFollowing).
 	working, bulk, following chan struct{}
@@ -190,7 +199,7 @@ func newServer(n *node.Node, log *slog.Logger) *server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &server{n: n, log: log, working: make(chan struct{}, maxWorking),
+	return &server{n: n, log: log, deadline: AnswerDeadline, working: make(chan struct{}, maxWorking),
 		bulk: make(chan struct{}, maxBulk), following: make(chan struct{}, maxFollowing)}
 }
 
@@ -207,7 +216,7 @@ func (s *server) enter(w http.ResponseWriter, r *http.Request, sem chan struct{}
 	case sem <- struct{}{}:
 		return func() { <-sem }, true
 	default:
-		s.writeError(w, r, errBusy(answerDeadline, what))
+		s.writeError(w, r, errBusy(s.deadline, what))
 		return nil, false
 	}
 }
@@ -346,12 +355,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // jsonHandler adapts a method that returns (status, value, error) to a
-// handler that writes JSON, within answerDeadline (answer).
+// handler that writes JSON, within the server's deadline (answer).
 func jsonHandler(fn func(s *server, r *http.Request) (int, any, error)) func(s *server) http.HandlerFunc {
 	return func(s *server) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerDeadline + writeTimeout))
-			s.answer(w, r, answerDeadline, fn)
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.deadline + writeTimeout))
+			s.answer(w, r, s.deadline, fn)
 		}
 	}
 }
