@@ -478,3 +478,45 @@ func TestCLIOutputNeutralised(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsStream: non-test code outside ioc never calls ioc.Import,
+// which holds every record of its input in memory; the node imports with
+// ioc.ImportStream, whose memory its options bound (docs/ioc.md §7), so
+// that no input, however large, sets what an import costs.
+func TestImportsStream(t *testing.T) {
+	fset := token.NewFileSet()
+	seen := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == "ioc" {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		seen++
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "ioc" && sel.Sel.Name == "Import" {
+				t.Errorf("%s: calls ioc.Import, which holds the whole input's records; use ioc.ImportStream", fset.Position(sel.Pos()))
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 50 {
+		t.Fatalf("read only %d Go files; is the test run from the repository's root?", seen)
+	}
+}

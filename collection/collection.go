@@ -17,7 +17,10 @@ import (
 )
 
 // Service is the indicator collections of one node.
-type Service struct{ h Host }
+type Service struct {
+	h       Host
+	imports imports // the imports running here
+}
 
 // New returns the service.
 func New(h Host) *Service { return &Service{h: h} }
@@ -34,6 +37,12 @@ type Host interface {
 	// expiries first, and sends them to every peer that shares one (now,
 	// or when it next syncs).
 	Publish(entries []store.Entry, expiries []item.Expiry) (added int, err error)
+	// PublishAtomic is Publish in one store transaction together with
+	// also's writes (store.PutItemsAtomic).
+	PublishAtomic(entries []store.Entry, expiries []item.Expiry, also func(*store.Tx) error) (added int, err error)
+	// SpoolDir is where an import's scratch file goes; empty means the
+	// system's temporary directory.
+	SpoolDir() string
 }
 
 // Admission is the node's check of a batch against its limits.

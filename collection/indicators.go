@@ -271,23 +271,26 @@ func (s *Service) currentIOCs(f Filter) ([]listed, error) {
 }
 
 // Show finds statements by item ID or content ID (hex, or a unique
-// prefix of at least 8 characters).
+// prefix of at least 8 characters) by key, in O(log n) whatever the store
+// holds (lookup.go): an item ID names that statement (even one a newer
+// statement replaced); a content ID gives each author's current statement
+// of that indicator.
 func (s *Service) Show(ref string) ([]*IOC, error) {
 	ref = strings.ToLower(strings.TrimSpace(ref))
 	if len(ref) < 8 || len(ref) > 64 {
 		return nil, fault.Invalidf("give an item ID or content ID (hex, 8 to 64 characters)", "bad IOC id %q", ref)
 	}
-	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil {
+	prefix, err := hex.DecodeString(ref[:len(ref)&^1])
+	if err != nil {
 		return nil, fault.Invalidf("IDs are hexadecimal", "bad IOC id %q", ref)
 	}
-	all, err := s.List(Filter{IncludeExpired: true})
+	out, err := s.byItemID(ref, prefix)
 	if err != nil {
 		return nil, err
 	}
-	var out []*IOC
-	for _, x := range all {
-		if strings.HasPrefix(x.ID, ref) || strings.HasPrefix(x.ContentID, ref) {
-			out = append(out, x)
+	if len(out) == 0 {
+		if out, err = s.byContentID(ref, prefix); err != nil {
+			return nil, err
 		}
 	}
 	if len(out) == 0 {

@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"errors"
 	"fmt"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
@@ -70,32 +71,58 @@ func (s *Service) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipi
 	return opts, keys, nil
 }
 
-// Import reads a STIX 2.1 bundle or MISP JSON from r (ioc.Import),
-// then signs and stores every record in batches. If any object failed and
-// req.Partial is false it stores nothing and returns the result with a
-// 422 error naming the failures: never a silent partial import. progress,
-// if set, is called while reading and while storing.
+// Import reads a STIX 2.1 bundle or MISP JSON from r and signs and stores
+// its records (docs/ioc.md §7), with memory bounded by its limits, not by
+// the input:
+//   - the input is spooled to an encrypted scratch file and read twice
+//     with ioc.ImportStream: once whole, to check it, then to store it. If
+//     any object failed and req.Partial is false it stores nothing and
+//     returns the result with a 422 error naming the failures: never a
+//     silent partial import;
+//   - records are stored in batches, each one store transaction together
+//     with the import's record (Imports), so a crash leaves either nothing
+//     of the import or a record saying exactly how much is stored;
+//   - an import of the same input with the same options as one that was
+//     interrupted (or failed while storing) skips what that one stored and
+//     goes on under its record.
+//
+// progress, if set, is called while uploading, reading and storing.
 func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportProgress)) (*ImportResult, error) {
 	opts, keys, err := s.importParams(&req)
 	if err != nil {
 		return nil, err
 	}
+	var upload func(int64)
 	if progress != nil {
+		upload = func(n int64) { progress(ImportProgress{Phase: "upload", Bytes: n}) }
 		opts.Progress = func(p ioc.Progress) {
 			if !p.Done {
 				progress(ImportProgress{Phase: "read", Objects: p.Objects, Records: p.Records, Bytes: p.Bytes, Rate: p.Rate()})
 			}
 		}
 	}
-	res, err := ioc.Import(r, opts)
+	sp, err := newSpool(s.h.SpoolDir(), r, upload)
+	if err != nil {
+		return nil, err
+	}
+	defer sp.Close()
+	out := &ImportResult{ByType: map[string]int{}, ByTLP: map[string]int{}}
+	res, err := ioc.ImportStream(sp.reader(), opts, importBatch, func(recs []ioc.Record) error {
+		out.Records += len(recs)
+		for i := range recs {
+			out.ByType[recs[i].Type.String()]++
+			out.ByTLP[recs[i].TLP.Name()]++
+		}
+		return nil
+	})
 	if err != nil {
 		if fault.KindOf(err) == fault.TooLarge { // the reader's limit
 			return nil, err
 		}
 		return nil, fault.Invalidf("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
 	}
-	out := &ImportResult{Format: res.Format.String(), Objects: res.Objects, Records: len(res.Records), Merged: res.Merged,
-		ByType: map[string]int{}, ByTLP: map[string]int{}, Unlisted: res.Unlisted[0] + res.Unlisted[1] + res.Unlisted[2]}
+	out.Format, out.Objects, out.Merged = res.Format.String(), res.Objects, res.Merged
+	out.Unlisted = res.Unlisted[0] + res.Unlisted[1] + res.Unlisted[2]
 	for _, i := range res.Issues {
 		out.Issues = append(out.Issues, ImportIssue{Severity: i.Severity.String(), Where: i.Where, ID: i.ID, Type: i.Type, Reason: i.Reason})
 		if i.Severity == ioc.Failed {
@@ -103,61 +130,161 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		}
 	}
 	out.Failed += res.Unlisted[ioc.Failed-1]
-	for i := range res.Records {
-		out.ByType[res.Records[i].Type.String()]++
-		out.ByTLP[res.Records[i].TLP.Name()]++
-	}
 	if ierr := res.Err(); ierr != nil && !req.Partial {
 		return out, &fault.Error{Kind: fault.ImportFailed,
 			Msg:  fmt.Sprintf("%d objects failed; nothing was stored", out.Failed),
 			Hint: "see the issues; fix them, or import what converted with --partial"}
 	}
+	if out.Records == 0 {
+		out.Committed = true
+		return out, nil
+	}
 	if err := s.addCollection(req.Collection); err != nil {
 		return out, err
 	}
-	sp := item.CollectionSpace(req.Collection)
-	adm := s.h.Admission()
-	start := time.Now()
-	for i := 0; i < len(res.Records); i += importBatch {
-		batch := res.Records[i:min(i+importBatch, len(res.Records))]
-		entries := make([]store.Entry, 0, len(batch))
-		var exp []item.Expiry
-		for j := range batch {
-			it, err := s.iocItem(sp, s.h.Now(), &batch[j], keys)
-			if err != nil {
-				return out, fmt.Errorf("import: signing record %d: %w (%d items stored before it)", i+j, err, out.Stored)
-			}
-			scopes, err := ScopesOf(it)
-			if err != nil {
-				return out, err
-			}
-			if err := adm.Admit(it, scopes); err != nil {
-				// Keep what was admitted before it, as a batch that fails
-				// to store does; the reply says how much.
-				added, perr := s.h.Publish(entries, exp)
-				out.Stored += added
-				if perr != nil {
-					return out, fmt.Errorf("import: storing: %w (%d items stored before this batch)", perr, out.Stored)
-				}
-				return out, refusedHere(req.Collection, fmt.Errorf("record %d: %w; %d items stored before it", i+j, err, out.Stored))
-			}
-			entries = append(entries, store.Entry{Item: it, Scopes: scopes})
-			if u := batch[j].ValidUntil; !u.IsZero() {
-				exp = append(exp, item.Expiry{ID: it.ID(), Until: u})
-			}
+	rec, err := s.importRecord(sp, req, out.Records)
+	if err != nil {
+		return out, err
+	}
+	if !s.imports.start(rec.ID) {
+		return out, &fault.Error{Kind: fault.Busy, Msg: "the same import is running already",
+			Hint: "wait for it to end; see ghostwire ioc import --status"}
+	}
+	defer s.imports.end(rec.ID)
+	if err := s.saveImport(rec); err != nil {
+		return out, err
+	}
+	out.Import, out.Resumed = rec.ID, rec.Stored
+	w := &importWriter{s: s, rec: rec, keys: keys, sp: item.CollectionSpace(req.Collection), adm: s.h.Admission(),
+		out: out, progress: progress, start: time.Now(), collection: req.Collection}
+	opts.Progress = nil
+	_, err = ioc.ImportStream(sp.reader(), opts, importBatch, w.window)
+	if err == nil {
+		err = w.flush()
+	}
+	if err != nil {
+		if errors.Is(err, errStopImport) {
+			err = w.err
 		}
-		added, err := s.h.Publish(entries, exp)
-		if err != nil {
-			return out, fmt.Errorf("import: storing: %w (%d items stored before this batch)", err, out.Stored)
+		rec.State, rec.Error, rec.Updated = importFailed, err.Error(), nowUTC(s.h.Now())
+		if serr := s.saveImport(rec); serr != nil {
+			s.h.Log().Warn("import: cannot record the failure", "import", rec.ID, "err", serr)
 		}
-		out.Stored += added
-		if done := i + len(batch); progress != nil && (done%ImportProgressEvery == 0 || done == len(res.Records)) {
-			progress(ImportProgress{Phase: "store", Objects: res.Objects, Records: done, Stored: out.Stored,
-				Rate: float64(done) / max(time.Since(start).Seconds(), 1e-9)})
-		}
+		return out, err
+	}
+	rec.State, rec.Error, rec.Updated = importDone, "", nowUTC(s.h.Now())
+	if err := s.saveImport(rec); err != nil {
+		return out, err
 	}
 	out.Committed = true
 	return out, nil
+}
+
+// importRecord finds the interrupted import this one resumes, or makes a
+// new record, as running; the caller saves it once it is marked running
+// here (imports.start), so a listing never shows it interrupted.
+func (s *Service) importRecord(sp *spool, req ImportRequest, records int) (*storedImport, error) {
+	params := importParams(&req)
+	rec, err := s.resumable(sp.sum, params)
+	if err != nil {
+		return nil, err
+	}
+	now := nowUTC(s.h.Now())
+	if rec == nil {
+		rec = &storedImport{ImportRecord: ImportRecord{ID: newImportID(), Started: now}, Params: params}
+	}
+	rec.Source, rec.SHA256, rec.Collection, rec.Records = req.Source, sp.sum, req.Collection, records
+	rec.State, rec.Error, rec.Updated = importRunning, "", now
+	return rec, nil
+}
+
+// importWriter stores an import's records in batches (Import).
+type importWriter struct {
+	s          *Service
+	rec        *storedImport
+	keys       []*recipient.PublicKey
+	sp         item.Space
+	collection string
+	adm        Admission
+	out        *ImportResult
+	progress   func(ImportProgress)
+	start      time.Time
+
+	seen    int // records of the stream seen so far
+	entries []store.Entry
+	exp     []item.Expiry
+	size    int
+	err     error // why the stream was stopped (errStopImport)
+}
+
+// window takes one window of records from the stream: those an earlier
+// run stored already are skipped, the others signed and queued, and each
+// batch that would grow past one transaction is stored first.
+func (w *importWriter) window(recs []ioc.Record) error {
+	for i := range recs {
+		w.seen++
+		if w.seen <= w.rec.Stored {
+			continue
+		}
+		it, err := w.s.iocItem(w.sp, w.s.h.Now(), &recs[i], w.keys)
+		if err != nil {
+			return w.stop(fmt.Errorf("import: signing record %d: %w (%d records stored before it)", w.seen, err, w.rec.Stored))
+		}
+		scopes, err := ScopesOf(it)
+		if err != nil {
+			return w.stop(err)
+		}
+		if err := w.adm.Admit(it, scopes); err != nil {
+			// Keep what was admitted before it, committed with the
+			// record; the reply and the record say how much.
+			if ferr := w.flush(); ferr != nil {
+				return w.stop(ferr)
+			}
+			return w.stop(refusedHere(w.collection, fmt.Errorf("record %d: %w; %d records stored before it", w.seen, err, w.rec.Stored)))
+		}
+		e := store.Entry{Item: it, Scopes: scopes}
+		if n := store.EntrySize(e); w.size+n > store.MaxAtomicBytes || len(w.entries) >= importBatch {
+			if err := w.flush(); err != nil {
+				return w.stop(err)
+			}
+		}
+		w.entries = append(w.entries, e)
+		w.size += store.EntrySize(e)
+		if u := recs[i].ValidUntil; !u.IsZero() {
+			w.exp = append(w.exp, item.Expiry{ID: it.ID(), Until: u})
+		}
+	}
+	return nil
+}
+
+func (w *importWriter) stop(err error) error {
+	w.err = err
+	return errStopImport
+}
+
+// flush stores the queued batch and the import's progress in one
+// transaction.
+func (w *importWriter) flush() error {
+	if len(w.entries) == 0 {
+		return nil
+	}
+	rec := *w.rec
+	rec.Stored += len(w.entries)
+	rec.Batches++
+	rec.Updated = nowUTC(w.s.h.Now())
+	added, err := w.s.h.PublishAtomic(w.entries, w.exp, func(tx *store.Tx) error { return putImport(tx, &rec) })
+	if err != nil {
+		return fmt.Errorf("import: storing: %w (%d records stored before this batch)", err, w.rec.Stored)
+	}
+	before := w.rec.Stored
+	*w.rec = rec
+	w.out.Stored += added
+	w.entries, w.exp, w.size = w.entries[:0], w.exp[:0], 0
+	if w.progress != nil && (rec.Stored/ImportProgressEvery > before/ImportProgressEvery || rec.Stored == rec.Records) {
+		w.progress(ImportProgress{Phase: "store", Objects: w.out.Objects, Records: rec.Stored, Stored: w.out.Stored,
+			Rate: float64(rec.Stored-w.out.Resumed) / max(time.Since(w.start).Seconds(), 1e-9)})
+	}
+	return nil
 }
 
 // Export writes the IOCs List would list for f as one STIX 2.1 bundle

@@ -65,7 +65,19 @@ type ImportOptions struct {
 	MaxObject int64
 	// Now is the clock for progress rates; nil: time.Now.
 	Now func() time.Time
+	// MaxPending bounds, in ImportStream, the records that must wait for
+	// something later in the input: those of one MISP event (its tags may
+	// follow its attributes) and STIX records naming a marking-definition
+	// not read yet. Past it the input is refused (ErrFormat) rather than
+	// held in memory. Zero: DefaultMaxPending. Import holds everything and
+	// ignores it.
+	MaxPending int
 }
+
+// DefaultMaxPending is ImportOptions.MaxPending's default: 50,000 records
+// of at most a few KiB each bound what waits to tens of MiB, and no real
+// MISP event in the fixtures comes near it.
+const DefaultMaxPending = 50_000
 
 // Progress reports how far an import has come.
 type Progress struct {
@@ -213,8 +225,49 @@ func Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	return im.finish(), nil
 }
 
+// ImportStream reads what Import reads, with memory bounded by options, not
+// by the input: it merges duplicates only among window consecutive
+// distinct records (zero: 1000) and hands each window, normalised and in
+// first-seen order, to emit, then forgets it. A duplicate in a later window
+// is emitted again (stored, it is a newer statement of the same
+// indicator). Records that must wait for later input are bounded by
+// opts.MaxPending. The Result has no Records; its counts and issues are
+// those of the whole input. For the same input and options, the windows
+// are the same on every run, which is what lets an interrupted import
+// skip what it stored before.
+//
+// An error from emit stops the import and is returned as is.
+func ImportStream(r io.Reader, opts ImportOptions, window int, emit func([]Record) error) (*Result, error) {
+	if window <= 0 {
+		window = 1000
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	im := newImporter(r, opts)
+	im.window, im.stream = window, emit
+	err := im.run()
+	if err == nil {
+		im.flush()
+		err = im.streamErr
+	}
+	im.progress(true)
+	if err != nil {
+		return nil, err
+	}
+	res := im.res
+	return &res, nil
+}
+
 // importer holds the state of one Import. It is used by one goroutine.
 type importer struct {
+	// stream, if set, receives each window of distinct records
+	// (ImportStream); streamErr is the first error it or a bound
+	// returned, which ends the import at the next token.
+	stream    func([]Record) error
+	streamErr error
+	window    int
+
 	opts   ImportOptions
 	lr     *limitReader
 	dec    *json.Decoder
@@ -276,6 +329,9 @@ func (im *importer) wrap(err error) error {
 }
 
 func (im *importer) token() (json.Token, error) {
+	if im.streamErr != nil {
+		return nil, im.streamErr
+	}
 	im.arm()
 	t, err := im.dec.Token()
 	if err != nil {
@@ -285,6 +341,9 @@ func (im *importer) token() (json.Token, error) {
 }
 
 func (im *importer) decode(v any) error {
+	if im.streamErr != nil {
+		return im.streamErr
+	}
 	im.arm()
 	if err := im.dec.Decode(v); err != nil {
 		return im.wrap(err)
@@ -509,6 +568,9 @@ func (im *importer) add(r Record, where, id, typ string) bool {
 	if !dup {
 		im.index[c] = len(im.res.Records)
 		im.res.Records = append(im.res.Records, r)
+		if im.stream != nil && len(im.res.Records) >= im.window {
+			im.flush()
+		}
 		return true
 	}
 	im.res.Merged++
@@ -539,6 +601,31 @@ func (im *importer) add(r Record, where, id, typ string) bool {
 	}
 	*old = m
 	return true
+}
+
+// checkPending refuses, in a streaming import, more waiting records than
+// ImportOptions.MaxPending.
+func (im *importer) checkPending(n int) {
+	if im.stream != nil && n > im.opts.MaxPending && im.streamErr == nil {
+		im.streamErr = fmt.Errorf("%w: more than %d records wait for markings or tags later in the input (near byte %d); split the file, or put STIX marking-definitions before the objects and MISP tags before the attributes",
+			ErrFormat, im.opts.MaxPending, im.dec.InputOffset())
+	}
+}
+
+// flush hands the window of records to the stream, normalised as finish
+// normalises them, and starts a new window.
+func (im *importer) flush() {
+	if len(im.res.Records) == 0 || im.streamErr != nil {
+		return
+	}
+	for i := range im.res.Records {
+		if err := im.res.Records[i].Normalize(); err != nil {
+			panic("bug: merged record invalid: " + err.Error())
+		}
+	}
+	im.streamErr = im.stream(im.res.Records)
+	im.res.Records = nil
+	clear(im.index)
 }
 
 func (im *importer) finish() *Result {

@@ -281,6 +281,7 @@ func (ev *mispEvent) attribute(a *mispAttribute, where string, n *int) {
 			rec.Type = ipType(tv.value)
 		}
 		ev.recs = append(ev.recs, pending{rec: rec, refs: tlpTags, where: where, id: a.UUID, typ: a.Type})
+		ev.im.checkPending(len(ev.recs))
 		if n != nil {
 			*n++
 		}

@@ -488,15 +488,7 @@ func sha256Of(i int) string {
 // testdata/import and small fixtures. The oracle: no panic, records that
 // are valid, and a failure list whenever Err is non-nil.
 func FuzzImport(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "import", "*.json"))
-	for _, w := range fixtureWants {
-		seeds = append(seeds, filepath.Join(fixtureDir, w.name))
-	}
-	for _, p := range seeds {
-		if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
-			f.Add(b)
-		}
-	}
+	addImportSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := Import(bytes.NewReader(b), ImportOptions{DefaultTLP: TLPGreen, MaxObject: 1 << 16})
 		if err != nil {
@@ -578,5 +570,19 @@ func TestImportIssuesBounded(t *testing.T) {
 	deep := `{"Event":{"Galaxy":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}}`
 	if _, err := Import(strings.NewReader(deep), ImportOptions{}); !errors.Is(err, ErrFormat) {
 		t.Fatalf("deep skipped value: %v", err)
+	}
+}
+
+// addImportSeeds seeds an import fuzz target with testdata/import and the
+// small fixtures.
+func addImportSeeds(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "import", "*.json"))
+	for _, w := range fixtureWants {
+		seeds = append(seeds, filepath.Join(fixtureDir, w.name))
+	}
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
+			f.Add(b)
+		}
 	}
 }

@@ -81,6 +81,9 @@ type marking struct {
 type stixBundle struct {
 	typ, spec string
 	markings  map[string]marking
+	// failed and stated name the last object given a failure and a
+	// statement issue (stixResolve).
+	failed, stated string
 }
 
 func (im *importer) stixKey(b *stixBundle, k string) error {
@@ -114,7 +117,7 @@ func (im *importer) stixObject(b *stixBundle, o *stixObject, where string) {
 	case "indicator":
 		im.stixIndicator(b, o, where)
 	case "vulnerability":
-		im.stixVulnerability(o, where)
+		im.stixVulnerability(b, o, where)
 	case "":
 		im.issue(Failed, where, o.ID, "", "object has no type")
 	default:
@@ -254,22 +257,41 @@ func (im *importer) stixIndicator(b *stixBundle, o *stixObject, where string) {
 	if len(lost) > 0 {
 		im.issue(Partial, where, o.ID, o.Type, "pattern not fully represented: "+strings.Join(firstN(lost, 5), "; "))
 	}
-	im.stixPend(o, base, vals, where)
+	im.stixPend(b, o, base, vals, where)
 }
 
-func (im *importer) stixPend(o *stixObject, base Record, vals []typedValue, where string) {
+// stixPend queues an object's records until their markings are known. A
+// streaming import resolves them at once when every marking they name is
+// known already (the TLP ids, or definitions earlier in the bundle), so
+// only records naming a definition still to come wait, at most
+// ImportOptions.MaxPending of them.
+func (im *importer) stixPend(b *stixBundle, o *stixObject, base Record, vals []typedValue, where string) {
 	refs := slices.Clone(o.MarkingRefs)
 	for _, g := range o.GranularMarkings {
 		refs = append(refs, g.MarkingRef)
 	}
+	now := im.stream != nil
+	for _, ref := range refs {
+		if _, ok := knownMarkings[ref]; !ok {
+			if _, ok := b.markings[ref]; !ok {
+				now = false
+			}
+		}
+	}
 	for _, v := range vals {
 		r := base
 		r.Type, r.Value = v.t, v.value
-		im.pend = append(im.pend, pending{rec: r, refs: refs, where: where, id: o.ID, typ: o.Type})
+		p := pending{rec: r, refs: refs, where: where, id: o.ID, typ: o.Type}
+		if now {
+			im.stixResolve(b, p)
+			continue
+		}
+		im.pend = append(im.pend, p)
+		im.checkPending(len(im.pend))
 	}
 }
 
-func (im *importer) stixVulnerability(o *stixObject, where string) {
+func (im *importer) stixVulnerability(b *stixBundle, o *stixObject, where string) {
 	cve := ""
 	if _, err := Normalize(TypeCVE, o.Name); err == nil {
 		cve = o.Name
@@ -298,7 +320,7 @@ func (im *importer) stixVulnerability(o *stixObject, where string) {
 		im.issue(Failed, where, o.ID, o.Type, err.Error())
 		return
 	}
-	im.stixPend(o, base, []typedValue{{TypeCVE, cve}}, where)
+	im.stixPend(b, o, base, []typedValue{{TypeCVE, cve}}, where)
 }
 
 // stixFinish resolves each pending record's markings (docs/ioc.md §4.3):
@@ -308,53 +330,60 @@ func (im *importer) stixFinish(b *stixBundle) error {
 	if b.typ != "bundle" {
 		return fmt.Errorf("%w: STIX input without \"type\": \"bundle\"", ErrFormat)
 	}
-	reported := map[string]bool{}
 	for i := range im.pend {
 		p := im.pend[i]
 		im.pend[i] = pending{} // let the garbage collector have it as we go
-		var level TLP
-		var unknown, statements []string
-		for _, ref := range p.refs {
-			if m, ok := knownMarkings[ref]; ok {
-				level = max(level, m)
-				continue
-			}
-			m, ok := b.markings[ref]
-			switch {
-			case !ok:
-				unknown = append(unknown, ref+" (not defined in the bundle)")
-			case m.tlp != 0:
-				level = max(level, m.tlp)
-			case m.unknown != "":
-				unknown = append(unknown, ref+" ("+m.unknown+")")
-			default:
-				statements = append(statements, fmt.Sprintf("%q", m.statement))
-			}
-		}
-		key := p.where
-		switch {
-		case len(unknown) > 0:
-			if !reported[key] {
-				im.issue(Failed, p.where, p.id, p.typ, "unknown marking "+strings.Join(unknown, ", ")+"; refused rather than read as weaker")
-			}
-			reported[key] = true
-			continue
-		case level == 0 && im.opts.DefaultTLP == 0:
-			if !reported[key] {
-				im.issue(Failed, p.where, p.id, p.typ, "no TLP marking; give a TLP for unmarked objects")
-			}
-			reported[key] = true
-			continue
-		case level == 0:
-			level = im.opts.DefaultTLP
-		}
-		if len(statements) > 0 && !reported[key+"s"] {
-			im.issue(Partial, p.where, p.id, p.typ, "statement marking not carried: "+strings.Join(statements, ", "))
-			reported[key+"s"] = true
-		}
-		p.rec.TLP = level
-		im.add(p.rec, p.where, p.id, p.typ)
+		im.stixResolve(b, p)
 	}
 	im.pend = nil
 	return nil
+}
+
+// stixResolve gives a pending record its TLP from its markings and adds it
+// (docs/ioc.md §4.3). An object's records are resolved one after the
+// other, so remembering the last object reported keeps each object to one
+// failure and one statement issue, in constant memory.
+func (im *importer) stixResolve(b *stixBundle, p pending) {
+	var level TLP
+	var unknown, statements []string
+	for _, ref := range p.refs {
+		if m, ok := knownMarkings[ref]; ok {
+			level = max(level, m)
+			continue
+		}
+		m, ok := b.markings[ref]
+		switch {
+		case !ok:
+			unknown = append(unknown, ref+" (not defined in the bundle)")
+		case m.tlp != 0:
+			level = max(level, m.tlp)
+		case m.unknown != "":
+			unknown = append(unknown, ref+" ("+m.unknown+")")
+		default:
+			statements = append(statements, fmt.Sprintf("%q", m.statement))
+		}
+	}
+	key := p.where
+	switch {
+	case len(unknown) > 0:
+		if b.failed != key {
+			im.issue(Failed, p.where, p.id, p.typ, "unknown marking "+strings.Join(unknown, ", ")+"; refused rather than read as weaker")
+		}
+		b.failed = key
+		return
+	case level == 0 && im.opts.DefaultTLP == 0:
+		if b.failed != key {
+			im.issue(Failed, p.where, p.id, p.typ, "no TLP marking; give a TLP for unmarked objects")
+		}
+		b.failed = key
+		return
+	case level == 0:
+		level = im.opts.DefaultTLP
+	}
+	if len(statements) > 0 && b.stated != key {
+		im.issue(Partial, p.where, p.id, p.typ, "statement marking not carried: "+strings.Join(statements, ", "))
+		b.stated = key
+	}
+	p.rec.TLP = level
+	im.add(p.rec, p.where, p.id, p.typ)
 }

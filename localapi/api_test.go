@@ -39,30 +39,25 @@ type testNode struct {
 
 func startTestNode(t testing.TB, dir string, seed byte) *testNode {
 	t.Helper()
-	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dir, "store"), secrets.StoreKey[:], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tor, err := onion.Start(onion.Config{ControlAddr: "127.0.0.1:1"})
+	return startTestNodeWith(t, dir, seed, nil)
+}
+
+// startTestNodeWith is startTestNode with the API's server changed by tune
+// (if not nil) before it serves.
+func startTestNodeWith(t testing.TB, dir string, seed byte, tune func(*server)) *testNode {
+	t.Helper()
+	n, db, ln, err := openTestNode(dir, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "api.sock")
-	n, err := node.New(node.Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn := &testNode{n: n, db: db, dir: dir, sock: sock, cancel: cancel, done: make(chan error, 1)}
-	go func() { tn.done <- RunNode(ctx, n, ln, nil) }()
+	s := newServer(n, nil)
+	if tune != nil {
+		tune(s)
+	}
+	go func() { tn.done <- s.run(ctx, ln) }()
 	tn.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
@@ -111,6 +106,35 @@ func (tn *testNode) req(t *testing.T, method, path, ctype string, body io.Reader
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// openTestNode opens the store in dir and a node on it (whose tor never
+// comes up) with the identity seed gives, and its API socket.
+func openTestNode(dir string, seed byte) (*node.Node, *store.DB, net.Listener, error) {
+	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := store.Open(filepath.Join(dir, "store"), secrets.StoreKey[:], nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tor, err := onion.Start(onion.Config{ControlAddr: "127.0.0.1:1"})
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	n, err := node.New(node.Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor), SpoolDir: dir})
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	ln, err := Listen(filepath.Join(dir, "api.sock"))
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return n, db, ln, nil
 }
 
 // state is everything the API can show, to prove a failed call changed nothing.

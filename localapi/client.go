@@ -240,12 +240,19 @@ func (c *Client) ExportIOCs(ctx context.Context, format string, q IOCQuery, w io
 	return nil
 }
 
+// Imports is GET /v1/iocs/imports: the node's import records, newest
+// first.
+func (c *Client) Imports(ctx context.Context) ([]apitype.ImportRecord, error) {
+	var out []apitype.ImportRecord
+	return out, c.Do(ctx, http.MethodGet, "/v1/iocs/imports", nil, &out)
+}
+
 // ImportIOCs is POST /v1/iocs/import: it streams in to the node, calling
 // progress (if set) with each progress line, and returns the result. When
 // the node refused the import the result may be there too (what failed),
 // with an *Error.
 func (c *Client) ImportIOCs(ctx context.Context, in io.Reader, req node.ImportRequest, progress func(node.ImportProgress)) (*node.ImportResult, error) {
-	q := Query("collection", req.Collection, "tlp", req.TLP, "to", strings.Join(req.To, ","), "partial", flag1(req.Partial))
+	q := Query("collection", req.Collection, "tlp", req.TLP, "to", strings.Join(req.To, ","), "partial", flag1(req.Partial), "source", req.Source)
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://ghostwire/v1/iocs/import"+q, in)
 	if err != nil {
 		return nil, err

@@ -250,7 +250,7 @@ func vmHWM(b *testing.B, reset bool) int {
 // indicators through the node's API socket, as `ghostwire ioc import`
 // does, and reports records stored per second and the peak RSS above the
 // idle node's, under the soft memory limit `ghostwire run` sets.
-// Run: go test ./node -run '^$' -bench IOCImport100k -benchtime 1x
+// Run: go test ./localapi -run '^$' -bench IOCImport100k -benchtime 1x
 func BenchmarkIOCImport100k(b *testing.B) {
 	const count = 100_000
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(store.MemoryLimit))

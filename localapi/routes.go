@@ -101,6 +101,11 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 		})(s)(w, r)
 		return
 	}
+	leave, ok := s.enter(w, r, s.following, fmt.Sprintf("%d --follow streams are open already", maxFollowing))
+	if !ok {
+		return
+	}
+	defer leave()
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(followMaxDuration))
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -160,11 +165,11 @@ func (s *server) fetchIOC(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = node.FetchWait(d)
 	}
-	jsonHandler(func(s *server, r *http.Request) (int, any, error) {
-		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + writeTimeout))
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.deadline + writeTimeout))
+	s.answer(w, r, wait+s.deadline, func(s *server, r *http.Request) (int, any, error) {
 		x, err := s.n.FetchIOC(r.Context(), r.PathValue("id"), wait)
 		return http.StatusOK, x, err
-	})(s)(w, r)
+	})
 }
 
 // iocFilter reads the list filters from a query string.
@@ -189,7 +194,7 @@ func (s *server) iocFilter(q url.Values) (collection.Filter, error) {
 
 // importRequest reads an ImportRequest from the query string.
 func importRequest(q url.Values) node.ImportRequest {
-	req := node.ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != ""}
+	req := node.ImportRequest{Collection: q.Get("collection"), TLP: q.Get("tlp"), Partial: q.Get("partial") != "", Source: q.Get("source")}
 	for _, t := range q["to"] {
 		for _, p := range strings.Split(t, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -218,6 +223,11 @@ func (s *server) importIOCs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	leave, ok := s.enter(w, r, s.bulk, fmt.Sprintf("%d imports and exports are running", maxBulk))
+	if !ok {
+		return
+	}
+	defer leave()
 	// Progress goes out while the body is still being read. Whatever
 	// the import did not read is drained (bounded by maxImportBody), so the
 	// connection stays usable.
@@ -250,6 +260,15 @@ func (s *server) importIOCs(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(line)
 }
 
+// imports is GET /v1/iocs/imports: the import records, newest first.
+func (s *server) imports(r *http.Request) (int, any, error) {
+	list, err := s.n.Collections().Imports()
+	if list == nil {
+		list = []apitype.ImportRecord{}
+	}
+	return http.StatusOK, list, err
+}
+
 // sizeLimited turns the upload limit's error into the node's TooLarge, so
 // the import reports it as such.
 type sizeLimited struct{ r io.Reader }
@@ -278,6 +297,11 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("formats: stix, misp", "unknown export format %q", format))
 		return
 	}
+	leave, ok := s.enter(w, r, s.bulk, fmt.Sprintf("%d imports and exports are running", maxBulk))
+	if !ok {
+		return
+	}
+	defer leave()
 	w.Header().Set("Content-Type", "application/json")
 	cw := &countWriter{w: w}
 	if err := s.n.Collections().Export(cw, format, f); err != nil {

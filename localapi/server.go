@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,12 +35,27 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
 	followMaxDuration = 24 * time.Hour
-	// maxImportBody bounds one import upload. ioc.Import holds one JSON
-	// object at a time, so memory follows the records, not this.
-	maxImportBody = 1 << 30
+	// maxImportBody bounds one import upload. The import spools it to
+	// disk and holds a window of records at a time (collection.Import), so
+	// memory follows neither this nor the records; this bounds the scratch
+	// file's disk space.
+	maxImportBody = 4 << 30
 	// importTimeout bounds reading and answering one import or export.
 	importTimeout = 30 * time.Minute
+	// maxWorking bounds the requests the node works on at once; one more
+	// waits for a place at most AnswerDeadline, then is told "busy".
+	maxWorking = 32
+	// maxBulk bounds the imports and exports running at once, and
+	// maxFollowing the --follow streams: past them a request is told
+	// "busy" at once.
+	maxBulk      = 2
+	maxFollowing = 1024
 )
+
+// AnswerDeadline is how soon every reply starts (docs/api.md): the node's
+// answer, or 503 "busy". The CLI waits longer than this (30 s), so that a
+// slow node is reported as busy, not as not running.
+const AnswerDeadline = 10 * time.Second
 
 // Kinds of error the API itself reports, besides the node's (fault.Kind).
 const (
@@ -61,6 +77,7 @@ var statusOf = map[fault.Kind]int{
 	fault.TooLarge:        http.StatusRequestEntityTooLarge,
 	fault.ImportFailed:    http.StatusUnprocessableEntity,
 	fault.Full:            http.StatusInsufficientStorage,
+	fault.Busy:            http.StatusServiceUnavailable,
 	kindMethod:            http.StatusMethodNotAllowed,
 	kindMediaType:         http.StatusUnsupportedMediaType,
 }
@@ -108,8 +125,12 @@ func Listen(path string) (net.Listener, error) {
 // then stops accepting, gives requests in flight 2 s, and removes the
 // socket.
 func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger) error {
+	return newServer(n, log).serve(ctx, ln)
+}
+
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           Handler(n, log),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: readTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       time.Minute,
@@ -126,6 +147,7 @@ func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger)
 	}()
 	err := srv.Serve(ln)
 	<-done
+	s.work.Wait() // work whose reply was "busy", still running: it uses the node
 	if a, ok := ln.Addr().(*net.UnixAddr); ok {
 		os.Remove(a.Name)
 	}
@@ -139,14 +161,18 @@ func Serve(ctx context.Context, ln net.Listener, n *node.Node, log *slog.Logger)
 // either fails, and returns once both have stopped, so the caller may then
 // close the store.
 func RunNode(ctx context.Context, n *node.Node, ln net.Listener, log *slog.Logger) error {
+	return newServer(n, log).run(ctx, ln)
+}
+
+func (s *server) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	apiErr := make(chan error, 1)
 	go func() {
-		apiErr <- Serve(ctx, ln, n, log)
+		apiErr <- s.serve(ctx, ln)
 		cancel()
 	}()
-	err := n.Run(ctx)
+	err := s.n.Run(ctx)
 	cancel()
 	if aerr := <-apiErr; err == nil {
 		err = aerr
@@ -158,6 +184,90 @@ func RunNode(ctx context.Context, n *node.Node, ln net.Listener, log *slog.Logge
 type server struct {
 	n   *node.Node
 	log *slog.Logger
+	// deadline is how soon every reply starts: AnswerDeadline, shorter in
+	// tests.
+	deadline time.Duration
+	// working, bulk and following hold one token per request of their kind
+	// in progress (maxWorking, maxBulk, maxFollowing).
+	working, bulk, following chan struct{}
+	// work counts the requests still being worked on, including those
+	// already answered "busy" (answer); Serve waits for them.
+	work sync.WaitGroup
+}
+
+func newServer(n *node.Node, log *slog.Logger) *server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &server{n: n, log: log, deadline: AnswerDeadline, working: make(chan struct{}, maxWorking),
+		bulk: make(chan struct{}, maxBulk), following: make(chan struct{}, maxFollowing)}
+}
+
+// errBusy is the reply of a request the node could not answer within the
+// deadline.
+func errBusy(d time.Duration, what string) error {
+	return &fault.Error{Kind: fault.Busy, Msg: fmt.Sprintf("the node is busy: %s", what),
+		Hint: fmt.Sprintf("try again in a moment (the node answers within %v or says it is busy); a request that was sent may still take effect", d)}
+}
+
+// enter takes a token of sem without waiting, or answers busy.
+func (s *server) enter(w http.ResponseWriter, r *http.Request, sem chan struct{}, what string) (leave func(), ok bool) {
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
+	default:
+		s.writeError(w, r, errBusy(s.deadline, what))
+		return nil, false
+	}
+}
+
+// answer runs fn and writes its reply, or, if fn has not returned within
+// deadline (or no place among maxWorking freed up by then), answers 503
+// "busy" at the deadline. fn then goes on to its end in the background,
+// holding its place, so what a slow node works on stays bounded; its
+// result is dropped. This does not cancel the work (a store write cannot
+// be taken back half way); it keeps the promise that every reply starts
+// in time.
+func (s *server) answer(w http.ResponseWriter, r *http.Request, deadline time.Duration, fn func(s *server, r *http.Request) (int, any, error)) {
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	select {
+	case s.working <- struct{}{}:
+	case <-timer.C:
+		s.writeError(w, r, errBusy(deadline, fmt.Sprintf("%d requests in progress, none ended within %v", maxWorking, deadline)))
+		return
+	case <-r.Context().Done():
+		return
+	}
+	type reply struct {
+		code int
+		v    any
+		err  error
+	}
+	done := make(chan reply, 1)
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		defer func() { <-s.working }()
+		code, v, err := fn(s, r)
+		done <- reply{code, v, err}
+	}()
+	select {
+	case rep := <-done:
+		if rep.err != nil {
+			s.writeError(w, r, rep.err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rep.code)
+		if rep.v != nil {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep.v)
+		}
+	case <-timer.C:
+		s.writeError(w, r, errBusy(deadline, fmt.Sprintf("no answer within %v", deadline)))
+	}
 }
 
 // route is one endpoint: a ServeMux pattern and its handler. Most handlers
@@ -181,6 +291,7 @@ func routes() []route {
 		{"GET /v1/iocs", jsonHandler((*server).listIOCs)},
 		{"POST /v1/iocs/import", func(s *server) http.HandlerFunc { return s.importIOCs }},
 		{"GET /v1/iocs/export", func(s *server) http.HandlerFunc { return s.exportIOCs }},
+		{"GET /v1/iocs/imports", jsonHandler((*server).imports)},
 		{"POST /v1/iocs/{id}/fetch", func(s *server) http.HandlerFunc { return s.fetchIOC }},
 		{"GET /v1/iocs/{id}", jsonHandler((*server).showIOC)},
 		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},
@@ -191,11 +302,9 @@ func routes() []route {
 
 // Handler returns the local API over n; log (nil: discard) receives the
 // node's own failures.
-func Handler(n *node.Node, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &server{n: n, log: log}
+func Handler(n *node.Node, log *slog.Logger) http.Handler { return newServer(n, log).handler() }
+
+func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range routes() {
 		mux.HandleFunc(r.pattern, r.handler(s))
@@ -246,23 +355,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // jsonHandler adapts a method that returns (status, value, error) to a
-// handler that writes JSON.
+// handler that writes JSON, within the server's deadline (answer).
 func jsonHandler(fn func(s *server, r *http.Request) (int, any, error)) func(s *server) http.HandlerFunc {
 	return func(s *server) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
-			code, v, err := fn(s, r)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(code)
-			if v != nil {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				enc.Encode(v)
-			}
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.deadline + writeTimeout))
+			s.answer(w, r, s.deadline, fn)
 		}
 	}
 }

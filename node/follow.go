@@ -2,38 +2,151 @@ package node
 
 import (
 	"context"
+	"sync"
 
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 )
 
-// FollowMessages calls fn with every message (only those with one peer if
-// only is set), then with each one that arrives or changes state, until ctx
-// ends (it then returns nil) or fn or a listing fails. It keeps what it has
-// opened, so a long follow does not decrypt each message again on every
-// change.
-func (n *Node) FollowMessages(ctx context.Context, only *identity.ID, fn func(*Message) error) error {
-	seen := map[string]string{}
-	opened := dm.NewCache()
-	for {
-		ch := n.changedCh()
-		msgs, err := n.dm.List(only, opened)
+// maxFeedLog bounds the changes a feed keeps for followers that have not
+// caught up; one further behind gets the whole list again.
+const maxFeedLog = 4096
+
+// feeds are the message change feeds, one per filter (every peer, or one
+// peer), shared by every --follow stream with that filter: a change is
+// listed once per feed, not once per follower, so 500 followers cost one
+// listing and 500 small sends per change instead of 500 listings.
+type feeds struct {
+	mu sync.Mutex
+	m  map[string]*msgFeed // by filter: "" or the peer's address
+}
+
+// msgFeed is one filter's feed. mu guards every field; a listing runs
+// under it, so followers that wake together list once.
+type msgFeed struct {
+	mu     sync.Mutex
+	users  int               // followers using it; the feed goes when the last leaves
+	seen   <-chan struct{}   // the node's change channel current when it last listed
+	opened *dm.Cache         // bodies opened already, so a change decrypts only what is new
+	state  map[string]string // message ID → state, as last listed
+	list   []*Message        // the last listing, never changed once made (followers share it)
+	log    []*Message        // the changes since, oldest first; log[i] has sequence first+i
+	first  uint64            // sequence of log[0]
+}
+
+func (f *feeds) join(key string) *msgFeed {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]*msgFeed{}
+	}
+	fd := f.m[key]
+	if fd == nil {
+		fd = &msgFeed{opened: dm.NewCache(), state: map[string]string{}}
+		f.m[key] = fd
+	}
+	fd.users++
+	return fd
+}
+
+func (f *feeds) leave(key string, fd *msgFeed) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fd.users--; fd.users == 0 {
+		delete(f.m, key)
+	}
+}
+
+// catchUp lists the messages again if the node changed since the feed last
+// did, logging each message that is new or changed state. It returns the
+// sequence after the last change.
+func (fd *msgFeed) catchUp(n *Node, only *identity.ID) (uint64, error) {
+	ch := n.changedCh()
+	if fd.seen != ch || fd.list == nil {
+		msgs, err := n.dm.List(only, fd.opened)
 		if err != nil {
-			return err
+			return 0, err
 		}
+		fd.seen = ch
 		for _, m := range msgs {
-			if seen[m.ID] == m.State {
+			if fd.state[m.ID] == m.State {
 				continue
 			}
-			seen[m.ID] = m.State
-			if err := fn(m); err != nil {
-				return err
+			fd.state[m.ID] = m.State
+			fd.log = append(fd.log, m)
+		}
+		if over := len(fd.log) - maxFeedLog; over > 0 {
+			fd.log = append(fd.log[:0:0], fd.log[over:]...)
+			fd.first += uint64(over)
+		}
+		if len(fd.state) > len(msgs) { // messages deleted (burnt) leave the state too
+			live := make(map[string]bool, len(msgs))
+			for _, m := range msgs {
+				live[m.ID] = true
+			}
+			for id := range fd.state {
+				if !live[id] {
+					delete(fd.state, id)
+				}
 			}
 		}
+		fd.list = msgs
+	}
+	return fd.first + uint64(len(fd.log)), nil
+}
+
+// FollowMessages calls fn with every message (only those with one peer if
+// only is set), then with each one that arrives or changes state, until ctx
+// ends (it then returns nil) or fn or a listing fails. Every follow with
+// the same filter shares one feed (feeds), so a change costs one listing
+// whatever the number of followers.
+func (n *Node) FollowMessages(ctx context.Context, only *identity.ID, fn func(*Message) error) error {
+	key := ""
+	if only != nil {
+		key = only.String()
+	}
+	fd := n.feeds.join(key)
+	defer n.feeds.leave(key, fd)
+
+	fd.mu.Lock()
+	ch := n.changedCh()
+	pos, err := fd.catchUp(n, only)
+	start := fd.list
+	fd.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, m := range start {
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ch:
+		}
+		fd.mu.Lock()
+		ch = n.changedCh()
+		end, err := fd.catchUp(n, only)
+		var send []*Message
+		switch {
+		case err != nil:
+		case pos < fd.first: // fell too far behind: everything again
+			send = fd.list
+		default:
+			send = fd.log[pos-fd.first:]
+		}
+		fd.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		pos = end
+		for _, m := range send {
+			if err := fn(m); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -24,6 +24,7 @@ func (h host) Store() *store.DB                           { return h.n.db }
 func (h host) Now() time.Time                             { return h.n.cfg.Now() }
 func (h host) Rand() io.Reader                            { return h.n.cfg.Rand }
 func (h host) Log() *slog.Logger                          { return h.n.log }
+func (h host) SpoolDir() string                           { return h.n.cfg.SpoolDir }
 func (h host) IsPeer(id identity.ID) bool                 { return h.n.isPeer(id) }
 func (h host) Peers() []identity.ID                       { return h.n.peerIDs() }
 func (h host) PeerName(id identity.ID) string             { return h.n.peerName(id) }
@@ -40,10 +41,49 @@ func (h host) Admission() collection.Admission           { return h.n.admission(
 // Publish stores our own new items (expiries indexed first) and hands them
 // to every peer that shares one of their scopes.
 func (h host) Publish(entries []store.Entry, exp []item.Expiry) (int, error) {
-	added, err := h.n.sets.Put(entries, exp)
+	return h.publish(entries, exp, h.n.db.PutItems)
+}
+
+// PublishAtomic is Publish in one store transaction together with also's
+// writes (store.PutItemsAtomic): an import's batch and its progress record.
+func (h host) PublishAtomic(entries []store.Entry, exp []item.Expiry, also func(*store.Tx) error) (int, error) {
+	return h.publish(entries, exp, func(e []store.Entry) (int, error) { return h.n.db.PutItemsAtomic(e, also) })
+}
+
+func (h host) publish(entries []store.Entry, exp []item.Expiry, put func([]store.Entry) (int, error)) (int, error) {
+	added, err := h.n.putItems(entries, exp, put)
 	if err != nil {
 		return added, err
 	}
 	h.n.pushToAll(entries)
 	return added, nil
+}
+
+// putItems stores entries through the sync sets (scopeset: expiries
+// indexed first) with put, each item's content-index keys (collection's
+// ioc show by content ID) in the item's own transaction, so that neither
+// is ever stored without the other.
+func (n *Node) putItems(entries []store.Entry, exp []item.Expiry, put func([]store.Entry) (int, error)) (int, error) {
+	withIndex := make([]store.Entry, len(entries))
+	for i, e := range entries {
+		withIndex[i] = e
+		keys := n.coll.ContentIndex([]*item.Item{e.Item})
+		if len(keys) == 0 {
+			continue
+		}
+		withIndex[i].With = func(tx *store.Tx) error {
+			if e.With != nil {
+				if err := e.With(tx); err != nil {
+					return err
+				}
+			}
+			for _, k := range keys {
+				if err := tx.Put(collection.ContentIndexBucket, k, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return n.sets.PutWith(withIndex, exp, put)
 }

@@ -16,19 +16,7 @@ import (
 // (it lists every message even once our key can no longer open them), while
 // a plain listing still opens each one.
 func TestFollowOpensEachMessageOnce(t *testing.T) {
-	a, _ := bareNode(t, 0x91, nil)
-	b, bdb := bareNode(t, 0x92, nil)
-	if _, err := a.AddPeer(b.ID(), "b"); err != nil {
-		t.Fatal(err)
-	}
-	// What a sync does when b's certificate arrives.
-	cert := ownCert(t, bdb)
-	if _, err := a.db.PutItems([]store.Entry{{Item: cert}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.rememberPeerKey(b.ID(), cert); err != nil {
-		t.Fatal(err)
-	}
+	a, b := messagingPair(t, 0x91, 0x92)
 	const count = 20
 	for i := range count {
 		if _, err := a.dm.Send(b.ID(), fmt.Sprintf("message %d", i)); err != nil {
@@ -59,4 +47,25 @@ func TestFollowOpensEachMessageOnce(t *testing.T) {
 	if plain, _ := a.dm.List(nil, nil); len(plain) != 0 {
 		t.Fatalf("a plain listing with the wrong key opened %d messages: the cache leaked into it", len(plain))
 	}
+}
+
+// messagingPair returns two nodes (not running) of the identity seeds
+// given, a having b as a peer whose recipient key it knows, so a can send
+// b messages.
+func messagingPair(t *testing.T, seedA, seedB byte) (a, b *Node) {
+	t.Helper()
+	a, _ = bareNode(t, seedA, nil)
+	b, bdb := bareNode(t, seedB, nil)
+	if _, err := a.AddPeer(b.ID(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	// What a sync does when b's certificate arrives.
+	cert := ownCert(t, bdb)
+	if _, err := a.db.PutItems([]store.Entry{{Item: cert}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.rememberPeerKey(b.ID(), cert); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// ScopeLimit is the most items a scope admits here (admission.go);
 	// zero means syncproto.MaxScopeItems, the most a session reconciles.
 	ScopeLimit int
+	// SpoolDir is where an IOC import spools its input (encrypted, unlinked
+	// at once) so it can be checked whole before anything is stored; empty
+	// means the system's temporary directory. The CLI gives the data
+	// directory, whose disk the store is on anyway.
+	SpoolDir string
 	// RedialInterval is how often a known peer with nothing pending is
 	// re-synced; zero means 5 minutes. Peers with pending work are dialled
 	// at once and retried with backoff.
@@ -121,6 +126,7 @@ type Node struct {
 	}
 
 	// With their own locks.
+	feeds     feeds          // the --follow streams' shared change feeds (follow.go)
 	sets      *scopeset.Sets // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions

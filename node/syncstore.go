@@ -121,7 +121,7 @@ func (n *Node) storeReceived(peer identity.ID, entries []store.Entry, items []*i
 	if len(entries) == 0 {
 		return nil
 	}
-	added, err := n.sets.Put(entries, n.coll.Expiries(items))
+	added, err := n.putItems(entries, n.coll.Expiries(items), n.db.PutItems)
 	if err != nil {
 		return err
 	}

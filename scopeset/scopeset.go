@@ -69,6 +69,12 @@ func (s *Sets) Forget(scopes ...item.Scope) { s.cache.forget(scopes...) }
 // IOC offered for ever. The cached sets hear of the expiries once the items
 // are in.
 func (s *Sets) Put(entries []store.Entry, exp []item.Expiry) (added int, err error) {
+	return s.PutWith(entries, exp, s.db.PutItems)
+}
+
+// PutWith is Put with the store's write given: PutItems, or PutItemsAtomic
+// for a batch that must commit whole (an import's, with its record).
+func (s *Sets) PutWith(entries []store.Entry, exp []item.Expiry, put func([]store.Entry) (int, error)) (added int, err error) {
 	if len(exp) > 0 {
 		err := s.db.Update(func(tx *store.Tx) error {
 			for _, e := range exp {
@@ -83,7 +89,7 @@ func (s *Sets) Put(entries []store.Entry, exp []item.Expiry) (added int, err err
 			return 0, err
 		}
 	}
-	if added, err = s.db.PutItems(entries); err != nil {
+	if added, err = put(entries); err != nil {
 		return added, err
 	}
 	s.cache.expiring(exp)

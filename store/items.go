@@ -76,22 +76,9 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 		err = db.Update(func(tx *Tx) error {
 			clear(indexed)
 			clear(removed)
-			chunkAdded = 0
-			snap := &Tx{db.bdb.NewTransaction(false)}
-			defer snap.txn.Discard()
-			for _, e := range chunk {
-				n, err := putItem(tx, snap, batchDead, indexed, removed, e)
-				if err != nil {
-					return err
-				}
-				if e.With != nil {
-					if err := e.With(tx); err != nil {
-						return err
-					}
-				}
-				chunkAdded += n
-			}
-			return nil
+			var err error
+			chunkAdded, err = db.putChunk(tx, chunk, batchDead, indexed, removed)
+			return err
 		})
 		if err != nil {
 			return added, err

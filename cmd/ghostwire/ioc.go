@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -49,8 +50,8 @@ Example:
 				o.flags(filter...), o.list),
 			nodeVerb("show", "ioc show <id>", nil, o.show),
 			nodeVerb("retract", "ioc retract <id>", nil, o.retract),
-			nodeVerb("import", "ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C]",
-				o.flags("collection", "tlp", "to", "partial"), o.importFile),
+			nodeVerb("import", "ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C] | ioc import --status",
+				o.flags("collection", "tlp", "to", "partial", "status"), o.importFile),
 			nodeVerb("export", "ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
 				o.flags(append([]string{"format"}, filter...)...), o.export),
 			nodeVerb("fetch", "ioc fetch <content-id> [--wait 30s]", o.flags("wait"), o.fetch),
@@ -64,7 +65,7 @@ type iocOpts struct {
 	collection, typ, value, tlp, desc, until, author, since, format string
 	conf                                                            int
 	wait                                                            time.Duration
-	expired, partial                                                bool
+	expired, partial, status                                        bool
 	tags, refs, to                                                  multiFlag
 }
 
@@ -100,6 +101,8 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 		fs.BoolVar(&o.expired, name, false, "include expired IOCs")
 	case "partial":
 		fs.BoolVar(&o.partial, name, false, "store what converted even if some objects failed")
+	case "status":
+		fs.BoolVar(&o.status, name, false, "list the recorded imports (running, interrupted, failed, done) instead of importing")
 	case "format":
 		fs.StringVar(&o.format, name, "stix", "export `format`: stix or misp")
 	case "wait":
@@ -126,10 +129,54 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func (o *iocOpts) importFile(e *env, call *verbCall) error {
+	if o.status {
+		if len(call.args) != 0 {
+			return usageError("ioc import --status takes no FILE")
+		}
+		return importStatus(e, call.api, call.asJSON)
+	}
 	if len(call.args) != 1 {
 		return usageError("ioc import takes one FILE, or - for standard input")
 	}
-	return iocImport(e, call.api, call.args[0], node.ImportRequest{Collection: o.collection, TLP: o.tlp, To: o.to, Partial: o.partial}, call.asJSON)
+	req := node.ImportRequest{Collection: o.collection, TLP: o.tlp, To: o.to, Partial: o.partial}
+	if call.args[0] != "-" {
+		req.Source = filepath.Base(call.args[0])
+	}
+	return iocImport(e, call.api, call.args[0], req, call.asJSON)
+}
+
+// importStatus prints the node's import records: what each import stored,
+// and whether it ended.
+func importStatus(e *env, api *localapi.Client, asJSON bool) error {
+	list, err := api.Imports(e.ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stderr, "ghostwire: no imports recorded")
+		return nil
+	}
+	for _, r := range list {
+		src := r.Source
+		if src == "" {
+			src = "(stdin)"
+		}
+		printf(e.stdout, "%s  %-11s %d/%d records in %d batches  %s  %s  sha256 %.16s  %s\n", r.ID, r.State, r.Stored, r.Records,
+			r.Batches, r.Collection, src, r.SHA256, r.Updated.Format(time.RFC3339))
+		if r.Error != "" {
+			printf(e.stdout, "    error: %s\n", r.Error)
+		}
+	}
+	for _, r := range list {
+		if r.State == "interrupted" || r.State == "failed" {
+			fmt.Fprintln(e.stderr, "ghostwire: hint: import the same file with the same options again to finish an interrupted or failed import; it skips what was stored")
+			break
+		}
+	}
+	return nil
 }
 
 func (o *iocOpts) export(e *env, call *verbCall) error {
@@ -249,6 +296,10 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 		in.r = f
 	}
 	progress := func(p node.ImportProgress) {
+		if p.Phase == "upload" {
+			printf(e.stderr, "ghostwire: import: upload: %d MiB\n", p.Bytes>>20)
+			return
+		}
 		if p.Phase == "read" || p.Objects >= 1000 {
 			printf(e.stderr, "ghostwire: import: %s: %d objects, %d records, %d stored, %.0f items/s\n",
 				p.Phase, p.Objects, p.Records, p.Stored, p.Rate)
@@ -257,6 +308,12 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 	res, err := api.ImportIOCs(e.ctx, in, req, progress)
 	if in.err != nil { // the input failed, not the node (a directory, an I/O error)
 		return fileError(in.err, file)
+	}
+	if res != nil && res.Resumed > 0 {
+		printf(e.stderr, "ghostwire: import: resumed import %s: its %d records stored before were skipped\n", res.Import, res.Resumed)
+	}
+	if err != nil && res != nil && res.Import != "" {
+		printf(e.stderr, "ghostwire: import %s stopped part way, recorded; importing the same file with the same options again resumes it (ghostwire ioc import --status)\n", res.Import)
 	}
 	if asJSON && res != nil {
 		if err := printJSON(e, res); err != nil {

@@ -171,6 +171,7 @@ func runNode(e *env, c *command, args []string) error {
 	n, err := node.New(node.Config{
 		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
 		Logger:      log,
+		SpoolDir:    path,
 		OnReachable: func() { printf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
 	})
 	if err != nil {

@@ -261,6 +261,13 @@ func TestTLPEndToEnd(t *testing.T) {
 	if imp.ok(t, "alice imports"); !strings.Contains(imp.stdout, "2 indicators") {
 		t.Errorf("import summary: %s", imp.stdout)
 	}
+	// The import is recorded (the refused one stored nothing, so it has no
+	// record): --status lists it done, with its file's name.
+	st := gwBounded(t, 30*time.Second, "ioc", "import", "--status", "--data", alice.dir).ok(t, "alice's import status")
+	if strings.Count(st, "\n") != 1 || !strings.Contains(st, " done ") || !strings.Contains(st, "2/2 records") ||
+		!strings.Contains(st, "indicators-for-C2-with-COA.json") {
+		t.Errorf("ioc import --status: %q; want one done import of 2 records from indicators-for-C2-with-COA.json", st)
+	}
 	tlpWait(t, "carol receives the 2 imported IOCs", 30*time.Second, func() (bool, string) {
 		n := len(carol.iocs(t))
 		return n == 2, fmt.Sprint(n, " IOCs")

@@ -149,6 +149,8 @@ type ImportRequest struct {
 	// Partial stores what converted even when some objects failed;
 	// otherwise any failure means nothing is stored.
 	Partial bool
+	// Source names the input (the file's base name) in the import's record.
+	Source string
 }
 
 // ImportIssue is an object that was skipped, imported in part, or failed.
@@ -173,6 +175,32 @@ type ImportResult struct {
 	Failed    int            `json:"failed"`
 	Issues    []ImportIssue  `json:"issues,omitempty"`
 	Unlisted  int            `json:"unlisted_issues,omitempty"` // issues past ioc.MaxIssues, counted only
+	// Import is the import's record (GET /v1/iocs/imports); Resumed counts
+	// the records an earlier, interrupted import of the same input had
+	// stored already, which this one skipped.
+	Import  string `json:"import,omitempty"`
+	Resumed int    `json:"resumed,omitempty"`
+}
+
+// ImportRecord is what the node records of an import that stores
+// anything (GET /v1/iocs/imports, docs/ioc.md §7): each batch of records
+// is committed together with the record's progress, so after a crash
+// Stored is exactly what the import stored.
+type ImportRecord struct {
+	ID         string `json:"id"`
+	Source     string `json:"source,omitempty"` // the file name the client gave
+	SHA256     string `json:"sha256"`           // of the input's bytes
+	Collection string `json:"collection"`
+	// State is "running", "interrupted" (the node stopped during it;
+	// importing the same input with the same options resumes it), "failed"
+	// (Error says why; also resumable) or "done".
+	State   string    `json:"state"`
+	Records int       `json:"records"` // records the input gives
+	Stored  int       `json:"stored"`  // records committed so far
+	Batches int       `json:"batches"` // transactions committed so far
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
 }
 
 // ImportProgress is one progress report of an import.
