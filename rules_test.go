@@ -334,7 +334,11 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 func TestServicesStayBelowTheNode(t *testing.T) {
 	services := []string{"service", "dm", "collection", "contacts"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
-	rules := map[string][]string{"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts")}
+	rules := map[string][]string{
+		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts"),
+		// gate holds accepted connections (net.Conn) but opens none.
+		"gate": {module + "/node", module + "/onion", module + "/cloak", "net/http", module + "/dm", module + "/collection", module + "/contacts", module + "/store"},
+	}
 	for _, svc := range services {
 		rules[svc] = never
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
+	"github.com/ghostwire/ghostwire/gate"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
-	"github.com/ghostwire/ghostwire/node/internal/gate"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
 
