@@ -27,8 +27,6 @@ type Host interface {
 	Peers() []identity.ID
 	// PeerName is the peer's local name, or "".
 	PeerName(identity.ID) string
-	// Delivered reports whether a peer acknowledged storing the item.
-	Delivered(item.ID) bool
 	// Sent hands our new items of the pair scope with peer to its live
 	// session, or has the dialer reach it.
 	Sent(peer identity.ID, items ...*item.Item)
@@ -36,11 +34,14 @@ type Host interface {
 	Urge(peer identity.ID)
 	// Changed wakes whoever follows the conversations.
 	Changed()
+	// Changes is closed at the next stored change (any service's).
+	Changes() <-chan struct{}
 }
 
 // Service is the direct-message service of one node.
 type Service struct {
-	h Host
+	h     Host
+	feeds feeds // the --follow streams' shared change feeds (follow.go)
 	// flushMu lets one flushOutbox at a time seal the queued messages, so
 	// that two (a key arriving while a message is queued) do not seal the
 	// same message twice.

@@ -375,8 +375,6 @@ func (s *Service) sendReceipt(peer identity.ID, ids []item.ID) error {
 	return nil
 }
 
-func (s *Service) delivered(id item.ID) bool { return s.h.Delivered(id) }
-
 // receivedAt returns when an incoming message arrived (messages stored
 // before arrival times were kept have none).
 func (s *Service) receivedAt(id item.ID) (time.Time, bool) {

@@ -114,7 +114,7 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
 	defer cancel()
-	s.n.FollowMessages(ctx, only, func(m *node.Message) error {
+	s.n.DM().Follow(ctx, only, func(m *node.Message) error {
 		if err := enc.Encode(m); err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func TestFollowersShareOneFeed(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			first := true
-			a.FollowMessages(ctx, nil, func(m *Message) error {
+			a.DM().Follow(ctx, nil, func(m *Message) error {
 				mu.Lock()
 				seen[f][m.ID] = true
 				n := len(seen[f])

@@ -28,15 +28,15 @@ func (h host) SpoolDir() string                           { return h.n.cfg.Spool
 func (h host) IsPeer(id identity.ID) bool                 { return h.n.isPeer(id) }
 func (h host) Peers() []identity.ID                       { return h.n.peerIDs() }
 func (h host) PeerName(id identity.ID) string             { return h.n.peerName(id) }
-func (h host) Delivered(id item.ID) bool                  { return h.n.delivered(id) }
 func (h host) Urge(peer identity.ID)                      { h.n.urge(peer) }
 func (h host) Changed()                                   { h.n.notifyChanged() }
+func (h host) Changes() <-chan struct{}                   { return h.n.changedCh() }
 func (h host) Sent(peer identity.ID, items ...*item.Item) { h.n.afterLocalItems(peer, items...) }
 
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
 
 func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }
-func (h host) Admission() collection.Admission           { return h.n.admission() }
+func (h host) Admission() collection.Admission           { return h.n.sets.Admission() }
 
 // Publish stores our own new items (expiries indexed first) and hands them
 // to every peer that shares one of their scopes.

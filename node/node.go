@@ -53,7 +53,7 @@ type Config struct {
 	// OnReachable, if set, is called once when the service is first
 	// reported reachable (for the CLI's "reachable at" line).
 	OnReachable func()
-	// ScopeLimit is the most items a scope admits here (admission.go);
+	// ScopeLimit is the most items a scope admits here (scopeset.Admission);
 	// zero means syncproto.MaxScopeItems, the most a session reconciles.
 	ScopeLimit int
 	// SpoolDir is where an IOC import spools its input (encrypted, unlinked
@@ -112,7 +112,6 @@ type Node struct {
 		// pairRefused: items the peer refused in the live session (Synced
 		// does not mark them delivered).
 		pairRefused map[identity.ID]map[item.ID]bool
-		fullScopes  map[item.Scope]bool // scopes that refused an item for ScopeLimit
 		lastSync    time.Time
 		changed     chan struct{} // closed and replaced on every stored change (for --follow)
 	}
@@ -126,7 +125,6 @@ type Node struct {
 	}
 
 	// With their own locks.
-	feeds     feeds          // the --follow streams' shared change feeds (follow.go)
 	sets      *scopeset.Sets // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
 	sessWG    sync.WaitGroup // live sessions
@@ -172,12 +170,12 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, key: cfg.Secrets.Key, id: cfg.Secrets.Key.ID(), rkey: rk, db: cfg.Store,
 		log: log, spares: new(syncproto.Spares), replays: gate.NewReplays(), wake: make(chan struct{}, 1),
-		sets: scopeset.New(cfg.Store, cfg.Now),
+		sets: scopeset.New(cfg.Store, cfg.Now, cfg.ScopeLimit),
 	}
 	n.st.sessions, n.st.urgent = map[identity.ID]*peerSession{}, map[identity.ID]bool{}
 	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
 	n.st.pairSnap, n.st.pairRefused = map[identity.ID][]item.ID{}, map[identity.ID]map[item.ID]bool{}
-	n.st.fullScopes, n.st.changed = map[item.Scope]bool{}, make(chan struct{})
+	n.st.changed = make(chan struct{})
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}

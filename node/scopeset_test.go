@@ -177,7 +177,7 @@ func BenchmarkScopeSet(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		n.sets = scopeset.New(db, n.cfg.Now) // a cold cache
+		n.sets = scopeset.New(db, n.cfg.Now, n.cfg.ScopeLimit) // a cold cache
 		cold, l0 := session()
 		warm, merged := time.Hour, time.Hour
 		for range 5 {

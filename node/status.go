@@ -1,6 +1,9 @@
 package node
 
-import "github.com/ghostwire/ghostwire/localapi/apitype"
+import (
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
+)
 
 // Status reports the node's state.
 func (n *Node) Status() (*Status, error) {
@@ -26,4 +29,27 @@ func (n *Node) Status() (*Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// describeFull describes, for status, the scopes that refused items for
+// their limit (scopeset.Admission).
+func (n *Node) describeFull() []FullScope {
+	full := map[item.Scope]bool{}
+	for _, sc := range n.sets.Full() {
+		full[sc] = true
+	}
+	var out []FullScope
+	for _, name := range n.coll.Names() {
+		sp := item.CollectionSpace(name)
+		for _, class := range []string{item.ClassPublic, item.ClassTrusted} {
+			if sc := item.ScopeOf(sp, class); full[sc] {
+				out = append(out, FullScope{Collection: name, Class: class, Limit: n.cfg.ScopeLimit})
+				delete(full, sc)
+			}
+		}
+	}
+	for range full {
+		out = append(out, FullScope{Class: "pair or restricted", Limit: n.cfg.ScopeLimit})
+	}
+	return out
 }

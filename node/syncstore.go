@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,7 +82,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, sc)
-	adm := n.admission()
+	adm := n.sets.Admission()
 	entries := make([]store.Entry, 0, len(raw))
 	var items []*item.Item
 	var refused []recon.ID
@@ -150,7 +149,7 @@ func (s syncStore) Acked(peer identity.ID, stored, refused []recon.ID) {
 	for i, id := range stored {
 		list[i] = item.ID(id)
 	}
-	if err := n.markDelivered(list); err != nil {
+	if err := n.dm.MarkDelivered(list); err != nil {
 		n.log.Warn("recording delivery failed", "err", err)
 	}
 	if len(refused) == 0 {
@@ -184,7 +183,7 @@ func (s syncStore) Synced(peer identity.ID) {
 	// snapshot but those it refused. Mark them delivered: an item the peer stored but whose ack
 	// was lost (it stopped between storing and acknowledging) is never sent
 	// or acknowledged again, and would otherwise show "queued" for ever.
-	if err := n.markDelivered(snap); err != nil {
+	if err := n.dm.MarkDelivered(snap); err != nil {
 		n.log.Warn("recording delivery failed", "err", err)
 	}
 	n.log.Info("synced", "peer", peer)
@@ -194,39 +193,4 @@ func (s syncStore) Synced(peer identity.ID) {
 // rememberPeerKey records a peer's certified recipient key.
 func (n *Node) rememberPeerKey(peer identity.ID, cert *item.Item) error {
 	return n.contacts.RememberKey(peer, cert)
-}
-
-// bucketDelivered records items a peer acknowledged: item ID → delivery
-// time (Unix seconds, 8 bytes). The direct-message service reads it for a
-// message's state.
-const bucketDelivered = "delivered"
-
-func (n *Node) delivered(id item.ID) bool {
-	err := n.db.View(func(tx *store.Tx) error {
-		_, err := tx.Get(bucketDelivered, id[:])
-		return err
-	})
-	return err == nil
-}
-
-// markDelivered records that peer acknowledged ids (stored durably there).
-func (n *Node) markDelivered(ids []item.ID) error {
-	now := make([]byte, 8)
-	binary.BigEndian.PutUint64(now, uint64(n.cfg.Now().Unix()))
-	wrote := false
-	err := n.db.Update(func(tx *store.Tx) error {
-		for _, id := range ids {
-			if _, err := tx.Get(bucketDelivered, id[:]); errors.Is(err, store.ErrNotFound) {
-				if err := tx.Put(bucketDelivered, id[:], now); err != nil {
-					return err
-				}
-				wrote = true
-			}
-		}
-		return nil
-	})
-	if err == nil && wrote {
-		n.notifyChanged()
-	}
-	return err
 }

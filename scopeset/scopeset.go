@@ -12,6 +12,7 @@ package scopeset
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 
 	"github.com/ghostwire/ghostwire/item"
@@ -28,13 +29,17 @@ type Sets struct {
 	db    *store.DB
 	now   func() time.Time
 	cache cache
+	limit int // the most items a scope admits (limit.go)
+
+	fullMu sync.Mutex
+	full   map[item.Scope]bool // scopes that refused an item for the limit
 }
 
-// New returns the sets of db's scopes and registers them for db's index
-// notifications (store.IndexWatcher); call it before db is used
-// concurrently.
-func New(db *store.DB, now func() time.Time) *Sets {
-	s := &Sets{db: db, now: now, cache: cache{m: map[item.Scope]*entry{}}}
+// New returns the sets of db's scopes, each admitting at most limit items
+// (Admission), and registers them for db's index notifications
+// (store.IndexWatcher); call it before db is used concurrently.
+func New(db *store.DB, now func() time.Time, limit int) *Sets {
+	s := &Sets{db: db, now: now, cache: cache{m: map[item.Scope]*entry{}}, limit: limit, full: map[item.Scope]bool{}}
 	db.OnIndexed(&s.cache)
 	return s
 }

@@ -1,10 +1,9 @@
-package node
+package dm
 
 import (
 	"context"
 	"sync"
 
-	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/identity"
 )
 
@@ -27,7 +26,7 @@ type msgFeed struct {
 	mu     sync.Mutex
 	users  int               // followers using it; the feed goes when the last leaves
 	seen   <-chan struct{}   // the node's change channel current when it last listed
-	opened *dm.Cache         // bodies opened already, so a change decrypts only what is new
+	opened *Cache            // bodies opened already, so a change decrypts only what is new
 	state  map[string]string // message ID → state, as last listed
 	list   []*Message        // the last listing, never changed once made (followers share it)
 	log    []*Message        // the changes since, oldest first; log[i] has sequence first+i
@@ -42,7 +41,7 @@ func (f *feeds) join(key string) *msgFeed {
 	}
 	fd := f.m[key]
 	if fd == nil {
-		fd = &msgFeed{opened: dm.NewCache(), state: map[string]string{}}
+		fd = &msgFeed{opened: NewCache(), state: map[string]string{}}
 		f.m[key] = fd
 	}
 	fd.users++
@@ -60,10 +59,10 @@ func (f *feeds) leave(key string, fd *msgFeed) {
 // catchUp lists the messages again if the node changed since the feed last
 // did, logging each message that is new or changed state. It returns the
 // sequence after the last change.
-func (fd *msgFeed) catchUp(n *Node, only *identity.ID) (uint64, error) {
-	ch := n.changedCh()
+func (fd *msgFeed) catchUp(s *Service, only *identity.ID) (uint64, error) {
+	ch := s.h.Changes()
 	if fd.seen != ch || fd.list == nil {
-		msgs, err := n.dm.List(only, fd.opened)
+		msgs, err := s.List(only, fd.opened)
 		if err != nil {
 			return 0, err
 		}
@@ -95,22 +94,22 @@ func (fd *msgFeed) catchUp(n *Node, only *identity.ID) (uint64, error) {
 	return fd.first + uint64(len(fd.log)), nil
 }
 
-// FollowMessages calls fn with every message (only those with one peer if
-// only is set), then with each one that arrives or changes state, until ctx
-// ends (it then returns nil) or fn or a listing fails. Every follow with
-// the same filter shares one feed (feeds), so a change costs one listing
+// Follow calls fn with every message (only those with one peer if only is
+// set), then with each one that arrives or changes state, until ctx ends
+// (it then returns nil) or fn or a listing fails. Every follow with the
+// same filter shares one feed (feeds), so a change costs one listing
 // whatever the number of followers.
-func (n *Node) FollowMessages(ctx context.Context, only *identity.ID, fn func(*Message) error) error {
+func (s *Service) Follow(ctx context.Context, only *identity.ID, fn func(*Message) error) error {
 	key := ""
 	if only != nil {
 		key = only.String()
 	}
-	fd := n.feeds.join(key)
-	defer n.feeds.leave(key, fd)
+	fd := s.feeds.join(key)
+	defer s.feeds.leave(key, fd)
 
 	fd.mu.Lock()
-	ch := n.changedCh()
-	pos, err := fd.catchUp(n, only)
+	ch := s.h.Changes()
+	pos, err := fd.catchUp(s, only)
 	start := fd.list
 	fd.mu.Unlock()
 	if err != nil {
@@ -128,8 +127,8 @@ func (n *Node) FollowMessages(ctx context.Context, only *identity.ID, fn func(*M
 		case <-ch:
 		}
 		fd.mu.Lock()
-		ch = n.changedCh()
-		end, err := fd.catchUp(n, only)
+		ch = s.h.Changes()
+		end, err := fd.catchUp(s, only)
 		var send []*Message
 		switch {
 		case err != nil:
