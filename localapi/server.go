@@ -61,6 +61,7 @@ var statusOf = map[fault.Kind]int{
 	fault.TooLarge:        http.StatusRequestEntityTooLarge,
 	fault.ImportFailed:    http.StatusUnprocessableEntity,
 	fault.Full:            http.StatusInsufficientStorage,
+	fault.DiskFull:        http.StatusInsufficientStorage,
 	kindMethod:            http.StatusMethodNotAllowed,
 	kindMediaType:         http.StatusUnsupportedMediaType,
 }

@@ -85,9 +85,15 @@ func Salvage(dir string, key []byte, out string) (*Report, error) {
 		return nil, err
 	}
 	r, err := walkStore(dir, key, dst)
-	if err == nil {
-		err = dst.recount()
+	if err != nil {
+		// Nothing was checked (wrong key, in use): take back the empty
+		// store this call made, so that the same command can run again.
+		dst.Close()
+		os.RemoveAll(out)
+		os.Remove(markerPath(out))
+		return nil, err
 	}
+	err = dst.recount()
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}

@@ -525,6 +525,11 @@ func (db *DB) open() error {
 	bdb, err := openBadger(opts)
 	if err != nil {
 		restore()
+		if errors.Is(err, badger.ErrTruncateNeeded) {
+			if ferr := db.space.check(); ferr != nil {
+				return fmt.Errorf("%w (it needs space to recover from a crash before it can open)", ferr)
+			}
+		}
 		return err
 	}
 	db.bdb, db.readOnly = bdb, opts.ReadOnly

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/ghostwire/ghostwire/fault"
 )
 
 // A full disk must be an error, not a crash. Badger writes its
@@ -83,12 +85,24 @@ func (g *spaceGuard) check() error {
 	free, need := g.free(), g.threshold()
 	if free < need {
 		g.full.Store(true)
-		return fmt.Errorf("%w: %d KiB free on the filesystem of %s, and the store keeps %d KiB in reserve; free some space and writes resume",
-			ErrDiskFull, free>>10, g.dir, need>>10)
+		return diskFullError{f: &fault.Error{
+			Kind: fault.DiskFull,
+			Msg: fmt.Sprintf("%v: %d KiB free on the filesystem of %s, under the %d KiB the store keeps in reserve; nothing was written",
+				ErrDiskFull, free>>10, g.dir, need>>10),
+			Hint: "free some space on that filesystem: writes resume by themselves, and reads go on meanwhile",
+		}}
 	}
 	g.full.Store(false)
 	return nil
 }
+
+// diskFullError is ErrDiskFull as the fault kind DiskFull, so that the
+// local API answers it as such (507, with the hint) wherever it surfaces.
+type diskFullError struct{ f *fault.Error }
+
+func (e diskFullError) Error() string        { return e.f.Msg }
+func (e diskFullError) Is(target error) bool { return target == ErrDiskFull }
+func (e diskFullError) Unwrap() error        { return e.f }
 
 // Full reports whether the last write (or open) found the disk full. It
 // clears once a write finds space again.

@@ -228,6 +228,9 @@ func openBadger(opts badger.Options) (bdb *badger.DB, err error) {
 			return nil, fmt.Errorf("store: open %s: %w", opts.Dir, err)
 		case errors.Is(err, syscall.ENOSPC):
 			return nil, fmt.Errorf("%w: opening %s: %v", ErrDiskFull, opts.Dir, err)
+		case errors.Is(err, badger.ErrTruncateNeeded):
+			// Read-only, after a crash: badger must write to recover its log.
+			return nil, fmt.Errorf("store: %s must recover its write-ahead log after a crash: %w", opts.Dir, err)
 		}
 		return nil, damaged(opts.Dir, "badger cannot open it: %v", err)
 	}

@@ -632,7 +632,7 @@ func checkStored(t testing.TB, n *e2eNode, ids []string) {
 		t.Fatal(err)
 	}
 	defer secrets.Destroy()
-	db, err := d.openStore(secrets)
+	db, err := d.openStore(secrets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/localapi"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -95,7 +96,7 @@ func runNode(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := d.openStore(secrets)
+	db, err := d.openStore(secrets, log)
 	if err != nil {
 		return err
 	}
@@ -190,6 +191,14 @@ func runStatus(e *env, c *command, args []string) error {
 			where = fmt.Sprintf("collection %s (%s)", f.Collection, f.Class)
 		}
 		fmt.Fprintf(e.stdout, "full        %s: %d items, the limit; it refuses new ones and keeps syncing\n", where, f.Limit)
+	}
+	switch {
+	case st.Store == apitype.StoreDiskFull:
+		fmt.Fprintln(e.stdout, "store       disk full: new items are refused until space is freed; reads go on")
+	case st.Skipped > 0:
+		fmt.Fprintf(e.stdout, "store       %d unreadable items skipped (a damaged disk); stop the node and run 'ghostwire check'\n", st.Skipped)
+	default:
+		fmt.Fprintln(e.stdout, "store       ok")
 	}
 	if st.Transport.Warning != "" {
 		fmt.Fprintf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)

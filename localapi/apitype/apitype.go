@@ -31,7 +31,19 @@ type Status struct {
 	// Full lists the scopes at the node's limit: they refuse new items and
 	// keep syncing what they hold (docs/protocol.md §10.4).
 	Full []FullScope `json:"full,omitempty"`
+	// Store is the store's state: StoreOK, or StoreDiskFull while writes
+	// are refused for lack of space (docs/storage.md).
+	Store string `json:"store"`
+	// Skipped counts the stored items listings have skipped since the node
+	// started because the disk damaged them (docs/storage.md).
+	Skipped int64 `json:"skipped,omitempty"`
 }
+
+// Store states, as Status shows them.
+const (
+	StoreOK       = "ok"
+	StoreDiskFull = "disk full" // writes are refused until space is freed; reads go on
+)
 
 // FullScope is a scope at the node's limit.
 type FullScope struct {
