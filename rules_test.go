@@ -373,3 +373,57 @@ func TestNoHTTPBelowTheAPI(t *testing.T) {
 		t.Fatalf("found only %d of the packages below the API; were they renamed?", seen)
 	}
 }
+
+// TestBadgerNeverDeletesUnasked: the store never lets badger delete data
+// the user did not ask to delete (docs/storage.md). badger.Open is called
+// only from store's openBadger, which runs after the checks that keep
+// badger from "repairing" a damaged directory by deleting tables; and no
+// code runs value-log GC or drops keys wholesale (GC also rewrites the value
+// log, whose sizes the store's marker records to find a truncated one).
+func TestBadgerNeverDeletesUnasked(t *testing.T) {
+	banned := map[string]string{
+		"RunValueLogGC":         "value-log GC rewrites and deletes .vlog files",
+		"DropAll":               "it deletes every key",
+		"DropPrefix":            "it deletes keys wholesale",
+		"DropPrefixNonBlocking": "it deletes keys wholesale",
+	}
+	fset := token.NewFileSet()
+	n := 0
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for _, decl := range f.Decls {
+			fn, _ := decl.(*ast.FuncDecl)
+			ast.Inspect(decl, func(node ast.Node) bool {
+				sel, ok := node.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if why, ok := banned[sel.Sel.Name]; ok {
+					t.Errorf("%s calls %s: %s (docs/storage.md)", fset.Position(sel.Pos()), sel.Sel.Name, why)
+				}
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "badger" && sel.Sel.Name == "Open" &&
+					(filepath.ToSlash(filepath.Dir(p)) != "store" || fn == nil || fn.Name.Name != "openBadger") {
+					t.Errorf("%s opens badger outside store.openBadger, without the checks that run before it", fset.Position(sel.Pos()))
+				}
+				return true
+			})
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("no Go files found")
+	}
+}

@@ -178,15 +178,11 @@ func parseMarker(b []byte) (marker, bool) {
 		return m, false
 	}
 	body, sum, ok := strings.Cut(string(b), "crc ")
-	if !ok {
-		return m, false
-	}
-	want, err := strconv.ParseUint(strings.TrimSpace(sum), 16, 32)
-	if err != nil || crc32.ChecksumIEEE([]byte(body)) != uint32(want) {
+	if !ok || sum != fmt.Sprintf("%08x\n", crc32.ChecksumIEEE([]byte(body))) {
 		return m, false
 	}
 	var id []byte
-	_, err = fmt.Sscanf(body, markerHeader+"\nid %x\nitems %d\nvlog %d %d %d\n", &id, &m.puts, &m.vlog.max, &m.vlog.files, &m.vlog.bytes)
+	_, err := fmt.Sscanf(body, markerHeader+"\nid %x\nitems %d\nvlog %d %d %d\n", &id, &m.puts, &m.vlog.max, &m.vlog.files, &m.vlog.bytes)
 	if err != nil || len(id) != len(m.id) || body != string(formatBody(m, id)) {
 		return m, false
 	}
