@@ -71,14 +71,14 @@ func (c *damageCorpus) build(t *testing.T, dir string) {
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for name := range sizes(dir) {
+	for name := range fileSizes(dir) {
 		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func sizes(dir string) map[string]int64 {
+func fileSizes(dir string) map[string]int64 {
 	out := map[string]int64{}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -215,7 +215,7 @@ func TestDamageMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.do(t, tc.target(t, dir))
-			before := sizes(dir)
+			before := fileSizes(dir)
 
 			var db *DB
 			err := noPanic(t, "Open", func() (err error) {
@@ -227,7 +227,7 @@ func TestDamageMatrix(t *testing.T) {
 			case errors.Is(err, ErrDamaged) || errors.Is(err, ErrMissing) ||
 				// A damaged key registry cannot be told from a wrong key.
 				strings.HasPrefix(tc.name, "KEYREGISTRY/") && errors.Is(err, ErrWrongKey):
-				if gone := lost(before, sizes(dir)); len(gone) > 0 {
+				if gone := lost(before, fileSizes(dir)); len(gone) > 0 {
 					t.Errorf("the refused open removed or shrank %v", gone)
 				}
 				t.Logf("refused: %v", err)

@@ -516,7 +516,7 @@ func (db *DB) open() error {
 		return err
 	}
 	restore := func() { restoreTables(); restoreManifest() }
-	opts := badgerOptions(db.dir, db.key, db.log)
+	opts := badgerOptions(db.dir, db.key, db.sizes, db.log)
 	opts.ReadOnly = !isNew && db.space.free() < db.space.threshold()
 	bdb, err := openBadger(opts)
 	if err != nil {
@@ -622,7 +622,10 @@ func (db *DB) checkRecord(mk *marker, isNew bool) (err error) {
 // checkOptions are badger's options for Check: read-only, verifying every
 // table and block it reads.
 func checkOptions(dir string, key []byte) badger.Options {
-	opts := badgerOptions(dir, key, nil)
+	var g spaceGuard
+	g.init(dir, 0)
+	_, total, _ := g.stat()
+	opts := badgerOptions(dir, key, sizesFor(total), nil)
 	opts.ReadOnly = true
 	opts.ChecksumVerificationMode = options.OnTableAndBlockRead
 	return opts

@@ -24,12 +24,6 @@ type Entry struct {
 	Scopes []item.Scope
 }
 
-// maxTxnBytes bounds one write transaction of PutItems (estimated as the
-// items' bytes plus their keys): badger refuses a transaction above 15 % of
-// its memtable (314 KiB with ours, or 6,553 keys), and a sync frame carries
-// up to 1 MiB of items.
-const maxTxnBytes = 192 << 10
-
 // PutItems stores verified items durably, in write transactions of bounded
 // size, and applies tombstones (docs/protocol.md §5.7). Invariants:
 //   - an item's bytes never change once stored (same ID, same bytes); an
@@ -61,7 +55,7 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 	batchDead := map[item.ID][]*item.Item{}
 	for len(entries) > 0 {
 		n, size := 0, 0
-		for n < len(entries) && (n == 0 || size+entrySize(entries[n]) <= maxTxnBytes) {
+		for n < len(entries) && (n == 0 || size+entrySize(entries[n]) <= db.sizes.maxTxn) {
 			size += entrySize(entries[n])
 			n++
 		}

@@ -18,22 +18,17 @@ import (
 // write is free: checked with statfs before every write.
 
 // DefaultReserve is the free space writes leave on the filesystem, beyond
-// engineReserve, unless Config.Reserve says otherwise; it is capped at 5 %
+// what badger itself may need (sizes.engineReserve), unless Config.Reserve says otherwise; it is capped at 5 %
 // of the filesystem, as ext4 keeps 5 % for root, so that a small
 // filesystem stays usable.
 const DefaultReserve = 64 << 20
-
-// engineReserve is what badger may write after a write we let through, at
-// most: the rest of the current write-ahead log (a memtable) and the table
-// a full memtable is flushed to (another), the rest of the value log (one
-// value-log file), and the write itself (a transaction).
-const engineReserve = 2*memTableSize + valueLogSize + maxTxnBytes
 
 // spaceGuard decides whether the filesystem has room for a write. Its
 // methods are safe for concurrent use.
 type spaceGuard struct {
 	dir     string
 	reserve int64 // 0: DefaultReserve capped at 5 %
+	engine  int64 // sizes.engineReserve
 	full    atomic.Bool
 	// statfs is syscall.Statfs; a field so a test can cover the arithmetic
 	// (the real behaviour is tested on a small tmpfs).
@@ -76,7 +71,7 @@ func (g *spaceGuard) threshold() int64 {
 			reserve = min(reserve, total/20)
 		}
 	}
-	return engineReserve + reserve
+	return g.engine + reserve
 }
 
 // check returns ErrDiskFull when a write must not start, and records the
@@ -137,10 +132,10 @@ func (db *DB) writable() error {
 	}
 	// The store was checked when it was opened read-only, and nothing has
 	// written to it since; this open only gains writing.
-	bdb, err := openBadger(badgerOptions(db.dir, db.key, db.log))
+	bdb, err := openBadger(badgerOptions(db.dir, db.key, db.sizes, db.log))
 	if err != nil {
 		// Leave it usable for reads, as it was.
-		opts := badgerOptions(db.dir, db.key, db.log)
+		opts := badgerOptions(db.dir, db.key, db.sizes, db.log)
 		opts.ReadOnly = true
 		if ro, rerr := openBadger(opts); rerr == nil {
 			db.bdb = ro

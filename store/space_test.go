@@ -115,8 +115,8 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("filling the disk: %v after %d items, want ErrDiskFull", err, len(acked))
 	}
 	t.Logf("full after %d items: %v", len(acked), err)
-	if free := freeBytes(t, mnt); free < engineReserve {
-		t.Errorf("writes stopped with %d bytes free, less than the %d badger may still need", free, engineReserve)
+	if free, need := freeBytes(t, mnt), db.sizes.engineReserve(); free < need {
+		t.Errorf("writes stopped with %d bytes free, less than the %d badger may still need", free, need)
 	}
 	if !db.Full() {
 		t.Error("Full() is false after a write was refused for space")

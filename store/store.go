@@ -33,26 +33,69 @@ const KeySize = 32
 // collections. See BenchmarkWrite1M.
 const MemoryLimit = 256 << 20
 
-// Memory and disk settings (see the package benchmark and README for the
-// figures they give): small memtables and caches instead of badger's 64 MiB
-// memtables ×5, 256 MiB block cache and unbounded index cache. The memtable
-// and value-log sizes also set how much free space badger may still fill
-// behind our back (its write-ahead log, value log and new tables are
-// mmap'd sparse files that only take space as they are written), so they
-// are kept small enough for the disk-full guard (space.go) to work on a
-// filesystem of a few MiB.
+// Memory settings (see the package benchmark and README for the figures
+// they give): small memtables and caches instead of badger's 64 MiB
+// memtables ×5, 256 MiB block cache and unbounded index cache.
 const (
-	memTableSize   = 2 << 20 // badger's largest transaction is 15 % of it: see maxTxnBytes
 	numMemtables   = 2
 	blockCacheSize = 8 << 20
 	indexCacheSize = 8 << 20
-	valueLogSize   = 1 << 20 // badger's minimum; values over valueThreshold only
 	valueThreshold = 1 << 10
 	numL0Tables    = 8  // fewer, larger L0→L1 compactions: storing 150k items
 	numL0Stall     = 16 // costs 53 µs CPU each instead of 99 (BenchmarkPutItems)
 	baseTableSize  = 1 << 20
 	numCompactors  = 2
 )
+
+// sizes are badger's memtable and value-log file sizes and the largest
+// write transaction of PutItems. They also set how much free space badger
+// may still fill behind our back (its write-ahead log, value log and new
+// tables are mmap'd sparse files that take space only as they are
+// written), which the disk-full guard keeps in reserve (space.go). So a
+// store on a small filesystem uses small ones, for the reserve to leave
+// room for data; elsewhere the large ones cost a third of the CPU and wall
+// time per item stored (BenchmarkPutItems, 150k items: 60 µs CPU and 74 µs
+// wall per item with the large sizes, 88 and 240 with the small).
+type sizes struct {
+	memTable int64 // badger's largest transaction is 15 % of it: see maxTxn
+	valueLog int64 // values over valueThreshold only
+	maxTxn   int   // bounds one PutItems transaction (items.go)
+}
+
+// smallFilesystem is the filesystem size under which the store uses the
+// small sizes.
+const smallFilesystem = 4 << 30
+
+// Small sizes: badger's minimum value-log file, and transactions under
+// 15 % of the memtable (314 KiB, or 6,553 keys).
+const (
+	smallMemTable = 2 << 20
+	smallValueLog = 1 << 20
+	smallMaxTxn   = 192 << 10
+)
+
+// Large sizes.
+const (
+	largeMemTable = 8 << 20
+	largeValueLog = 64 << 20
+	// maxTxnBytes: badger refuses a transaction above about 1.2 MB with
+	// the large memtable, and a sync frame carries up to 1 MiB of items.
+	maxTxnBytes = 512 << 10
+)
+
+// sizesFor chooses the sizes for a filesystem of total bytes (0: unknown).
+func sizesFor(total int64) sizes {
+	if total > 0 && total < smallFilesystem {
+		return sizes{memTable: smallMemTable, valueLog: smallValueLog, maxTxn: smallMaxTxn}
+	}
+	return sizes{memTable: largeMemTable, valueLog: largeValueLog, maxTxn: maxTxnBytes}
+}
+
+// engineReserve is what badger may write after a write we let through, at
+// most: the rest of the current write-ahead log (a memtable) and the table
+// a full memtable is flushed to (another), the rest of the value log (one
+// value-log file), and the write itself (a transaction).
+func (s sizes) engineReserve() int64 { return 2*s.memTable + s.valueLog + int64(s.maxTxn) }
 
 // Errors callers branch on.
 var (
@@ -130,6 +173,7 @@ type DB struct {
 	bdb      *badger.DB
 	closed   bool
 	readOnly bool   // opened read-only because the disk was full
+	sizes    sizes  // chosen at open for the filesystem (sizesFor)
 	rec      record // badger's copy (guard.go); puts and live guarded by putMu
 	mk       marker // what the marker file says since open
 
@@ -173,6 +217,9 @@ func OpenConfig(dir string, key []byte, cfg Config) (*DB, error) {
 		db.log = slog.New(slog.DiscardHandler)
 	}
 	db.space.init(dir, cfg.Reserve)
+	_, total, _ := db.space.stat()
+	db.sizes = sizesFor(total)
+	db.space.engine = db.sizes.engineReserve()
 	if err := db.open(); err != nil {
 		return nil, err
 	}
@@ -180,15 +227,15 @@ func OpenConfig(dir string, key []byte, cfg Config) (*DB, error) {
 }
 
 // badgerOptions are the options every open uses.
-func badgerOptions(dir string, key []byte, logger *slog.Logger) badger.Options {
+func badgerOptions(dir string, key []byte, sz sizes, logger *slog.Logger) badger.Options {
 	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{logger}).
 		WithEncryptionKey(key).
 		WithIndexCacheSize(indexCacheSize).
 		WithBlockCacheSize(blockCacheSize).
-		WithMemTableSize(memTableSize).
+		WithMemTableSize(sz.memTable).
 		WithNumMemtables(numMemtables).
-		WithValueLogFileSize(valueLogSize).
+		WithValueLogFileSize(sz.valueLog).
 		WithValueThreshold(valueThreshold).
 		WithNumLevelZeroTables(numL0Tables).
 		WithNumLevelZeroTablesStall(numL0Stall).
