@@ -286,6 +286,13 @@ func openBadger(opts badger.Options) (bdb *badger.DB, err error) {
 
 // Close flushes and closes the database. It is idempotent.
 func (db *DB) Close() error {
+	// The count is read first: PutItems holds putMu while it waits for mu,
+	// so taking putMu under mu could deadlock. A write that lands after
+	// this read only makes the marker's count a lower bound, which is all
+	// it claims.
+	db.putMu.Lock()
+	m := marker{id: db.rec.id, puts: db.rec.puts}
+	db.putMu.Unlock()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -296,9 +303,6 @@ func (db *DB) Close() error {
 	if err == nil && !db.readOnly {
 		// Every write is now in badger's files, at their final sizes: the
 		// marker may claim them.
-		db.putMu.Lock()
-		m := marker{id: db.rec.id, puts: db.rec.puts}
-		db.putMu.Unlock()
 		if m.vlog, err = statVlogs(db.dir, 0); err == nil {
 			err = writeMarker(db.dir, m)
 		}
