@@ -211,22 +211,8 @@ func TestNoGlobalSharedState(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	var files []file
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+	parseSources(t, fset, func(p string, f *ast.File) {
 		files = append(files, file{filepath.ToSlash(p), filepath.ToSlash(filepath.Dir(p)), f})
-		return nil
 	})
 
 	// stateful holds our types ("dir.Name") that contain a lock or an
@@ -389,20 +375,7 @@ func TestBadgerNeverDeletesUnasked(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	n := 0
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+	parseSources(t, fset, func(p string, f *ast.File) {
 		n++
 		for _, decl := range f.Decls {
 			fn, _ := decl.(*ast.FuncDecl)
@@ -421,9 +394,31 @@ func TestBadgerNeverDeletesUnasked(t *testing.T) {
 				return true
 			})
 		}
-		return nil
 	})
 	if n == 0 {
 		t.Fatal("no Go files found")
 	}
+}
+
+// parseSources parses every non-test Go file of the repository (outside
+// hidden directories and testdata) and calls fn with each.
+func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File)) {
+	t.Helper()
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(p, f)
+		return nil
+	})
 }

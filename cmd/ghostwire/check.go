@@ -49,16 +49,11 @@ func runCheck(e *env, c *command, args []string) error {
 		return err
 	}
 	d := dataDir{path}
-	secrets, err := d.unlock(e, *passFile)
+	secrets, release, err := d.take(e, *passFile)
 	if err != nil {
 		return err
 	}
-	defer secrets.Destroy()
-	unlock, err := d.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer release()
 
 	var rep *store.Report
 	if *salvage != "" {

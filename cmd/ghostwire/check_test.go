@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,10 +25,7 @@ func storedNode(t *testing.T, n int) string {
 	t.Helper()
 	dir := newNode(t, checkPass)
 	d := dataDir{dir}
-	secrets, err := d.unlock(&env{ctx: context.Background(), stdin: strings.NewReader(checkPass + "\n"), stdout: io.Discard, stderr: io.Discard}, "-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	secrets := testSecrets(t, d, checkPass+"\n", "-")
 	defer secrets.Destroy()
 	db, err := d.openStore(secrets, nil)
 	if err != nil {
@@ -59,6 +55,17 @@ func storedNode(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// testSecrets unlocks d's identity in this process, the passphrase (if
+// any) read from stdin with passFile "-".
+func testSecrets(t testing.TB, d dataDir, stdin, passFile string) *identity.Secrets {
+	t.Helper()
+	secrets, err := d.unlock(&env{ctx: context.Background(), stdin: strings.NewReader(stdin), stdout: io.Discard, stderr: io.Discard}, passFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secrets
 }
 
 // TestRunRefusesDamagedStore: the node refuses to start on a damaged or
@@ -123,22 +130,11 @@ func gwWithin(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Env = append(os.Environ(), "GHOSTWIRE_DATA=", "XDG_DATA_HOME="+t.TempDir())
-	cmd.Stdin = strings.NewReader(stdin)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
+	r := gwContext(t, ctx, stdin, args...)
 	if ctx.Err() != nil {
-		t.Fatalf("ghostwire %v did not exit within a minute (it started the node?)\nstderr: %s", args, e.String())
+		t.Fatalf("ghostwire %v did not exit within a minute (it started the node?)\nstderr: %s", args, r.stderr)
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, o.String(), e.String()}
+	return r
 }
 
 // TestCheckAndSalvage: check exits 0 on a whole store and 6 on a damaged

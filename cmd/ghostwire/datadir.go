@@ -110,6 +110,20 @@ func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error
 	return s, nil
 }
 
+// take unlocks the identity and takes the directory's lock, as a command
+// that opens the store must; release gives both back.
+func (d dataDir) take(e *env, passFile string) (secrets *identity.Secrets, release func(), err error) {
+	if secrets, err = d.unlock(e, passFile); err != nil {
+		return nil, nil, err
+	}
+	unlock, err := d.lock()
+	if err != nil {
+		secrets.Destroy()
+		return nil, nil, err
+	}
+	return secrets, func() { unlock(); secrets.Destroy() }, nil
+}
+
 func corruptKeyFile(err error, d dataDir) error {
 	return fail(exitCorrupt, err,
 		fmt.Sprintf("restore %s from your backup; ghostwire never replaces an unreadable identity", d.keyFile()))

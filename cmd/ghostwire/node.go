@@ -78,16 +78,11 @@ func runNode(e *env, c *command, args []string) error {
 		return err
 	}
 	d := dataDir{path}
-	secrets, err := d.unlock(e, *passFile)
+	secrets, release, err := d.take(e, *passFile)
 	if err != nil {
 		return err
 	}
-	defer secrets.Destroy()
-	unlock, err := d.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer release()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(store.MemoryLimit)
 	}
