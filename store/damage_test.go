@@ -378,3 +378,27 @@ func TestMarkerRewritten(t *testing.T) {
 		t.Fatalf("marker written again: %+v, %v; want %+v", got, err, want)
 	}
 }
+
+// TestNoMarkerTruncatedManifest: a store made before records and markers
+// (both removed here) whose MANIFEST lost its tables is refused, not
+// adopted as a new empty store.
+func TestNoMarkerTruncatedManifest(t *testing.T) {
+	c := newDamageCorpus(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	c.build(t, dir)
+	db, err := Open(dir, testKey(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error { return tx.Delete(bucketFormat, []byte(recordKey)) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.Remove(markerPath(dir)); err != nil {
+		t.Fatal(err)
+	}
+	truncateTo(t, filepath.Join(dir, manifestName), func(int64) int64 { return 10 })
+	if _, err := Open(dir, testKey(1), nil); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "no record") {
+		t.Fatalf("open: %v, want ErrDamaged for a store with no record and tables set aside", err)
+	}
+}

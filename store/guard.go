@@ -167,7 +167,7 @@ func readMarker(dir string) (*marker, error) {
 	if m, ok := parseMarker(buf[:n]); ok {
 		return &m, nil
 	}
-	return nil, damaged(dir, "its marker %s is unreadable (altered or truncated); 'ghostwire check' tells whether the store itself is whole", p)
+	return nil, damaged(dir, "its marker %s is unreadable (altered or truncated); if 'ghostwire check' finds the store itself whole, move the marker away and the store writes it again", p)
 }
 
 // parseMarker reads the marker text: the header, "id HEX", "items N",
@@ -529,7 +529,7 @@ func (db *DB) open() error {
 		return err
 	}
 	db.bdb, db.readOnly = bdb, opts.ReadOnly
-	if err := db.checkRecord(mk, isNew); err != nil {
+	if err := db.checkRecord(mk, len(unnamed)); err != nil {
 		bdb.Close()
 		restore()
 		return err
@@ -564,8 +564,9 @@ func (db *DB) open() error {
 
 // checkRecord reads badger's record and compares it with the marker mk
 // (nil if none) and with the items the store holds; a store without a
-// record (new, or made before records) gets one.
-func (db *DB) checkRecord(mk *marker, isNew bool) (err error) {
+// record (new, or made before records) gets one, unless tables were set
+// aside (unnamed): then it may be a store whose record was lost with them.
+func (db *DB) checkRecord(mk *marker, unnamed int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = damaged(db.dir, "badger failed reading it: %v", r)
@@ -588,6 +589,9 @@ func (db *DB) checkRecord(mk *marker, isNew bool) (err error) {
 	if raw == nil {
 		if mk != nil {
 			return damaged(db.dir, "its record is gone though %s names it: badger lost the table that held it", markerPath(db.dir))
+		}
+		if unnamed > 0 {
+			return damaged(db.dir, "it has no record, and %d table files its MANIFEST does not name: the MANIFEST may have lost them", unnamed)
 		}
 		// A new store, or one made before records: count what it holds.
 		db.rec = record{puts: count, live: count}
