@@ -490,12 +490,6 @@ func (db *DB) open() error {
 	if err != nil {
 		return err
 	}
-	restoreManifest := func() {}
-	if torn {
-		if restoreManifest, err = keepManifest(db.dir); err != nil {
-			return err
-		}
-	}
 	isNew := files.empty()
 	if !isNew && mk != nil {
 		if err := checkVlogs(db.dir, mk.vlog); err != nil {
@@ -508,6 +502,12 @@ func (db *DB) open() error {
 			return missing(db.dir, "the store recorded in %s is not there (the directory was deleted, emptied or moved)", markerPath(db.dir))
 		case db.cfg.MustExist:
 			return missing(db.dir, "there is no store")
+		}
+	}
+	restoreManifest := func() {}
+	if torn {
+		if restoreManifest, err = keepManifest(db.dir); err != nil {
+			return err
 		}
 	}
 	restoreTables, err := setAside(db.dir, unnamed)
@@ -551,11 +551,11 @@ func (db *DB) open() error {
 	}
 	// The value log's files are open (and the last one preallocated): keep
 	// what the last clean close measured until the next one.
-	db.mk = marker{id: db.rec.id, puts: db.rec.puts}
+	now := marker{id: db.rec.id, puts: db.rec.puts}
 	if mk != nil {
-		db.mk.vlog = mk.vlog
+		now.vlog = mk.vlog
 	}
-	if err := writeMarker(db.dir, db.mk); err != nil {
+	if err := writeMarker(db.dir, now); err != nil {
 		bdb.Close()
 		return err
 	}

@@ -6,6 +6,17 @@
 // Writes are durable when Update or a Batch's Flush returns (badger runs
 // with SyncWrites), which is what lets the sync engine acknowledge an item
 // only once it is stored.
+//
+// # Damage and a full disk
+//
+// The one thing to know: the store never starts on what damage left and
+// never lets badger delete data to "repair" it. Open checks the directory
+// before badger sees it and the store's record after (guard.go), and
+// returns ErrDamaged or ErrMissing rather than an empty or partial store;
+// Check and Salvage (check.go) verify and copy out what is readable. Every
+// write checks free space first and fails with ErrDiskFull while the disk
+// is too full for badger to write safely (space.go). docs/storage.md says
+// what this promises.
 package store
 
 import (
@@ -175,7 +186,6 @@ type DB struct {
 	readOnly bool   // opened read-only because the disk was full
 	sizes    sizes  // chosen at open for the filesystem (sizesFor)
 	rec      record // badger's copy (guard.go); puts and live guarded by putMu
-	mk       marker // what the marker file says since open
 
 	putMu sync.Mutex // serialises PutItems (items.go) and guards rec.puts/rec.live
 
