@@ -212,22 +212,8 @@ func TestNoGlobalSharedState(t *testing.T) {
 	}
 	fset := token.NewFileSet()
 	var files []file
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
+	parseSources(t, fset, func(p string, f *ast.File) {
 		files = append(files, file{filepath.ToSlash(p), filepath.ToSlash(filepath.Dir(p)), f})
-		return nil
 	})
 
 	// stateful holds our types ("dir.Name") that contain a lock or an
@@ -523,4 +509,67 @@ func TestImportsStream(t *testing.T) {
 	if seen < 50 {
 		t.Fatalf("read only %d Go files; is the test run from the repository's root?", seen)
 	}
+}
+
+// TestBadgerNeverDeletesUnasked: the store never lets badger delete data
+// the user did not ask to delete (docs/storage.md). badger.Open is called
+// only from store's openBadger, which runs after the checks that keep
+// badger from "repairing" a damaged directory by deleting tables; and no
+// code runs value-log GC or drops keys wholesale (GC also rewrites the value
+// log, whose sizes the store's marker records to find a truncated one).
+func TestBadgerNeverDeletesUnasked(t *testing.T) {
+	banned := map[string]string{
+		"RunValueLogGC":         "value-log GC rewrites and deletes .vlog files",
+		"DropAll":               "it deletes every key",
+		"DropPrefix":            "it deletes keys wholesale",
+		"DropPrefixNonBlocking": "it deletes keys wholesale",
+	}
+	fset := token.NewFileSet()
+	n := 0
+	parseSources(t, fset, func(p string, f *ast.File) {
+		n++
+		for _, decl := range f.Decls {
+			fn, _ := decl.(*ast.FuncDecl)
+			ast.Inspect(decl, func(node ast.Node) bool {
+				sel, ok := node.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if why, ok := banned[sel.Sel.Name]; ok {
+					t.Errorf("%s calls %s: %s (docs/storage.md)", fset.Position(sel.Pos()), sel.Sel.Name, why)
+				}
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "badger" && sel.Sel.Name == "Open" &&
+					(filepath.ToSlash(filepath.Dir(p)) != "store" || fn == nil || fn.Name.Name != "openBadger") {
+					t.Errorf("%s opens badger outside store.openBadger, without the checks that run before it", fset.Position(sel.Pos()))
+				}
+				return true
+			})
+		}
+	})
+	if n == 0 {
+		t.Fatal("no Go files found")
+	}
+}
+
+// parseSources parses every non-test Go file of the repository (outside
+// hidden directories and testdata) and calls fn with each.
+func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File)) {
+	t.Helper()
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(p, f)
+		return nil
+	})
 }

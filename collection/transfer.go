@@ -243,7 +243,7 @@ func (w *importWriter) window(recs []ioc.Record) error {
 			return w.stop(refusedHere(w.collection, fmt.Errorf("record %d: %w; %d records stored before it", w.seen, err, w.rec.Stored)))
 		}
 		e := store.Entry{Item: it, Scopes: scopes}
-		if n := store.EntrySize(e); w.size+n > store.MaxAtomicBytes || len(w.entries) >= importBatch {
+		if n := store.EntrySize(e); w.size+n > w.s.h.Store().MaxAtomicBytes() || len(w.entries) >= importBatch {
 			if err := w.flush(); err != nil {
 				return w.stop(err)
 			}

@@ -33,6 +33,7 @@ const (
 	ImportFailed    Kind = "import_failed"    // some objects failed, so nothing was stored
 	Full            Kind = "full"             // a scope is at the node's limit (docs/protocol.md §10.4)
 	Busy            Kind = "busy"             // the node cannot take the request now; retry later
+	DiskFull        Kind = "disk_full"        // the node's disk is full: writes are refused, reads go on (docs/storage.md)
 )
 
 // Error is a failure the caller caused or can act on.

@@ -78,6 +78,7 @@ var statusOf = map[fault.Kind]int{
 	fault.ImportFailed:    http.StatusUnprocessableEntity,
 	fault.Full:            http.StatusInsufficientStorage,
 	fault.Busy:            http.StatusServiceUnavailable,
+	fault.DiskFull:        http.StatusInsufficientStorage,
 	kindMethod:            http.StatusMethodNotAllowed,
 	kindMediaType:         http.StatusUnsupportedMediaType,
 }

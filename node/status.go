@@ -12,7 +12,11 @@ func (n *Node) Status() (*Status, error) {
 		return nil, err
 	}
 	st := &Status{Onion: n.id.String(), Transport: apitype.TransportStatus(n.cfg.Transport.Status()), Peers: len(n.peerIDs()), Items: items,
-		Queued: n.dm.Queued(), Full: n.describeFull(), Listener: n.listenerStatus()}
+		Queued: n.dm.Queued(), Full: n.describeFull(), Store: apitype.StoreOK, Skipped: n.db.Skipped(),
+		Listener: n.listenerStatus()}
+	if n.db.Full() {
+		st.Store = apitype.StoreDiskFull
+	}
 	n.st.mu.Lock()
 	live := make([]*peerSession, 0, len(n.st.sessions))
 	for _, ps := range n.st.sessions {

@@ -9,10 +9,10 @@ import (
 )
 
 // MaxAtomicBytes is the most PutItemsAtomic takes in one call, estimated
-// as EntrySize does: with our memtable size badger refuses a transaction
-// of about 1.2 MB, and what the caller writes beside the items (also) must
-// fit too.
-const MaxAtomicBytes = 768 << 10
+// as EntrySize does: the store's transaction bound, which follows its
+// memtable size (smaller on a small filesystem), with room left for what
+// the caller writes beside the items (also).
+func (db *DB) MaxAtomicBytes() int { return db.sizes.maxTxn }
 
 // ErrTooBig is returned by PutItemsAtomic for entries that do not fit in
 // one transaction; nothing was written.
@@ -32,17 +32,18 @@ func (db *DB) PutItemsAtomic(entries []Entry, also func(tx *Tx) error) (added in
 	for _, e := range entries {
 		size += entrySize(e)
 	}
-	if size > MaxAtomicBytes {
-		return 0, fmt.Errorf("%w (%d bytes estimated, at most %d)", ErrTooBig, size, MaxAtomicBytes)
+	if size > db.MaxAtomicBytes() {
+		return 0, fmt.Errorf("%w (%d bytes estimated, at most %d)", ErrTooBig, size, db.MaxAtomicBytes())
 	}
 	db.putMu.Lock()
 	defer db.putMu.Unlock()
 	indexed, removed := map[item.Scope][]item.ID{}, map[item.Scope][]item.ID{}
+	var rec record
 	err = db.Update(func(tx *Tx) error {
 		clear(indexed)
 		clear(removed)
 		var err error
-		if added, err = db.putChunk(tx, entries, map[item.ID][]*item.Item{}, indexed, removed); err != nil || also == nil {
+		if added, rec, err = db.putChunk(tx, entries, map[item.ID][]*item.Item{}, indexed, removed); err != nil || also == nil {
 			return err
 		}
 		return also(tx)
@@ -53,6 +54,7 @@ func (db *DB) PutItemsAtomic(entries []Entry, also func(tx *Tx) error) (added in
 	if err != nil {
 		return 0, err
 	}
+	db.rec = rec
 	db.notifyIndexed(indexed, removed)
 	return added, nil
 }
@@ -76,23 +78,30 @@ func (db *DB) ItemsWithPrefix(prefix []byte, max int, fn func(it *item.Item) err
 	})
 }
 
-// putChunk stores entries in tx (putItem), reading earlier deletions from a
-// snapshot taken now, and returns how many were new.
-func (db *DB) putChunk(tx *Tx, entries []Entry, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID) (int, error) {
+// putChunk stores entries in tx (putItem, and each entry's With), reading
+// earlier deletions from a snapshot taken now, and returns how many were
+// new and the store's record as it will be once tx commits.
+func (db *DB) putChunk(tx *Tx, entries []Entry, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID) (added int, rec record, err error) {
 	snap := &Tx{db.bdb.NewTransaction(false)}
 	defer snap.txn.Discard()
-	added := 0
+	deleted := 0
 	for _, e := range entries {
-		n, err := putItem(tx, snap, batchDead, indexed, removed, e)
+		n, err := putItem(tx, snap, batchDead, indexed, removed, &deleted, e)
 		if err != nil {
-			return 0, err
+			return 0, rec, err
 		}
 		if e.With != nil {
 			if err := e.With(tx); err != nil {
-				return 0, err
+				return 0, rec, err
 			}
 		}
 		added += n
 	}
-	return added, nil
+	// The record's counts change in the same transaction as the items, so
+	// they stay exact across a crash (guard.go). The caller sets db.rec to
+	// rec once the transaction has committed.
+	rec = db.rec
+	rec.puts += uint64(added)
+	rec.live = rec.live + uint64(added) - uint64(deleted)
+	return added, rec, tx.Put(bucketFormat, []byte(recordKey), rec.bytes())
 }

@@ -28,12 +28,6 @@ type Entry struct {
 	With func(tx *Tx) error
 }
 
-// maxTxnBytes bounds one write transaction of PutItems (estimated as the
-// items' bytes plus their keys): badger refuses a transaction above about
-// 1.2 MB with our memtable size, and a sync frame carries up to 1 MiB of
-// items.
-const maxTxnBytes = 512 << 10
-
 // PutItems stores verified items durably, in write transactions of bounded
 // size, and applies tombstones (docs/protocol.md §5.7). Invariants:
 //   - an item's bytes never change once stored (same ID, same bytes); an
@@ -65,7 +59,7 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 	batchDead := map[item.ID][]*item.Item{}
 	for len(entries) > 0 {
 		n, size := 0, 0
-		for n < len(entries) && (n == 0 || size+entrySize(entries[n]) <= maxTxnBytes) {
+		for n < len(entries) && (n == 0 || size+entrySize(entries[n]) <= db.sizes.maxTxn) {
 			size += entrySize(entries[n])
 			n++
 		}
@@ -73,16 +67,18 @@ func (db *DB) PutItems(entries []Entry) (added int, err error) {
 		entries = entries[n:]
 		indexed, removed := map[item.Scope][]item.ID{}, map[item.Scope][]item.ID{}
 		chunkAdded := 0
+		var rec record
 		err = db.Update(func(tx *Tx) error {
 			clear(indexed)
 			clear(removed)
 			var err error
-			chunkAdded, err = db.putChunk(tx, chunk, batchDead, indexed, removed)
+			chunkAdded, rec, err = db.putChunk(tx, chunk, batchDead, indexed, removed)
 			return err
 		})
 		if err != nil {
 			return added, err
 		}
+		db.rec = rec
 		added += chunkAdded
 		db.notifyIndexed(indexed, removed)
 	}
@@ -96,8 +92,9 @@ func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
 // putItem stores one entry in tx. snap is a read-only snapshot taken after
 // every earlier write of this PutItems call was committed; batchDead holds
 // the tombstones written since, by target. The IDs it adds to scopes are
-// appended to indexed, those it takes out of scopes to removed.
-func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID, e Entry) (int, error) {
+// appended to indexed, those it takes out of scopes to removed; deleted
+// counts the stored items it deletes.
+func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID, deleted *int, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
@@ -113,7 +110,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed 
 			return 0, nil
 		}
 	}
-	deleted := false
+	gone := false
 	err := snap.ScanKeys(bucketDead, id[:], func(k []byte) error {
 		raw, err := snap.Get(bucketItem, k[len(id):])
 		if err != nil {
@@ -124,7 +121,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed 
 			return err
 		}
 		if item.Deletes(t, it) {
-			deleted = true
+			gone = true
 			return ErrStop
 		}
 		return nil
@@ -132,7 +129,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed 
 	if err != nil {
 		return 0, err
 	}
-	if deleted {
+	if gone {
 		return 0, nil
 	}
 	scopes := e.Scopes
@@ -151,6 +148,7 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed 
 				if err != nil {
 					return 0, err
 				}
+				*deleted++
 				scopes = union(scopes, was)
 			}
 		} else if !errors.Is(err, ErrNotFound) {
@@ -298,23 +296,47 @@ func (db *DB) ScopeItem(s item.Scope, id item.ID) ([]byte, error) {
 	return raw, err
 }
 
-// SpaceItems calls fn with every live item in space, oldest first.
+// SpaceItems calls fn with every live item in space, oldest first. An item
+// whose stored bytes cannot be read or decoded (a damaged disk) is skipped,
+// not an error, so one bad item never hides the others: it is logged and
+// counted (Skipped), and 'ghostwire check' names it.
 func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 	return db.View(func(tx *Tx) error {
 		return tx.ScanKeys(bucketSpace, sp[:], func(k []byte) error {
-			id := k[len(sp)+8:]
-			raw, err := tx.Get(bucketItem, id)
-			if err != nil {
-				return err
+			if len(k) != len(sp)+8+item.IDSize {
+				return nil
 			}
-			it, err := item.Decode(raw)
+			id := item.ID(k[len(sp)+8:])
+			it, err := readItem(tx, id)
 			if err != nil {
-				return err
+				db.skipped.Add(1)
+				db.log.Warn("store: skipping an unreadable item; run 'ghostwire check'", "item", id, "err", err)
+				return nil
 			}
 			return fn(it)
 		})
 	})
 }
+
+// readItem reads and decodes a stored item, turning a badger panic on
+// damaged data into an error.
+func readItem(tx *Tx, id item.ID) (it *item.Item, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			it, err = nil, fmt.Errorf("%w: badger: %v", ErrDamaged, r)
+		}
+	}()
+	raw, err := tx.Get(bucketItem, id[:])
+	if err != nil {
+		return nil, err
+	}
+	return item.Decode(raw)
+}
+
+// Skipped is how many unreadable items listings have skipped since the
+// store was opened: more than zero means the disk damaged some, and
+// 'ghostwire check' tells which.
+func (db *DB) Skipped() int64 { return db.skipped.Load() }
 
 // IndexItem adds a stored item to one more scope (for example our own
 // recipient-key certificate when a peer is added).

@@ -34,7 +34,7 @@ const exitCodesHelp = `Exit codes:
   3  no identity in the data directory (run 'ghostwire init')
   4  an identity already exists (init never overwrites one)
   5  wrong passphrase
-  6  key file or store is corrupt or truncated
+  6  key file or store is damaged, truncated or missing (see 'ghostwire check')
   7  unsafe permissions or a file that cannot be accessed
   8  the data directory is in use by another ghostwire process
   9  tor is not available
@@ -85,7 +85,7 @@ func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
 		peerCommand(), msgCommand(), iocCommand(), collectionCommand(),
-		testnetCommand(), demoCommand(),
+		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }
 

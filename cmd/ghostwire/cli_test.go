@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -45,7 +46,13 @@ type result struct {
 // gw runs the built binary with stdin (nil: no input, not a terminal).
 func gw(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	return gwContext(t, context.Background(), stdin, args...)
+}
+
+// gwContext is gw, killing the process when ctx ends.
+func gwContext(t *testing.T, ctx context.Context, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Env = append(os.Environ(), "GHOSTWIRE_DATA=", "XDG_DATA_HOME="+t.TempDir())
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 //	identity.key       the key file (docs/keyfile.md), mode 0600
 //	recipient.keyring  the recipient keys (docs/keyfile.md §5), mode 0600
 //	store/             the encrypted badger database
+//	store.id           the store's marker: its identity and item count (docs/storage.md)
 //	lock               held (flock) by the ghostwire process that owns the directory
 type dataDir struct{ path string }
 
@@ -138,6 +140,20 @@ func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error
 	return s, nil
 }
 
+// take unlocks the identity and takes the directory's lock, as a command
+// that opens the store must; release gives both back.
+func (d dataDir) take(e *env, passFile string) (secrets *identity.Secrets, release func(), err error) {
+	if secrets, err = d.unlock(e, passFile); err != nil {
+		return nil, nil, err
+	}
+	unlock, err := d.lock()
+	if err != nil {
+		secrets.Destroy()
+		return nil, nil, err
+	}
+	return secrets, func() { unlock(); secrets.Destroy() }, nil
+}
+
 func corruptKeyFile(err error, d dataDir) error {
 	return fail(exitCorrupt, err,
 		fmt.Sprintf("restore %s from your backup; ghostwire never replaces an unreadable identity", d.keyFile()))
@@ -161,19 +177,51 @@ func (d dataDir) openKeyring(s *identity.Secrets) (*recipient.Keyring, error) {
 	return kr, nil
 }
 
-// openStore opens the encrypted store with the identity's data key.
-func (d dataDir) openStore(s *identity.Secrets) (*store.DB, error) {
-	db, err := store.Open(d.storeDir(), s.StoreKey[:], nil)
-	switch {
-	case errors.Is(err, store.ErrInUse):
-		return nil, fail(exitInUse, err, "stop the other ghostwire process using this --data directory")
-	case errors.Is(err, store.ErrWrongKey):
-		return nil, fail(exitCorrupt, fmt.Errorf("the store in %s was not made with this identity", d.storeDir()),
-			"restore the identity.key that belongs to this store")
-	case err != nil:
-		return nil, fail(exitCorrupt, err, "the store may be damaged; keep a copy of the directory before trying anything else")
+// openStore opens the node's store with the identity's data key. The
+// store must exist: init made it beside the identity, so an empty or absent
+// one was lost, not new, and the node refuses to start on it (as on a
+// damaged one) rather than fill a new store beside the old identity.
+func (d dataDir) openStore(s *identity.Secrets, log *slog.Logger) (*store.DB, error) {
+	db, err := store.OpenConfig(d.storeDir(), s.StoreKey[:], store.Config{Logger: log, MustExist: true})
+	if err != nil {
+		return nil, d.storeError(err)
 	}
 	return db, nil
+}
+
+// storeError turns an error opening the store into a CLI error with hints.
+func (d dataDir) storeError(err error) error {
+	check := fmt.Sprintf("'ghostwire check --data %s' tells what is readable; '--salvage DIR' copies it into a new store", d.path)
+	switch {
+	case errors.Is(err, store.ErrInUse):
+		return fail(exitInUse, err, "stop the other ghostwire process using this --data directory")
+	case errors.Is(err, store.ErrWrongKey):
+		return fail(exitCorrupt, fmt.Errorf("the store in %s does not open with this identity's key: it belongs to another identity, or its KEYREGISTRY is damaged", d.storeDir()),
+			"restore the identity.key that belongs to this store, or the store from your backup", check)
+	case errors.Is(err, store.ErrMissing):
+		return fail(exitCorrupt, err,
+			fmt.Sprintf("restore %s from your backup; ghostwire never starts an empty store beside an existing identity", d.storeDir()), check)
+	case errors.Is(err, store.ErrDamaged):
+		return fail(exitCorrupt, err,
+			"keep a copy of the data directory before trying anything else; ghostwire deletes nothing unasked", check)
+	case errors.Is(err, store.ErrDiskFull):
+		return fail(exitFailure, err, "free some space on the disk holding the data directory")
+	case errors.Is(err, fs.ErrPermission):
+		return fail(exitPermission, err, "check the owner and mode of the store directory and its files")
+	}
+	return fail(exitFailure, err)
+}
+
+// createStore makes the new store of a new identity.
+func (d dataDir) createStore(s *identity.Secrets) error {
+	db, err := store.Open(d.storeDir(), s.StoreKey[:], nil)
+	if err != nil {
+		return d.storeError(err)
+	}
+	if err := db.Close(); err != nil {
+		return fail(exitFailure, err)
+	}
+	return nil
 }
 
 const maxPassphrase = 1024
@@ -252,6 +300,10 @@ func (d dataDir) createIdentity(e *env, pass []byte) (*identity.Secrets, error) 
 		return nil, fail(exitExists, fmt.Errorf("%s holds a store but no identity", d.path),
 			"restore that store's identity.key, or use another --data directory")
 	}
+	if _, err := os.Lstat(d.storeDir() + ".id"); err == nil {
+		return nil, fail(exitExists, fmt.Errorf("%s holds a store's marker (store.id) but no identity", d.path),
+			"restore that store and its identity.key, or use another --data directory")
+	}
 	s, err := identity.GenerateSecrets(rand.Reader)
 	if err != nil {
 		return nil, fail(exitFailure, err)
@@ -260,17 +312,14 @@ func (d dataDir) createIdentity(e *env, pass []byte) (*identity.Secrets, error) 
 	if err != nil {
 		return nil, fail(exitFailure, err)
 	}
-	db, err := d.openStore(s)
-	if err != nil {
+	if err := d.createStore(s); err != nil {
 		return nil, err
-	}
-	if err := db.Close(); err != nil {
-		return nil, fail(exitFailure, err)
 	}
 	// The key file is written last and with O_EXCL: if two inits race, one
 	// loses here and no identity is ever replaced.
 	if err := identity.CreateKeyFile(d.keyFile(), sealed); err != nil {
 		os.RemoveAll(d.storeDir())
+		os.Remove(d.storeDir() + ".id") // the store's marker (docs/storage.md)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fail(exitExists, fmt.Errorf("an identity already exists at %s", d.keyFile()))
 		}

@@ -634,12 +634,9 @@ func checkStored(t testing.TB, n *e2eNode, ids []string) {
 		t.Fatalf("%s is running; its store is locked", n.name)
 	}
 	d := dataDir{n.data}
-	secrets, err := d.unlock(&env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	secrets := testSecrets(t, d, "", "")
 	defer secrets.Destroy()
-	db, err := d.openStore(secrets)
+	db, err := d.openStore(secrets, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

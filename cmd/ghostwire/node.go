@@ -13,6 +13,7 @@ import (
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/localapi"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/testnet"
@@ -88,16 +89,11 @@ func runNode(e *env, c *command, args []string) error {
 		return err
 	}
 	d := dataDir{path}
-	secrets, err := d.unlock(e, *passFile)
+	secrets, release, err := d.take(e, *passFile)
 	if err != nil {
 		return err
 	}
-	defer secrets.Destroy()
-	unlock, err := d.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer release()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(store.MemoryLimit)
 	}
@@ -106,7 +102,7 @@ func runNode(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := d.openStore(secrets)
+	db, err := d.openStore(secrets, log)
 	if err != nil {
 		return err
 	}
@@ -240,6 +236,14 @@ func runStatus(e *env, c *command, args []string) error {
 			where = fmt.Sprintf("collection %s (%s)", f.Collection, f.Class)
 		}
 		printf(e.stdout, "full        %s: %d items, the limit; it refuses new ones and keeps syncing\n", where, f.Limit)
+	}
+	switch {
+	case st.Store == apitype.StoreDiskFull:
+		fmt.Fprintln(e.stdout, "store       disk full: new items are refused until space is freed; reads go on")
+	case st.Skipped > 0:
+		printf(e.stdout, "store       %d unreadable items skipped (a damaged disk); stop the node and run 'ghostwire check'\n", st.Skipped)
+	default:
+		fmt.Fprintln(e.stdout, "store       ok")
 	}
 	if st.Transport.Warning != "" {
 		printf(e.stderr, "ghostwire: warning: tor: %s\n", st.Transport.Warning)

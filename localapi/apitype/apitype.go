@@ -34,6 +34,12 @@ type Status struct {
 	// Listener is the state of the node's listener: whether peers'
 	// connections are being taken, and its caps (docs/limits.md).
 	Listener ListenerStatus `json:"listener"`
+	// Store is the store's state: StoreOK, or StoreDiskFull while writes
+	// are refused for lack of space (docs/storage.md).
+	Store string `json:"store"`
+	// Skipped counts the stored items listings have skipped since the node
+	// started because the disk damaged them (docs/storage.md).
+	Skipped int64 `json:"skipped,omitempty"`
 }
 
 // ListenerStatus is what Status shows of the node's listener.
@@ -57,6 +63,12 @@ type ListenerStatus struct {
 	Evicted uint64 `json:"evicted"`
 	Refused uint64 `json:"refused"`
 }
+
+// Store states, as Status shows them.
+const (
+	StoreOK       = "ok"
+	StoreDiskFull = "disk full" // writes are refused until space is freed; reads go on
+)
 
 // FullScope is a scope at the node's limit.
 type FullScope struct {
