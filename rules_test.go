@@ -82,6 +82,9 @@ func TestImportRules(t *testing.T) {
 		"github.com/cretz/bine":       {module + "/onion"},
 		"golang.org/x/net/proxy":      {module + "/onion"},
 		"github.com/fxamacker/cbor":   {module + "/wire"},
+		// mDNS and DNS messages: only the LAN transport multicasts.
+		"github.com/libp2p/zeroconf": {module + "/lan"},
+		"github.com/miekg/dns":       {module + "/lan"},
 	}
 	for _, p := range listPackages(t) {
 		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
