@@ -8,14 +8,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recon"
@@ -47,6 +51,7 @@ type helperEvent struct {
 	Instance string   `json:"instance,omitempty"`
 	Text     []string `json:"text,omitempty"`
 	Err      string   `json:"err,omitempty"`
+	Leaked   []string `json:"leaked,omitempty"`
 }
 
 // runHelper is the whole of a helper process; it returns the exit code.
@@ -137,6 +142,8 @@ func runNodeHelper(cfg helperConfig) int {
 	for _, p := range cfg.Peers {
 		peers = append(peers, seedKey(p).ID())
 	}
+	started := time.Now() // discovery is timed from here: a node starting
+	baseline := runtime.NumGoroutine()
 	st := &labStore{items: map[recon.ID][]byte{}, synced: make(chan struct{})}
 	for _, it := range cfg.Items {
 		st.items[sha256.Sum256([]byte(it))] = []byte(it)
@@ -158,11 +165,38 @@ func runNodeHelper(cfg helperConfig) int {
 		say(helperEvent{Ev: "error", Err: err.Error()})
 		return 1
 	}
-	started := time.Now()
 	say(helperEvent{Ev: "listening", Addr: ln.Addr().String()})
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer ln.Close()
+	// Watch for each peer's advert from the start, so the discovery time
+	// reported is when it was first recognised, not when a test asked.
+	var seenMu sync.Mutex
+	firstSeen := map[identity.ID]time.Duration{}
+	noteSeen := func(p identity.ID) {
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		if _, ok := firstSeen[p]; !ok {
+			firstSeen[p] = time.Since(started)
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for n := 0; ctx.Err() == nil && n < len(peers); {
+			n = 0
+			for _, p := range peers {
+				if _, ok := tr.find(p); ok {
+					noteSeen(p)
+					n++
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -193,7 +227,14 @@ func runNodeHelper(cfg helperConfig) int {
 		switch f[0] {
 		case "dial":
 			n, _ := strconv.Atoi(f[1])
-			say(dialAndSync(ctx, tr, key, seedKey(byte(n)).ID(), st, started))
+			peer := seedKey(byte(n)).ID()
+			e := dialAndSync(ctx, tr, key, peer, st, noteSeen)
+			seenMu.Lock()
+			if d, ok := firstSeen[peer]; ok {
+				e.Ms = max(1, d.Milliseconds())
+			}
+			seenMu.Unlock()
+			say(e)
 		case "seen":
 			var names []string
 			for _, s := range tr.Sightings() {
@@ -202,6 +243,25 @@ func runNodeHelper(cfg helperConfig) int {
 			say(helperEvent{Ev: "seen", Peers: names})
 		case "items":
 			say(helperEvent{Ev: "items", Items: st.list()})
+		case "checks":
+			say(helperEvent{Ev: "checks", Text: policyChecks(ctx, tr)})
+		case "close":
+			// Everything the transport started must be gone once Close
+			// returns (zeroconf's readers may need a moment after their
+			// sockets close).
+			cancel()
+			ln.Close()
+			tr.Close()
+			wg.Wait()
+			e := helperEvent{Ev: "closed"}
+			for end := time.Now().Add(3 * time.Second); runtime.NumGoroutine() > baseline+1 && time.Now().Before(end); {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := runtime.NumGoroutine(); n > baseline+1 { // +1: the stdin scanner's
+				buf := make([]byte, 1<<16)
+				e.Leaked = []string{fmt.Sprintf("%d goroutines, %d before", n, baseline), string(buf[:runtime.Stack(buf, true)])}
+			}
+			say(e)
 		case "status":
 			say(helperEvent{Ev: "status", Text: []string{tr.Status().Phase}})
 		case "browse":
@@ -225,13 +285,45 @@ func runNodeHelper(cfg helperConfig) int {
 	return 0
 }
 
+// policyChecks runs the transport's refusals inside the lab and returns
+// one line per check that did not behave.
+func policyChecks(ctx context.Context, tr *Transport) []string {
+	var bad []string
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, a := range []string{"10.78.0.1:4000", "127.0.0.1:4000", "8.8.8.8:53", "[fe80::1%lo]:4000"} {
+		if c, err := tr.DialAddr(dctx, netip.MustParseAddrPort(a)); !errors.Is(err, cloak.ErrForbidden) {
+			bad = append(bad, fmt.Sprintf("DialAddr(%s) = %v, %v; want a refusal", a, c, err))
+		}
+		if err := tr.AddPeer(seedKey(9).ID(), netip.MustParseAddrPort(a)); !errors.Is(err, cloak.ErrForbidden) {
+			bad = append(bad, fmt.Sprintf("AddPeer(%s) = %v; want a refusal", a, err))
+		}
+	}
+	stranger := seedKey(8).ID()
+	if _, err := tr.Dial(dctx, stranger); !errors.Is(err, ErrNotSeen) {
+		bad = append(bad, fmt.Sprintf("Dial(a peer never seen) = %v; want ErrNotSeen", err))
+	}
+	// A manual address on the link is used: port 1 of bob's address is
+	// closed, so the dial reaches it and is refused by bob's kernel.
+	if err := tr.AddPeer(stranger, netip.MustParseAddrPort("10.77.0.2:1")); err != nil {
+		bad = append(bad, fmt.Sprintf("AddPeer(on the link) = %v", err))
+	}
+	if _, err := tr.Dial(dctx, stranger); err == nil || !strings.Contains(err.Error(), "10.77.0.2:1") || errors.Is(err, cloak.ErrForbidden) {
+		bad = append(bad, fmt.Sprintf("Dial(a peer added at 10.77.0.2:1) = %v; want a refused connection there", err))
+	}
+	if _, err := tr.Publish(PairingServiceType, "pairing-test", []string{"n=1"}); err != nil {
+		bad = append(bad, fmt.Sprintf("Publish = %v", err))
+	}
+	return bad
+}
+
 // dialAndSync waits (up to 10 s) for peer's advert, then dials it, runs
-// the handshake and a sync session to completion. Ms is the time from
-// the helper's listener being up to the advert being recognised.
-func dialAndSync(ctx context.Context, tr *Transport, key *identity.PrivateKey, peer identity.ID, st *labStore, started time.Time) helperEvent {
+// the handshake and a sync session to completion.
+func dialAndSync(ctx context.Context, tr *Transport, key *identity.PrivateKey, peer identity.ID, st *labStore, noteSeen func(identity.ID)) helperEvent {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, ok := tr.find(peer); ok {
+			noteSeen(peer)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -239,7 +331,6 @@ func dialAndSync(ctx context.Context, tr *Transport, key *identity.PrivateKey, p
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	seenAfter := time.Since(started).Milliseconds()
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	c, err := tr.Dial(dctx, peer)
@@ -265,7 +356,7 @@ func dialAndSync(ctx context.Context, tr *Transport, key *identity.PrivateKey, p
 	if dctx.Err() != nil {
 		return helperEvent{Ev: "dialed", Err: "sync timed out"}
 	}
-	return helperEvent{Ev: "dialed", Ms: seenAfter, Addr: c.RemoteAddr().String()}
+	return helperEvent{Ev: "dialed", Addr: c.RemoteAddr().String()}
 }
 
 // runCaptureHelper records every frame on every interface of its
@@ -312,4 +403,3 @@ func runCaptureHelper(cfg helperConfig) int {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
-

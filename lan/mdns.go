@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
@@ -111,17 +112,41 @@ func (t *Transport) publish(serviceType, instance string, port uint16, txt []str
 
 // Publish puts a service of serviceType named instance on the link,
 // pointing at the open listener, until stop is called or the listener
-// closes. It is the seam for pairing (docs/protocol.md §12.5): the
+// closes; stop sends the goodbye before it returns and may be called more
+// than once. It is the seam for pairing (docs/protocol.md §12.5): the
 // instance name and TXT are the caller's, and must name nothing but the
 // pairing attempt.
 func (t *Transport) Publish(serviceType, instance string, txt []string) (stop func(), err error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	ln := t.mu.ln
-	t.mu.Unlock()
 	if ln == nil {
 		return nil, fmt.Errorf("lan: publishing %s before Listen", serviceType)
 	}
-	return t.publish(serviceType, instance, uint16(ln.Addr().(*net.TCPAddr).Port), txt)
+	shutdown, err := t.publish(serviceType, instance, uint16(ln.Addr().(*net.TCPAddr).Port), txt)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	stopped := make(chan struct{})
+	stop = func() {
+		once.Do(func() {
+			close(stopped)
+			shutdown()
+		})
+	}
+	// The listener waits for this goroutine, and listener.Close clears
+	// t.mu.ln before waiting, so no Add can follow its Wait.
+	ln.wg.Add(1)
+	go func() {
+		defer ln.wg.Done()
+		select {
+		case <-ln.ctx.Done():
+			stop()
+		case <-stopped:
+		}
+	}()
+	return stop, nil
 }
 
 // Service is a DNS-SD service seen on the link.

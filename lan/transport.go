@@ -160,7 +160,7 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 	}
 	t.mu.me, t.mu.self = me, key.ID()
 	lctx, cancel := context.WithCancel(t.ctx)
-	ln := &listener{Listener: inner, t: t, cancel: cancel, advertised: make(chan struct{})}
+	ln := &listener{Listener: inner, t: t, ctx: lctx, cancel: cancel, advertised: make(chan struct{})}
 	t.mu.ln = ln
 	lport := uint16(inner.Addr().(*net.TCPAddr).Port)
 	ln.wg.Add(2)
@@ -367,6 +367,7 @@ func (t *Transport) find(peer identity.ID) (sighting, bool) {
 type listener struct {
 	net.Listener
 	t          *Transport
+	ctx        context.Context    // ends when the listener closes
 	cancel     context.CancelFunc // stops the goroutines
 	advertised chan struct{}      // closed once the first advert is published
 	wg         sync.WaitGroup
@@ -403,19 +404,20 @@ func (l *listener) WaitReachable(ctx context.Context) error {
 	}
 }
 
-// Close stops accepting, then stops the advert (its goodbye goes out)
-// and browsing, and waits for both. It is idempotent.
+// Close stops accepting, then stops the advert and any Publish (their
+// goodbyes go out) and browsing, and waits for them. It is idempotent.
 func (l *listener) Close() error {
 	var err error
 	l.once.Do(func() {
-		err = l.Listener.Close()
-		l.cancel()
-		l.wg.Wait()
+		// Unlisted first, so Publish cannot add to wg after Wait.
 		l.t.mu.Lock()
 		if l.t.mu.ln == l {
 			l.t.mu.ln = nil
 		}
 		l.t.mu.Unlock()
+		err = l.Listener.Close()
+		l.cancel()
+		l.wg.Wait()
 	})
 	return err
 }
