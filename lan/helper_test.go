@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type helperConfig struct {
 	Peers []byte // node: the seed bytes of the peers it knows
 	Items []string
 	Out   string // capture: file to write packets to
+	// RefreshMs, if set, is how often the node's advert is checked for
+	// rotation; "jump SECONDS" moves its clock forward.
+	RefreshMs int
 }
 
 // helperEvent is one line a helper prints.
@@ -148,10 +152,15 @@ func runNodeHelper(cfg helperConfig) int {
 	for _, it := range cfg.Items {
 		st.items[sha256.Sum256([]byte(it))] = []byte(it)
 	}
-	tr, err := New(Config{Interface: "gw0", Peers: func() []identity.ID { return peers }})
+	var skew atomic.Int64 // seconds the clock was moved forward
+	tr, err := New(Config{Interface: "gw0", Peers: func() []identity.ID { return peers },
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load()) * time.Second) }})
 	if err != nil {
 		say(helperEvent{Ev: "error", Err: err.Error()})
 		return 1
+	}
+	if cfg.RefreshMs > 0 {
+		tr.refresh = time.Duration(cfg.RefreshMs) * time.Millisecond
 	}
 	defer tr.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -243,6 +252,10 @@ func runNodeHelper(cfg helperConfig) int {
 			say(helperEvent{Ev: "seen", Peers: names})
 		case "items":
 			say(helperEvent{Ev: "items", Items: st.list()})
+		case "jump":
+			n, _ := strconv.Atoi(f[1])
+			skew.Add(int64(n))
+			say(helperEvent{Ev: "jumped"})
 		case "checks":
 			say(helperEvent{Ev: "checks", Text: policyChecks(ctx, tr)})
 		case "close":

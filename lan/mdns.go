@@ -33,7 +33,7 @@ func (t *Transport) advertise(ctx context.Context, port uint16, advertised chan 
 			stop()
 		}
 	}()
-	tick := time.NewTicker(refreshEvery)
+	tick := time.NewTicker(t.refresh)
 	defer tick.Stop()
 	for {
 		w := window(t.cfg.Now())
@@ -51,7 +51,7 @@ func (t *Transport) advertise(ctx context.Context, port uint16, advertised chan 
 				}
 			}
 			if err != nil {
-				t.log.Warn("lan: cannot advertise on the link; retrying", "interface", t.link.iface.Name, "err", err, "retry_in", refreshEvery)
+				t.log.Warn("lan: cannot advertise on the link; retrying", "interface", t.link.iface.Name, "err", err, "retry_in", t.refresh)
 			} else {
 				cur, curWin = toks, w
 				t.log.Debug("lan: advert published", "interface", t.link.iface.Name, "tokens", len(adv.Tokens))

@@ -69,6 +69,9 @@ type Transport struct {
 	link   link
 	log    *slog.Logger
 
+	// refresh is refreshEvery; tests shorten it to see a rotation.
+	refresh time.Duration
+
 	// ctx ends when Close is called; every Browse ends with it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,7 +106,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Transport{cfg: cfg, policy: cloak.Policy{Mode: cloak.ModeLAN}, link: l, log: cfg.Logger}
+	t := &Transport{cfg: cfg, policy: cloak.Policy{Mode: cloak.ModeLAN}, link: l, log: cfg.Logger, refresh: refreshEvery}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
