@@ -21,8 +21,10 @@ import (
 // Implementation constants.
 const (
 	// refreshEvery is how often the advert is checked against the window
-	// and the peer list; a rotation is late by at most this much.
-	refreshEvery = time.Minute
+	// and the peer list: a peer added to the contacts can find the node
+	// this long after, and a rotation is late by at most this much. Each
+	// check costs a call of Config.Peers and one HMAC per peer.
+	refreshEvery = 5 * time.Second
 	// maxAdverts bounds the adverts remembered from the link, so that a
 	// host flooding it with adverts costs bounded memory. The oldest goes
 	// first.
@@ -44,7 +46,7 @@ type Config struct {
 	// port, one the system picks (the advert carries it either way).
 	Listen netip.AddrPort
 	// Peers lists whom the node advertises to and recognises: the
-	// identities it already knows. It is called about once a minute and
+	// identities it already knows. It is called every few seconds and
 	// on every Dial and Status, so it must be cheap and safe for
 	// concurrent use. Nil means nobody: peers are then reached only at
 	// addresses given to AddPeer.
