@@ -61,7 +61,7 @@ func (l *lab) startAvahi(ns string) []string {
 	}
 	env := append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+sock)
 	bg := func(name string, args ...string) {
-		cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+		cmd := l.Command(ns, name, args...)
 		cmd.Env = env
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -87,7 +87,7 @@ func (l *lab) startAvahi(ns string) []string {
 	waitFor(t, 10*time.Second, "the D-Bus socket", func() bool { _, err := os.Stat(sock); return err == nil })
 	bg("avahi-daemon", "-f", write("avahi.conf", avahiConf), "--no-drop-root", "--no-chroot", "--no-rlimits")
 	waitFor(t, 15*time.Second, "avahi-daemon on D-Bus", func() bool {
-		cmd := exec.Command("ip", "netns", "exec", ns, "avahi-browse", "-a", "-t", "-p")
+		cmd := l.Command(ns, "avahi-browse", "-a", "-t", "-p")
 		cmd.Env = env
 		return cmd.Run() == nil
 	})
@@ -119,7 +119,7 @@ func TestLANAvahiInteropAndRestart(t *testing.T) {
 	// avahi-browse lists alice's service, resolved to her address and port.
 	var line string
 	waitFor(t, 15*time.Second, "alice's advert in avahi-browse", func() bool {
-		cmd := exec.Command("ip", "netns", "exec", l.nodes[2], "avahi-browse", "-p", "-r", "-t", ServiceType)
+		cmd := l.Command(l.nodes[2], "avahi-browse", "-p", "-r", "-t", ServiceType)
 		cmd.Env = env
 		out, _ := cmd.Output()
 		for _, ln := range strings.Split(string(out), "\n") {
@@ -136,7 +136,7 @@ func TestLANAvahiInteropAndRestart(t *testing.T) {
 	}
 
 	// Our browser sees what avahi publishes.
-	pub := exec.Command("ip", "netns", "exec", l.nodes[2], "avahi-publish", "-s", "gwinterop", "_gwinterop._tcp", "4242", "k=v")
+	pub := l.Command(l.nodes[2], "avahi-publish", "-s", "gwinterop", "_gwinterop._tcp", "4242", "k=v")
 	pub.Env = env
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)

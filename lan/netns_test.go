@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ghostwire/ghostwire/lan/lantest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,62 +23,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lab is a private network the test builds: a hub namespace holding a
-// bridge, and node namespaces each joined to it by a veth pair whose inner
-// end is gw0 with 10.77.0.N/24. No address in it exists outside it.
+// lab is a lantest.Lab whose nodes can run the test binary as helpers.
 type lab struct {
+	*lantest.Lab
 	t     *testing.T
 	hub   string
-	nodes []string // namespace of node i+1
+	nodes []string
 }
 
-// newLab builds the lab or fails the test saying what is missing: these
-// tests need root and iproute2, as the tor tests need tor.
 func newLab(t *testing.T, n int) *lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the LAN tests build network namespaces and need root (run them as root, or in CI)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("the LAN tests need iproute2's ip command (apt-get install iproute2)")
-	}
-	id := fmt.Sprintf("gwl%d", os.Getpid()%100000)
-	l := &lab{t: t, hub: id + "h"}
-	t.Cleanup(l.destroy)
-	l.ip("netns", "add", l.hub)
-	l.in(l.hub, "ip", "link", "add", "br0", "type", "bridge")
-	l.in(l.hub, "ip", "link", "set", "br0", "up")
-	for i := 1; i <= n; i++ {
-		ns := fmt.Sprintf("%s%d", id, i)
-		l.nodes = append(l.nodes, ns)
-		port := fmt.Sprintf("p%d", i)
-		l.ip("netns", "add", ns)
-		l.ip("link", "add", "gw0", "netns", ns, "type", "veth", "peer", "name", port, "netns", l.hub)
-		l.in(l.hub, "ip", "link", "set", port, "master", "br0")
-		l.in(l.hub, "ip", "link", "set", port, "up")
-		l.in(ns, "ip", "addr", "add", fmt.Sprintf("10.77.0.%d/24", i), "dev", "gw0")
-		l.in(ns, "ip", "link", "set", "gw0", "up")
-		l.in(ns, "ip", "link", "set", "lo", "up")
-	}
-	return l
-}
-
-func (l *lab) ip(args ...string) {
-	l.t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		l.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func (l *lab) in(ns string, args ...string) {
-	l.t.Helper()
-	l.ip(append([]string{"netns", "exec", ns}, args...)...)
-}
-
-func (l *lab) destroy() {
-	for _, ns := range append(l.nodes, l.hub) {
-		exec.Command("ip", "netns", "del", ns).Run()
-	}
+	l := lantest.New(t, n)
+	return &lab{Lab: l, t: t, hub: l.Hub, nodes: l.Nodes}
 }
 
 // helper is a running helper process.
@@ -93,7 +51,7 @@ func (l *lab) start(ns string, cfg helperConfig) *helper {
 	l.t.Helper()
 	b, _ := json.Marshal(cfg)
 	h := &helper{t: l.t, events: make(chan helperEvent, 64)}
-	h.cmd = exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^$")
+	h.cmd = l.Command(ns, os.Args[0], "-test.run=^$")
 	h.cmd.Env = append(os.Environ(), helperEnv+"="+string(b))
 	h.cmd.Stderr = &h.stderr
 	var err error
