@@ -7,12 +7,12 @@
 package lantest
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -27,10 +27,6 @@ type Lab struct {
 	t     testing.TB
 }
 
-// labs numbers the labs of one process, so that two tests' labs never
-// share a name.
-var labs atomic.Int32
-
 // New builds a lab with n node namespaces, removed by t.Cleanup.
 func New(t testing.TB, n int) *Lab {
 	t.Helper()
@@ -43,7 +39,9 @@ func New(t testing.TB, n int) *Lab {
 	if n < 1 || n > 200 {
 		t.Fatalf("lantest: bug: %d nodes", n)
 	}
-	id := fmt.Sprintf("gwl%d-%d-", os.Getpid()%100000, labs.Add(1))
+	// Random, so that two labs (two tests, two processes) never share a
+	// name.
+	id := fmt.Sprintf("gwl%s-", rand.Text()[:8])
 	l := &Lab{Hub: id + "h", t: t}
 	t.Cleanup(l.destroy)
 	l.ip("netns", "add", l.Hub)
