@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ghostwire/ghostwire/lan/lantest"
@@ -35,6 +36,11 @@ func TestE2ELAN(t *testing.T) {
 		}
 	}
 	pair(t, nodes...)
+	eventually(t, "alice's status shows bob seen on gw0", e2eSyncLimit, func() (bool, string) {
+		r := gwBounded(t, e2eCLILimit, "status", "--data", alice.data)
+		return strings.Contains(r.stdout, "lan         interface gw0, listening on 10.77.0.1:") &&
+			strings.Contains(r.stdout, "1 known peers seen"), r.stdout
+	})
 
 	var sent node.Message
 	alice.cli(t, &sent, "msg", "send", "bob", "hello over the lan")

@@ -236,8 +236,12 @@ func runStatus(e *env, c *command, args []string) error {
 	if st.Transport.Reachable {
 		reach = "yes"
 	}
-	fmt.Fprintf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
-		st.Onion, st.Transport.Progress, st.Transport.Phase, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	transport := fmt.Sprintf("tor         %d%% %s", st.Transport.Progress, st.Transport.Phase)
+	if st.Transport.Mode == cloak.ModeLAN.String() {
+		transport = "lan         " + st.Transport.Phase // the interface, address and peers seen
+	}
+	fmt.Fprintf(e.stdout, "onion       %s\n%s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
+		st.Onion, transport, reach, st.Peers, st.Connected, st.Items, st.Queued)
 	if st.LastSync != nil {
 		fmt.Fprintf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
 	} else {
