@@ -85,7 +85,15 @@ func (l *lab) startAvahi(ns string) []string {
 	}
 	bg("dbus-daemon", "--config-file="+write("dbus.conf", strings.Replace(avahiDBusConf, "SOCKET", sock, 1)), "--nofork", "--nopidfile")
 	waitFor(t, 10*time.Second, "the D-Bus socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	bg("avahi-daemon", "-f", write("avahi.conf", avahiConf), "--no-drop-root", "--no-chroot", "--no-rlimits")
+	// avahi-daemon keeps its pid file and socket in /run/avahi-daemon and
+	// refuses to start beside a running one. `ip netns exec` gives the
+	// command its own mount namespace, so a tmpfs there hides the
+	// machine's avahi (if any) from ours and ours from it.
+	if err := os.MkdirAll("/run/avahi-daemon", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bg("sh", "-c", `mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits`,
+		write("avahi.conf", avahiConf))
 	waitFor(t, 15*time.Second, "avahi-daemon on D-Bus", func() bool {
 		cmd := l.Command(ns, "avahi-browse", "-a", "-t", "-p")
 		cmd.Env = env
