@@ -83,6 +83,9 @@ func TestImportRules(t *testing.T) {
 		"github.com/cretz/bine":       {module + "/onion"},
 		"golang.org/x/net/proxy":      {module + "/onion"},
 		"github.com/fxamacker/cbor":   {module + "/wire"},
+		// mDNS and DNS messages: only the LAN transport multicasts.
+		"github.com/libp2p/zeroconf": {module + "/lan"},
+		"github.com/miekg/dns":       {module + "/lan"},
 	}
 	for _, p := range listPackages(t) {
 		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
@@ -345,12 +348,13 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 // TestNoHTTPBelowTheAPI: only the local API (localapi, and the commands
 // above it) speaks HTTP. The domain returns typed errors and knows nothing
 // of statuses, so none of these packages, nor their tests, may import
-// net/http. (onion/testnet, a tool that runs a private Tor network, reads
+// net/http; nor may the LAN transport, whose only protocols are mDNS and
+// the handshake. (onion/testnet, a tool that runs a private Tor network, reads
 // its own authorities' consensus over HTTP on 127.0.0.1; it is not below
 // the API.)
 func TestNoHTTPBelowTheAPI(t *testing.T) {
 	below := map[string]bool{}
-	for _, p := range []string{"node", "dm", "collection", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "localapi/apitype"} {
+	for _, p := range []string{"node", "dm", "collection", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
 		below[module+"/"+p] = true
 	}
 	seen := 0

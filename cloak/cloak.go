@@ -16,8 +16,8 @@ const (
 	// ModeTor: listen only on the onion service, dial only onion addresses
 	// through tor's SOCKS port. No DNS, no mDNS, no direct sockets.
 	ModeTor Mode = iota + 1
-	// ModeLAN: no Tor; direct TCP to peers on the local link found by mDNS.
-	// A placeholder until the LAN transport exists.
+	// ModeLAN: no Tor; direct TCP to peers on the chosen interface's
+	// networks, found by mDNS on that interface (package lan; CheckOnLink).
 	ModeLAN
 )
 
@@ -165,4 +165,27 @@ func tcpIP(a net.Addr) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("unreadable address %q", a)
 	}
 	return ap.Addr().Unmap(), nil
+}
+
+// CheckOnLink is CheckAddr, and in LAN mode also requires a to be inside
+// one of link, the networks of the interface the user chose: private and
+// link-local addresses exist on every network a machine is attached to
+// (a VPN, a container bridge), and LAN mode talks only on the one named.
+// A link-local IPv6 address must carry the interface's zone, since the
+// same address can mean a different host on each interface. An empty link
+// refuses everything in LAN mode. In Tor mode link is ignored.
+func (p Policy) CheckOnLink(a net.Addr, link []netip.Prefix, zone string) error {
+	if err := p.CheckAddr(a); err != nil || p.Mode != ModeLAN {
+		return err
+	}
+	ip, _ := tcpIP(a) // CheckAddr read it already
+	if ip.Is6() && ip.IsLinkLocalUnicast() && ip.Zone() != zone {
+		return fmt.Errorf("%w: address %s is link-local on another interface than %s", ErrForbidden, a, zone)
+	}
+	for _, pf := range link {
+		if pf.Contains(ip.WithZone("")) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: address %s is not on the LAN interface %s", ErrForbidden, a, zone)
 }

@@ -1,7 +1,7 @@
 // Package cloak decides how a node may reach the network, and enforces it.
 // It owns three things: the Policy (which kinds of network use each Mode
 // allows), the Transport interface every transport implements (onion for
-// Tor, later lan for the local link), and the Guard that sits between the
+// Tor, lan for the local link), and the Guard that sits between the
 // node and its transport and refuses, fail closed, whatever the mode does
 // not allow.
 //

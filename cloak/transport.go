@@ -8,7 +8,7 @@ import (
 )
 
 // Transport is one way of reaching peers and being reached: onion for Tor
-// mode, lan (later) for LAN mode. The node uses it only through a Guard.
+// mode, lan for LAN mode. The node uses it only through a Guard.
 // Implementations are safe for concurrent use.
 //
 // A new transport is a package that implements this interface and is

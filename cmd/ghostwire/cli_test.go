@@ -121,6 +121,10 @@ func TestHelpAndUsage(t *testing.T) {
 	gw(t, "", "init", "--passphrase", "secret").expect(t, exitUsage, "", "flag provided but not defined: -passphrase")
 	gw(t, "", "id", "extra").expect(t, exitUsage, "", "id takes no arguments")
 	gw(t, "", "init", "--no-passphrase", "--passphrase-file", "x").expect(t, exitUsage, "", "cannot be used together")
+	gw(t, "", "run", "--lan", "--testnet", "x").expect(t, exitUsage, "", "--lan runs without tor")
+	gw(t, "", "run", "--lan", "--tor-control", "127.0.0.1:9051").expect(t, exitUsage, "", "--lan runs without tor")
+	gw(t, "", "run", "--interface", "eth0").expect(t, exitUsage, "", "add --lan")
+	gw(t, "", "run", "--lan", "--listen", "eth0").expect(t, exitUsage, "", "want ADDR:PORT")
 }
 
 func TestNodeVerbsWithoutNode(t *testing.T) {

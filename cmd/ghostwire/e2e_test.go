@@ -45,6 +45,7 @@ const (
 type e2eNode struct {
 	name, data, onion string
 	runArgs           []string // after "run --data DIR"
+	wrap              []string // runs the binary through this command (ip netns exec NS), if set
 	api               *localapi.Client
 
 	log    string // every run's stderr, shown when the test fails
@@ -102,7 +103,8 @@ func (n *e2eNode) start(t testing.TB) {
 	if n.running() {
 		t.Fatalf("%s is already running", n.name)
 	}
-	n.cmd = exec.Command(binPath, append([]string{"run", "--data", n.data}, n.runArgs...)...)
+	args := append(append(append([]string{}, n.wrap...), binPath, "run", "--data", n.data), n.runArgs...)
+	n.cmd = exec.Command(args[0], args[1:]...)
 	n.stderr = new(bytes.Buffer)
 	logf, err := os.OpenFile(n.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/lan"
 	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
@@ -24,7 +26,7 @@ func runNodeCommand() *command {
 	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
-		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE]] [--log-level L]
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE] | --lan [--interface IF] [--listen ADDR:PORT]] [--log-level L]
 
 Starts the node in the foreground: unlocks the identity, opens the store,
 starts its own tor (or joins the private network in --testnet DIR, or attaches
@@ -36,6 +38,8 @@ With --tor-control the node authenticates only with SAFECOOKIE, reading a
 cookie whose place and owner it has checked, or with a control password from
 --tor-password-file; it refuses a tor that would merge peers' circuits.
 See docs/tor.md for what tor's control and SOCKS ports reveal.
+With --lan there is no tor at all: the node talks to known peers on the local
+network only, found by private mDNS adverts on one interface (docs/lan.md).
 
 Example:
   ghostwire testnet up --dir /tmp/gwnet
@@ -67,6 +71,9 @@ func runNode(e *env, c *command, args []string) error {
 	ctl := fs.String("tor-control", "", "attach to a running tor's control port `ADDR`: unix:/run/tor/control or 127.0.0.1:9051")
 	cookie := fs.String("tor-cookie", "", "with --tor-control: the control cookie `FILE` tor must use (default: beside a unix: socket, or in /run/tor or /var/lib/tor)")
 	ctlPassFile := fs.String("tor-password-file", "", "with --tor-control: read tor's control password from the first line of `FILE`")
+	lanMode := fs.Bool("lan", false, "LAN mode: no tor; direct TCP to known peers found by mDNS on the local network")
+	iface := fs.String("interface", "", "with --lan: the network interface `IF` to use (default: the only one with a private address)")
+	listen := fs.String("listen", "", "with --lan: accept peers on `ADDR:PORT` (default: the interface's address, any port)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(e, c, fs, args); err != nil {
 		return err
@@ -79,6 +86,19 @@ func runNode(e *env, c *command, args []string) error {
 	}
 	if *ctl == "" && (*cookie != "" || *ctlPassFile != "") {
 		return usageError("--tor-cookie and --tor-password-file go with --tor-control")
+	}
+	if *lanMode && (*tn != "" || *ctl != "") {
+		return usageError("--lan runs without tor; it cannot be used with --testnet or --tor-control")
+	}
+	if !*lanMode && (*iface != "" || *listen != "") {
+		return usageError("--interface and --listen are for LAN mode; add --lan")
+	}
+	var listenAddr netip.AddrPort
+	if *listen != "" {
+		var err error
+		if listenAddr, err = netip.ParseAddrPort(*listen); err != nil {
+			return usageError("--listen: want ADDR:PORT, such as 192.168.1.20:7700: %v", err)
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -109,6 +129,50 @@ func runNode(e *env, c *command, args []string) error {
 	// The store closes last, after every session has stopped.
 	defer db.Close()
 
+	var n *node.Node
+	mode, reachable := cloak.ModeTor, fmt.Sprintf("reachable at %s", secrets.Key.ID())
+	var tr cloak.Transport
+	if *lanMode {
+		lt, err := lan.New(lan.Config{Interface: *iface, Listen: listenAddr, Logger: log,
+			Peers: func() []identity.ID { return knownPeers(n) }})
+		if err != nil {
+			return fail(exitUnavailable, err)
+		}
+		mode, tr = cloak.ModeLAN, lt
+		reachable = fmt.Sprintf("LAN mode on %s; advertising to known peers", lt.Interface())
+	} else {
+		tor, err := startTor(e, log, path, *tn, *ctl, *cookie, *ctlPassFile)
+		if err != nil {
+			return err
+		}
+		tr = onion.NewTransport(tor)
+	}
+	n, err = node.New(node.Config{
+		Secrets: secrets, Keyring: keyring, Store: db, Mode: mode, Transport: tr,
+		Logger:      log,
+		SpoolDir:    path,
+		OnReachable: func() { printf(e.stderr, "ghostwire: %s\n", reachable) },
+	})
+	if err != nil {
+		tr.Close()
+		return fail(exitFailure, err)
+	}
+	sock := filepath.Join(path, "api.sock")
+	api, err := localapi.Listen(sock)
+	if err != nil {
+		tr.Close()
+		return fail(exitFailure, err)
+	}
+	printf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
+	if err := localapi.RunNode(e.ctx, n, api, log); err != nil {
+		return fail(exitFailure, err)
+	}
+	fmt.Fprintln(e.stderr, "ghostwire: stopped")
+	return nil
+}
+
+// startTor starts (or attaches to) the tor Tor mode runs on.
+func startTor(e *env, log *slog.Logger, path, tn, ctl, cookie, ctlPassFile string) (*onion.Tor, error) {
 	torCfg := onion.Config{Logger: log, Progress: func(p onion.Progress) {
 		line := fmt.Sprintf("ghostwire: tor: bootstrapped %d%%: %s", p.Percent, p.Summary)
 		if p.Warning != "" {
@@ -117,24 +181,24 @@ func runNode(e *env, c *command, args []string) error {
 		printf(e.stderr, "%s\n", line)
 	}}
 	switch {
-	case *ctl != "":
-		torCfg.ControlAddr, torCfg.ControlCookie = *ctl, *cookie
-		if *ctlPassFile != "" {
+	case ctl != "":
+		torCfg.ControlAddr, torCfg.ControlCookie = ctl, cookie
+		if ctlPassFile != "" {
 			// Read as a passphrase is: first line, bounded, never a flag.
-			pw, err := readPassphrase(e, *ctlPassFile, false)
+			pw, err := readPassphrase(e, ctlPassFile, false)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			torCfg.ControlPassword = string(pw)
 			clear(pw)
 		}
-	case *tn != "":
-		nw, err := testnet.Load(*tn)
+	case tn != "":
+		nw, err := testnet.Load(tn)
 		if errors.Is(err, testnet.ErrUntrustedDir) {
-			return fail(exitPermission, err, "use a network directory only you can write, e.g. the default of 'ghostwire testnet up'")
+			return nil, fail(exitPermission, err, "use a network directory only you can write, e.g. the default of 'ghostwire testnet up'")
 		}
 		if err != nil {
-			return fail(exitUnavailable, err, "start one with 'ghostwire testnet up --dir "+*tn+"'")
+			return nil, fail(exitUnavailable, err, "start one with 'ghostwire testnet up --dir "+tn+"'")
 		}
 		torCfg.DataDir = filepath.Join(path, "tor")
 		torCfg.Torrc = nw.JoinTorrc()
@@ -147,45 +211,40 @@ func runNode(e *env, c *command, args []string) error {
 	torCfg.SocketDir = filepath.Join(path, "sock")
 	tor, err := onion.Start(torCfg)
 	if err != nil {
-		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
+		return nil, fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
 	}
-	if *ctl != "" {
+	if ctl != "" {
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 		err := tor.CheckControl(ctx)
 		cancel()
 		switch {
 		case errors.Is(err, onion.ErrUntrustedTor):
 			tor.Close()
-			return fail(exitUnavailable, err, "is your tor running and holding "+*ctl+"? name its cookie with --tor-cookie, or give a control password with --tor-password-file")
+			return nil, fail(exitUnavailable, err, "is your tor running and holding "+ctl+"? name its cookie with --tor-cookie, or give a control password with --tor-password-file")
 		case errors.Is(err, onion.ErrMergedCircuits):
 			tor.Close()
-			return fail(exitUnavailable, err, "GhostWire gives every peer its own circuit; see torrc.example")
+			return nil, fail(exitUnavailable, err, "GhostWire gives every peer its own circuit; see torrc.example")
 		case err != nil:
-			printf(e.stderr, "ghostwire: tor at %s not usable yet (%v); waiting for it\n", *ctl, err)
+			printf(e.stderr, "ghostwire: tor at %s not usable yet (%v); waiting for it\n", ctl, err)
 		}
 	}
-	n, err := node.New(node.Config{
-		Secrets: secrets, Keyring: keyring, Store: db, Mode: cloak.ModeTor, Transport: onion.NewTransport(tor),
-		Logger:      log,
-		SpoolDir:    path,
-		OnReachable: func() { printf(e.stderr, "ghostwire: reachable at %s\n", secrets.Key.ID()) },
-	})
-	if err != nil {
-		tor.Close()
-		return fail(exitFailure, err)
+	return tor, nil
+}
+
+// knownPeers is what LAN mode advertises to: the node's contacts. n is
+// nil until node.New returns, and the transport asks only after Listen.
+func knownPeers(n *node.Node) []identity.ID {
+	if n == nil {
+		return nil
 	}
-	sock := filepath.Join(path, "api.sock")
-	api, err := localapi.Listen(sock)
-	if err != nil {
-		tor.Close()
-		return fail(exitFailure, err)
+	ps, _ := n.Peers()
+	ids := make([]identity.ID, 0, len(ps))
+	for _, p := range ps {
+		if id, err := identity.ParseID(p.Onion); err == nil {
+			ids = append(ids, id)
+		}
 	}
-	printf(e.stderr, "ghostwire: node %s starting; local API at %s\n", secrets.Key.ID(), sock)
-	if err := localapi.RunNode(e.ctx, n, api, log); err != nil {
-		return fail(exitFailure, err)
-	}
-	fmt.Fprintln(e.stderr, "ghostwire: stopped")
-	return nil
+	return ids
 }
 
 func runStatus(e *env, c *command, args []string) error {
@@ -223,8 +282,12 @@ func runStatus(e *env, c *command, args []string) error {
 	case st.Transport.Reachable:
 		reach = "yes"
 	}
-	printf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
-		st.Onion, st.Transport.Progress, st.Transport.Phase, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	transport := fmt.Sprintf("tor         %d%% %s", st.Transport.Progress, st.Transport.Phase)
+	if st.Transport.Mode == cloak.ModeLAN.String() {
+		transport = "lan         " + st.Transport.Phase // the interface, address and peers seen
+	}
+	printf(e.stdout, "onion       %s\n%s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
+		st.Onion, transport, reach, st.Peers, st.Connected, st.Items, st.Queued)
 	if st.LastSync != nil {
 		printf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
 	} else {
