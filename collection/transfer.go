@@ -243,7 +243,11 @@ func (w *importWriter) window(recs []ioc.Record) error {
 			return w.stop(refusedHere(w.collection, fmt.Errorf("record %d: %w; %d records stored before it", w.seen, err, w.rec.Stored)))
 		}
 		e := store.Entry{Item: it, Scopes: scopes}
-		if n := store.EntrySize(e); w.size+n > w.s.h.Store().MaxAtomicBytes() || len(w.entries) >= importBatch {
+		// A batch ends where it would pass one transaction, at importBatch
+		// records, and at every ImportProgressEvery records stored, so that
+		// progress is reported at the same counts whatever the batches' sizes.
+		full := len(w.entries) >= importBatch || len(w.entries) > 0 && (w.rec.Stored+len(w.entries))%ImportProgressEvery == 0
+		if n := store.EntrySize(e); full || w.size+n > w.s.h.Store().MaxAtomicBytes() {
 			if err := w.flush(); err != nil {
 				return w.stop(err)
 			}
