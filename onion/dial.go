@@ -77,9 +77,9 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	}
 	t := d.t
 	t.mu.Lock()
-	ready, socks := t.ready && !t.hung, ""
-	if t.sess != nil {
-		socks = t.sess.socks
+	ready, socks, sess := t.ready && !t.hung, "", t.sess
+	if sess != nil {
+		socks = sess.socks
 	}
 	phase := t.phase
 	t.mu.Unlock()
@@ -90,6 +90,7 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onion: bug: SOCKS port %s: %w", socks, err)
 	}
+	t.presentClientAuth(sess, id)
 	user, pass := d.Credentials(id)
 	p, err := proxy.SOCKS5(network, addr, &proxy.Auth{User: user, Password: pass}, socksForward{network, addr})
 	if err != nil {
