@@ -157,14 +157,15 @@ func findObfs4proxy(given string) (string, error) {
 	return "", errors.New("onion: obfs4proxy not found on PATH or at /usr/bin/obfs4proxy (install Debian's obfs4proxy package)")
 }
 
-// bridgeTorrc is what a managed tor with bridges starts with. DisableNetwork
-// 1 holds tor off the network until applyBridges has set the bridges over
-// the control port: tor started with UseBridges and no Bridge line yet
-// would otherwise have nothing to do, and one started without UseBridges
-// would contact the public directory authorities and fallbacks at once,
-// before the user's bridges could hide that they run tor.
+// bridgeTorrc is what a managed tor with bridges starts with.
+// DisableNetwork 1 holds tor off the network until applyBridges has set
+// UseBridges and the bridges over the control port: a tor that started
+// without them would contact the public directory authorities and
+// fallbacks at once, before the bridges could hide that the user runs tor.
+// UseBridges cannot be in the torrc itself, as tor refuses it there without
+// a Bridge line, and the bridge lines are kept off disk.
 func bridgeTorrc(obfs4proxy string) string {
-	s := "UseBridges 1\nDisableNetwork 1\n"
+	s := "DisableNetwork 1\n"
 	if obfs4proxy != "" {
 		s += "ClientTransportPlugin obfs4 exec " + obfs4proxy + "\n"
 	}

@@ -35,14 +35,14 @@ func TestParseBridge(t *testing.T) {
 	bad := []string{
 		"",
 		"Bridge",
-		"meek 192.0.2.3:443 " + testFP + " url=https://x/",          // a transport we do not run
+		"meek 192.0.2.3:443 " + testFP + " url=https://x/",                    // a transport we do not run
 		"obfs4 bridge.example:443 " + testFP + " " + testCert + " iat-mode=0", // a host name
 		"obfs4 192.0.2.3:443 " + testFP + " iat-mode=0",                       // no cert
 		"obfs4 192.0.2.3:443 " + testCert + " iat-mode=0",                     // no fingerprint
 		"obfs4 192.0.2.3:443 ABCD " + testCert + " iat-mode=0",                // short fingerprint
 		"obfs4 192.0.2.3:0 " + testFP + " " + testCert + " iat-mode=0",        // port 0
 		"obfs4 192.0.2.3:443 " + testFP + " " + testCert + " iat-mode=0 iat-mode=1",
-		"obfs4 192.0.2.3:443 " + testFP + ` cert="x" iat-mode=0`,            // a quote would end the SETCONF value
+		"obfs4 192.0.2.3:443 " + testFP + ` cert="x" iat-mode=0`, // a quote would end the SETCONF value
 		"obfs4 192.0.2.3:443 " + testFP + ` cert=a\ iat-mode=0`,
 		"192.0.2.3:9001 " + testFP + " x=y", // arguments without a transport
 		"192.0.2.3:9001 " + testFP + " junk",
@@ -71,7 +71,7 @@ func TestParseBridgesFile(t *testing.T) {
 // the network disabled; only applyBridges turns it on.
 func TestBridgeTorrcHoldsTorOffTheNetwork(t *testing.T) {
 	rc := bridgeTorrc("/usr/bin/obfs4proxy")
-	for _, want := range []string{"UseBridges 1\n", "DisableNetwork 1\n", "ClientTransportPlugin obfs4 exec /usr/bin/obfs4proxy\n"} {
+	for _, want := range []string{"DisableNetwork 1\n", "ClientTransportPlugin obfs4 exec /usr/bin/obfs4proxy\n"} {
 		if !strings.Contains(rc, want) {
 			t.Errorf("bridge torrc lacks %q:\n%s", want, rc)
 		}

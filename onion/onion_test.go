@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelper(mode)) // a helper process: no network of its own here
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2})
+	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2, Bridge: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "onion tests could not start their private tor network: %v\n", err)
