@@ -23,7 +23,7 @@ func runNodeCommand() *command {
 	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
-		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE]] [--log-level L]
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE]] [--bridge LINE]... [--bridges-file FILE] [--only-peers] [--log-level L]
 
 Starts the node in the foreground: unlocks the identity, opens the store,
 starts its own tor (or joins the private network in --testnet DIR, or attaches
@@ -34,12 +34,18 @@ Nothing ever leaves except through tor: if tor is down the node waits and says s
 With --tor-control the node authenticates only with SAFECOOKIE, reading a
 cookie whose place and owner it has checked, or with a control password from
 --tor-password-file; it refuses a tor that would merge peers' circuits.
+With --bridge or --bridges-file the managed tor reaches the network only
+through those bridges (obfs4 through obfs4proxy), and is kept off the network
+until they are set, so it never contacts a public directory first. With
+--only-peers the onion service is published with tor's client authorisation
+for the current peers: nobody else can even fetch its descriptor.
 See docs/tor.md for what tor's control and SOCKS ports reveal.
 
 Example:
   ghostwire testnet up --dir /tmp/gwnet
   ghostwire run --data ~/gw --testnet /tmp/gwnet
-  ghostwire run --data ~/gw --tor-control unix:/run/tor/control`,
+  ghostwire run --data ~/gw --tor-control unix:/run/tor/control
+  ghostwire run --data ~/gw --bridges-file ~/bridges.txt --only-peers`,
 		run: runNode,
 	}
 }
@@ -66,9 +72,23 @@ func runNode(e *env, c *command, args []string) error {
 	ctl := fs.String("tor-control", "", "attach to a running tor's control port `ADDR`: unix:/run/tor/control or 127.0.0.1:9051")
 	cookie := fs.String("tor-cookie", "", "with --tor-control: the control cookie `FILE` tor must use (default: beside a unix: socket, or in /run/tor or /var/lib/tor)")
 	ctlPassFile := fs.String("tor-password-file", "", "with --tor-control: read tor's control password from the first line of `FILE`")
+	var bridgeLines []string
+	fs.Func("bridge", "reach tor only through this bridge `LINE` (\"obfs4 IP:PORT FINGERPRINT cert=… iat-mode=0\"); repeatable", func(s string) error {
+		bridgeLines = append(bridgeLines, s)
+		return nil
+	})
+	bridgesFile := fs.String("bridges-file", "", "read bridge lines from `FILE`, one a line (# comments)")
+	onlyPeers := fs.Bool("only-peers", false, "publish the onion service for the current peers only (tor v3 client authorisation)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(e, c, fs, args); err != nil {
 		return err
+	}
+	bridges, err := readBridges(bridgeLines, *bridgesFile)
+	if err != nil {
+		return err
+	}
+	if *ctl != "" && len(bridges) > 0 {
+		return usageError("--bridge and --bridges-file need the node's own tor; with --tor-control, set the bridges in the system tor's torrc")
 	}
 	if fs.NArg() != 0 {
 		return usageError("run takes no arguments, got %q", fs.Args())
@@ -113,7 +133,7 @@ func runNode(e *env, c *command, args []string) error {
 	// The store closes last, after every session has stopped.
 	defer db.Close()
 
-	torCfg := onion.Config{Logger: log, Progress: func(p onion.Progress) {
+	torCfg := onion.Config{Logger: log, Bridges: bridges, OnlyPeers: *onlyPeers, Progress: func(p onion.Progress) {
 		line := fmt.Sprintf("ghostwire: tor: bootstrapped %d%%: %s", p.Percent, p.Summary)
 		if p.Warning != "" {
 			line += " (warning: " + p.Warning + ")"
@@ -151,7 +171,7 @@ func runNode(e *env, c *command, args []string) error {
 	torCfg.SocketDir = filepath.Join(path, "sock")
 	tor, err := onion.Start(torCfg)
 	if err != nil {
-		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
+		return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor; with bridges also obfs4proxy)")
 	}
 	if *ctl != "" {
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
@@ -227,8 +247,15 @@ func runStatus(e *env, c *command, args []string) error {
 	case st.Transport.Reachable:
 		reach = "yes"
 	}
-	printf(e.stdout, "onion       %s\ntor         %d%% %s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
-		st.Onion, st.Transport.Progress, st.Transport.Phase, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	via := ""
+	if st.Transport.Bridges > 0 {
+		via = fmt.Sprintf(", via bridges (%d)", st.Transport.Bridges)
+	}
+	printf(e.stdout, "onion       %s\ntor         %d%% %s%s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
+		st.Onion, st.Transport.Progress, st.Transport.Phase, via, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	if st.Transport.OnlyPeers {
+		fmt.Fprintln(e.stdout, "presence    only peers can reach this node")
+	}
 	if st.LastSync != nil {
 		printf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
 	} else {
@@ -260,4 +287,33 @@ func shortID(s string) string {
 		return id.Short()
 	}
 	return s
+}
+
+// readBridges parses --bridge lines and the --bridges-file; a line that does
+// not parse is a usage error that quotes it.
+func readBridges(lines []string, file string) ([]onion.Bridge, error) {
+	var out []onion.Bridge
+	for _, l := range lines {
+		b, err := onion.ParseBridge(l)
+		if err != nil {
+			return nil, usageError("--bridge %q: %v", l, err)
+		}
+		out = append(out, b)
+	}
+	if file == "" {
+		return out, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usageError("--bridges-file: %v", err)
+	}
+	defer f.Close()
+	more, err := onion.ParseBridges(f)
+	if err != nil {
+		return nil, usageError("--bridges-file %s: %v", file, err)
+	}
+	if len(more) == 0 {
+		return nil, usageError("--bridges-file %s holds no bridge line", file)
+	}
+	return append(out, more...), nil
 }
