@@ -78,10 +78,10 @@ type Config struct {
 	Torrc string
 
 	// Bridges, when set, are the only way the managed tor reaches the
-	// network: it starts with DisableNetwork 1 and UseBridges 1, the
+	// network: it starts with DisableNetwork 1, UseBridges and the
 	// bridges are set over the control port, and only then is the network
 	// enabled, so it never contacts a public directory authority or
-	// fallback. Not allowed with ControlAddr (an attached tor's bridges are
+	// fallback (bridgeTorrc, applyBridges). Not allowed with ControlAddr (an attached tor's bridges are
 	// its own torrc's).
 	Bridges []Bridge
 	// Obfs4proxy is the obfs4 client tor runs for obfs4 bridges; empty
