@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
@@ -197,4 +198,35 @@ func isRouteProbe(evs []sockEvent, i int) bool {
 	}
 	return strings.Contains(c.line, "= -1 ENETUNREACH") ||
 		next >= 0 && evs[next].call == "getsockname" && evs[next].fd == c.fd
+}
+
+// TestE2EOnlyPeers: two nodes that run --only-peers, each with its own
+// tor, say so in status, become peers (each add publishes the service
+// again, for the new peer set) and exchange messages both ways, and
+// neither add restarted tor.
+func TestE2EOnlyPeers(t *testing.T) {
+	nw := startNetwork(t, 0)
+	alice := newE2ENode(t, "alice", "--testnet", nw.Dir, "--only-peers")
+	bob := newE2ENode(t, "bob", "--testnet", nw.Dir, "--only-peers")
+	for _, n := range []*e2eNode{alice, bob} {
+		n.start(t)
+	}
+	for _, n := range []*e2eNode{alice, bob} {
+		n.waitReachable(t)
+	}
+	if r := gw(t, "", "status", "--data", alice.data); !strings.Contains(r.stdout, "only peers can reach this node") {
+		t.Errorf("alice's status does not say only peers can reach her:\n%s", r.stdout)
+	}
+	torPID := childNamed(t, alice.cmd.Process.Pid, "tor")
+	pair(t, alice, bob)
+	var sent node.Message
+	alice.cli(t, &sent, "msg", "send", "bob", "hello bob")
+	bob.waitMessage(t, "alice", "hello bob", node.StateReceived, node.StateRead)
+	bob.cli(t, &sent, "msg", "send", "alice", "hi alice")
+	alice.waitMessage(t, "bob", "hi alice", node.StateReceived, node.StateRead)
+	if got := childNamed(t, alice.cmd.Process.Pid, "tor"); got != torPID {
+		t.Errorf("alice's tor was restarted (%d → %d); adding a peer must only publish again", torPID, got)
+	}
+	alice.stop(t)
+	bob.stop(t)
 }
