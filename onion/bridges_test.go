@@ -100,3 +100,22 @@ func FuzzParseBridge(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseBridges(f *testing.F) {
+	f.Add("# mine\n\nobfs4 192.0.2.3:443 " + testFP + " " + testCert + " iat-mode=0\n192.0.2.4:9001\n")
+	f.Add("192.0.2.4:9001\r\nnot a bridge\n")
+	f.Fuzz(func(t *testing.T, file string) {
+		bs, err := ParseBridges(strings.NewReader(file))
+		if err != nil {
+			if !errors.Is(err, ErrBridgeLine) && !strings.Contains(err.Error(), "reading bridges") {
+				t.Fatalf("an error that is not about a line: %v", err)
+			}
+			return
+		}
+		for _, b := range bs {
+			if again, err := ParseBridge(b.String()); err != nil || again.String() != b.String() {
+				t.Fatalf("%q does not parse back: %v", b, err)
+			}
+		}
+	})
+}

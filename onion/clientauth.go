@@ -107,6 +107,10 @@ func clientAuthArgs(peers []identity.ID) (string, error) {
 // service's clients); tor itself keeps running. Without OnlyPeers it only
 // records the set.
 func (t *Tor) SetPeers(peers []identity.ID) {
+	// One change at a time: two interleaved DEL_ONION/ADD_ONION pairs
+	// could leave the service published for the older set.
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
 	peers = slices.Clone(peers)
 	slices.SortFunc(peers, func(a, b identity.ID) int { return strings.Compare(a.Onion(), b.Onion()) })
 	t.mu.Lock()

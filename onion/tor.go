@@ -148,6 +148,7 @@ type Tor struct {
 	// sockDirFresh: sockDir was made for this Tor and is removed by Close.
 	sockDirFresh bool
 	dialer       *Dialer
+	peersMu      sync.Mutex // serialises SetPeers
 	stop         chan struct{}
 	done         chan struct{}
 	once         sync.Once
