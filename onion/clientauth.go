@@ -182,24 +182,25 @@ func (t *Tor) reauthorise(sess *session, s *Service) error {
 // peers only.
 func (t *Tor) OnlyPeers() bool { return t.cfg.OnlyPeers }
 
-// presentClientAuth gives tor this node's client-authorisation key for id
-// before a dial, once per tor session, so that a peer running OnlyPeers
-// lets us in. It is given for every peer: tor ignores it for a service
-// that does not ask for it, and only this node's tor, which already holds
-// the whole identity key, ever sees it. The key is not Permanent, so tor
-// keeps it in memory only. A tor without ONION_CLIENT_AUTH_ADD (before
-// 0.4.3) is logged once and dialed without it.
-func (t *Tor) presentClientAuth(sess *session, id identity.ID) {
+// presentClientAuth gives tor this node's client-authorisation key for id,
+// once per tor session, after tor answered a dial with "client
+// authorization required" (SOCKS 0xF4): the peer runs OnlyPeers. It is
+// given only then, because any controller of the tor can read it back with
+// ONION_CLIENT_AUTH_VIEW, and it is the identity's scalar. The key is not
+// Permanent, so tor keeps it in memory only, and an attached tor is told to
+// forget it when the session ends (forgetClientAuth). It reports whether
+// the key was newly given, so that the dial is worth repeating.
+func (t *Tor) presentClientAuth(sess *session, id identity.ID) bool {
 	t.mu.Lock()
 	key, have := t.authKey, t.haveAuthKey
 	t.mu.Unlock()
 	if !have {
-		return
+		return false
 	}
 	sess.cmdMu.Lock()
 	defer sess.cmdMu.Unlock()
 	if sess.authed[id] || sess.noClientAuth {
-		return
+		return false
 	}
 	_, err := sess.cmd.SendRequest("ONION_CLIENT_AUTH_ADD %s x25519:%s", id.Onion(), base64.StdEncoding.EncodeToString(key[:]))
 	var ce *textproto.Error
@@ -211,10 +212,28 @@ func (t *Tor) presentClientAuth(sess *session, id identity.ID) {
 			sess.noClientAuth = true
 		}
 		t.log.Warn("onion: could not give tor our client-authorisation key; a peer that runs --only-peers will refuse us", "peer", id.Short(), "err", err)
-		return
+		return false
 	}
 	if sess.authed == nil {
 		sess.authed = map[identity.ID]bool{}
 	}
 	sess.authed[id] = true
+	return true
+}
+
+// forgetClientAuth removes the keys presentClientAuth gave an attached tor,
+// which outlives the node and whose other controllers could read them.
+// A managed tor ends with the session and takes them along.
+func (t *Tor) forgetClientAuth(sess *session) {
+	if t.cfg.ControlAddr == "" {
+		return
+	}
+	sess.cmdMu.Lock()
+	defer sess.cmdMu.Unlock()
+	for id := range sess.authed {
+		if _, err := sess.cmd.SendRequest("ONION_CLIENT_AUTH_REMOVE %s", id.Onion()); err != nil {
+			t.log.Warn("onion: could not remove our client-authorisation key from tor", "peer", id.Short(), "err", err)
+		}
+	}
+	sess.authed = nil
 }

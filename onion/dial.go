@@ -90,7 +90,6 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onion: bug: SOCKS port %s: %w", socks, err)
 	}
-	t.presentClientAuth(sess, id)
 	user, pass := d.Credentials(id)
 	p, err := proxy.SOCKS5(network, addr, &proxy.Auth{User: user, Password: pass}, socksForward{network, addr})
 	if err != nil {
@@ -98,6 +97,11 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	}
 	target := net.JoinHostPort(id.Onion()+".onion", strconv.Itoa(VirtualPort))
 	c, err := p.(proxy.ContextDialer).DialContext(ctx, "tcp", target)
+	if err != nil && strings.HasSuffix(err.Error(), "unknown code: 244") && t.presentClientAuth(sess, id) {
+		// The peer runs --only-peers: tor now holds our key and opens the
+		// descriptor it has cached (docs/tor.md, "Presence hiding").
+		c, err = p.(proxy.ContextDialer).DialContext(ctx, "tcp", target)
+	}
 	if err != nil {
 		if lostTor(err) {
 			// The SOCKS connection itself broke: tor died under us.

@@ -39,8 +39,9 @@
 // onto the network only after its bridges are set, so it never contacts a
 // public directory (bridges.go). With Config.OnlyPeers the services are
 // published with v3 client authorisation for the peers SetPeers names, each
-// peer's key derived from its identity; dials present this node's key to
-// its tor first (clientauth.go, docs/protocol.md §7.4).
+// peer's key derived from its identity; a dial that tor refuses for want
+// of client authorisation gives tor this node's key and is tried again
+// (clientauth.go, docs/protocol.md §7.4).
 //
 // # Isolation
 //

@@ -1,8 +1,10 @@
 package onion_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
 
 // dialRefused dials until tor answers something other than "descriptor not
@@ -127,6 +130,26 @@ func TestOnlyPeers(t *testing.T) {
 		t.Fatalf("authorised C, A offline: %v, want an introduction failure", err)
 	}
 	t.Logf("authorised dialer, A offline: %v", err)
+
+	// B's tor is a system tor shared with other controllers, who could
+	// read our key back (ONION_CLIENT_AUTH_VIEW): detaching removes it.
+	torB.Close()
+	cl := network.Clients()[1]
+	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "ONION_CLIENT_AUTH_VIEW\r\n")
+	sc := bufio.NewScanner(nc)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "CLIENT ") {
+			t.Errorf("B's tor still holds a client key after B detached: %s", sc.Text())
+		}
+		if strings.HasPrefix(sc.Text(), "250 ") || strings.HasPrefix(sc.Text(), "5") {
+			break
+		}
+	}
 }
 
 // testLogger sends a Tor's log to the test's log.

@@ -482,6 +482,7 @@ func (t *Tor) serve(s *session) string {
 	}
 	t.mu.Lock()
 	t.sess = nil
+	wasHung := t.hung
 	t.hung = false
 	if t.ready {
 		t.ready = false
@@ -491,6 +492,10 @@ func (t *Tor) serve(s *session) string {
 		svc.resetLocked()
 	}
 	t.mu.Unlock()
+	if reason != "control connection lost" && !wasHung {
+		// Only a tor that answers: a hung one would hold Close for ever.
+		t.forgetClientAuth(s)
+	}
 	s.close()
 	<-s.evtDone
 	<-s.handlerDone
