@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -134,12 +135,7 @@ func TestOnlyPeers(t *testing.T) {
 	// B's tor is a system tor shared with other controllers, who could
 	// read our key back (ONION_CLIENT_AUTH_VIEW): detaching removes it.
 	torB.Close()
-	cl := network.Clients()[1]
-	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := rawControl(t, 1)
 	fmt.Fprintf(nc, "ONION_CLIENT_AUTH_VIEW\r\n")
 	sc := bufio.NewScanner(nc)
 	for sc.Scan() {
@@ -162,4 +158,17 @@ type tlogWriter struct{ t *testing.T }
 func (w tlogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// rawControl is an authenticated control connection to the network's i-th
+// client tor, for commands the package does not offer; the test closes it.
+func rawControl(t *testing.T, i int) net.Conn {
+	t.Helper()
+	cl := network.Clients()[i]
+	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
 }
