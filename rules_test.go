@@ -444,6 +444,39 @@ func TestTorAuthOnlyThroughTorctl(t *testing.T) {
 	})
 }
 
+// TestBridgesOnlyThroughApplyBridges: tor's network is enabled, and its
+// bridges set, only in onion/bridges.go, which sets the bridges first and
+// enables the network after (docs/tor.md, "Bridges"), so no other code can
+// let a tor meant to use bridges reach a public directory first. Comments
+// may name the options; code elsewhere may not.
+func TestBridgesOnlyThroughApplyBridges(t *testing.T) {
+	opts := regexp.MustCompile(`DisableNetwork|UseBridges|Bridge=|EnableNetwork`)
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if (strings.HasPrefix(d.Name(), ".") && p != ".") || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") || p == filepath.Join("onion", "bridges.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if code, _, _ := strings.Cut(line, "//"); opts.MatchString(code) {
+				t.Errorf("%s:%d sets tor's network or bridges outside onion/bridges.go: %s", p, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+}
+
 // TestCLIOutputNeutralised: the CLI's human output reaches the terminal
 // only through printf (cmd/ghostwire/term.go), which neutralises control
 // characters and bidi overrides in text from peers or the store. A print to

@@ -126,6 +126,13 @@ func (g *Guard) Status() Status {
 	return st
 }
 
+// SetPeers passes the node's peers to a PeerAware transport.
+func (g *Guard) SetPeers(peers []identity.ID) {
+	if pa, ok := g.t.(PeerAware); ok {
+		pa.SetPeers(peers)
+	}
+}
+
 // Close closes the transport.
 func (g *Guard) Close() error { return g.t.Close() }
 

@@ -52,4 +52,16 @@ type Status struct {
 	Ready     bool   `json:"ready"`     // can dial
 	Reachable bool   `json:"reachable"` // our service is published
 	Warning   string `json:"warning,omitempty"`
+	// Bridges is how many bridges tor reaches the network through (0:
+	// directly); OnlyPeers, that only the node's peers can reach its
+	// onion service (v3 client authorisation).
+	Bridges   int  `json:"bridges,omitempty"`
+	OnlyPeers bool `json:"only_peers,omitempty"`
+}
+
+// PeerAware is implemented by a transport that lets only the node's peers
+// reach it (onion's OnlyPeers). The node names its current peers when it
+// starts and again after every add or remove.
+type PeerAware interface {
+	SetPeers(peers []identity.ID)
 }

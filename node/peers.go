@@ -3,6 +3,7 @@ package node
 import (
 	"slices"
 
+	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/contacts"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
@@ -28,6 +29,7 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 	if err := n.indexOwnCert(id); err != nil {
 		return nil, err
 	}
+	n.tellPeers()
 	n.log.Info("peer added", "peer", id)
 	n.urge(id)
 	return n.peer(id)
@@ -51,10 +53,18 @@ func (n *Node) RemovePeer(id identity.ID) error {
 	if err := n.contacts.Remove(id); err != nil {
 		return err
 	}
+	n.tellPeers()
 	n.endSession(id)
 	n.sets.Forget(own...)
 	n.log.Info("peer removed", "peer", id)
 	return nil
+}
+
+// tellPeers names the current peers to a transport that admits only them.
+func (n *Node) tellPeers() {
+	if pa, ok := n.cfg.Transport.(cloak.PeerAware); ok {
+		pa.SetPeers(n.peerIDs())
+	}
 }
 
 func (n *Node) isPeer(id identity.ID) bool     { return n.contacts.Has(id) }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/onion"
-	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
 
 // TestServiceHasPoWDefence: the node's service is published with the
@@ -38,12 +37,7 @@ func TestServiceHasPoWDefence(t *testing.T) {
 		t.Fatal("tor 0.4.9 accepted the service without the PoW defence")
 	}
 
-	cl := network.Clients()[1]
-	nc, _, err := torctl.DialRaw(context.Background(), cl.ControlAddr(), torctl.Auth{CookieFile: cl.CookieFile()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := rawControl(t, 1)
 	fmt.Fprintf(nc, "SETEVENTS DEBUG\r\n")
 	found := make(chan string, 1)
 	go func() {

@@ -77,9 +77,9 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	}
 	t := d.t
 	t.mu.Lock()
-	ready, socks := t.ready && !t.hung, ""
-	if t.sess != nil {
-		socks = t.sess.socks
+	ready, socks, sess := t.ready && !t.hung, "", t.sess
+	if sess != nil {
+		socks = sess.socks
 	}
 	phase := t.phase
 	t.mu.Unlock()
@@ -97,6 +97,11 @@ func (d *Dialer) Dial(ctx context.Context, id identity.ID) (net.Conn, error) {
 	}
 	target := net.JoinHostPort(id.Onion()+".onion", strconv.Itoa(VirtualPort))
 	c, err := p.(proxy.ContextDialer).DialContext(ctx, "tcp", target)
+	if err != nil && strings.HasSuffix(err.Error(), "unknown code: 244") && t.presentClientAuth(sess, id) {
+		// The peer runs --only-peers: tor now holds our key and opens the
+		// descriptor it has cached (docs/tor.md, "Presence hiding").
+		c, err = p.(proxy.ContextDialer).DialContext(ctx, "tcp", target)
+	}
 	if err != nil {
 		if lostTor(err) {
 			// The SOCKS connection itself broke: tor died under us.

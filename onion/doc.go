@@ -33,6 +33,16 @@
 // not answered within 3 s (stopped, hung) is reported "tor not responding",
 // not ready, until it answers again. Close stops it all.
 //
+// # Bridges and presence hiding
+//
+// With Config.Bridges a managed tor starts with DisableNetwork 1 and is let
+// onto the network only after its bridges are set, so it never contacts a
+// public directory (bridges.go). With Config.OnlyPeers the services are
+// published with v3 client authorisation for the peers SetPeers names, each
+// peer's key derived from its identity; a dial that tor refuses for want
+// of client authorisation gives tor this node's key and is tried again
+// (clientauth.go, docs/protocol.md §7.4).
+//
 // # Isolation
 //
 // Each Dialer has a random secret; the SOCKS username and password for a

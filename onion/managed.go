@@ -51,6 +51,9 @@ func (t *Tor) startManaged(ctx context.Context, s *session) error {
 		"CookieAuthFile " + cookie + "\n" +
 		"Log notice file " + filepath.Join(dir, "notice.log") + "\n" +
 		t.cfg.Torrc
+	if len(t.cfg.Bridges) > 0 {
+		body += bridgeTorrc(t.obfs4proxy)
+	}
 	if err := os.WriteFile(torrc, []byte(body), 0o600); err != nil {
 		return fmt.Errorf("onion: %w", err)
 	}
@@ -97,6 +100,9 @@ func (t *Tor) startManaged(ctx context.Context, s *session) error {
 	// killed before Pdeathsig or __OwningControllerProcess notice.
 	if err := s.cmd.TakeOwnership(); err != nil {
 		return fmt.Errorf("onion: TAKEOWNERSHIP: %w", err)
+	}
+	if len(t.cfg.Bridges) > 0 {
+		return applyBridges(s, t.cfg.Bridges)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,8 +33,14 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode)) // a helper process: no network of its own here
 	}
+	flag.Parse()
+	if fuzzing() {
+		// The fuzz targets (bridge lines) need no tor; a network per fuzz
+		// worker would start a dozen tors and outlive the killed workers.
+		os.Exit(m.Run())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2})
+	nw, err := testnet.Start(ctx, testnet.Config{Clients: 2, Bridge: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "onion tests could not start their private tor network: %v\n", err)
@@ -51,6 +58,13 @@ func TestMain(m *testing.M) {
 		code = m.Run()
 	}()
 	os.Exit(code)
+}
+
+// fuzzing reports whether this binary is fuzzing, as the coordinator
+// (-test.fuzz) or a worker (-test.fuzzworker).
+func fuzzing() bool {
+	f, w := flag.Lookup("test.fuzz"), flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() != "" || w != nil && w.Value.String() == "true"
 }
 
 func newKey(t testing.TB) *identity.PrivateKey {

@@ -55,6 +55,7 @@ func (t *Tor) Publish(ctx context.Context, key *identity.PrivateKey, target stri
 	s := &Service{t: t, id: key.ID(), key: key.TorExpandedKey(), target: target, reachable: make(chan struct{})}
 	t.mu.Lock()
 	t.services[s] = struct{}{}
+	t.authKey, t.haveAuthKey = clientAuthPrivate(key), true
 	sess := t.sess
 	t.mu.Unlock()
 	if sess == nil {
@@ -83,12 +84,22 @@ func (t *Tor) addOnion(sess *session, s *Service) error {
 		return nil
 	}
 	blob := base64.StdEncoding.EncodeToString(s.key[:])
+	peers := t.peers
 	t.mu.Unlock()
+	flags, auth := "Flags=DiscardPK", ""
+	if t.cfg.OnlyPeers {
+		var err error
+		if auth, err = clientAuthArgs(peers); err != nil {
+			return err
+		}
+		flags += ",V3Auth"
+	}
 	req := func(pow bool) (*control.Response, error) {
-		opts := "Flags=DiscardPK"
+		opts := flags
 		if pow {
 			opts += " PoWDefensesEnabled=1"
 		}
+		opts += auth
 		sess.cmdMu.Lock()
 		defer sess.cmdMu.Unlock()
 		return sess.cmd.SendRequest("ADD_ONION ED25519-V3:%s %s Port=%d,%s", blob, opts, VirtualPort, s.target)
@@ -124,7 +135,7 @@ func (t *Tor) addOnion(sess *session, s *Service) error {
 	s.serviceID = serviceID
 	s.pow = pow
 	t.mu.Unlock()
-	t.log.Info("onion: service added, waiting for descriptor upload", "service", s.id, "pow_defence", pow)
+	t.log.Info("onion: service added, waiting for descriptor upload", "service", s.id, "pow_defence", pow, "only_peers", t.cfg.OnlyPeers, "authorised", len(peers))
 	return nil
 }
 

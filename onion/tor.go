@@ -15,6 +15,7 @@ import (
 
 	"github.com/cretz/bine/control"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
 
@@ -76,6 +77,22 @@ type Config struct {
 	// Empty means RealNetworkTorrc.
 	Torrc string
 
+	// Bridges, when set, are the only way the managed tor reaches the
+	// network: it starts with DisableNetwork 1, UseBridges and the
+	// bridges are set over the control port, and only then is the network
+	// enabled, so it never contacts a public directory authority or
+	// fallback (bridgeTorrc, applyBridges). Not allowed with ControlAddr (an attached tor's bridges are
+	// its own torrc's).
+	Bridges []Bridge
+	// Obfs4proxy is the obfs4 client tor runs for obfs4 bridges; empty
+	// means obfs4proxy on PATH, then /usr/bin/obfs4proxy.
+	Obfs4proxy string
+
+	// OnlyPeers publishes every service with v3 client authorisation for
+	// the peers SetPeers names, so that nobody else can even fetch its
+	// descriptor (docs/tor.md, "Presence hiding").
+	OnlyPeers bool
+
 	// SocketDir holds the Unix sockets: the onion service's target and, for
 	// a managed tor, its control and SOCKS sockets. It is created 0700 (0710
 	// with tor's group when an attached tor runs as another user). Empty
@@ -124,11 +141,14 @@ type Tor struct {
 	cfg     Config
 	log     *slog.Logger
 	torPath string
-	auth    torctl.Auth // how every control connection authenticates
-	sockDir string      // our Unix sockets (0700); see Config.SocketDir
+	// obfs4proxy is the resolved obfs4 client, "" without obfs4 bridges.
+	obfs4proxy string
+	auth       torctl.Auth // how every control connection authenticates
+	sockDir    string      // our Unix sockets (0700); see Config.SocketDir
 	// sockDirFresh: sockDir was made for this Tor and is removed by Close.
 	sockDirFresh bool
 	dialer       *Dialer
+	peersMu      sync.Mutex // serialises SetPeers
 	stop         chan struct{}
 	done         chan struct{}
 	once         sync.Once
@@ -144,6 +164,13 @@ type Tor struct {
 	// hung is set while tor has not answered a liveness probe within
 	// probeWait; Ready is false and dials fail while it is.
 	hung bool
+	// peers are those SetPeers named, sorted: an OnlyPeers service is
+	// published for them.
+	peers []identity.ID
+	// authKey is the client-authorisation key of the latest identity
+	// published (clientAuthPrivate), which dials present to tor.
+	authKey     [32]byte
+	haveAuthKey bool
 }
 
 // Start validates cfg and starts the supervisor; it returns at once. Use
@@ -157,6 +184,8 @@ func Start(cfg Config) (*Tor, error) {
 	switch {
 	case cfg.ControlAddr != "" && cfg.DataDir != "":
 		return nil, errors.New("onion: set ControlAddr or DataDir, not both")
+	case cfg.ControlAddr != "" && len(cfg.Bridges) > 0:
+		return nil, errors.New("onion: bridges need a managed tor; an attached tor uses the bridges of its own torrc")
 	case cfg.ControlAddr != "":
 		network, addr, err := torctl.Addr(cfg.ControlAddr)
 		if err != nil {
@@ -174,6 +203,11 @@ func Start(cfg Config) (*Tor, error) {
 			return nil, err
 		}
 		t.torPath = p
+		if hasObfs4(cfg.Bridges) {
+			if t.obfs4proxy, err = findObfs4proxy(cfg.Obfs4proxy); err != nil {
+				return nil, err
+			}
+		}
 		if t.cfg.Torrc == "" {
 			t.cfg.Torrc = RealNetworkTorrc
 		}
@@ -295,6 +329,10 @@ type session struct {
 	handlerDone chan struct{} // closed when the event handler ends
 	cancel      context.CancelFunc
 	probe       *torctl.Prober // its own control connection
+	// Guarded by cmdMu: the peers whose onion tor already holds our
+	// client-authorisation key for, and whether tor lacks the command.
+	authed       map[identity.ID]bool
+	noClientAuth bool
 }
 
 // run is the supervisor: one session at a time, restarted with backoff.
@@ -444,6 +482,7 @@ func (t *Tor) serve(s *session) string {
 	}
 	t.mu.Lock()
 	t.sess = nil
+	wasHung := t.hung
 	t.hung = false
 	if t.ready {
 		t.ready = false
@@ -453,6 +492,10 @@ func (t *Tor) serve(s *session) string {
 		svc.resetLocked()
 	}
 	t.mu.Unlock()
+	if reason != "control connection lost" && !wasHung {
+		// Only a tor that answers: a hung one would hold Close for ever.
+		t.forgetClientAuth(s)
+	}
 	s.close()
 	<-s.evtDone
 	<-s.handlerDone

@@ -24,6 +24,7 @@ type Transport struct {
 var (
 	_ cloak.Transport    = (*Transport)(nil)
 	_ cloak.LocalSockets = (*Transport)(nil)
+	_ cloak.PeerAware    = (*Transport)(nil)
 )
 
 // NewTransport wraps a started Tor; the transport owns it and closes it.
@@ -45,6 +46,9 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 	return ln, nil
 }
 
+// SetPeers names the peers an OnlyPeers tor authorises (Tor.SetPeers).
+func (t *Transport) SetPeers(peers []identity.ID) { t.tor.SetPeers(peers) }
+
 // Dial connects to peer's onion service through tor.
 func (t *Transport) Dial(ctx context.Context, peer identity.ID) (net.Conn, error) {
 	return t.tor.Dial(ctx, peer)
@@ -64,7 +68,8 @@ func (t *Transport) LocalSockets() []string {
 // Status reports tor's bootstrap phase and whether our service is up.
 func (t *Transport) Status() cloak.Status {
 	p := t.tor.Progress()
-	st := cloak.Status{Mode: cloak.ModeTor.String(), Phase: p.Summary, Progress: p.Percent, Ready: t.tor.Ready(), Warning: p.Warning}
+	st := cloak.Status{Mode: cloak.ModeTor.String(), Phase: p.Summary, Progress: p.Percent, Ready: t.tor.Ready(), Warning: p.Warning,
+		Bridges: t.tor.Bridges(), OnlyPeers: t.tor.OnlyPeers()}
 	if !t.tor.Responding() {
 		// A hung tor keeps its last bootstrap phase; saying "100%" and
 		// "reachable" then would be a lie while nothing moves.

@@ -1073,45 +1073,10 @@ func TestLeakTwoPeers(t *testing.T) {
 			binPath, "run", "--data", p.data, "--tor-control", p.tor.ControlAddr(), "--tor-cookie", p.tor.CookieFile())
 	}
 	for _, p := range peers {
-		poll(t, p.name+" reachable", reachableLimit, func() (bool, string) {
-			select {
-			case <-p.proc.done:
-				t.Fatalf("%s exited: %v\n%s", p.name, p.proc.err, p.proc.stderr)
-			default:
-			}
-			r := gwBounded(t, 10*time.Second, "status", "--data", p.data, "--json")
-			var st node.Status
-			if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
-				return false, r.stderr
-			}
-			return st.Transport.Reachable, fmt.Sprintf("%+v", st.Transport)
-		})
+		waitTracedReachable(t, p.name, p.data, p.proc)
 	}
 	alice, bob := peers[0], peers[1]
-	gwBounded(t, 10*time.Second, "peer", "add", bob.onion, "--name", "bob", "--data", alice.data).ok(t, "alice adds bob")
-	gwBounded(t, 10*time.Second, "peer", "add", alice.onion, "--name", "alice", "--data", bob.data).ok(t, "bob adds alice")
-	const text = "leak test: hello bob"
-	gwBounded(t, 40*time.Second, "msg", "send", "bob", text, "--data", alice.data).ok(t, "alice sends")
-	poll(t, "alice's message delivered", deliveryLimit, func() (bool, string) {
-		var ms []dm.Message
-		r := gwBounded(t, 10*time.Second, "msg", "list", "--data", alice.data, "--json")
-		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ms) != nil {
-			return false, r.stderr
-		}
-		for _, m := range ms {
-			if m.Direction == "out" && m.Text == text && (m.State == "delivered" || m.State == "read") {
-				return true, ""
-			}
-		}
-		return false, r.stdout
-	})
-	var got []dm.Message
-	if err := json.Unmarshal([]byte(gwBounded(t, 10*time.Second, "msg", "list", "--data", bob.data, "--json").ok(t, "bob lists")), &got); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(got, func(m dm.Message) bool { return m.Direction == "in" && m.Text == text }) {
-		t.Fatalf("bob does not hold alice's message: %+v", got)
-	}
+	pairAndDeliver(t, alice.data, alice.onion, bob.data, bob.onion, "leak test: hello bob")
 	for _, p := range peers {
 		if err := p.proc.stop(t); err != nil {
 			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, err, p.proc.stderr)
@@ -1143,6 +1108,54 @@ func TestLeakTwoPeers(t *testing.T) {
 				t.Errorf("alice: no connect to her tor's SOCKS port, yet she delivered a message: the trace proves nothing")
 			}
 		}
+	}
+}
+
+// waitTracedReachable polls a traced node's status until its onion
+// service is reachable; the node exiting fails the test.
+func waitTracedReachable(t *testing.T, name, data string, proc *tracedProc) {
+	t.Helper()
+	poll(t, name+" reachable", reachableLimit, func() (bool, string) {
+		select {
+		case <-proc.done:
+			t.Fatalf("%s exited: %v\n%s", name, proc.err, proc.stderr)
+		default:
+		}
+		r := gwBounded(t, 10*time.Second, "status", "--data", data, "--json")
+		var st node.Status
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+			return false, r.stderr
+		}
+		return st.Transport.Reachable, fmt.Sprintf("%+v", st.Transport)
+	})
+}
+
+// pairAndDeliver makes alice and bob peers, has alice send text to bob,
+// and waits until alice sees it delivered and bob holds it.
+func pairAndDeliver(t *testing.T, aliceData, aliceOnion, bobData, bobOnion, text string) {
+	t.Helper()
+	gwBounded(t, 10*time.Second, "peer", "add", bobOnion, "--name", "bob", "--data", aliceData).ok(t, "alice adds bob")
+	gwBounded(t, 10*time.Second, "peer", "add", aliceOnion, "--name", "alice", "--data", bobData).ok(t, "bob adds alice")
+	gwBounded(t, 40*time.Second, "msg", "send", "bob", text, "--data", aliceData).ok(t, "alice sends")
+	poll(t, "alice's message delivered", deliveryLimit, func() (bool, string) {
+		var ms []dm.Message
+		r := gwBounded(t, 10*time.Second, "msg", "list", "--data", aliceData, "--json")
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ms) != nil {
+			return false, r.stderr
+		}
+		for _, m := range ms {
+			if m.Direction == "out" && m.Text == text && (m.State == "delivered" || m.State == "read") {
+				return true, ""
+			}
+		}
+		return false, r.stdout
+	})
+	var got []dm.Message
+	if err := json.Unmarshal([]byte(gwBounded(t, 10*time.Second, "msg", "list", "--data", bobData, "--json").ok(t, "bob lists")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(got, func(m dm.Message) bool { return m.Direction == "in" && m.Text == text }) {
+		t.Fatalf("bob does not hold alice's message: %+v", got)
 	}
 }
 

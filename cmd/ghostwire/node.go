@@ -26,7 +26,7 @@ func runNodeCommand() *command {
 	return &command{
 		name:    "run",
 		summary: "run the node: tor, the onion service, peers, sync, the local API",
-		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE] | --lan [--interface IF] [--listen ADDR:PORT]] [--log-level L]
+		usage: `Usage: ghostwire run [--data DIR] [--passphrase-file FILE] [--testnet DIR | --tor-control ADDR [--tor-cookie FILE] [--tor-password-file FILE] | --lan [--interface IF] [--listen ADDR:PORT]] [--bridge LINE]... [--bridges-file FILE] [--only-peers] [--log-level L]
 
 Starts the node in the foreground: unlocks the identity, opens the store,
 starts its own tor (or joins the private network in --testnet DIR, or attaches
@@ -37,6 +37,11 @@ Nothing ever leaves except through tor: if tor is down the node waits and says s
 With --tor-control the node authenticates only with SAFECOOKIE, reading a
 cookie whose place and owner it has checked, or with a control password from
 --tor-password-file; it refuses a tor that would merge peers' circuits.
+With --bridge or --bridges-file the managed tor reaches the network only
+through those bridges (obfs4 through obfs4proxy), and is kept off the network
+until they are set, so it never contacts a public directory first. With
+--only-peers the onion service is published with tor's client authorisation
+for the current peers: nobody else can even fetch its descriptor.
 See docs/tor.md for what tor's control and SOCKS ports reveal.
 With --lan there is no tor at all: the node talks to known peers on the local
 network only, found by private mDNS adverts on one interface (docs/lan.md).
@@ -44,7 +49,8 @@ network only, found by private mDNS adverts on one interface (docs/lan.md).
 Example:
   ghostwire testnet up --dir /tmp/gwnet
   ghostwire run --data ~/gw --testnet /tmp/gwnet
-  ghostwire run --data ~/gw --tor-control unix:/run/tor/control`,
+  ghostwire run --data ~/gw --tor-control unix:/run/tor/control
+  ghostwire run --data ~/gw --bridges-file ~/bridges.txt --only-peers`,
 		run: runNode,
 	}
 }
@@ -74,9 +80,26 @@ func runNode(e *env, c *command, args []string) error {
 	lanMode := fs.Bool("lan", false, "LAN mode: no tor; direct TCP to known peers found by mDNS on the local network")
 	iface := fs.String("interface", "", "with --lan: the network interface `IF` to use (default: the only one with a private address)")
 	listen := fs.String("listen", "", "with --lan: accept peers on `ADDR:PORT` (default: the interface's address, any port)")
+	var bridgeLines []string
+	fs.Func("bridge", "reach tor only through this bridge `LINE` (\"obfs4 IP:PORT FINGERPRINT cert=… iat-mode=0\"); repeatable", func(s string) error {
+		bridgeLines = append(bridgeLines, s)
+		return nil
+	})
+	bridgesFile := fs.String("bridges-file", "", "read bridge lines from `FILE`, one a line (# comments)")
+	onlyPeers := fs.Bool("only-peers", false, "publish the onion service for the current peers only (tor v3 client authorisation)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(e, c, fs, args); err != nil {
 		return err
+	}
+	bridges, err := readBridges(bridgeLines, *bridgesFile)
+	if err != nil {
+		return err
+	}
+	if *ctl != "" && len(bridges) > 0 {
+		return usageError("--bridge and --bridges-file need the node's own tor; with --tor-control, set the bridges in the system tor's torrc")
+	}
+	if *lanMode && (len(bridges) > 0 || *onlyPeers) {
+		return usageError("--bridge, --bridges-file and --only-peers are for Tor mode; LAN mode runs without tor")
 	}
 	if fs.NArg() != 0 {
 		return usageError("run takes no arguments, got %q", fs.Args())
@@ -141,7 +164,7 @@ func runNode(e *env, c *command, args []string) error {
 		mode, tr = cloak.ModeLAN, lt
 		reachable = fmt.Sprintf("LAN mode on %s; advertising to known peers", lt.Interface())
 	} else {
-		tor, err := startTor(e, log, path, *tn, *ctl, *cookie, *ctlPassFile)
+		tor, err := startTor(e, log, path, torFlags{tn: *tn, ctl: *ctl, cookie: *cookie, ctlPassFile: *ctlPassFile, bridges: bridges, onlyPeers: *onlyPeers})
 		if err != nil {
 			return err
 		}
@@ -171,9 +194,17 @@ func runNode(e *env, c *command, args []string) error {
 	return nil
 }
 
+// torFlags are run's flags for Tor mode.
+type torFlags struct {
+	tn, ctl, cookie, ctlPassFile string
+	bridges                      []onion.Bridge
+	onlyPeers                    bool
+}
+
 // startTor starts (or attaches to) the tor Tor mode runs on.
-func startTor(e *env, log *slog.Logger, path, tn, ctl, cookie, ctlPassFile string) (*onion.Tor, error) {
-	torCfg := onion.Config{Logger: log, Progress: func(p onion.Progress) {
+func startTor(e *env, log *slog.Logger, path string, f torFlags) (*onion.Tor, error) {
+	tn, ctl, cookie, ctlPassFile := f.tn, f.ctl, f.cookie, f.ctlPassFile
+	torCfg := onion.Config{Logger: log, Bridges: f.bridges, OnlyPeers: f.onlyPeers, Progress: func(p onion.Progress) {
 		line := fmt.Sprintf("ghostwire: tor: bootstrapped %d%%: %s", p.Percent, p.Summary)
 		if p.Warning != "" {
 			line += " (warning: " + p.Warning + ")"
@@ -211,7 +242,7 @@ func startTor(e *env, log *slog.Logger, path, tn, ctl, cookie, ctlPassFile strin
 	torCfg.SocketDir = filepath.Join(path, "sock")
 	tor, err := onion.Start(torCfg)
 	if err != nil {
-		return nil, fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor)")
+		return nil, fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor; with bridges also obfs4proxy)")
 	}
 	if ctl != "" {
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
@@ -283,11 +314,17 @@ func runStatus(e *env, c *command, args []string) error {
 		reach = "yes"
 	}
 	transport := fmt.Sprintf("tor         %d%% %s", st.Transport.Progress, st.Transport.Phase)
+	if st.Transport.Bridges > 0 {
+		transport += fmt.Sprintf(", via bridges (%d)", st.Transport.Bridges)
+	}
 	if st.Transport.Mode == cloak.ModeLAN.String() {
 		transport = "lan         " + st.Transport.Phase // the interface, address and peers seen
 	}
 	printf(e.stdout, "onion       %s\n%s\nreachable   %s\npeers       %d known, %d connected\nitems       %d held, %d queued\n",
 		st.Onion, transport, reach, st.Peers, st.Connected, st.Items, st.Queued)
+	if st.Transport.OnlyPeers {
+		fmt.Fprintln(e.stdout, "presence    only peers can reach this node")
+	}
 	if st.LastSync != nil {
 		printf(e.stdout, "last sync   %s (%s ago)\n", st.LastSync.Format(time.RFC3339), time.Since(*st.LastSync).Round(time.Second))
 	} else {
@@ -327,4 +364,33 @@ func shortID(s string) string {
 		return id.Short()
 	}
 	return s
+}
+
+// readBridges parses --bridge lines and the --bridges-file; a line that does
+// not parse is a usage error that quotes it.
+func readBridges(lines []string, file string) ([]onion.Bridge, error) {
+	var out []onion.Bridge
+	for _, l := range lines {
+		b, err := onion.ParseBridge(l)
+		if err != nil {
+			return nil, usageError("--bridge %q: %v", l, err)
+		}
+		out = append(out, b)
+	}
+	if file == "" {
+		return out, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usageError("--bridges-file: %v", err)
+	}
+	defer f.Close()
+	more, err := onion.ParseBridges(f)
+	if err != nil {
+		return nil, usageError("--bridges-file %s: %v", file, err)
+	}
+	if len(more) == 0 {
+		return nil, usageError("--bridges-file %s holds no bridge line", file)
+	}
+	return append(out, more...), nil
 }

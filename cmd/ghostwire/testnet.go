@@ -29,7 +29,7 @@ Nothing listens beyond 127.0.0.1.
 Example:
   ghostwire testnet up --dir /tmp/gwnet && ghostwire testnet status --dir /tmp/gwnet`,
 		verbs: []*verb{
-			o.verb("up", "testnet up [--dir D] [--clients N] [--json]", "dir", "clients", "json"),
+			o.verb("up", "testnet up [--dir D] [--clients N] [--bridge] [--json]", "dir", "clients", "bridge", "json"),
 			o.verb("status", "testnet status [--dir D] [--json]", "dir", "json"),
 			o.verb("down", "testnet down [--dir D]", "dir"),
 			o.verb("bench", "testnet bench [--json]", "json"),
@@ -41,6 +41,7 @@ Example:
 type testnetOpts struct {
 	dir     string
 	clients int
+	bridge  bool
 	asJSON  bool
 }
 
@@ -53,6 +54,8 @@ func (o *testnetOpts) verb(name, synopsis string, flags ...string) *verb {
 					fs.StringVar(&o.dir, f, defaultTestnetDir(), "the network's `directory`")
 				case "clients":
 					fs.IntVar(&o.clients, f, 0, "client tors to start besides the authorities")
+				case "bridge":
+					fs.BoolVar(&o.bridge, f, false, "add an obfs4 bridge relay (needs obfs4proxy); 'testnet status' prints its bridge line for 'run --bridge'")
 				case "json":
 					fs.BoolVar(&o.asJSON, f, false, "print JSON")
 				default:
@@ -96,7 +99,7 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 				"use it, or stop it first with 'ghostwire testnet down --dir "+*dir+"'")
 		}
 		start := time.Now()
-		nw, err := testnet.Start(e.ctx, testnet.Config{Dir: *dir, Clients: *clients, Progress: progress})
+		nw, err := testnet.Start(e.ctx, testnet.Config{Dir: *dir, Clients: *clients, Bridge: o.bridge, Progress: progress})
 		if err != nil {
 			return fail(exitUnavailable, err, "is tor installed? (Debian: apt-get install tor); the log files are kept only on success")
 		}
@@ -122,6 +125,9 @@ func runTestnet(e *env, v string, args []string, o *testnetOpts) error {
 				state = fmt.Sprintf("running, bootstrapped %d%%", s.Bootstrap)
 			}
 			printf(e.stdout, "%-10s %-9s pid %-7d control %s  %s\n", s.Name, s.Role, s.PID, s.ControlAddr(), state)
+			if s.BridgeLine != "" {
+				printf(e.stdout, "%-10s bridge line: %s\n", "", s.BridgeLine)
+			}
 		}
 	case "down":
 		nw, err := testnet.Load(*dir)

@@ -17,6 +17,11 @@ type TransportStatus struct {
 	Ready     bool   `json:"ready"`     // can dial
 	Reachable bool   `json:"reachable"` // our service is published
 	Warning   string `json:"warning,omitempty"`
+	// Bridges is how many bridges tor reaches the network through (0:
+	// directly); OnlyPeers, that only the node's peers can reach its
+	// onion service (v3 client authorisation).
+	Bridges   int  `json:"bridges,omitempty"`
+	OnlyPeers bool `json:"only_peers,omitempty"`
 }
 
 // Status is GET /v1/status.

@@ -31,6 +31,13 @@ type Config struct {
 	// Clients is the number of plain client tors (SOCKS and control port
 	// each). 0 means none; a node can still join with its own tor.
 	Clients int
+	// Bridge adds a bridge relay with an obfs4 listener: not in the
+	// consensus (PublishServerDescriptor 0), reached only by a client given
+	// its Node.BridgeLine. It needs obfs4proxy.
+	Bridge bool
+	// Obfs4proxyPath is the obfs4 server the bridge runs; empty means
+	// obfs4proxy on PATH, then /usr/bin.
+	Obfs4proxyPath string
 	// TorPath and GencertPath locate the binaries; empty means the
 	// executable named tor / tor-gencert on PATH, then /usr/sbin, /usr/bin.
 	TorPath, GencertPath string
@@ -50,6 +57,7 @@ type Role string
 const (
 	RoleAuthority Role = "authority"
 	RoleClient    Role = "client"
+	RoleBridge    Role = "bridge"
 )
 
 // Node is one tor process of the network. Ports are on 127.0.0.1; a zero
@@ -63,6 +71,10 @@ type Node struct {
 	DirPort     int    `json:"dir_port,omitempty"`
 	ControlPort int    `json:"control_port"`
 	SocksPort   int    `json:"socks_port,omitempty"`
+	// OBFS4Port is a bridge's obfs4 listener, and BridgeLine the line a
+	// client gives tor to reach it through obfs4.
+	OBFS4Port  int    `json:"obfs4_port,omitempty"`
+	BridgeLine string `json:"bridge_line,omitempty"`
 }
 
 // ControlAddr is the node's control port address.
@@ -103,6 +115,9 @@ type Network struct {
 
 // Clients returns the client nodes in order.
 func (nw *Network) Clients() []Node { return nw.byRole(RoleClient) }
+
+// Bridges returns the bridge relays (none unless Config.Bridge).
+func (nw *Network) Bridges() []Node { return nw.byRole(RoleBridge) }
 
 // Authorities returns the authority nodes in order.
 func (nw *Network) Authorities() []Node { return nw.byRole(RoleAuthority) }
@@ -148,11 +163,17 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	obfs4Path := ""
+	if cfg.Bridge {
+		if obfs4Path, err = findBinary(cfg.Obfs4proxyPath, "obfs4proxy"); err != nil {
+			return nil, fmt.Errorf("%w (the bridge needs Debian's obfs4proxy package)", err)
+		}
+	}
 	dir, err := prepareDir(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	s := &starter{cfg: cfg, log: log, tor: torPath, gencert: gencertPath, dir: dir}
+	s := &starter{cfg: cfg, log: log, tor: torPath, gencert: gencertPath, obfs4: obfs4Path, dir: dir}
 	for attempt := 1; ; attempt++ {
 		nw, err := s.start(ctx)
 		if err == nil {
@@ -244,6 +265,7 @@ type starter struct {
 	cfg          Config
 	log          *slog.Logger
 	tor, gencert string
+	obfs4        string // obfs4proxy, for a bridge
 	dir          string
 }
 
@@ -260,7 +282,11 @@ func (s *starter) progress(format string, args ...any) {
 func (s *starter) start(ctx context.Context) (*Network, error) {
 	t0 := time.Now()
 	nw := &Network{Dir: s.dir, DirAuthFile: filepath.Join(s.dir, dirAuthFile), Started: t0, log: s.log}
-	ports, err := freePorts(3*s.cfg.Authorities + 2*s.cfg.Clients)
+	nports := 3*s.cfg.Authorities + 2*s.cfg.Clients
+	if s.cfg.Bridge {
+		nports += 3
+	}
+	ports, err := freePorts(nports)
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +301,10 @@ func (s *starter) start(ctx context.Context) (*Network, error) {
 		nw.Nodes = append(nw.Nodes, Node{Name: name, Role: RoleClient, DataDir: filepath.Join(s.dir, name),
 			SocksPort: ports[0], ControlPort: ports[1]})
 		ports = ports[2:]
+	}
+	if s.cfg.Bridge {
+		nw.Nodes = append(nw.Nodes, Node{Name: "bridge0", Role: RoleBridge, DataDir: filepath.Join(s.dir, "bridge0"),
+			ORPort: ports[0], ControlPort: ports[1], OBFS4Port: ports[2]})
 	}
 	for _, f := range []struct{ name, body string }{
 		{emptyGeoIPFile, ""},
@@ -330,6 +360,25 @@ func (s *starter) start(ctx context.Context) (*Network, error) {
 			if err := s.waitBootstrap(ctx, c); err != nil {
 				return nw, err
 			}
+		}
+	}
+	if bridges := nw.Bridges(); len(bridges) > 0 {
+		s.progress("starting the obfs4 bridge")
+		if err := s.spawnAll(ctx, nw, bridges, func(dir string, n Node) string { return bridgeTorrc(dir, n, s.obfs4) }); err != nil {
+			return nw, err
+		}
+		for i := range nw.Nodes {
+			if nw.Nodes[i].Role != RoleBridge {
+				continue
+			}
+			if err := s.waitBootstrap(ctx, nw.Nodes[i]); err != nil {
+				return nw, err
+			}
+			line, err := s.waitBridgeLine(ctx, nw.Nodes[i])
+			if err != nil {
+				return nw, err
+			}
+			nw.Nodes[i].BridgeLine = line
 		}
 	}
 	nw.Timings.Clients = time.Since(t2)

@@ -102,6 +102,30 @@ func clientTorrc(dir string, n Node) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// bridgeTorrc configures a bridge relay with an obfs4 listener. It keeps
+// its descriptor to itself (PublishServerDescriptor 0), as a private bridge
+// does, so a client reaches it only through the line it was given; tor
+// runs obfs4proxy as its server transport, which forwards to tor's ExtORPort.
+func bridgeTorrc(dir string, n Node, obfs4proxy string) string {
+	lines := commonTorrc(dir, n.Name)
+	lines = append(lines,
+		fmt.Sprintf("ControlPort 127.0.0.1:%d", n.ControlPort),
+		"SocksPort 0",
+		"Address 127.0.0.1",
+		fmt.Sprintf("ORPort 127.0.0.1:%d", n.ORPort),
+		"BridgeRelay 1",
+		"PublishServerDescriptor 0",
+		"AssumeReachable 1",
+		"ServerTransportPlugin obfs4 exec "+obfs4proxy,
+		fmt.Sprintf("ServerTransportListenAddr obfs4 127.0.0.1:%d", n.OBFS4Port),
+		"ExtORPort auto",
+		"ExitRelay 0",
+		"ExitPolicy reject *:*",
+		"ContactInfo ghostwire-testnet@localhost",
+	)
+	return strings.Join(lines, "\n") + "\n"
+}
+
 // JoinTorrc returns the torrc lines another tor needs to join this network
 // as a client: the node's own managed tor appends them to its configuration.
 // The node supplies its own DataDirectory, ports and logging.
