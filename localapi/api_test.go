@@ -181,6 +181,9 @@ func TestAPIErrors(t *testing.T) {
 		{"listed without authors", "PUT", "/v1/collections/default/writers", "application/json", `{"mode":"listed"}`, 400, "at least one"},
 		{"writers of a bad name", "PUT", "/v1/collections/a%0Ab/writers", "application/json", `{"mode":"peers"}`, 400, "invalid collection name"},
 		{"unknown author", "PUT", "/v1/collections/default/writers", "application/json", `{"mode":"listed","authors":["nobody"]}`, 404, "no peer named"},
+		// encoding/json would store these as U+FFFD: refused instead.
+		{"message not UTF-8", "POST", "/v1/messages", "application/json", "{\"peer\":\"bob\",\"text\":\"caf\xe9\"}", 400, "not UTF-8 (first bad byte at offset 25)"},
+		{"name not UTF-8", "POST", "/v1/peers", "application/json", `{"onion":"` + other.ID().String() + "\",\"name\":\"b\xffob\"}", 400, "not UTF-8"},
 	}
 	for _, c := range cases {
 		code, body := tn.req(t, c.method, c.path, c.ctype, strings.NewReader(c.body))

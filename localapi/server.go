@@ -10,6 +10,7 @@
 package localapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/node"
@@ -379,19 +381,36 @@ func checkJSON(r *http.Request) error {
 }
 
 // decodeBody reads a JSON body of at most maxRequestBody bytes into v,
-// refusing unknown fields and trailing data.
+// refusing unknown fields, trailing data and bytes that are not UTF-8:
+// encoding/json would turn those into U+FFFD without a word, and a message
+// or a name would be stored other than the client sent it (the CLI refuses
+// them before sending; this guards every other client).
 func decodeBody(r *http.Request, v any) error {
 	if err := checkJSON(r); err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(nil, r.Body, maxRequestBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxRequestBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody)}
 		}
+		return invalid("send the whole body", "reading the body: %v", err)
+	}
+	if !utf8.Valid(raw) {
+		i := 0
+		for i < len(raw) {
+			c, size := utf8.DecodeRune(raw[i:])
+			if c == utf8.RuneError && size <= 1 {
+				break
+			}
+			i += size
+		}
+		return invalid("send UTF-8 text (convert it first, e.g. with iconv)", "the body is not UTF-8 (first bad byte at offset %d)", i)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return invalid("send a JSON object as docs/api.md describes", "malformed JSON body: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
