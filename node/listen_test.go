@@ -29,14 +29,30 @@ import (
 )
 
 // The listener tests run the responding node in a child process (this test
-// binary run again as TestListenChild) whose RLIMIT_NOFILE they lower: a
+// binary run again; TestMain runs runListenChild) whose RLIMIT_NOFILE they lower: a
 // descriptor limit is the process's, and the flooders and honest peers in
 // the parent must not share it. The child speaks a line protocol on
 // stdin/stdout: it prints "addr HOST:PORT" once running, and answers
 // "status" (the node's status as JSON), "rlimit", "rss" (VmRSS in KiB),
 // "exhaust" (open /dev/null until EMFILE and hold it all) and "release".
 
-const listenChildEnv = "GHOSTWIRE_LISTEN_CHILD" // "SOFT HARD PEERS"
+const (
+	listenChildEnv    = "GHOSTWIRE_LISTEN_CHILD"     // "SOFT HARD PEERS"
+	listenChildDirEnv = "GHOSTWIRE_LISTEN_CHILD_DIR" // where its store goes (the parent's temp dir)
+)
+
+// TestMain runs this binary as the listener tests' child node when they
+// start it so, and as the package's tests otherwise.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(listenChildEnv); spec != "" {
+		if err := runListenChild(spec, os.Getenv(listenChildDirEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "listen child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // childSeed makes the child node's identity (bareNode), which the parent
 // derives too.
@@ -46,14 +62,18 @@ const childSeed = 0xb0
 // to PEERS-1. Each session uses a key of its own, so that no attempt is
 // refused because the previous one's session has not ended yet.
 func honestKey(t testing.TB, i int) *identity.PrivateKey {
-	var seed [8]byte
-	binary.BigEndian.PutUint64(seed[:], uint64(i))
-	sum := sha512.Sum512(append([]byte("ghostwire listen test peer "), seed[:]...))
-	k, err := identity.GenerateKey(bytes.NewReader(sum[:]))
+	k, err := honestKeyOf(i)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func honestKeyOf(i int) (*identity.PrivateKey, error) {
+	var seed [8]byte
+	binary.BigEndian.PutUint64(seed[:], uint64(i))
+	sum := sha512.Sum512(append([]byte("ghostwire listen test peer "), seed[:]...))
+	return identity.GenerateKey(bytes.NewReader(sum[:]))
 }
 
 // loopTransport listens on 127.0.0.1 (the port of its first listener each
@@ -81,26 +101,30 @@ func (t *loopTransport) Listen(context.Context, *identity.PrivateKey) (cloak.Lis
 
 func (*loopTransport) Status() cloak.Status { return cloak.Status{Reachable: true} }
 
-// TestListenChild is the child process's node; without the environment
-// variable it is not a child and has nothing to do.
-func TestListenChild(t *testing.T) {
-	spec := os.Getenv(listenChildEnv)
-	if spec == "" {
-		t.Skip("the listener tests' child process; run by them")
-	}
+// runListenChild is the child process's node (TestMain), with its store
+// in dir; it answers the parent's questions until stdin closes.
+func runListenChild(spec, dir string) error {
 	var soft, hard uint64
 	var peers int
 	if _, err := fmt.Sscan(spec, &soft, &hard, &peers); err != nil {
-		t.Fatalf("bad %s %q: %v", listenChildEnv, spec, err)
+		return fmt.Errorf("bad %s %q: %v", listenChildEnv, spec, err)
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	tr := &loopTransport{addr: "127.0.0.1:0"}
-	n, _ := bareNode(t, childSeed, nil, func(cfg *Config) { cfg.Transport = tr })
+	n, db, err := openBareNode(dir, childSeed, nil, func(cfg *Config) { cfg.Transport = tr })
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	for i := range peers {
-		if _, err := n.AddPeer(honestKey(t, i).ID(), ""); err != nil {
-			t.Fatal(err)
+		k, err := honestKeyOf(i)
+		if err != nil {
+			return err
+		}
+		if _, err := n.AddPeer(k.ID(), ""); err != nil {
+			return err
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,6 +178,7 @@ func TestListenChild(t *testing.T) {
 			fmt.Println("released")
 		}
 	}
+	return sc.Err()
 }
 
 // rssKiB is this process's resident set, from /proc.
@@ -181,8 +206,8 @@ type listenChild struct {
 
 func startListenChild(t *testing.T, soft, hard, peers int) *listenChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestListenChild$", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %d %d", listenChildEnv, soft, hard, peers))
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %d %d", listenChildEnv, soft, hard, peers), listenChildDirEnv+"="+t.TempDir())
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

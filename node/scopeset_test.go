@@ -208,22 +208,31 @@ func BenchmarkScopeSet(b *testing.B) {
 // no transport: for tests that drive its sync side directly. now may be nil.
 func bareNode(t testing.TB, seed byte, now func() time.Time, tune ...func(*Config)) (*Node, *store.DB) {
 	t.Helper()
+	n, db, err := openBareNode(t.TempDir(), seed, now, tune...)
+	if db != nil {
+		t.Cleanup(func() { db.Close() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, db
+}
+
+// openBareNode is bareNode with its store in dir, for a process that is not
+// a test (the listener tests' child); the caller closes the store.
+func openBareNode(dir string, seed byte, now func() time.Time, tune ...func(*Config)) (*Node, *store.DB, error) {
 	secrets, err := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "store"), secrets.StoreKey[:], nil)
+	db, err := store.Open(filepath.Join(dir, "store"), secrets.StoreKey[:], nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() { db.Close() })
 	cfg := Config{Secrets: secrets, Store: db, Mode: cloak.ModeTor, Transport: unusedTransport{}, Now: now}
 	for _, f := range tune {
 		f(&cfg)
 	}
 	n, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n, db
+	return n, db, err
 }

@@ -23,7 +23,7 @@ func straceTor(t *testing.T) (script, trace string) {
 	t.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("strace is not installed (apt-get install strace)")
+		t.Fatalf("the bridge trace needs strace (Debian: apt-get install strace; ./run test installs it): %v", err)
 	}
 	tor, err := exec.LookPath("tor")
 	if err != nil {
