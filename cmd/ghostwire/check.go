@@ -44,16 +44,12 @@ func runCheck(e *env, c *command, args []string) error {
 	if fs.NArg() != 0 {
 		return usageError("check takes no arguments, got %q", fs.Args())
 	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	d := dataDir{path}
-	secrets, release, err := d.take(e, *passFile)
+	d, secrets, release, err := takeDataDir(e, *data, *passFile)
 	if err != nil {
 		return err
 	}
 	defer release()
+	path := d.path
 
 	var rep *store.Report
 	if *salvage != "" {

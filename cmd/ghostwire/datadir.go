@@ -140,6 +140,17 @@ func (d dataDir) unlock(e *env, passphraseFile string) (*identity.Secrets, error
 	return s, nil
 }
 
+// takeDataDir resolves the --data flag's directory and takes it (take).
+func takeDataDir(e *env, data, passFile string) (d dataDir, secrets *identity.Secrets, release func(), err error) {
+	path, err := resolveDataDir(data)
+	if err != nil {
+		return d, nil, nil, err
+	}
+	d = dataDir{path}
+	secrets, release, err = d.take(e, passFile)
+	return d, secrets, release, err
+}
+
 // take unlocks the identity and takes the directory's lock, as a command
 // that opens the store must; release gives both back.
 func (d dataDir) take(e *env, passFile string) (secrets *identity.Secrets, release func(), err error) {

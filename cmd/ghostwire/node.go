@@ -127,16 +127,12 @@ func runNode(e *env, c *command, args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError("--log-level: %v", err)
 	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	d := dataDir{path}
-	secrets, release, err := d.take(e, *passFile)
+	d, secrets, release, err := takeDataDir(e, *data, *passFile)
 	if err != nil {
 		return err
 	}
 	defer release()
+	path := d.path
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(store.MemoryLimit)
 	}
