@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -754,7 +755,19 @@ type tracedProc struct {
 // its tracee if the test did not stop them.
 func startTraced(t *testing.T, log string, env []string, argv ...string) *tracedProc {
 	t.Helper()
-	args := append([]string{"-f", "--seccomp-bpf", "-s", "256", "-e", "trace=" + tracedCalls, "-o", log, "--"}, argv...)
+	return startTracedAs(t, "", log, env, argv...)
+}
+
+// startTracedAs is startTraced with the tracee run as user (strace -u: real,
+// effective and saved IDs and the supplementary groups of that account), or
+// as this process's user when user is "".
+func startTracedAs(t *testing.T, user, log string, env []string, argv ...string) *tracedProc {
+	t.Helper()
+	args := []string{"-f", "--seccomp-bpf", "-s", "256", "-e", "trace=" + tracedCalls, "-o", log}
+	if user != "" {
+		args = append(args, "-u", user)
+	}
+	args = append(append(args, "--"), argv...)
 	p := &tracedProc{cmd: exec.Command("strace", args...), log: log, stderr: new(bytes.Buffer), done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
@@ -1177,7 +1190,14 @@ func TestLeakDemo(t *testing.T) {
 			t.Log(nodeLogTails(filepath.Join(dir, "demo")))
 		}
 	})
-	demo := startTraced(t, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
+	// Users run GhostWire from their own account, not as root: run the demo,
+	// its nodes and their tors as an unprivileged account when the test can,
+	// so that nothing here passes only because root may do more.
+	user := unprivilegedUser(t, dir)
+	demo := startTracedAs(t, user, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
+	if user != "" {
+		assertRunsAs(t, demo, user)
+	}
 	if err := demo.waitOrInterrupt(t, demoLimit); err != nil {
 		t.Fatalf("ghostwire demo failed: %v\n%s", err, demo.stderr)
 	}
@@ -1278,4 +1298,78 @@ func nodeLogTails(dir string) string {
 		fmt.Fprintf(&b, "--- last lines of %s:\n%s\n", filepath.Base(l), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 	return b.String()
+}
+
+// unprivilegedUser prepares dir and the test binary for the account
+// "nobody" and returns its name when the test runs as root; otherwise the
+// test already runs unprivileged and it returns "".
+func unprivilegedUser(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return ""
+	}
+	u, err := osuser.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("leak test: running as root needs the account nobody to run the nodes unprivileged: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// The binary's directory is 0700 (os.MkdirTemp); nobody must reach it.
+	if err := os.Chmod(filepath.Dir(binPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if d == filepath.Dir(dir) {
+			// t.TempDir's parent: nobody only needs to pass through it.
+			if err := os.Chmod(d, 0o711); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("the demo, its nodes and their tors run as %s (uid %d)", u.Username, uid)
+	return u.Username
+}
+
+// assertRunsAs checks that p's tracee runs as user, its real, effective,
+// saved and filesystem user IDs alike: the proof that the demo, and the nodes
+// and tors it starts, do not run as root.
+func assertRunsAs(t *testing.T, p *tracedProc, user string) {
+	t.Helper()
+	u, err := osuser.Lookup(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 { // 10 s: strace starts its tracee at once
+		// Before its execve the child is strace's fork, still root.
+		if pid := p.tracee(); pid > 0 && isExe(pid, binPath) {
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(status), "\n") {
+				if ids, ok := strings.CutPrefix(line, "Uid:"); ok {
+					for _, id := range strings.Fields(ids) {
+						if id != u.Uid {
+							t.Fatalf("the demo runs with user IDs %q, want all %s (%s)", strings.TrimSpace(ids), u.Uid, user)
+						}
+					}
+					t.Logf("the demo (pid %d) runs with user IDs %s", pid, strings.TrimSpace(ids))
+					return
+				}
+			}
+			t.Fatalf("/proc/%d/status has no Uid line", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("strace started no tracee within 10 s")
+}
+
+// isExe says whether process pid is running the program at path.
+func isExe(pid int, path string) bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err == nil && exe == path
 }
