@@ -228,7 +228,10 @@ func startTor(e *env, log *slog.Logger, path string, f torFlags) (*onion.Tor, er
 			return nil, fail(exitUnavailable, err, "start one with 'ghostwire testnet up --dir "+tn+"'")
 		}
 		torCfg.DataDir = filepath.Join(path, "tor")
-		torCfg.Torrc = nw.JoinTorrc()
+		// The real network's client options first (SafeSocks, AvoidDiskWrites,
+		// no DNS or transparent ports…), so that every test and the demo run
+		// the configuration users run; the private network's lines follow.
+		torCfg.Torrc = onion.RealNetworkTorrc + nw.JoinTorrc()
 	default:
 		torCfg.DataDir = filepath.Join(path, "tor")
 		torCfg.Torrc = onion.RealNetworkTorrc
