@@ -610,3 +610,28 @@ func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast
 		return nil
 	})
 }
+
+// TestReputationIsPureComputation: reputation turns opinions into scores
+// and nothing else. It never reads a file, the network, the clock or
+// randomness, and imports no GhostWire package (so never the node or a
+// store): the same opinions give the same scores everywhere, and the
+// computation can be tested and benchmarked alone. Its non-test imports
+// come from this list; widening it is a decision, not a drive-by.
+func TestReputationIsPureComputation(t *testing.T) {
+	allowed := []string{"cmp", "errors", "fmt", "maps", "math", "slices", "sort", "strings"}
+	found := false
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/reputation" {
+			continue
+		}
+		found = true
+		for _, imp := range p.Imports {
+			if !slices.Contains(allowed, imp) {
+				t.Errorf("reputation imports %s; it may import only %v: it is pure computation, no I/O, no clock, no node", imp, allowed)
+			}
+		}
+	}
+	if !found {
+		t.Error("package reputation not found")
+	}
+}
