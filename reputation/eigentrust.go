@@ -3,7 +3,6 @@ package reputation
 import (
 	"cmp"
 	"errors"
-	"maps"
 	"math"
 	"slices"
 )
@@ -54,6 +53,12 @@ type Config[K comparable] struct {
 // ErrDamping: the damping factor is outside (0, 1).
 var ErrDamping = errors.New("reputation: the damping factor must be between 0 and 1, exclusive")
 
+// opinion is an Opinion by index, merged over duplicates.
+type opinion struct {
+	from, to  int
+	good, bad float64
+}
+
 // edge is one entry of a sparse row: the normalised local trust c_ij.
 type edge struct {
 	to int
@@ -69,9 +74,11 @@ type Trust[K comparable] struct {
 	p        []float64 // pre-trusted distribution
 	rows     [][]edge  // rows[i]: c_ij > 0, j ascending
 	dangling []bool    // no positive opinion: its trust is spread as p
-	opinions map[[2]int][2]float64
+	opinions []opinion // merged, sorted by (from, to)
+	byTo     [][]int   // byTo[j]: indices into opinions of those about j
 	damping  float64
 	max      float64
+	lost     float64 // the dangling identities' trust, in the final vector
 	// Iterations is how many iterations ran; Delta the last L1 change.
 	Iterations int
 	Delta      float64
@@ -96,18 +103,18 @@ func Compute[K comparable](ops []Opinion[K], cfg Config[K]) (*Trust[K], error) {
 	if maxIter <= 0 {
 		maxIter = DefaultMaxIterations
 	}
-	tr := &Trust[K]{index: map[K]int{}, damping: a, opinions: map[[2]int][2]float64{}}
+	tr := &Trust[K]{index: map[K]int{}, damping: a}
 	for _, k := range cfg.PreTrusted {
 		tr.add(k)
 	}
+	raw := make([]opinion, 0, len(ops))
 	for _, o := range ops {
 		if o.From == o.To {
 			continue // nobody vouches for themselves
 		}
-		i, j := tr.add(o.From), tr.add(o.To)
-		s := tr.opinions[[2]int{i, j}]
-		tr.opinions[[2]int{i, j}] = [2]float64{s[0] + o.Good, s[1] + o.Bad}
+		raw = append(raw, opinion{tr.add(o.From), tr.add(o.To), o.Good, o.Bad})
 	}
+	tr.merge(raw)
 	n := len(tr.ids)
 	if n == 0 {
 		return tr, nil
@@ -140,21 +147,37 @@ func (tr *Trust[K]) add(k K) int {
 	return len(tr.ids) - 1
 }
 
+// merge sorts the opinions by (from, to) and adds up duplicates, in a
+// fixed order: the order of additions must not change a bit of a sum.
+func (tr *Trust[K]) merge(raw []opinion) {
+	slices.SortStableFunc(raw, func(x, y opinion) int {
+		return cmp.Or(cmp.Compare(x.from, y.from), cmp.Compare(x.to, y.to))
+	})
+	for _, o := range raw {
+		if l := len(tr.opinions) - 1; l >= 0 && tr.opinions[l].from == o.from && tr.opinions[l].to == o.to {
+			tr.opinions[l].good += o.good
+			tr.opinions[l].bad += o.bad
+			continue
+		}
+		tr.opinions = append(tr.opinions, o)
+	}
+	tr.byTo = make([][]int, len(tr.ids))
+	for x, o := range tr.opinions {
+		tr.byTo[o.to] = append(tr.byTo[o.to], x)
+	}
+}
+
 // buildRows normalises local trust (Kamvar §4.1): s_ij = good − bad,
 // c_ij = max(s_ij, 0) / Σ_j max(s_ij, 0). A row with no positive entry is
-// dangling: its owner's trust goes where the pre-trusted set's does.
+// dangling: its owner's trust goes where the pre-trusted set's does. The
+// opinions are sorted by (from, to), so each row comes out sorted by j.
 func (tr *Trust[K]) buildRows(n int) {
 	tr.rows = make([][]edge, n)
 	sums := make([]float64, n)
-	// Sorted, because map order must not change a single bit of a sum.
-	keys := slices.SortedFunc(maps.Keys(tr.opinions), func(x, y [2]int) int {
-		return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1]))
-	})
-	for _, ij := range keys {
-		if s := tr.opinions[ij]; s[0]-s[1] > 0 {
-			v := s[0] - s[1]
-			tr.rows[ij[0]] = append(tr.rows[ij[0]], edge{ij[1], v})
-			sums[ij[0]] += v
+	for _, o := range tr.opinions {
+		if v := o.good - o.bad; v > 0 {
+			tr.rows[o.from] = append(tr.rows[o.from], edge{o.to, v})
+			sums[o.from] += v
 		}
 	}
 	tr.dangling = make([]bool, n)
@@ -201,8 +224,11 @@ func (tr *Trust[K]) iterate(eps float64, maxIter int) {
 		}
 	}
 	tr.t = t
-	for _, v := range t {
+	for i, v := range t {
 		tr.max = max(tr.max, v)
+		if tr.dangling[i] {
+			tr.lost += v
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ type Explanation[K comparable] struct {
 
 // Explain says where k's trust comes from. It is computed from the final
 // trust vector, so the parts add up to Trust within the convergence
-// tolerance.
+// tolerance. It costs O(opinions of k), so explaining everyone is linear.
 func (tr *Trust[K]) Explain(k K) Explanation[K] {
 	ex := Explanation[K]{Subject: k, Trust: tr.Of(k), Score: tr.Score(k)}
 	j, ok := tr.index[k]
@@ -44,20 +44,12 @@ func (tr *Trust[K]) Explain(k K) Explanation[K] {
 		return ex
 	}
 	a := tr.damping
-	lost := 0.0
-	for i, d := range tr.dangling {
-		if d {
-			lost += tr.t[i]
-		}
-	}
 	ex.PreTrusted = tr.p[j] > 0
-	ex.Base = a*tr.p[j] + (1-a)*lost*tr.p[j]
-	for ij, s := range tr.opinions {
-		if ij[1] != j {
-			continue
-		}
-		i := ij[0]
-		v := Voucher[K]{From: tr.ids[i], Good: s[0], Bad: s[1]}
+	ex.Base = a*tr.p[j] + (1-a)*tr.lost*tr.p[j]
+	for _, x := range tr.byTo[j] {
+		o := tr.opinions[x]
+		i := o.from
+		v := Voucher[K]{From: tr.ids[i], Good: o.good, Bad: o.bad}
 		if e, found := slices.BinarySearchFunc(tr.rows[i], j, func(e edge, to int) int { return cmp.Compare(e.to, to) }); found && !tr.dangling[i] {
 			v.Weight = tr.rows[i][e].c
 			v.Contribution = (1 - a) * tr.t[i] * v.Weight
