@@ -7,7 +7,6 @@ import (
 
 	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/identity"
-	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/rating"
 )
 
@@ -26,30 +25,39 @@ func (s *server) withTrust(f *collection.Filter, min string) error {
 	return err
 }
 
-// sightIOC is POST /v1/iocs/{id}/sightings.
-func (s *server) sightIOC(r *http.Request) (int, any, error) {
-	var req apitype.SightingRequest
-	if err := decodeBody(r, &req); err != nil {
-		return 0, nil, err
+// verdictOf reads a sighting's or rating's body ({"verdict": name}) and
+// parses the name.
+func verdictOf(r *http.Request, what, names string, parse func(string) (int, bool)) (int, error) {
+	var req struct {
+		Verdict string `json:"verdict"`
 	}
-	v, ok := rating.ParseSighting(req.Verdict)
+	if err := decodeBody(r, &req); err != nil {
+		return 0, err
+	}
+	v, ok := parse(req.Verdict)
 	if !ok {
-		return 0, nil, invalid("the verdict is seen or false-positive", "unknown sighting verdict %q", req.Verdict)
+		return 0, invalid("the verdict is "+names, "unknown %s verdict %q", what, req.Verdict)
+	}
+	return v, nil
+}
+
+// sightIOC is POST /v1/iocs/{id}/sightings (apitype.SightingRequest).
+func (s *server) sightIOC(r *http.Request) (int, any, error) {
+	v, err := verdictOf(r, "sighting", "seen or false-positive", rating.ParseSighting)
+	if err != nil {
+		return 0, nil, err
 	}
 	x, err := s.n.Ratings().Sight(r.PathValue("id"), v)
 	return http.StatusCreated, x, err
 }
 
-// ratePeer is POST /v1/peers/{peer}/rating: peer is an address or a
-// peer's name; a source need not be a peer to be rated.
+// ratePeer is POST /v1/peers/{peer}/rating (apitype.RatingRequest): peer
+// is an address or a peer's name; a source need not be a peer to be
+// rated.
 func (s *server) ratePeer(r *http.Request) (int, any, error) {
-	var req apitype.RatingRequest
-	if err := decodeBody(r, &req); err != nil {
+	v, err := verdictOf(r, "rating", "good or bad", rating.ParseRating)
+	if err != nil {
 		return 0, nil, err
-	}
-	v, ok := rating.ParseRating(req.Verdict)
-	if !ok {
-		return 0, nil, invalid("the verdict is good or bad", "unknown rating verdict %q", req.Verdict)
 	}
 	id, err := s.n.ResolveAuthor(r.PathValue("peer"))
 	if err != nil {

@@ -99,8 +99,8 @@ func TestReputationEndToEnd(t *testing.T) {
 
 // TestReputationBadInput: a forged sighting is refused by the receiving
 // node, a sighting naming another source than its target's author is
-// refused, and sighting an unknown IOC or rating oneself is an error that
-// says what to do.
+// refused, and sighting an unknown or an amber IOC, or rating oneself, is
+// an error that says what to do.
 func TestReputationBadInput(t *testing.T) {
 	a, b := newHNode(t, 51), newHNode(t, 52)
 	pairUp(t, a, b)
@@ -139,6 +139,14 @@ func TestReputationBadInput(t *testing.T) {
 		t.Fatalf("A holds opinions %+v; want only B's genuine sighting", ops)
 	}
 
+	amber, err := a.coll.Drop(DropRequest{Type: "ipv4", Value: "192.0.2.8", TLP: "amber", To: []string{b.ID().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.rate.Sight(amber.ID, rating.Seen)
+	if f := fault.As(err); f == nil || f.Kind != fault.Invalid || !strings.Contains(f.Msg, "sealed") {
+		t.Fatalf("sighting an amber IOC: %v; want an invalid error saying it would reveal the IOC", err)
+	}
 	_, err = a.rate.Sight("0123456789abcdef", rating.Seen)
 	if f := fault.As(err); f == nil || f.Kind != fault.UnknownIOC {
 		t.Fatalf("sighting an unknown IOC: %v; want an unknown_ioc error", err)

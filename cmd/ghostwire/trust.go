@@ -89,29 +89,52 @@ func marks(sc apitype.TrustScore) string {
 	return ""
 }
 
+// verdictCall is one call of a verb that signs a verdict on one thing
+// (ioc sighting, peer rate): one positional argument and exactly one of
+// two flags, whose name is the verdict.
+type verdictCall struct {
+	verb, what  string // "ioc sighting", "one IOC ID (…)"
+	yes, no     string // the two verdicts, each also its flag's name
+	isYes, isNo bool   // the flags as given
+}
+
+// pick checks the command line and returns the argument and the verdict.
+func (v verdictCall) pick(call *verbCall) (arg, verdict string, err error) {
+	if len(call.args) != 1 {
+		return "", "", usageError("%s takes %s", v.verb, v.what)
+	}
+	if v.isYes == v.isNo {
+		return "", "", usageError("%s needs exactly one of --%s and --%s", v.verb, v.yes, v.no)
+	}
+	if v.isYes {
+		return call.args[0], v.yes, nil
+	}
+	return call.args[0], v.no, nil
+}
+
 // iocSighting is `ioc sighting ID --seen|--false-positive`.
 func iocSighting(e *env, call *verbCall, seen, falsePositive bool) error {
-	if len(call.args) != 1 {
-		return usageError("ioc sighting takes one IOC ID (an item ID, or a content ID stated by one author)")
-	}
-	if seen == falsePositive {
-		return usageError("ioc sighting needs exactly one of --seen and --false-positive")
-	}
-	verdict := "seen"
-	if falsePositive {
-		verdict = "false-positive"
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	x, err := call.api.SightIOC(ctx, call.args[0], verdict)
+	ref, verdict, err := verdictCall{"ioc sighting", "one IOC ID (an item ID, or a content ID stated by one author)",
+		"seen", "false-positive", seen, falsePositive}.pick(call)
 	if err != nil {
 		return err
 	}
-	if call.asJSON {
-		return printJSON(e, x)
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	x, err := call.api.SightIOC(ctx, ref, verdict)
+	if err != nil || call.asJSON {
+		return jsonOr(e, x, err)
 	}
 	printf(e.stdout, "%.16s %s of %.16s by %s\n", x.ID, x.Verdict, x.Target, shortID(x.Source))
 	return nil
+}
+
+// jsonOr prints x as JSON unless err, which it returns.
+func jsonOr(e *env, x any, err error) error {
+	if err != nil {
+		return err
+	}
+	return printJSON(e, x)
 }
 
 // sightingFlags defines ioc sighting's verdict flags.
@@ -124,24 +147,16 @@ func sightingFlags(seen, falsePositive *bool) func(fs *flag.FlagSet) {
 
 // peerRate is `peer rate PEER --good|--bad`.
 func peerRate(e *env, call *verbCall, good, bad bool) error {
-	if len(call.args) != 1 {
-		return usageError("peer rate takes one source: an onion address or a peer's name")
-	}
-	if good == bad {
-		return usageError("peer rate needs exactly one of --good and --bad")
-	}
-	verdict := "good"
-	if bad {
-		verdict = "bad"
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	x, err := call.api.RatePeer(ctx, call.args[0], verdict)
+	peer, verdict, err := verdictCall{"peer rate", "one source: an onion address or a peer's name",
+		"good", "bad", good, bad}.pick(call)
 	if err != nil {
 		return err
 	}
-	if call.asJSON {
-		return printJSON(e, x)
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	x, err := call.api.RatePeer(ctx, peer, verdict)
+	if err != nil || call.asJSON {
+		return jsonOr(e, x, err)
 	}
 	printf(e.stdout, "rated %s %s\n", shortID(x.Subject), x.Verdict)
 	return nil
