@@ -139,6 +139,19 @@ func TestReputationBadInput(t *testing.T) {
 		t.Fatalf("A holds opinions %+v; want only B's genuine sighting", ops)
 	}
 
+	// A sighting of an indicator its author has retracted is still
+	// admitted: the target cannot be checked, and the experience stands.
+	late, err := rating.NewSighting(a.key, rating.Sighting{Target: target, Source: b.ID(), Verdict: rating.FalsePositive}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.coll.Retract(x.ID); err != nil {
+		t.Fatal(err)
+	}
+	if refused, err := (syncStore{b.Node}).Accept(a.ID(), rating.Scope(), [][]byte{late.Bytes()}); err != nil || len(refused) != 0 {
+		t.Fatalf("a sighting of a retracted IOC: refused %d (%v); want it admitted", len(refused), err)
+	}
+
 	amber, err := a.coll.Drop(DropRequest{Type: "ipv4", Value: "192.0.2.8", TLP: "amber", To: []string{b.ID().String()}})
 	if err != nil {
 		t.Fatal(err)

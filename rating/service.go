@@ -67,10 +67,13 @@ func (s *Service) Check(_ identity.ID, sc item.Scope) func(*item.Item) bool {
 	}
 }
 
-// consistent checks a sighting against the IOC item it names, if held.
+// consistent checks a sighting against the IOC item it names, if held. A
+// deleted target cannot be checked (only its tombstone is left), and a
+// verdict on an indicator its author has since retracted is still the
+// sighter's experience of the author.
 func (s *Service) consistent(sg Sighting) error {
-	target, _, err := s.h.Store().GetItem(sg.Target)
-	if errors.Is(err, store.ErrNotFound) {
+	target, dead, err := s.h.Store().GetItem(sg.Target)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && dead) {
 		return nil
 	}
 	if err != nil {
