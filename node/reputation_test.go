@@ -92,8 +92,10 @@ func TestReputationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc := rep.Scores[0]; len(sc.Vouchers) != 1 || sc.Vouchers[0].Peer != b.ID().String() || sc.Vouchers[0].Bad != rating.RatingWeight+1 || sc.Vouchers[0].Weight != 0 {
-		t.Fatalf("A explains C as %+v; want one voucher, B, with the bad rating and the false positive, passing nothing", sc)
+	// B's bad rating replaced its good one (last writer wins, §5.10).
+	if sc := rep.Scores[0]; len(sc.Vouchers) != 1 || sc.Vouchers[0].Peer != b.ID().String() || sc.Vouchers[0].Good != 0 ||
+		sc.Vouchers[0].Bad != rating.RatingWeight+1 || sc.Vouchers[0].Weight != 0 {
+		t.Fatalf("A explains C as %+v; want one voucher, B, with only the bad rating and the false positive, passing nothing", sc)
 	}
 }
 
