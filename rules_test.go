@@ -321,7 +321,7 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 // sets the sync engine reconciles (scopeset) sit below the services too:
 // they know the store, never a service.
 func TestServicesStayBelowTheNode(t *testing.T) {
-	services := []string{"service", "dm", "collection", "contacts"}
+	services := []string{"service", "dm", "collection", "contacts", "rating"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	rules := map[string][]string{
 		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts"),
@@ -609,4 +609,29 @@ func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast
 		fn(p, f)
 		return nil
 	})
+}
+
+// TestReputationIsPureComputation: reputation turns opinions into scores
+// and nothing else. It never reads a file, the network, the clock or
+// randomness, and imports no GhostWire package (so never the node or a
+// store): the same opinions give the same scores everywhere, and the
+// computation can be tested and benchmarked alone. Its non-test imports
+// come from this list; widening it is a decision, not a drive-by.
+func TestReputationIsPureComputation(t *testing.T) {
+	allowed := []string{"cmp", "errors", "fmt", "maps", "math", "slices", "sort", "strings"}
+	found := false
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/reputation" {
+			continue
+		}
+		found = true
+		for _, imp := range p.Imports {
+			if !slices.Contains(allowed, imp) {
+				t.Errorf("reputation imports %s; it may import only %v: it is pure computation, no I/O, no clock, no node", imp, allowed)
+			}
+		}
+	}
+	if !found {
+		t.Error("package reputation not found")
+	}
 }

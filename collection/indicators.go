@@ -203,6 +203,11 @@ type Filter struct {
 	Author         *identity.ID
 	Since          time.Time
 	IncludeExpired bool
+	// SourceTrust, if set, scores each author (0 to 1, docs/trust.md):
+	// the score is shown with each IOC and exported as STIX confidence,
+	// and authors scoring below MinTrust are left out.
+	SourceTrust func(identity.ID) float64
+	MinTrust    float64
 }
 
 // List lists the current statements (the newest per author and
@@ -257,6 +262,11 @@ func (s *Service) currentIOCs(f Filter) ([]listed, error) {
 				(f.Author != nil && x.Author != f.Author.String()) || x.Created.Before(f.Since) {
 				continue
 			}
+			score, keep := f.trusted(l.entry.Author)
+			if !keep {
+				continue
+			}
+			l.x.SourceTrust, l.entry.SourceTrust = score, score
 			out = append(out, l)
 		}
 	}

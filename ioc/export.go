@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -19,6 +20,32 @@ type Entry struct {
 	Record  Record
 	Author  identity.ID // zero: exported without created_by_ref
 	Created time.Time   // the item's creation time
+	// SourceTrust is the author's trust score in [0, 1] as the exporting
+	// node computes it (docs/trust.md); nil leaves the stated confidence as
+	// it is. STIX export writes it into confidence (Confidence).
+	SourceTrust *float64
+}
+
+// Confidence is what STIX export writes as confidence (STIX 2.1 §3.2,
+// 0–100): the author's stated confidence discounted by our trust in the
+// author, trust × stated, or trust × 100 when none is stated. STIX's
+// confidence is the producer's, and the exporting node is the producer:
+// it should not repeat a source's claim at full strength when it does not
+// trust the source, nor invent certainty the source did not claim. Without
+// a trust score it is the stated confidence, or false when none.
+func (e *Entry) Confidence() (int, bool) {
+	c := e.Record.Confidence
+	if e.SourceTrust == nil {
+		if c == NoConfidence {
+			return 0, false
+		}
+		return c, true
+	}
+	if c == NoConfidence {
+		c = 100
+	}
+	t := min(max(*e.SourceTrust, 0), 1)
+	return int(math.Round(t * float64(c))), true
 }
 
 // exportNamespace is the UUIDv5 namespace of every UUID export derives
@@ -200,8 +227,7 @@ func stixFor(e *Entry) *stixOut {
 	if r.Informational {
 		o.Labels = append(o.Labels, `misp:to_ids="False"`)
 	}
-	if r.Confidence != NoConfidence {
-		v := r.Confidence
+	if v, ok := e.Confidence(); ok {
 		o.Confidence = &v
 	}
 	for _, u := range r.References {

@@ -22,6 +22,8 @@ const (
 	// its visibility classes from the visible stanza list, without
 	// decrypting it.
 	KindIOCSealed Kind = 17
+	KindSighting  Kind = 18 // an analyst's verdict on an indicator statement, §5.10 (rating)
+	KindRating    Kind = 19 // an analyst's rating of a source, §5.10 (rating)
 )
 
 // KindInfo is what every assigned kind has in common: its name in
@@ -43,6 +45,8 @@ var kinds = []KindInfo{
 	{KindReceipt, "read receipt", true},
 	{KindIOC, "ioc", true},
 	{KindIOCSealed, "ioc sealed", true},
+	{KindSighting, "sighting", true},
+	{KindRating, "rating", true},
 }
 
 // Kinds returns a copy of the table of assigned kinds, ascending.

@@ -13,6 +13,7 @@ const (
 	directSpaceLabel     = "ghostwire space: direct v1"
 	collectionSpaceLabel = "ghostwire space: collection v1"
 	scopeLabel           = "ghostwire scope v1"
+	reputationSpaceLabel = "ghostwire space: reputation v1"
 
 	// ClassPair is the class of what only two peers see (their direct
 	// space).
@@ -62,3 +63,8 @@ func DirectClass(author, recipient identity.ID) string {
 // PairScope holds what only a and b see: their direct messages, receipts,
 // the deletions of those, and their two recipient-key certificates.
 func PairScope(a, b identity.ID) Scope { return ScopeOf(DirectSpace(a, b), ClassPair) }
+
+// ReputationSpace is the one space of sightings and ratings
+// (docs/protocol.md §5.10): what analysts say about sources is not about
+// one collection, and a score needs every statement a node can get.
+func ReputationSpace() Space { return Space(sha256.Sum256([]byte(reputationSpaceLabel))) }

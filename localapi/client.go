@@ -188,11 +188,14 @@ func (c *Client) FollowMessages(ctx context.Context, peer string, fn func(*node.
 type IOCQuery struct {
 	Collection, TLP, Type, Author, Since string
 	Expired                              bool
+	// MinTrust leaves out authors whose trust score is below it (0 to 1,
+	// docs/trust.md); empty filters nothing.
+	MinTrust string
 }
 
 func (q IOCQuery) query(extra ...string) string {
 	return Query(append(extra, "collection", q.Collection, "tlp", q.TLP, "type", q.Type, "author", q.Author,
-		"since", q.Since, "expired", flag1(q.Expired))...)
+		"since", q.Since, "expired", flag1(q.Expired), "min_trust", q.MinTrust)...)
 }
 
 // DropIOC is POST /v1/iocs.
@@ -331,4 +334,24 @@ func (c *Client) Collections(ctx context.Context) ([]apitype.Collection, error) 
 func (c *Client) SetWriters(ctx context.Context, name string, w apitype.Writers) (*apitype.Collection, error) {
 	var out apitype.Collection
 	return &out, c.Do(ctx, http.MethodPut, "/v1/collections/"+url.PathEscape(name)+"/writers", w, &out)
+}
+
+// SightIOC is POST /v1/iocs/{id}/sightings; verdict is "seen" or
+// "false-positive".
+func (c *Client) SightIOC(ctx context.Context, id, verdict string) (*apitype.Sighting, error) {
+	var x apitype.Sighting
+	return &x, c.Do(ctx, http.MethodPost, "/v1/iocs/"+url.PathEscape(id)+"/sightings", apitype.SightingRequest{Verdict: verdict}, &x)
+}
+
+// RatePeer is POST /v1/peers/{peer}/rating; verdict is "good" or "bad".
+func (c *Client) RatePeer(ctx context.Context, peer, verdict string) (*apitype.Rating, error) {
+	var x apitype.Rating
+	return &x, c.Do(ctx, http.MethodPost, "/v1/peers/"+url.PathEscape(peer)+"/rating", apitype.RatingRequest{Verdict: verdict}, &x)
+}
+
+// Trust is GET /v1/trust: every identity's score, or with peer set that
+// one's, explained.
+func (c *Client) Trust(ctx context.Context, peer string) (*apitype.TrustReport, error) {
+	var x apitype.TrustReport
+	return &x, c.Do(ctx, http.MethodGet, "/v1/trust"+Query("peer", peer), nil, &x)
 }

@@ -189,7 +189,7 @@ func (s *server) iocFilter(q url.Values) (collection.Filter, error) {
 		}
 		f.Since = t
 	}
-	return f, nil
+	return f, s.withTrust(&f, q.Get("min_trust"))
 }
 
 // importRequest reads an ImportRequest from the query string.

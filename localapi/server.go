@@ -300,6 +300,9 @@ func routes() []route {
 		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},
 		{"GET /v1/collections", jsonHandler((*server).collections)},
 		{"PUT /v1/collections/{name}/writers", jsonHandler((*server).setWriters)},
+		{"POST /v1/iocs/{id}/sightings", jsonHandler((*server).sightIOC)},
+		{"POST /v1/peers/{peer}/rating", jsonHandler((*server).ratePeer)},
+		{"GET /v1/trust", jsonHandler((*server).trust)},
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 func iocCommand() *command {
 	var o iocOpts
+	var seen, falsePositive bool
 	filter := []string{"collection", "tlp", "type", "author", "since", "expired"}
 	return &command{
 		name:    "ioc",
@@ -34,20 +35,26 @@ fetch syncs afresh with your connected peers and shows the IOC if one of them
 may share it with you. import reads a STIX 2.1 bundle or MISP event(s) (JSON,
 detected automatically); objects without a TLP marking are refused unless
 --tlp gives one, amber and red need --to, and if any object fails nothing is
-stored unless --partial. export writes a STIX 2.1 bundle or a MISP event.
+stored unless --partial. export writes a STIX 2.1 bundle or a MISP event, with
+each source's trust folded into STIX confidence. sighting signs your verdict on
+an indicator in the clear (seen, or a false positive, as MISP sightings); it
+travels to every peer and feeds each source's trust ('ghostwire trust show'),
+which list shows and --min-trust filters on.
 All verbs take --data DIR and --json; the node must be running.
 
 Example:
   ghostwire ioc drop --type domain --value Evil.Example. --tlp green --tag phishing --confidence 80
   ghostwire ioc drop --type ipv4 --value 203.0.113.7 --tlp amber --to bob
   ghostwire ioc import event.json --tlp green
-  ghostwire ioc export --format misp --tlp green > shared.json`,
+  ghostwire ioc export --format misp --tlp green > shared.json
+  ghostwire ioc sighting 3a25b885716bb7a0 --false-positive
+  ghostwire ioc list --min-trust 0.5`,
 		verbs: []*verb{
 			nodeVerb("drop", `ioc drop --type T --value V [--tlp L] [--to PEER]... [--confidence N]
                       [--tag X]... [--description D] [--valid-until TIME] [--ref URL]... [--collection C]`,
 				o.flags("collection", "type", "value", "tlp", "confidence", "description", "valid-until", "tag", "ref", "to"), o.drop),
-			nodeVerb("list", "ioc list [--collection C] [--tlp L] [--type T] [--author P] [--since TIME] [--expired]",
-				o.flags(filter...), o.list),
+			nodeVerb("list", "ioc list [--collection C] [--tlp L] [--type T] [--author P] [--since TIME] [--expired] [--min-trust S]",
+				o.flags(append([]string{"min-trust"}, filter...)...), o.list),
 			nodeVerb("show", "ioc show <id>", nil, o.show),
 			nodeVerb("retract", "ioc retract <id>", nil, o.retract),
 			nodeVerb("import", "ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C] | ioc import --status",
@@ -55,6 +62,8 @@ Example:
 			nodeVerb("export", "ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
 				o.flags(append([]string{"format"}, filter...)...), o.export),
 			nodeVerb("fetch", "ioc fetch <content-id> [--wait 30s]", o.flags("wait"), o.fetch),
+			nodeVerb("sighting", "ioc sighting <id> --seen|--false-positive", sightingFlags(&seen, &falsePositive),
+				func(e *env, call *verbCall) error { return iocSighting(e, call, seen, falsePositive) }),
 		},
 	}
 }
@@ -63,6 +72,7 @@ Example:
 // define, and each verb's FlagSet gets the ones it names.
 type iocOpts struct {
 	collection, typ, value, tlp, desc, until, author, since, format string
+	minTrust                                                        string
 	conf                                                            int
 	wait                                                            time.Duration
 	expired, partial, status                                        bool
@@ -105,6 +115,8 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 		fs.BoolVar(&o.status, name, false, "list the recorded imports (running, interrupted, failed, done) instead of importing")
 	case "format":
 		fs.StringVar(&o.format, name, "stix", "export `format`: stix or misp")
+	case "min-trust":
+		fs.StringVar(&o.minTrust, name, "", "only IOCs whose source's trust `score` is at least this (0 to 1, see 'ghostwire trust show')")
 	case "wait":
 		fs.DurationVar(&o.wait, name, 30*time.Second, "how long to wait for the syncs, at most 2m")
 	case "tag":
@@ -119,7 +131,8 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 }
 
 func (o *iocOpts) query() localapi.IOCQuery {
-	return localapi.IOCQuery{Collection: o.collection, TLP: o.tlp, Type: o.typ, Author: o.author, Since: o.since, Expired: o.expired}
+	return localapi.IOCQuery{Collection: o.collection, TLP: o.tlp, Type: o.typ, Author: o.author, Since: o.since, Expired: o.expired,
+		MinTrust: o.minTrust}
 }
 
 // multiFlag collects a repeated flag.
@@ -384,5 +397,9 @@ func printIOC(e *env, x *node.IOC) {
 	if len(id) > 16 {
 		id = id[:16]
 	}
-	printf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s\n", id, x.Type, x.Value, x.TLP, shortID(x.Author))
+	trust := ""
+	if x.SourceTrust != nil {
+		trust = fmt.Sprintf(" trust %.2f", *x.SourceTrust)
+	}
+	printf(e.stdout, "%s %-8s %-40s tlp:%-12s by %s%s\n", id, x.Type, x.Value, x.TLP, shortID(x.Author), trust)
 }

@@ -11,21 +11,27 @@ import (
 
 func peerCommand() *command {
 	var name string
+	var good, bad bool
 	return &command{
 		name:    "peer",
 		summary: "add, list and remove the peers this node talks to",
 		usage: `Peers are identified by their onion address. Add each other on both sides:
 only known peers get a session. The node must be running ('ghostwire run').
-Removing a peer ends its session; stored messages are kept.
+Removing a peer ends its session; stored messages are kept. rate signs your
+verdict on a source (any author, not only a peer); it travels to every peer and
+feeds trust ('ghostwire trust show'). You cannot rate yourself.
 
 Example:
-  ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --name bob`,
+  ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --name bob
+  ghostwire peer rate bob --good`,
 		verbs: []*verb{
 			nodeVerb("add", "peer add <onion> [--name N] [--data DIR] [--json]", func(fs *flag.FlagSet) {
 				fs.StringVar(&name, "name", "", "a local `name` for the peer")
 			}, func(e *env, call *verbCall) error { return peerAdd(e, call, name) }),
 			nodeVerb("list", "peer list [--data DIR] [--json]", nil, peerList),
 			nodeVerb("remove", "peer remove <onion|name> [--data DIR]", nil, peerRemove),
+			nodeVerb("rate", "peer rate <onion|name> --good|--bad [--data DIR] [--json]", rateFlags(&good, &bad),
+				func(e *env, call *verbCall) error { return peerRate(e, call, good, bad) }),
 		},
 	}
 }

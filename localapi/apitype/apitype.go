@@ -133,6 +133,10 @@ type IOC struct {
 	Recipients  []string   `json:"recipients,omitempty"`
 	Created     time.Time  `json:"created"`
 	Expired     bool       `json:"expired,omitempty"`
+	// SourceTrust is the author's trust score as this node computes it
+	// (0 to 1, docs/trust.md); 1 for our own. Absent where no score was
+	// asked for.
+	SourceTrust *float64 `json:"source_trust,omitempty"`
 }
 
 // DropRequest is POST /v1/iocs.
