@@ -98,7 +98,10 @@ type sighting struct {
 	expiry time.Time
 }
 
-var _ cloak.Transport = (*Transport)(nil)
+var (
+	_ cloak.Transport = (*Transport)(nil)
+	_ cloak.Pairer    = (*Transport)(nil)
+)
 
 // New prepares a LAN transport on the interface cfg names; it opens no
 // socket until Listen. It fails, saying what to choose, if the interface
