@@ -72,6 +72,11 @@ type Config struct {
 	Name string
 	// Rand is the source of the CPace scalar; nil means crypto/rand.
 	Rand io.Reader
+	// Store, if set, is called by Respond once the joiner has proved the
+	// code and before the last message goes out, so that the joiner's
+	// first sync, which follows that message at once, finds it stored. An
+	// error fails the attempt: the joiner then sees no Done.
+	Store func(*Result) error
 }
 
 func (c *Config) rand() io.Reader {
@@ -255,10 +260,16 @@ func (o *Offer) Respond(ctx context.Context, ch Channel, cfg Config, source neti
 	if !tagsEqual(m3.Confirm, confirmTag(isk, confirmInitiator, m1.Share, cp.share)) {
 		return nil, ErrWrongCode
 	}
+	res = newResult(cfg.Self, peer, m3.Name)
+	if cfg.Store != nil {
+		if err := cfg.Store(res); err != nil {
+			return nil, err
+		}
+	}
 	if err := ch.WriteFrame(encode(&done{Type: typeDone, Name: cfg.Name})); err != nil {
 		return nil, fmt.Errorf("pairing: sending the last message: %w", err)
 	}
-	return newResult(cfg.Self, peer, m3.Name), nil
+	return res, nil
 }
 
 // Join runs the joining side on ch, a connection of purpose pairing to the

@@ -3,11 +3,17 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ghostwire/ghostwire/lan/lantest"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 )
 
@@ -73,4 +79,107 @@ func TestE2ELAN(t *testing.T) {
 
 	alice.stop(t)
 	bob.stop(t)
+}
+
+// TestE2ELANPair pairs two LAN nodes that know nothing of each other with
+// the CLI, as two people would: alice runs `ghostwire pair` and reads the
+// code out, bob types it wrong once (both fail, a try is spent), then
+// right. Both then hold the other as a paired contact under the name it
+// gave, print the same safety number, and a message and an IOC cross at
+// once.
+func TestE2ELANPair(t *testing.T) {
+	l := lantest.New(t, 2)
+	var nodes []*e2eNode
+	for i, name := range []string{"alice", "bob"} {
+		n := newE2ENode(t, name, "--lan", "--interface", lantest.Interface)
+		n.wrap = []string{"ip", "netns", "exec", l.Nodes[i]}
+		n.start(t)
+		nodes = append(nodes, n)
+	}
+	alice, bob := nodes[0], nodes[1]
+	for _, n := range nodes {
+		n.waitReachable(t)
+	}
+
+	// alice shows a code: the first JSON line is the offer, the second
+	// the result once someone paired.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	shower := exec.CommandContext(ctx, binPath, "pair", "--as", "alice", "--data", alice.data, "--json")
+	out, err := shower.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var showErr strings.Builder
+	shower.Stderr = &showErr
+	if err := shower.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(out))
+	var offer apitype.PairOffer
+	if err := dec.Decode(&offer); err != nil {
+		t.Fatalf("ghostwire pair printed no code: %v\n%s", err, showErr.String())
+	}
+	np, secret, _ := strings.Cut(offer.Code, "-")
+	if np != offer.Nameplate || len(secret) != 6 {
+		t.Fatalf("offer %+v", offer)
+	}
+
+	wrong := fmt.Sprintf("%s-%06d", np, (atoiOr(secret)+1)%1_000_000)
+	start := time.Now()
+	r := gwBounded(t, e2eCLILimit, "pair", wrong, "--as", "bob", "--data", bob.data)
+	if r.code == 0 || !strings.Contains(r.stderr, "did not match") {
+		t.Fatalf("a wrong code: exit %d, stderr %s", r.code, r.stderr)
+	}
+	var res apitype.PairResult
+	bob.cli(t, &res, "pair", offer.Code, "--as", "bob")
+	t.Logf("pairing took %v (a wrong try and the right one, discovery included)", time.Since(start).Round(time.Millisecond))
+	var shown apitype.PairResult
+	if err := dec.Decode(&shown); err != nil {
+		t.Fatalf("alice's ghostwire pair printed no result: %v\n%s", err, showErr.String())
+	}
+	if err := shower.Wait(); err != nil {
+		t.Fatalf("alice's ghostwire pair: %v\n%s", err, showErr.String())
+	}
+	if res.Peer.Onion != alice.onion || res.Peer.Name != "alice" || res.Peer.Paired == nil {
+		t.Fatalf("bob paired with %+v, want alice", res.Peer)
+	}
+	if shown.Peer.Onion != bob.onion || shown.Peer.Name != "bob" || shown.Peer.Paired == nil {
+		t.Fatalf("alice paired with %+v, want bob", shown.Peer)
+	}
+	if res.SafetyNumber == "" || res.SafetyNumber != shown.SafetyNumber {
+		t.Fatalf("safety numbers %q and %q", res.SafetyNumber, shown.SafetyNumber)
+	}
+
+	var sent node.Message
+	alice.cli(t, &sent, "msg", "send", "bob", "paired by code")
+	bob.waitMessage(t, "alice", "paired by code", node.StateReceived, node.StateRead)
+	var drop node.IOC
+	bob.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "paired.example", "--tlp", "green")
+	eventually(t, "alice holds bob's IOC", e2eSyncLimit, func() (bool, string) {
+		var xs []node.IOC
+		if err := alice.get("/v1/iocs", &xs); err != nil {
+			return false, err.Error()
+		}
+		for _, x := range xs {
+			if x.ID == drop.ID {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d IOCs", len(xs))
+	})
+	alice.stop(t)
+	bob.stop(t)
+}
+
+// atoiOr reads a decimal string, 0 if it is not one.
+func atoiOr(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
