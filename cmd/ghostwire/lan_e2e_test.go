@@ -131,6 +131,9 @@ func TestE2ELANPair(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "did not match") {
 		t.Fatalf("a wrong code: exit %d, stderr %s", r.code, r.stderr)
 	}
+	// One source waits 2 s between tries (docs/protocol.md §12.5.5); a
+	// person retyping a code takes longer than that.
+	time.Sleep(2 * time.Second)
 	var res apitype.PairResult
 	bob.cli(t, &res, "pair", offer.Code, "--as", "bob")
 	t.Logf("pairing took %v (a wrong try and the right one, discovery included)", time.Since(start).Round(time.Millisecond))
