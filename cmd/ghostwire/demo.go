@@ -21,7 +21,7 @@ func demoCommand() *command {
 	return &command{
 		name:    "demo",
 		summary: "three peers on a private Tor network exchange messages and an IOC",
-		usage: `Usage: ghostwire demo [--keep] [--dir D]
+		usage: `Usage: ghostwire demo [--lan] [--keep] [--dir D]
 
 Starts a private Tor network on 127.0.0.1, three real 'ghostwire run' processes
 (alice, bob, carol), pairs them, has alice message bob and bob reply, has carol
@@ -29,6 +29,11 @@ drop an IOC that the others receive, and prints what happened with the time
 each step took. Then it stops everything and removes it. With --keep it leaves
 the network and the nodes running and prints the commands to talk to them.
 Nothing leaves the machine: every byte between the peers goes through tor.
+
+With --lan there is no tor: as root, it builds a private network of Linux
+network namespaces joined by a bridge (nothing outside the machine, nothing
+on its own network), runs the three nodes in LAN mode, one per namespace, and
+shows them discover each other, pair by code, message and share an IOC.
 
 Example:
   ghostwire demo --keep`,
@@ -52,23 +57,19 @@ func runDemo(e *env, c *command, args []string) error {
 	fs := newFlags(c)
 	keep := fs.Bool("keep", false, "leave the network and the nodes running")
 	dirFlag := fs.String("dir", "", "work in `D` (must not exist; default: a new temporary directory)")
+	lanMode := fs.Bool("lan", false, "LAN mode, no tor: three nodes in network namespaces discover and pair (needs root)")
 	if err := parse(e, c, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError("demo takes no arguments")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(exitFailure, err)
+	if *lanMode {
+		return runDemoLAN(e, *keep, *dirFlag)
 	}
-	dir := *dirFlag
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "ghostwire-demo-"); err != nil {
-			return fail(exitFailure, err)
-		}
-	} else if err := os.Mkdir(dir, 0o700); err != nil {
-		return fail(exitUsage, err, "give a directory that does not exist yet")
+	self, dir, err := demoSetup(*dirFlag)
+	if err != nil {
+		return err
 	}
 	say := func(format string, a ...any) { printf(e.stdout, format+"\n", a...) }
 	progress := func(format string, a ...any) { printf(e.stderr, "ghostwire: demo: "+format+"\n", a...) }
@@ -108,40 +109,17 @@ func runDemo(e *env, c *command, args []string) error {
 	say("1. Private Tor network up on 127.0.0.1 (4 directory authorities)          %8s", lap())
 
 	for _, name := range []string{"alice", "bob", "carol"} {
-		p := &demoPeer{name: name, dir: filepath.Join(dir, name)}
-		out, err := exec.Command(self, "init", "--data", p.dir, "--no-passphrase", "--json").Output()
+		p, err := startDemoPeer(self, dir, name, nil, "--testnet", nw.Dir)
+		if p != nil {
+			peers = append(peers, p)
+		}
 		if err != nil {
-			return fail(exitFailure, fmt.Errorf("init %s: %v", name, err))
+			return err
 		}
-		var id idJSON
-		if err := json.Unmarshal(out, &id); err != nil {
-			return fail(exitFailure, err)
-		}
-		p.onion, p.api = id.Onion, newAPIClient(p.dir)
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			return fail(exitFailure, err)
-		}
-		p.cmd = exec.Command(self, "run", "--data", p.dir, "--testnet", nw.Dir)
-		p.cmd.Stdout, p.cmd.Stderr = logf, logf
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		if err := p.cmd.Start(); err != nil {
-			return fail(exitFailure, err)
-		}
-		logf.Close()
-		peers = append(peers, p)
 	}
 	alice, bob, carol := peers[0], peers[1], peers[2]
-	for _, p := range peers {
-		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			st, err := p.api.Status(ctx)
-			if err != nil {
-				return false, nil
-			}
-			return st.Transport.Reachable, nil
-		}); err != nil {
-			return fail(exitUnavailable, fmt.Errorf("%s never became reachable: %v", p.name, err), "see "+filepath.Join(dir, p.name+".log"))
-		}
+	if err := waitReachable(e, dir, peers); err != nil {
+		return err
 	}
 	say("2. alice, bob and carol run, each reachable at its own onion address      %8s", lap())
 	for _, p := range peers {
@@ -284,4 +262,67 @@ func (p *demoPeer) stop() {
 		p.cmd.Process.Kill()
 		<-done
 	}
+}
+
+// demoSetup finds this binary and makes the demo's directory: dirFlag, which
+// must not exist, or a new temporary one.
+func demoSetup(dirFlag string) (self, dir string, err error) {
+	if self, err = os.Executable(); err != nil {
+		return "", "", fail(exitFailure, err)
+	}
+	if dir = dirFlag; dir == "" {
+		if dir, err = os.MkdirTemp("", "ghostwire-demo-"); err != nil {
+			return "", "", fail(exitFailure, err)
+		}
+	} else if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", "", fail(exitUsage, err, "give a directory that does not exist yet")
+	}
+	return self, dir, nil
+}
+
+// startDemoPeer creates name's identity under dir and starts its node with
+// runArgs, through wrap (ip netns exec NS) if given, logging to
+// dir/name.log. A peer is returned once its process started, so the caller
+// stops it even if a later step fails.
+func startDemoPeer(self, dir, name string, wrap []string, runArgs ...string) (*demoPeer, error) {
+	p := &demoPeer{name: name, dir: filepath.Join(dir, name)}
+	out, err := exec.Command(self, "init", "--data", p.dir, "--no-passphrase", "--json").Output()
+	if err != nil {
+		return nil, fail(exitFailure, fmt.Errorf("init %s: %v", name, err))
+	}
+	var id idJSON
+	if err := json.Unmarshal(out, &id); err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	p.onion, p.api = id.Onion, newAPIClient(p.dir)
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	defer logf.Close()
+	argv := append(append(append([]string{}, wrap...), self, "run", "--data", p.dir), runArgs...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fail(exitFailure, err)
+	}
+	return p, nil
+}
+
+// waitReachable waits until every peer's node reports its service
+// reachable (Tor: the onion descriptor is up; LAN: the advert is out).
+func waitReachable(e *env, dir string, peers []*demoPeer) error {
+	for _, p := range peers {
+		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
+			st, err := p.api.Status(ctx)
+			if err != nil {
+				return false, nil
+			}
+			return st.Transport.Reachable, nil
+		}); err != nil {
+			return fail(exitUnavailable, fmt.Errorf("%s never became reachable: %v", p.name, err), "see "+filepath.Join(dir, p.name+".log"))
+		}
+	}
+	return nil
 }
