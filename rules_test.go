@@ -128,7 +128,9 @@ func TestTransportSeam(t *testing.T) {
 		{"cloak", []string{"onion", "lan", "node"}, "cloak decides for every transport and must depend on none"},
 		{"node", []string{"onion", "lan"}, "the node knows transports only as cloak.Transport"},
 		{"onion", []string{"node", "lan"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
-		{"lan", []string{"node", "onion"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
+		{"lan", []string{"node", "onion", "pairing"}, "a transport implements cloak's interface and knows nothing above it or beside it; " +
+			"and an advert must never be able to reach a pairing code's secret (docs/protocol.md §12.5.1)"},
+		{"pairing", []string{"node", "onion", "lan", "cloak"}, "pairing is a protocol over a channel: it opens nothing and knows no transport"},
 	}
 	under := func(path, dir string) bool {
 		return path == module+"/"+dir || strings.HasPrefix(path, module+"/"+dir+"/")
