@@ -109,5 +109,5 @@ func (t *Transport) FindPairing(ctx context.Context, nameplate string) (netip.Ad
 	case err != nil:
 		return netip.AddrPort{}, err
 	}
-	return netip.AddrPort{}, fmt.Errorf("%w (nameplate %s on %s)", ErrNoPairing, nameplate, t.link.iface.Name)
+	return netip.AddrPort{}, fmt.Errorf("%w (nameplate %s on %s)", ErrNoPairing, nameplate, t.lk().iface.Name)
 }
