@@ -71,35 +71,18 @@ func runDemo(e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	say := func(format string, a ...any) { printf(e.stdout, format+"\n", a...) }
-	progress := func(format string, a ...any) { printf(e.stderr, "ghostwire: demo: "+format+"\n", a...) }
-	start := time.Now()
-	step := start
-	lap := func() time.Duration {
-		d := time.Since(step)
-		step = time.Now()
-		return d.Round(10 * time.Millisecond)
-	}
+	out := newDemoOut(e)
+	say, progress, lap, start := out.say, out.progress, out.lap, out.start
 
 	var peers []*demoPeer
 	var nw *testnet.Network
 	success := false
 	defer func() {
-		if success && *keep {
-			return
-		}
-		for _, p := range peers {
-			p.stop()
-		}
-		if nw != nil {
-			nw.Stop()
-		}
-		if success || len(peers) == 0 {
-			os.RemoveAll(dir)
-		} else {
-			// The nodes' logs say why; the hints above point at them.
-			progress("the nodes' logs are kept in %s", dir)
-		}
+		out.cleanUp(peers, dir, success, *keep, func() {
+			if nw != nil {
+				nw.Stop()
+			}
+		})
 	}()
 
 	nw, err = testnet.Start(e.ctx, testnet.Config{Dir: filepath.Join(dir, "net"), Progress: func(s string) { progress("tor network: %s", s) }})
@@ -108,19 +91,10 @@ func runDemo(e *env, c *command, args []string) error {
 	}
 	say("1. Private Tor network up on 127.0.0.1 (4 directory authorities)          %8s", lap())
 
-	for _, name := range []string{"alice", "bob", "carol"} {
-		p, err := startDemoPeer(self, dir, name, nil, "--testnet", nw.Dir)
-		if p != nil {
-			peers = append(peers, p)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	alice, bob, carol := peers[0], peers[1], peers[2]
-	if err := waitReachable(e, dir, peers); err != nil {
+	if err := startDemoPeers(e, self, dir, &peers, nil, "--testnet", nw.Dir); err != nil {
 		return err
 	}
+	alice, bob, carol := peers[0], peers[1], peers[2]
 	say("2. alice, bob and carol run, each reachable at its own onion address      %8s", lap())
 	for _, p := range peers {
 		say("     %-5s %s", p.name, p.onion)
@@ -153,29 +127,11 @@ func runDemo(e *env, c *command, args []string) error {
 		return err
 	}
 	openSession := time.Since(t0)
-	step = time.Now() // step 6 is timed without the timing message
+	out.step = time.Now() // step 6 is timed without the timing message
 
-	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
-		Description: "credential phishing landing page"}
-	x, err := carol.api.DropIOC(e.ctx, drop)
+	x, err := demoIOC(e, carol, alice, bob)
 	if err != nil {
 		return err
-	}
-	for _, p := range []*demoPeer{alice, bob} {
-		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			xs, err := p.api.ListIOCs(ctx, localapi.IOCQuery{})
-			if err != nil {
-				return false, err
-			}
-			for _, y := range xs {
-				if y.ID == x.ID {
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
-			return fail(exitFailure, fmt.Errorf("%s never received carol's IOC: %v", p.name, err))
-		}
 	}
 	say("6. carol drops IOC %s (%s, TLP:%s); alice and bob both hold it %6s", x.Value, x.Type, strings.ToUpper(x.TLP), lap())
 	say("")
@@ -310,10 +266,25 @@ func startDemoPeer(self, dir, name string, wrap []string, runArgs ...string) (*d
 	return p, nil
 }
 
-// waitReachable waits until every peer's node reports its service
-// reachable (Tor: the onion descriptor is up; LAN: the advert is out).
-func waitReachable(e *env, dir string, peers []*demoPeer) error {
-	for _, p := range peers {
+// startDemoPeers starts alice, bob and carol (node i through wrap(i), if
+// wrap is set) with runArgs, adding each to peers as it starts, and waits
+// until every one reports its service reachable (Tor: the onion
+// descriptor is up; LAN: the advert is out).
+func startDemoPeers(e *env, self, dir string, peers *[]*demoPeer, wrap func(i int) []string, runArgs ...string) error {
+	for i, name := range []string{"alice", "bob", "carol"} {
+		var w []string
+		if wrap != nil {
+			w = wrap(i)
+		}
+		p, err := startDemoPeer(self, dir, name, w, runArgs...)
+		if p != nil {
+			*peers = append(*peers, p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, p := range *peers {
 		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
 			st, err := p.api.Status(ctx)
 			if err != nil {
@@ -325,4 +296,76 @@ func waitReachable(e *env, dir string, peers []*demoPeer) error {
 		}
 	}
 	return nil
+}
+
+// demoIOC has from drop the demo's IOC and waits until every peer in to
+// holds it.
+func demoIOC(e *env, from *demoPeer, to ...*demoPeer) (*node.IOC, error) {
+	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
+		Description: "credential phishing landing page"}
+	x, err := from.api.DropIOC(e.ctx, drop)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range to {
+		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
+			xs, err := p.api.ListIOCs(ctx, localapi.IOCQuery{})
+			if err != nil {
+				return false, err
+			}
+			for _, y := range xs {
+				if y.ID == x.ID {
+					return true, nil
+				}
+			}
+			return false, nil
+		}); err != nil {
+			return nil, fail(exitFailure, fmt.Errorf("%s never received %s's IOC: %v", p.name, from.name, err))
+		}
+	}
+	return x, nil
+}
+
+// demoOut prints a demo's steps (stdout) and progress (stderr), and times
+// each step from the end of the one before.
+type demoOut struct {
+	e           *env
+	start, step time.Time
+}
+
+func newDemoOut(e *env) *demoOut {
+	now := time.Now()
+	return &demoOut{e: e, start: now, step: now}
+}
+
+func (o *demoOut) say(format string, a ...any) { printf(o.e.stdout, format+"\n", a...) }
+
+func (o *demoOut) progress(format string, a ...any) {
+	printf(o.e.stderr, "ghostwire: demo: "+format+"\n", a...)
+}
+
+// lap is the time since the last step ended, and starts the next.
+func (o *demoOut) lap() time.Duration {
+	d := time.Since(o.step)
+	o.step = time.Now()
+	return d.Round(10 * time.Millisecond)
+}
+
+// cleanUp stops what a demo started, unless it succeeded and keep is set:
+// the nodes, then the network (stopNet), then the directory — kept if a
+// step failed after a node started, since the nodes' logs say why (the
+// hints printed point at them).
+func (o *demoOut) cleanUp(peers []*demoPeer, dir string, success, keep bool, stopNet func()) {
+	if success && keep {
+		return
+	}
+	for _, p := range peers {
+		p.stop()
+	}
+	stopNet()
+	if success || len(peers) == 0 {
+		os.RemoveAll(dir)
+	} else {
+		o.progress("the nodes' logs are kept in %s", dir)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 )
 
@@ -75,53 +74,29 @@ func runDemoLAN(e *env, keep bool, dirFlag string) error {
 	if err != nil {
 		return err
 	}
-	say := func(format string, a ...any) { printf(e.stdout, format+"\n", a...) }
-	progress := func(format string, a ...any) { printf(e.stderr, "ghostwire: demo: "+format+"\n", a...) }
-	start := time.Now()
-	step := start
-	lap := func() time.Duration {
-		d := time.Since(step)
-		step = time.Now()
-		return d.Round(10 * time.Millisecond)
-	}
+	out := newDemoOut(e)
+	say, progress, lap, start := out.say, out.progress, out.lap, out.start
 
 	var peers []*demoPeer
 	var lab *demoLab
 	success := false
 	defer func() {
-		if success && keep {
-			return
-		}
-		for _, p := range peers {
-			p.stop()
-		}
-		if lab != nil {
-			lab.remove()
-		}
-		if success || len(peers) == 0 {
-			os.RemoveAll(dir)
-		} else {
-			progress("the nodes' logs are kept in %s", dir)
-		}
+		out.cleanUp(peers, dir, success, keep, func() {
+			if lab != nil {
+				lab.remove()
+			}
+		})
 	}()
 
 	if lab, err = newDemoLab(3); err != nil {
 		return fail(exitUnavailable, err, "the kernel must allow network namespaces and veth pairs")
 	}
 	say("1. A private LAN: three network namespaces on one bridge, 10.77.0.0/24       %8s", lap())
-	for i, name := range []string{"alice", "bob", "carol"} {
-		p, err := startDemoPeer(self, dir, name, []string{"ip", "netns", "exec", lab.nodes[i]}, "--lan", "--interface", demoLANIface)
-		if p != nil {
-			peers = append(peers, p)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	alice, bob, carol := peers[0], peers[1], peers[2]
-	if err := waitReachable(e, dir, peers); err != nil {
+	inLab := func(i int) []string { return []string{"ip", "netns", "exec", lab.nodes[i]} }
+	if err := startDemoPeers(e, self, dir, &peers, inLab, "--lan", "--interface", demoLANIface); err != nil {
 		return err
 	}
+	alice, bob, carol := peers[0], peers[1], peers[2]
 	say("2. alice, bob and carol run in LAN mode (no tor), each advertising privately %8s", lap())
 
 	var pairTimes []time.Duration
@@ -156,27 +131,9 @@ func runDemoLAN(e *env, keep bool, dirFlag string) error {
 	say("5. alice → bob: message delivered and read, end-to-end encrypted          %8s", lap())
 	firstMsg := time.Since(start)
 
-	drop := node.DropRequest{Type: "domain", Value: "Login-Update.Example.", TLP: "green", Tags: []string{"phishing"},
-		Description: "credential phishing landing page"}
-	x, err := carol.api.DropIOC(e.ctx, drop)
+	x, err := demoIOC(e, carol, alice, bob)
 	if err != nil {
 		return err
-	}
-	for _, p := range []*demoPeer{alice, bob} {
-		if err := waitFor(e.ctx, func(ctx context.Context) (bool, error) {
-			xs, err := p.api.ListIOCs(ctx, localapi.IOCQuery{})
-			if err != nil {
-				return false, err
-			}
-			for _, y := range xs {
-				if y.ID == x.ID {
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
-			return fail(exitFailure, fmt.Errorf("%s never received carol's IOC: %v", p.name, err))
-		}
 	}
 	say("6. carol drops IOC %s (%s, TLP:%s); alice and bob both hold it %6s", x.Value, x.Type, strings.ToUpper(x.TLP), lap())
 	say("")

@@ -22,14 +22,7 @@ import (
 // they find each other by their private adverts, a message and an IOC
 // cross, and a restarted node is found again and gets what was queued.
 func TestE2ELAN(t *testing.T) {
-	l := lantest.New(t, 2)
-	var nodes []*e2eNode
-	for i, name := range []string{"alice", "bob"} {
-		n := newE2ENode(t, name, "--lan", "--interface", lantest.Interface)
-		n.wrap = []string{"ip", "netns", "exec", l.Nodes[i]}
-		n.start(t)
-		nodes = append(nodes, n)
-	}
+	nodes := startLANNodes(t, lantest.New(t, 2), "alice", "bob")
 	alice, bob := nodes[0], nodes[1]
 	for _, n := range nodes {
 		n.waitReachable(t)
@@ -54,20 +47,7 @@ func TestE2ELAN(t *testing.T) {
 	bob.cli(t, &sent, "msg", "send", "alice", "hi back")
 	alice.waitMessage(t, "bob", "hi back", node.StateReceived, node.StateRead)
 
-	var drop node.IOC
-	bob.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "lan-only.example", "--tlp", "green")
-	eventually(t, "alice holds bob's IOC", e2eSyncLimit, func() (bool, string) {
-		var xs []node.IOC
-		if err := alice.get("/v1/iocs", &xs); err != nil {
-			return false, err.Error()
-		}
-		for _, x := range xs {
-			if x.ID == drop.ID {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d IOCs", len(xs))
-	})
+	dropAndWait(t, bob, alice, "lan-only.example")
 
 	// bob restarts; what alice queued meanwhile reaches him once his new
 	// advert (new name, same tokens within the hour) is seen.
@@ -88,14 +68,7 @@ func TestE2ELAN(t *testing.T) {
 // gave, print the same safety number, and a message and an IOC cross at
 // once.
 func TestE2ELANPair(t *testing.T) {
-	l := lantest.New(t, 2)
-	var nodes []*e2eNode
-	for i, name := range []string{"alice", "bob"} {
-		n := newE2ENode(t, name, "--lan", "--interface", lantest.Interface)
-		n.wrap = []string{"ip", "netns", "exec", l.Nodes[i]}
-		n.start(t)
-		nodes = append(nodes, n)
-	}
+	nodes := startLANNodes(t, lantest.New(t, 2), "alice", "bob")
 	alice, bob := nodes[0], nodes[1]
 	for _, n := range nodes {
 		n.waitReachable(t)
@@ -157,20 +130,7 @@ func TestE2ELANPair(t *testing.T) {
 	var sent node.Message
 	alice.cli(t, &sent, "msg", "send", "bob", "paired by code")
 	bob.waitMessage(t, "alice", "paired by code", node.StateReceived, node.StateRead)
-	var drop node.IOC
-	bob.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", "paired.example", "--tlp", "green")
-	eventually(t, "alice holds bob's IOC", e2eSyncLimit, func() (bool, string) {
-		var xs []node.IOC
-		if err := alice.get("/v1/iocs", &xs); err != nil {
-			return false, err.Error()
-		}
-		for _, x := range xs {
-			if x.ID == drop.ID {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d IOCs", len(xs))
-	})
+	dropAndWait(t, bob, alice, "paired.example")
 	alice.stop(t)
 	bob.stop(t)
 }
@@ -234,4 +194,38 @@ func TestE2ELANManualAddress(t *testing.T) {
 	alice.waitMessage(t, "bob", "after a restart", node.StateReceived, node.StateRead)
 	alice.stop(t)
 	bob.stop(t)
+}
+
+// dropAndWait has from drop a TLP:GREEN domain IOC and waits until to
+// holds it.
+func dropAndWait(t *testing.T, from, to *e2eNode, domain string) {
+	t.Helper()
+	var drop node.IOC
+	from.cli(t, &drop, "ioc", "drop", "--type", "domain", "--value", domain, "--tlp", "green")
+	eventually(t, to.name+" holds "+from.name+"'s IOC", e2eSyncLimit, func() (bool, string) {
+		var xs []node.IOC
+		if err := to.get("/v1/iocs", &xs); err != nil {
+			return false, err.Error()
+		}
+		for _, x := range xs {
+			if x.ID == drop.ID {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d IOCs", len(xs))
+	})
+}
+
+// startLANNodes starts `ghostwire run --lan` for each name, node i in the
+// lab's namespace i.
+func startLANNodes(t *testing.T, l *lantest.Lab, names ...string) []*e2eNode {
+	t.Helper()
+	var nodes []*e2eNode
+	for i, name := range names {
+		n := newE2ENode(t, name, "--lan", "--interface", lantest.Interface)
+		n.wrap = []string{"ip", "netns", "exec", l.Nodes[i]}
+		n.start(t)
+		nodes = append(nodes, n)
+	}
+	return nodes
 }

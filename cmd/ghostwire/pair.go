@@ -68,11 +68,7 @@ func runPair(e *env, c *command, args []string) error {
 			return err
 		}
 	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	api, err := privateAPIClient(path)
+	api, err := dataAPIClient(*data)
 	if err != nil {
 		return err
 	}
