@@ -184,7 +184,8 @@ func (n *Node) JoinPairing(ctx context.Context, code, as, name string) (*PairRes
 	addr, err := p.FindPairing(fctx, c.Nameplate)
 	cancel()
 	if err != nil {
-		return nil, fault.NotFoundf("check the code and that both devices are on the same network; if it blocks multicast, add each other with 'ghostwire peer add <onion> --lan ADDR:PORT'", "%v", err)
+		return nil, fault.NotFoundf("check the code; if it expired or took 3 wrong tries, the other device must show a new one ('ghostwire pair'); "+
+			"both must be on the same network, and if it blocks multicast, add each other with 'ghostwire peer add <onion> --lan ADDR:PORT'", "%v", err)
 	}
 	actx, cancel := context.WithTimeout(ctx, pairAttemptTimeout)
 	defer cancel()

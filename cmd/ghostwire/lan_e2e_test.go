@@ -62,60 +62,60 @@ func TestE2ELAN(t *testing.T) {
 }
 
 // TestE2ELANPair pairs two LAN nodes that know nothing of each other with
-// the CLI, as two people would: alice runs `ghostwire pair` and reads the
-// code out, bob types it wrong once (both fail, a try is spent), then
-// right. Both then hold the other as a paired contact under the name it
-// gave, print the same safety number, and a message and an IOC cross at
-// once.
+// the CLI, as two people would. alice runs `ghostwire pair`; bob types
+// three wrong codes (each fails on both sides), and then the right one is
+// refused too: alice's command reports the code dead. alice shows a new
+// code; bob types it wrong once, then right. Both then hold the other as a
+// paired contact under the name it gave, print the same safety number,
+// and a message and an IOC cross at once.
 func TestE2ELANPair(t *testing.T) {
 	nodes := startLANNodes(t, lantest.New(t, 2), "alice", "bob")
 	alice, bob := nodes[0], nodes[1]
 	for _, n := range nodes {
 		n.waitReachable(t)
 	}
-
-	// alice shows a code: the first JSON line is the offer, the second
-	// the result once someone paired.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	shower := exec.CommandContext(ctx, binPath, "pair", "--as", "alice", "--data", alice.data, "--json")
-	out, err := shower.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var showErr strings.Builder
-	shower.Stderr = &showErr
-	if err := shower.Start(); err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bufio.NewReader(out))
-	var offer apitype.PairOffer
-	if err := dec.Decode(&offer); err != nil {
-		t.Fatalf("ghostwire pair printed no code: %v\n%s", err, showErr.String())
-	}
-	np, secret, _ := strings.Cut(offer.Code, "-")
-	if np != offer.Nameplate || len(secret) != 6 {
-		t.Fatalf("offer %+v", offer)
-	}
-
-	wrong := fmt.Sprintf("%s-%06d", np, (atoiOr(secret)+1)%1_000_000)
-	start := time.Now()
-	r := gwBounded(t, e2eCLILimit, "pair", wrong, "--as", "bob", "--data", bob.data)
-	if r.code == 0 || !strings.Contains(r.stderr, "did not match") {
-		t.Fatalf("a wrong code: exit %d, stderr %s", r.code, r.stderr)
-	}
 	// One source waits 2 s between tries (docs/protocol.md §12.5.5); a
 	// person retyping a code takes longer than that.
-	time.Sleep(2 * time.Second)
-	var res apitype.PairResult
-	bob.cli(t, &res, "pair", offer.Code, "--as", "bob")
-	t.Logf("pairing took %v (a wrong try and the right one, discovery included)", time.Since(start).Round(time.Millisecond))
-	var shown apitype.PairResult
-	if err := dec.Decode(&shown); err != nil {
-		t.Fatalf("alice's ghostwire pair printed no result: %v\n%s", err, showErr.String())
+	const retype = 2 * time.Second
+	// wrongCode is code with its secret moved by k (1 to 999,999).
+	wrongCode := func(code string, k int) string {
+		np, secret, _ := strings.Cut(code, "-")
+		return fmt.Sprintf("%s-%06d", np, (atoiOr(secret)+k)%1_000_000)
 	}
-	if err := shower.Wait(); err != nil {
-		t.Fatalf("alice's ghostwire pair: %v\n%s", err, showErr.String())
+	typeWrong := func(code string) {
+		t.Helper()
+		r := gwBounded(t, e2eCLILimit, "pair", code, "--as", "bob", "--data", bob.data)
+		if r.code == 0 || !strings.Contains(r.stderr, "did not match") {
+			t.Fatalf("a wrong code: exit %d, stderr %s", r.code, r.stderr)
+		}
+		time.Sleep(retype)
+	}
+
+	dead := showCode(t, alice)
+	for k := range 3 {
+		typeWrong(wrongCode(dead.offer.Code, k+1))
+	}
+	if _, err := dead.result(); err == nil || !strings.Contains(dead.stderr.String(), "the code is dead") {
+		t.Fatalf("alice's pair after three wrong codes: %v\n%s", err, dead.stderr.String())
+	}
+	r := gwBounded(t, e2eCLILimit, "pair", dead.offer.Code, "--as", "bob", "--data", bob.data)
+	if r.code == 0 {
+		t.Fatalf("the right code after three wrong ones paired:\n%s", r.stdout)
+	}
+	t.Logf("the right code on the dead attempt: exit %d\n%s", r.code, r.stderr)
+	if ps := bob.peers(t); len(ps) != 0 {
+		t.Fatalf("bob holds %d contacts after a dead code", len(ps))
+	}
+
+	show := showCode(t, alice)
+	start := time.Now()
+	typeWrong(wrongCode(show.offer.Code, 1))
+	var res apitype.PairResult
+	bob.cli(t, &res, "pair", show.offer.Code, "--as", "bob")
+	t.Logf("pairing took %v (a wrong try and the right one, discovery included)", time.Since(start).Round(time.Millisecond))
+	shown, err := show.result()
+	if err != nil {
+		t.Fatalf("alice's ghostwire pair: %v\n%s", err, show.stderr.String())
 	}
 	if res.Peer.Onion != alice.onion || res.Peer.Name != "alice" || res.Peer.Paired == nil {
 		t.Fatalf("bob paired with %+v, want alice", res.Peer)
@@ -228,4 +228,46 @@ func startLANNodes(t *testing.T, l *lantest.Lab, names ...string) []*e2eNode {
 		nodes = append(nodes, n)
 	}
 	return nodes
+}
+
+// shower is a running `ghostwire pair --json` on the showing side.
+type shower struct {
+	offer  apitype.PairOffer
+	cmd    *exec.Cmd
+	dec    *json.Decoder
+	stderr *strings.Builder
+}
+
+// showCode runs `ghostwire pair` for n and reads the code it shows.
+func showCode(t *testing.T, n *e2eNode) *shower {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	s := &shower{cmd: exec.CommandContext(ctx, binPath, "pair", "--as", n.name, "--data", n.data, "--json"), stderr: new(strings.Builder)}
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.dec = json.NewDecoder(bufio.NewReader(out))
+	if err := s.dec.Decode(&s.offer); err != nil {
+		t.Fatalf("ghostwire pair printed no code: %v\n%s", err, s.stderr.String())
+	}
+	if np, secret, _ := strings.Cut(s.offer.Code, "-"); np != s.offer.Nameplate || len(secret) != 6 {
+		t.Fatalf("offer %+v", s.offer)
+	}
+	return s
+}
+
+// result waits for the command to end and returns the pairing it printed.
+func (s *shower) result() (apitype.PairResult, error) {
+	var r apitype.PairResult
+	decErr := s.dec.Decode(&r)
+	if err := s.cmd.Wait(); err != nil {
+		return r, err
+	}
+	return r, decErr
 }
