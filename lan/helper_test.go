@@ -302,6 +302,27 @@ func runNodeHelper(cfg helperConfig) int {
 				e.Leaked = []string{fmt.Sprintf("%d goroutines, %d before", n, baseline), string(buf[:runtime.Stack(buf, true)])}
 			}
 			say(e)
+		case "pairadv": // pairadv NAMEPLATE: advertise a pairing attempt
+			stop, err := tr.AdvertisePairing(f[1])
+			e := helperEvent{Ev: "pairadv"}
+			if err != nil {
+				e.Err = err.Error()
+			} else {
+				defer stop()
+			}
+			say(e)
+		case "findpair": // findpair NAMEPLATE SECONDS
+			secs, _ := strconv.Atoi(f[2])
+			fctx, fcancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+			addr, err := tr.FindPairing(fctx, f[1])
+			fcancel()
+			e := helperEvent{Ev: "foundpair"}
+			if err != nil {
+				e.Err = err.Error()
+			} else {
+				e.Addr = addr.String()
+			}
+			say(e)
 		case "status":
 			say(helperEvent{Ev: "status", Text: []string{tr.Status().Phase}})
 		case "browse":
