@@ -32,17 +32,9 @@ func TestLANFollowsAddress(t *testing.T) {
 	}
 	// bob's browser sees the new advert; the old one said goodbye.
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		b.send("browse " + ServiceType + " 2")
 		found := false
-		for {
-			e, ok := <-b.events
-			if !ok {
-				t.Fatalf("bob's helper exited:\n%s", b.stderr.String())
-			}
-			if e.Ev == "browsed" {
-				break
-			}
-			if e.Ev == "service" && len(e.Peers) > 0 && strings.HasPrefix(e.Peers[0], "10.77.0.21:") {
+		for _, e := range b.browse(ServiceType, 2) {
+			if len(e.Peers) > 0 && strings.HasPrefix(e.Peers[0], "10.77.0.21:") {
 				found = true
 			}
 		}

@@ -27,20 +27,7 @@ func TestLANPairingAdvert(t *testing.T) {
 		t.Fatal(e.Err)
 	}
 
-	b.send("browse " + PairingServiceType + " 2")
-	var seen []helperEvent
-	for {
-		e, ok := <-b.events
-		if !ok {
-			t.Fatalf("bob's helper exited:\n%s", b.stderr.String())
-		}
-		if e.Ev == "browsed" {
-			break
-		}
-		if e.Ev == "service" {
-			seen = append(seen, e)
-		}
-	}
+	seen := b.browse(PairingServiceType, 2)
 	if len(seen) != 1 || !slices.Equal(seen[0].Text, []string{"v=1", "n=47"}) || !strings.HasPrefix(seen[0].Peers[0], "10.77.0.1:") {
 		t.Fatalf("pairing adverts seen from bob: %+v; want one, TXT [v=1 n=47], at 10.77.0.1", seen)
 	}
