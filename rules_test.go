@@ -86,6 +86,9 @@ func TestImportRules(t *testing.T) {
 		// mDNS and DNS messages: only the LAN transport multicasts.
 		"github.com/libp2p/zeroconf": {module + "/lan"},
 		"github.com/miekg/dns":       {module + "/lan"},
+		// The PAKE's group: only pairing does group arithmetic, so no
+		// other package grows a protocol of its own on it.
+		"github.com/cloudflare/circl": {module + "/pairing"},
 	}
 	for _, p := range listPackages(t) {
 		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
@@ -125,7 +128,9 @@ func TestTransportSeam(t *testing.T) {
 		{"cloak", []string{"onion", "lan", "node"}, "cloak decides for every transport and must depend on none"},
 		{"node", []string{"onion", "lan"}, "the node knows transports only as cloak.Transport"},
 		{"onion", []string{"node", "lan"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
-		{"lan", []string{"node", "onion"}, "a transport implements cloak's interface and knows nothing above it or beside it"},
+		{"lan", []string{"node", "onion", "pairing"}, "a transport implements cloak's interface and knows nothing above it or beside it; " +
+			"and an advert must never be able to reach a pairing code's secret (docs/protocol.md §12.5.1)"},
+		{"pairing", []string{"node", "onion", "lan", "cloak"}, "pairing is a protocol over a channel: it opens nothing and knows no transport"},
 	}
 	under := func(path, dir string) bool {
 		return path == module+"/"+dir || strings.HasPrefix(path, module+"/"+dir+"/")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -135,6 +136,40 @@ func (g *Guard) SetPeers(peers []identity.ID) {
 
 // Close closes the transport.
 func (g *Guard) Close() error { return g.t.Close() }
+
+// Pairer returns the transport's pairing side, guarded, and false if the
+// transport has none (Tor mode: no pairing, no addresses by hand).
+func (g *Guard) Pairer() (Pairer, bool) {
+	p, ok := g.t.(Pairer)
+	if !ok {
+		return nil, false
+	}
+	return guardedPairer{Pairer: p, g: g}, true
+}
+
+// guardedPairer checks the far end of every connection DialAddr makes, as
+// Dial does.
+type guardedPairer struct {
+	Pairer
+	g *Guard
+}
+
+// DialAddr dials addr through the transport and closes a connection whose
+// far end the mode does not allow.
+func (p guardedPairer) DialAddr(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	if err := p.g.p.Check(modeKinds[p.g.p.Mode].dial); err != nil {
+		return nil, err
+	}
+	c, err := p.Pairer.DialAddr(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.g.checkAddr(c.RemoteAddr(), false); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("cloak: the %s transport's connection to %s: %w", p.g.p.Mode, addr, err)
+	}
+	return c, nil
+}
 
 // guardedListener is a transport's listener whose Accept skips connections
 // the mode does not allow.

@@ -344,3 +344,59 @@ func TestCheckAddr(t *testing.T) {
 		}
 	}
 }
+
+// pairTransport is a testTransport with a pairing side whose DialAddr
+// hands back what the test says.
+type pairTransport struct {
+	testTransport
+	dialAddr func() (net.Conn, error)
+}
+
+func (t *pairTransport) AdvertisePairing(string) (func(), error) { return func() {}, nil }
+func (t *pairTransport) FindPairing(context.Context, string) (netip.AddrPort, error) {
+	return netip.AddrPort{}, nil
+}
+func (t *pairTransport) DialAddr(context.Context, netip.AddrPort) (net.Conn, error) {
+	return t.dialAddr()
+}
+func (t *pairTransport) AddPeer(identity.ID, netip.AddrPort) error { return nil }
+
+// TestGuardPairer: a transport with no pairing side has none through the
+// guard; one that has, has its DialAddr connections checked as Dial's are.
+func TestGuardPairer(t *testing.T) {
+	g, err := NewGuard(Policy{ModeTor}, &testTransport{mode: ModeTor}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g.Pairer(); ok {
+		t.Fatal("a transport without pairing has a Pairer through the guard")
+	}
+	for _, c := range []struct {
+		name   string
+		remote net.Addr
+		ok     bool
+	}{
+		{"to a private address", tcp("192.168.4.20:7000"), true},
+		{"to the internet", tcp("8.8.8.8:53"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, other := loopbackPair(t)
+			tr := &pairTransport{testTransport: testTransport{mode: ModeLAN}, dialAddr: func() (net.Conn, error) { return addrConn{d, c.remote}, nil }}
+			g, err := NewGuard(Policy{ModeLAN}, tr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, ok := g.Pairer()
+			if !ok {
+				t.Fatal("no Pairer through the guard")
+			}
+			conn, err := p.DialAddr(context.Background(), netip.MustParseAddrPort("192.168.4.20:7000"))
+			if c.ok != (err == nil) {
+				t.Fatalf("DialAddr = %v, %v; want ok=%v", conn, err, c.ok)
+			}
+			if !c.ok && (!errors.Is(err, ErrForbidden) || !closedByGuard(t, other)) {
+				t.Fatalf("refusal %v does not wrap ErrForbidden, or the connection was left open", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cloak
 import (
 	"context"
 	"net"
+	"net/netip"
 
 	"github.com/ghostwire/ghostwire/identity"
 )
@@ -64,4 +65,19 @@ type Status struct {
 // starts and again after every add or remove.
 type PeerAware interface {
 	SetPeers(peers []identity.ID)
+}
+
+// Pairer is implemented by a transport on which two devices can pair and
+// peers can be given addresses by hand (LAN mode). The node reaches it
+// through Guard.Pairer, which checks every connection it makes.
+type Pairer interface {
+	// AdvertisePairing publishes a pairing attempt under its public
+	// nameplate until stop is called (docs/protocol.md §12.5.1).
+	AdvertisePairing(nameplate string) (stop func(), err error)
+	// FindPairing finds the address of the attempt with nameplate.
+	FindPairing(ctx context.Context, nameplate string) (netip.AddrPort, error)
+	// DialAddr connects to an address with no identity known yet.
+	DialAddr(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
+	// AddPeer records where peer can be dialed when it is not seen.
+	AddPeer(peer identity.ID, addr netip.AddrPort) error
 }

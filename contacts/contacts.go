@@ -10,6 +10,7 @@ package contacts
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ const MaxName = 64
 type record struct {
 	Name  string `cbor:"1,keyasint"`
 	Added int64  `cbor:"2,keyasint"`
+	// Keys from 20 on are LAN mode's, apart from the trust states'.
+	Paired int64  `cbor:"20,keyasint,omitempty"` // unix seconds of a PIN pairing, 0 if never
+	LAN    string `cbor:"21,keyasint,omitempty"` // an ADDR:PORT given by hand (peer add --lan)
 }
 
 // Contact is one peer as the book holds it.
@@ -43,6 +47,12 @@ type Contact struct {
 	Name   string
 	Added  time.Time
 	HasKey bool // its recipient key is known
+	// Paired is when the peer was paired by code (LAN mode), zero if it
+	// was added by hand.
+	Paired time.Time
+	// LAN is where to dial the peer in LAN mode when its advert is not
+	// seen (multicast blocked); invalid if none was given.
+	LAN netip.AddrPort
 }
 
 // Book is the node's contacts.
@@ -85,7 +95,7 @@ func (b *Book) Add(id identity.ID, name string) error {
 		if raw, err := tx.Get(bucketPeer, id.Bytes()); err == nil {
 			var old record
 			if err := wire.Unmarshal(raw, &old); err == nil {
-				rec.Added = old.Added
+				rec.Added, rec.Paired, rec.LAN = old.Added, old.Paired, old.LAN
 				if rec.Name == "" {
 					rec.Name = old.Name
 				}
@@ -97,6 +107,48 @@ func (b *Book) Add(id identity.ID, name string) error {
 		}
 		return tx.Put(bucketPeer, id.Bytes(), v)
 	})
+}
+
+// MarkPaired records that a known peer was paired by code just now.
+func (b *Book) MarkPaired(id identity.ID) error {
+	return b.update(id, func(r *record) { r.Paired = b.now().Unix() })
+}
+
+// SetLAN records where a known peer can be dialed in LAN mode when its
+// advert is not seen; an invalid addr forgets it.
+func (b *Book) SetLAN(id identity.ID, addr netip.AddrPort) error {
+	return b.update(id, func(r *record) {
+		r.LAN = ""
+		if addr.IsValid() {
+			r.LAN = addr.String()
+		}
+	})
+}
+
+// update changes a known peer's record.
+func (b *Book) update(id identity.ID, change func(*record)) error {
+	b.addMu.Lock()
+	defer b.addMu.Unlock()
+	err := b.db.Update(func(tx *store.Tx) error {
+		raw, err := tx.Get(bucketPeer, id.Bytes())
+		if err != nil {
+			return err
+		}
+		var rec record
+		if err := wire.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		change(&rec)
+		v, err := wire.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return tx.Put(bucketPeer, id.Bytes(), v)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return unknown(id)
+	}
+	return err
 }
 
 // Remove forgets a peer.
@@ -143,7 +195,12 @@ func contactFrom(tx *store.Tx, id identity.ID, raw []byte) (Contact, error) {
 		return Contact{}, err
 	}
 	_, keyErr := tx.Get(bucketPeerKey, id.Bytes())
-	return Contact{ID: id, Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}, nil
+	c := Contact{ID: id, Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}
+	if rec.Paired != 0 {
+		c.Paired = time.Unix(rec.Paired, 0).UTC()
+	}
+	c.LAN, _ = netip.ParseAddrPort(rec.LAN)
+	return c, nil
 }
 
 // List returns every peer, ordered by identity.

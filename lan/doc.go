@@ -19,15 +19,16 @@
 //	ln, err := t.Listen(ctx, key)   // starts advertising and browsing
 //	c, err := t.Dial(ctx, peer)     // at the address its advert gave
 //
-// # The seam for pairing
+// # Pairing
 //
-// Pairing is not here. What it needs is: Publish and Browse, for a
-// short-lived advert of PairingServiceType that names only the pairing
-// attempt; DialAddr, for a connection to an address rather than an
-// identity; and the one listener, whose connections the handshake sorts
-// by purpose (syncproto.PurposePairing). The per-pair secret the adverts
-// use is derived from the two identity keys today (pairSecret); pairing
-// will replace it with a secret agreed while pairing.
+// The PAKE is package pairing's; this package carries its advert
+// (AdvertisePairing, FindPairing: a short-lived advert of
+// PairingServiceType that names only the attempt's public nameplate,
+// docs/protocol.md §12.5.1) and its connection (DialAddr, to an address
+// rather than an identity; the one listener, whose connections the
+// handshake sorts by purpose). The advert secret stays derived from the
+// two identity keys (pairSecret) after pairing (§12.5.6). AddPeer is the
+// manual fallback: where to dial a peer whose advert is not seen.
 //
 // # Policy
 //

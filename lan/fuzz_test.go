@@ -34,3 +34,21 @@ func FuzzParseAdvert(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePairingAdvert: the pairing advert parser never panics, and what
+// it accepts is exactly PairingText of the nameplate it returns.
+func FuzzParsePairingAdvert(f *testing.F) {
+	f.Add(strings.Join(PairingText("47"), "\n"))
+	f.Add("v=1\nn=4")
+	f.Add("v=1\nn=47\nx=1")
+	f.Fuzz(func(t *testing.T, s string) {
+		txt := strings.Split(s, "\n")
+		np, err := ParsePairingAdvert(txt)
+		if err != nil {
+			return
+		}
+		if !slices.Equal(PairingText(np), txt) {
+			t.Fatalf("accepted %q, which encodes back as %q", txt, PairingText(np))
+		}
+	})
+}

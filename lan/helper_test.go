@@ -175,9 +175,18 @@ func runNodeHelper(cfg helperConfig) int {
 		return 1
 	}
 	say(helperEvent{Ev: "listening", Addr: ln.Addr().String()})
+	// cur is the open listener; the accept loop replaces it when the
+	// transport closes it (the interface's address changed), as the
+	// node's listen loop does, and says "relistened".
+	var lnMu sync.Mutex
+	cur := ln
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer ln.Close()
+	defer func() {
+		lnMu.Lock()
+		cur.Close()
+		lnMu.Unlock()
+	}()
 	// Watch for each peer's advert from the start, so the discovery time
 	// reported is when it was first recognised, not when a test asked.
 	var seenMu sync.Mutex
@@ -209,10 +218,26 @@ func runNodeHelper(cfg helperConfig) int {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		l := ln
 		for {
-			c, err := ln.Accept()
+			c, err := l.Accept()
 			if err != nil {
-				return
+				l.Close()
+				for ctx.Err() == nil {
+					nl, err := tr.Listen(ctx, key)
+					if err == nil {
+						lnMu.Lock()
+						cur, l = nl, nl
+						lnMu.Unlock()
+						say(helperEvent{Ev: "relistened", Addr: nl.Addr().String()})
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				continue
 			}
 			wg.Add(1)
 			go func() {
@@ -263,7 +288,9 @@ func runNodeHelper(cfg helperConfig) int {
 			// returns (zeroconf's readers may need a moment after their
 			// sockets close).
 			cancel()
-			ln.Close()
+			lnMu.Lock()
+			cur.Close()
+			lnMu.Unlock()
 			tr.Close()
 			wg.Wait()
 			e := helperEvent{Ev: "closed"}
@@ -273,6 +300,27 @@ func runNodeHelper(cfg helperConfig) int {
 			if n := runtime.NumGoroutine(); n > baseline+1 { // +1: the stdin scanner's
 				buf := make([]byte, 1<<16)
 				e.Leaked = []string{fmt.Sprintf("%d goroutines, %d before", n, baseline), string(buf[:runtime.Stack(buf, true)])}
+			}
+			say(e)
+		case "pairadv": // pairadv NAMEPLATE: advertise a pairing attempt
+			stop, err := tr.AdvertisePairing(f[1])
+			e := helperEvent{Ev: "pairadv"}
+			if err != nil {
+				e.Err = err.Error()
+			} else {
+				defer stop()
+			}
+			say(e)
+		case "findpair": // findpair NAMEPLATE SECONDS
+			secs, _ := strconv.Atoi(f[2])
+			fctx, fcancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+			addr, err := tr.FindPairing(fctx, f[1])
+			fcancel()
+			e := helperEvent{Ev: "foundpair"}
+			if err != nil {
+				e.Err = err.Error()
+			} else {
+				e.Addr = addr.String()
 			}
 			say(e)
 		case "status":

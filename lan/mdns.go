@@ -51,10 +51,10 @@ func (t *Transport) advertise(ctx context.Context, port uint16, advertised chan 
 				}
 			}
 			if err != nil {
-				t.log.Warn("lan: cannot advertise on the link; retrying", "interface", t.link.iface.Name, "err", err, "retry_in", t.refresh)
+				t.log.Warn("lan: cannot advertise on the link; retrying", "interface", t.lk().iface.Name, "err", err, "retry_in", t.refresh)
 			} else {
 				cur, curWin = toks, w
-				t.log.Debug("lan: advert published", "interface", t.link.iface.Name, "tokens", len(adv.Tokens))
+				t.log.Debug("lan: advert published", "interface", t.lk().iface.Name, "tokens", len(adv.Tokens))
 				select {
 				case <-advertised:
 				default:
@@ -103,9 +103,9 @@ func (t *Transport) publish(serviceType, instance string, port uint16, txt []str
 		return nil, err
 	}
 	srv, err := zeroconf.RegisterProxy(instance, serviceType, mdnsDomain, int(port), host,
-		[]string{t.link.addr.WithZone("").String()}, txt, []net.Interface{t.link.iface}, zeroconf.TTL(advertTTL))
+		[]string{t.lk().addr.WithZone("").String()}, txt, []net.Interface{t.lk().iface}, zeroconf.TTL(advertTTL))
 	if err != nil {
-		return nil, fmt.Errorf("lan: publishing on %s: %w", t.link.iface.Name, err)
+		return nil, fmt.Errorf("lan: publishing on %s: %w", t.lk().iface.Name, err)
 	}
 	return srv.Shutdown, nil
 }
@@ -179,7 +179,7 @@ func (t *Transport) browse(ctx context.Context, serviceType string, found func(*
 		return err
 	}
 	traffic := zeroconf.IPv4
-	if t.link.addr.Is6() {
+	if t.lk().addr.Is6() {
 		traffic = zeroconf.IPv6
 	}
 	entries := make(chan *zeroconf.ServiceEntry)
@@ -203,11 +203,11 @@ func (t *Transport) browse(ctx context.Context, serviceType string, found func(*
 		}
 	}()
 	err := zeroconf.Browse(ctx, serviceType, mdnsDomain, entries,
-		zeroconf.SelectIfaces([]net.Interface{t.link.iface}), zeroconf.SelectIPTraffic(traffic))
+		zeroconf.SelectIfaces([]net.Interface{t.lk().iface}), zeroconf.SelectIPTraffic(traffic))
 	close(returned)
 	<-done
 	if err != nil {
-		return fmt.Errorf("lan: browsing on %s: %w", t.link.iface.Name, err)
+		return fmt.Errorf("lan: browsing on %s: %w", t.lk().iface.Name, err)
 	}
 	return nil
 }

@@ -126,3 +126,23 @@ func (h *helper) stop() {
 		<-done
 	}
 }
+
+// browse has the helper browse for serviceType for secs seconds and
+// returns the services it saw.
+func (h *helper) browse(serviceType string, secs int) []helperEvent {
+	h.t.Helper()
+	h.send(fmt.Sprintf("browse %s %d", serviceType, secs))
+	var out []helperEvent
+	for {
+		e, ok := <-h.events
+		if !ok {
+			h.t.Fatalf("helper exited while browsing:\n%s", h.stderr.String())
+		}
+		switch e.Ev {
+		case "browsed":
+			return out
+		case "service":
+			out = append(out, e)
+		}
+	}
+}

@@ -22,20 +22,13 @@ func TestLANAdvertRotates(t *testing.T) {
 	// aliceAdverts browses from bob's namespace for 2 s and returns the
 	// adverts at alice's address.
 	aliceAdverts := func() []helperEvent {
-		b.send("browse " + ServiceType + " 2")
 		var out []helperEvent
-		for {
-			e, ok := <-b.events
-			if !ok {
-				t.Fatalf("bob's helper exited:\n%s", b.stderr.String())
-			}
-			if e.Ev == "browsed" {
-				return out
-			}
-			if e.Ev == "service" && len(e.Peers) > 0 && strings.HasPrefix(e.Peers[0], "10.77.0.1:") {
+		for _, e := range b.browse(ServiceType, 2) {
+			if len(e.Peers) > 0 && strings.HasPrefix(e.Peers[0], "10.77.0.1:") {
 				out = append(out, e)
 			}
 		}
+		return out
 	}
 	before := aliceAdverts()
 	if len(before) != 1 {

@@ -61,8 +61,8 @@ func x25519Key(key *identity.PrivateKey) (*ecdh.PrivateKey, error) {
 // pairSecret is the secret that me and peer share for recognising each
 // other's adverts (docs/protocol.md §12.2): HKDF-SHA256 of the X25519
 // shared secret of their identity keys, salted with both public keys in
-// ascending order so both sides derive the same bytes. It is the seam that
-// pairing replaces with a secret agreed during pairing.
+// ascending order so both sides derive the same bytes. Pairing keeps it
+// (§12.5.6): it needs one of the two private keys already.
 func pairSecret(me *ecdh.PrivateKey, self, peer identity.ID) ([]byte, error) {
 	u, err := montgomeryU(peer)
 	if err != nil {

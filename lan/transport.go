@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
@@ -68,8 +69,12 @@ type Config struct {
 type Transport struct {
 	cfg    Config
 	policy cloak.Policy
-	link   link
-	log    *slog.Logger
+	// link is the interface with its current networks and address: Listen
+	// reads it afresh, and the listener's watcher replaces it when the
+	// interface's address changes (watchAddress). Its interface name never
+	// changes.
+	link atomic.Pointer[link]
+	log  *slog.Logger
 
 	// refresh is refreshEvery; tests shorten it to see a rotation.
 	refresh time.Duration
@@ -98,7 +103,10 @@ type sighting struct {
 	expiry time.Time
 }
 
-var _ cloak.Transport = (*Transport)(nil)
+var (
+	_ cloak.Transport = (*Transport)(nil)
+	_ cloak.Pairer    = (*Transport)(nil)
+)
 
 // New prepares a LAN transport on the interface cfg names; it opens no
 // socket until Listen. It fails, saying what to choose, if the interface
@@ -108,7 +116,8 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Transport{cfg: cfg, policy: cloak.Policy{Mode: cloak.ModeLAN}, link: l, log: cfg.Logger, refresh: refreshEvery}
+	t := &Transport{cfg: cfg, policy: cloak.Policy{Mode: cloak.ModeLAN}, log: cfg.Logger, refresh: refreshEvery}
+	t.link.Store(&l)
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -125,11 +134,14 @@ func New(cfg Config) (*Transport, error) {
 	return t, nil
 }
 
+// lk is the link as it is now.
+func (t *Transport) lk() *link { return t.link.Load() }
+
 // Mode is cloak.ModeLAN.
 func (t *Transport) Mode() cloak.Mode { return cloak.ModeLAN }
 
 // Interface is the name of the interface the transport uses.
-func (t *Transport) Interface() string { return t.link.iface.Name }
+func (t *Transport) Interface() string { return t.lk().iface.Name }
 
 // Listen accepts peers on the interface and starts advertising key's
 // presence to the known peers and browsing for theirs. Only one listener
@@ -142,6 +154,13 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 	if err != nil {
 		return nil, fmt.Errorf("lan: identity key: %w", err)
 	}
+	// The interface's address may have changed since New or the last
+	// listener (DHCP): listen where it is now.
+	l, err := chooseLink(t.lk().iface.Name, t.cfg.Listen.Addr())
+	if err != nil {
+		return nil, err
+	}
+	t.link.Store(&l)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.mu.closed {
@@ -151,10 +170,10 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 		return nil, errors.New("lan: bug: Listen while a listener is open")
 	}
 	port := t.cfg.Listen.Port()
-	lc := net.ListenConfig{Control: bindToDevice(t.link.iface.Name)}
-	inner, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(t.link.addr, port).String())
+	lc := net.ListenConfig{Control: bindToDevice(t.lk().iface.Name)}
+	inner, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(t.lk().addr, port).String())
 	if err != nil {
-		return nil, fmt.Errorf("lan: listening on %s: %w", t.link.iface.Name, err)
+		return nil, fmt.Errorf("lan: listening on %s: %w", t.lk().iface.Name, err)
 	}
 	if err := t.checkOnLink(inner.Addr()); err != nil {
 		inner.Close()
@@ -168,7 +187,11 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 	ln := &listener{Listener: inner, t: t, ctx: lctx, cancel: cancel, advertised: make(chan struct{})}
 	t.mu.ln = ln
 	lport := uint16(inner.Addr().(*net.TCPAddr).Port)
-	ln.wg.Add(2)
+	ln.wg.Add(3)
+	go func() {
+		defer ln.wg.Done()
+		t.watchAddress(lctx, ln, l.addr)
+	}()
 	go func() {
 		defer ln.wg.Done()
 		t.advertise(lctx, lport, ln.advertised)
@@ -176,7 +199,7 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 	go func() {
 		defer ln.wg.Done()
 		if err := t.browse(lctx, ServiceType, t.noticeAdvert); err != nil && lctx.Err() == nil {
-			t.log.Warn("lan: browsing the link failed; peers will be found only by their own dials", "interface", t.link.iface.Name, "err", err)
+			t.log.Warn("lan: browsing the link failed; peers will be found only by their own dials", "interface", t.lk().iface.Name, "err", err)
 		}
 	}()
 	return ln, nil
@@ -184,7 +207,7 @@ func (t *Transport) Listen(ctx context.Context, key *identity.PrivateKey) (cloak
 
 // checkOnLink is cloak's LAN rule for this transport's interface.
 func (t *Transport) checkOnLink(a net.Addr) error {
-	return t.policy.CheckOnLink(a, t.link.prefixes, t.link.iface.Name)
+	return t.policy.CheckOnLink(a, t.lk().prefixes, t.lk().iface.Name)
 }
 
 // Dial connects to peer at the address its latest advert on the link
@@ -202,7 +225,7 @@ func (t *Transport) Dial(ctx context.Context, peer identity.ID) (net.Conn, error
 		t.mu.Unlock()
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: %s (no advert on %s, no address added)", ErrNotSeen, peer.Short(), t.link.iface.Name)
+		return nil, fmt.Errorf("%w: %s (no advert on %s, no address added)", ErrNotSeen, peer.Short(), t.lk().iface.Name)
 	}
 	return t.DialAddr(ctx, addr)
 }
@@ -219,7 +242,7 @@ func (t *Transport) DialAddr(ctx context.Context, addr netip.AddrPort) (net.Conn
 	if err := t.checkOnLink(net.TCPAddrFromAddrPort(addr)); err != nil {
 		return nil, fmt.Errorf("lan: dialing %s: %w", addr, err)
 	}
-	d := net.Dialer{Control: bindToDevice(t.link.iface.Name)}
+	d := net.Dialer{Control: bindToDevice(t.lk().iface.Name)}
 	c, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("lan: dialing %s: %w", addr, err)
@@ -230,7 +253,7 @@ func (t *Transport) DialAddr(ctx context.Context, addr netip.AddrPort) (net.Conn
 // zoned gives a link-local IPv6 address without a zone the interface's.
 func (t *Transport) zoned(a netip.AddrPort) netip.AddrPort {
 	if ip := a.Addr(); ip.Is6() && ip.IsLinkLocalUnicast() && ip.Zone() == "" {
-		return netip.AddrPortFrom(ip.WithZone(t.link.iface.Name), a.Port())
+		return netip.AddrPortFrom(ip.WithZone(t.lk().iface.Name), a.Port())
 	}
 	return a
 }
@@ -279,7 +302,7 @@ func (t *Transport) Status() cloak.Status {
 	ln := t.mu.ln
 	t.mu.Unlock()
 	if ln == nil {
-		st.Phase = fmt.Sprintf("interface %s, not listening", t.link.iface.Name)
+		st.Phase = fmt.Sprintf("interface %s, not listening", t.lk().iface.Name)
 		return st
 	}
 	st.Ready, st.Progress = true, 100
@@ -288,7 +311,7 @@ func (t *Transport) Status() cloak.Status {
 		st.Reachable = true
 	default:
 	}
-	st.Phase = fmt.Sprintf("interface %s, listening on %s, %d known peers seen", t.link.iface.Name, ln.Addr(), len(t.Sightings()))
+	st.Phase = fmt.Sprintf("interface %s, listening on %s, %d known peers seen", t.lk().iface.Name, ln.Addr(), len(t.Sightings()))
 	return st
 }
 
@@ -425,4 +448,41 @@ func (l *listener) Close() error {
 		l.wg.Wait()
 	})
 	return err
+}
+
+// watchAddress checks the interface every refresh period until ctx ends.
+// When the address the listener is bound to (addr) is no longer the one
+// the interface would be listened on — a DHCP renewal to a new address,
+// the address removed — it records the new link and closes the inner
+// listener, so Accept fails and the node listens again (at the new
+// address, with a new advert); the old advert's goodbye goes out as the
+// listener closes. A change of networks alone only updates the link.
+func (t *Transport) watchAddress(ctx context.Context, ln *listener, addr netip.Addr) {
+	tick := time.NewTicker(t.refresh)
+	defer tick.Stop()
+	name := t.lk().iface.Name
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var now link
+		ok := false
+		if ifc, err := net.InterfaceByName(name); err == nil && usable(*ifc) {
+			now, ok = linkOf(*ifc, t.cfg.Listen.Addr())
+		}
+		if ok && now.addr == addr {
+			if !slices.Equal(now.prefixes, t.lk().prefixes) {
+				t.link.Store(&now)
+			}
+			continue
+		}
+		if ok {
+			t.link.Store(&now)
+		}
+		t.log.Info("lan: the interface's address changed; listening again", "interface", name, "usable", ok)
+		ln.Listener.Close()
+		return
+	}
 }

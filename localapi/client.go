@@ -150,8 +150,33 @@ func (c *Client) Peers(ctx context.Context) ([]node.Peer, error) {
 
 // AddPeer is POST /v1/peers.
 func (c *Client) AddPeer(ctx context.Context, onion, name string) (*node.Peer, error) {
+	return c.AddPeerAt(ctx, onion, name, "")
+}
+
+// AddPeerAt is POST /v1/peers with the ADDR:PORT where LAN mode dials the
+// peer when its advert is not seen (empty: none).
+func (c *Client) AddPeerAt(ctx context.Context, onion, name, lan string) (*node.Peer, error) {
 	var p node.Peer
-	return &p, c.Do(ctx, http.MethodPost, "/v1/peers", addPeerRequest{Onion: onion, Name: name}, &p)
+	return &p, c.Do(ctx, http.MethodPost, "/v1/peers", addPeerRequest{Onion: onion, Name: name, LAN: lan}, &p)
+}
+
+// OfferPairing is POST /v1/pair: a new code to show.
+func (c *Client) OfferPairing(ctx context.Context, as string) (*node.PairOffer, error) {
+	var o node.PairOffer
+	return &o, c.Do(ctx, http.MethodPost, "/v1/pair", pairRequest{As: as}, &o)
+}
+
+// WaitPairing is POST /v1/pair/wait: it returns once the shown code pairs
+// or fails for good, so ctx should allow a code's lifetime.
+func (c *Client) WaitPairing(ctx context.Context) (*node.PairResult, error) {
+	var r node.PairResult
+	return &r, c.doWait(ctx, http.MethodPost, "/v1/pair/wait", nil, &r, AnswerWait+pairWait)
+}
+
+// JoinPairing is POST /v1/pair/join: pair with the device showing code.
+func (c *Client) JoinPairing(ctx context.Context, code, as, name string) (*node.PairResult, error) {
+	var r node.PairResult
+	return &r, c.doWait(ctx, http.MethodPost, "/v1/pair/join", pairRequest{Code: code, As: as, Name: name}, &r, AnswerWait+pairWait)
 }
 
 // RemovePeer is DELETE /v1/peers/{peer}; peer is an address or a name.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -22,6 +23,16 @@ import (
 type addPeerRequest struct {
 	Onion string `json:"onion"`
 	Name  string `json:"name"`
+	// LAN is ADDR:PORT, where to dial the peer in LAN mode when its
+	// advert is not seen; empty keeps what was stored.
+	LAN string `json:"lan,omitempty"`
+}
+
+// pairRequest is POST /v1/pair and POST /v1/pair/join.
+type pairRequest struct {
+	As   string `json:"as,omitempty"`   // the name this node gives itself
+	Code string `json:"code,omitempty"` // join: the code the other device shows
+	Name string `json:"name,omitempty"` // join: a local name for the other device
 }
 
 // sendMessageRequest is POST /v1/messages.
@@ -52,8 +63,54 @@ func (s *server) addPeer(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, invalid("an address is 56 letters and digits 2-7, optionally followed by .onion", "%v", err)
 	}
+	var lan netip.AddrPort
+	if req.LAN != "" {
+		if lan, err = netip.ParseAddrPort(req.LAN); err != nil {
+			return 0, nil, invalid("give the peer's LAN address and port, such as 192.168.1.20:7700", "bad LAN address: %v", err)
+		}
+	}
 	p, err := s.n.AddPeer(id, req.Name)
+	if err == nil && lan.IsValid() {
+		if err = s.n.SetPeerLAN(id, lan); err == nil {
+			p.LAN = lan.String()
+		}
+	}
 	return http.StatusCreated, p, err
+}
+
+func (s *server) offerPairing(r *http.Request) (int, any, error) {
+	var req pairRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	o, err := s.n.OfferPairing(req.As)
+	return http.StatusCreated, o, err
+}
+
+// pairWait is how long POST /v1/pair/wait and /v1/pair/join may take: a
+// code lives this long, and a join finds, connects and pairs within it.
+const pairWait = 2*time.Minute + 10*time.Second
+
+// pairLong runs a pairing call whose answer may take pairWait.
+func (s *server) pairLong(fn func(s *server, r *http.Request) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(pairWait + s.deadline + writeTimeout))
+		s.answer(w, r, pairWait+s.deadline, fn)
+	}
+}
+
+func (s *server) waitPairing(r *http.Request) (int, any, error) {
+	res, err := s.n.WaitPairing(r.Context())
+	return http.StatusOK, res, err
+}
+
+func (s *server) joinPairing(r *http.Request) (int, any, error) {
+	var req pairRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	res, err := s.n.JoinPairing(r.Context(), req.Code, req.As, req.Name)
+	return http.StatusOK, res, err
 }
 
 func (s *server) removePeer(r *http.Request) (int, any, error) {

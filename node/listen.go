@@ -169,6 +169,15 @@ var errEvicted = errors.New("node: evicted for a newer connection (the listener 
 // gate cancels to evict it), then the session (under ctx).
 func (n *Node) serveConn(ctx, hctx context.Context, cancel context.CancelFunc, c net.Conn, t *gate.Ticket) {
 	cfg := n.handshakeConfig()
+	// While a pairing code is shown, a stranger may complete a handshake
+	// of purpose pairing; every other purpose is authorised after it, as
+	// before (the handshake cannot tell Authorize the purpose).
+	authorize := cfg.Authorize
+	pairing := n.pairingOpen() != nil
+	if pairing {
+		cfg.Accept = []syncproto.Purpose{syncproto.PurposeSync, syncproto.PurposePairing}
+		cfg.Authorize = nil
+	}
 	cfg.Hello = func(m1 []byte) error {
 		if n.replays.Seen(m1) {
 			return errReplayedHello
@@ -188,6 +197,17 @@ func (n *Node) serveConn(ctx, hctx context.Context, cancel context.CancelFunc, c
 		conn.Close()
 		n.log.Debug("inbound handshake evicted for a newer one", "peer", conn.Peer())
 		return
+	}
+	if conn.Purpose() == syncproto.PurposePairing {
+		n.servePairing(ctx, conn, c.RemoteAddr())
+		return
+	}
+	if pairing && authorize != nil {
+		if err := authorize(conn.Peer()); err != nil {
+			conn.Close()
+			n.log.Debug("inbound handshake refused", "peer", conn.Peer(), "err", err)
+			return
+		}
 	}
 	n.runSession(ctx, conn, false)
 }

@@ -126,6 +126,8 @@ type Node struct {
 		fds           int        // the open-file limit the caps follow
 	}
 
+	pair pairState // the pairing code shown, if any (pair.go)
+
 	// With their own locks.
 	sets      *scopeset.Sets // the sync engine's sets, kept current by the store
 	future    futureItems    // items from a little past our clock's limit (future.go)
@@ -183,6 +185,9 @@ func New(cfg Config) (*Node, error) {
 	n.rate = rating.New(host{n})
 	n.services = []service.Service{n.dm, n.coll, n.rate}
 	n.tellPeers()
+	if err := n.tellLANAddrs(); err != nil {
+		log.Warn("a stored LAN address of a peer is unusable on this interface", "err", err)
+	}
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
 	}

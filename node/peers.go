@@ -102,6 +102,12 @@ func (n *Node) Peers() ([]*Peer, error) {
 // peerView adds what the node knows of a contact: its session.
 func (n *Node) peerView(c contacts.Contact) *Peer {
 	p := &Peer{Onion: c.ID.String(), Name: c.Name, Added: c.Added, HasKey: c.HasKey}
+	if !c.Paired.IsZero() {
+		p.Paired = &c.Paired
+	}
+	if c.LAN.IsValid() {
+		p.LAN = c.LAN.String()
+	}
 	n.st.mu.Lock()
 	ps := n.st.sessions[c.ID]
 	if t, ok := n.st.peerSync[c.ID]; ok {

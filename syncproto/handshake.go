@@ -189,7 +189,9 @@ type handshake struct {
 }
 
 // Client runs the initiator's side of the handshake on conn and returns the
-// channel once expected has proved itself. conn is owned by the result; on
+// channel once expected has proved itself. For PurposePairing alone,
+// expected may be zero: whoever answers is accepted, and Peer says who it
+// was; the pairing code then has to prove it (docs/protocol.md §3.2). conn is owned by the result; on
 // failure conn is closed (the peer learns nothing else) and the error is a
 // *HandshakeError naming the stage, wrapping *WrongPeerError when another
 // identity answered and ErrSelf when expected is our own.
@@ -279,7 +281,9 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	switch {
 	case key == nil:
 		return nil, StageSetup, errors.New("no identity key in Config")
-	case expected.IsZero():
+	case expected.IsZero() && h.cfg.purpose() != PurposePairing:
+		// Only pairing may dial an address whose identity it does not
+		// know yet: the code it then runs proves who answered (§3.2).
 		return nil, StageSetup, errors.New("no expected peer identity")
 	case expected == key.ID():
 		return nil, StageSetup, ErrSelf
@@ -346,7 +350,7 @@ func (h *handshake) client(expected identity.ID) (*Conn, string, error) {
 	if peer == key.ID() {
 		return nil, StageResponderAuth, ErrSelf
 	}
-	if peer != expected {
+	if peer != expected && !expected.IsZero() {
 		return nil, StageResponderAuth, &WrongPeerError{Want: expected, Got: peer}
 	}
 	h.tr.add(f3)

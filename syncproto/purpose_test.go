@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/ghostwire/ghostwire/identity"
 )
 
 // TestPurposeAgreed: the purpose the initiator asks for is the one both
@@ -111,5 +113,37 @@ func TestPurposeBound(t *testing.T) {
 				t.Fatalf("initiator: %v, want message 3 to fail authentication", c.err)
 			}
 		})
+	}
+}
+
+// TestPairingDialsAnyone: a pairing initiator may dial an address whose
+// identity it does not know (expected zero) and learns who answered; a
+// sync initiator may not, since nothing after its handshake would check
+// who answered.
+func TestPairingDialsAnyone(t *testing.T) {
+	checkLeaks(t)
+	both := []Purpose{PurposeSync, PurposePairing}
+	d, l := tcpPair(t)
+	c, s := handshakeOver(t, d, l,
+		&Config{Key: testKey(t, "alice"), Purpose: PurposePairing},
+		&Config{Key: testKey(t, "bob"), Accept: both}, identity.ID{})
+	if c.err != nil || s.err != nil {
+		t.Fatalf("pairing with no expected identity: initiator %v, responder %v", c.err, s.err)
+	}
+	if c.c.Peer() != testKey(t, "bob").ID() || s.c.Peer() != testKey(t, "alice").ID() {
+		t.Fatalf("peers %s and %s, want bob and alice", c.c.Peer().Short(), s.c.Peer().Short())
+	}
+	c.c.Close()
+	s.c.Close()
+
+	d, l = tcpPair(t)
+	c, s = handshakeOver(t, d, l,
+		&Config{Key: testKey(t, "alice"), Purpose: PurposeSync},
+		&Config{Key: testKey(t, "bob"), Accept: both}, identity.ID{})
+	if c.c != nil || stageOf(t, c.err) != StageSetup {
+		t.Fatalf("sync with no expected identity: %v, want a refusal at %q", c.err, StageSetup)
+	}
+	if s.c != nil {
+		s.c.Close()
 	}
 }

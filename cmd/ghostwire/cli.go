@@ -84,7 +84,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
-		peerCommand(), msgCommand(), iocCommand(), collectionCommand(), trustCommand(),
+		peerCommand(), pairCommand(), msgCommand(), iocCommand(), collectionCommand(), trustCommand(),
 		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }

@@ -35,6 +35,16 @@ func privateAPIClient(dir string) (*localapi.Client, error) {
 	return api, nil
 }
 
+// dataAPIClient is privateAPIClient of the data directory a --data flag
+// names (or the default one).
+func dataAPIClient(dataFlag string) (*localapi.Client, error) {
+	path, err := resolveDataDir(dataFlag)
+	if err != nil {
+		return nil, err
+	}
+	return privateAPIClient(path)
+}
+
 // kindHints are the CLI's hints for the node's errors that a flag or a
 // command of ours fixes; for other kinds the node's own hint is shown.
 var kindHints = map[fault.Kind]string{

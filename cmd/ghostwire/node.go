@@ -287,11 +287,7 @@ func runStatus(e *env, c *command, args []string) error {
 	if fs.NArg() != 0 {
 		return usageError("status takes no arguments")
 	}
-	path, err := resolveDataDir(*data)
-	if err != nil {
-		return err
-	}
-	api, err := privateAPIClient(path)
+	api, err := dataAPIClient(*data)
 	if err != nil {
 		return err
 	}

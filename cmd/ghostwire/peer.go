@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
+	"net/netip"
 
 	"github.com/ghostwire/ghostwire/identity"
 )
 
 func peerCommand() *command {
-	var name string
+	var name, lanAddr string
 	var good, bad bool
 	return &command{
 		name:    "peer",
@@ -20,14 +22,18 @@ only known peers get a session. The node must be running ('ghostwire run').
 Removing a peer ends its session; stored messages are kept. rate signs your
 verdict on a source (any author, not only a peer); it travels to every peer and
 feeds trust ('ghostwire trust show'). You cannot rate yourself.
+In LAN mode, --lan ADDR:PORT says where to reach the peer when its advert is
+not seen (a network that blocks multicast); 'ghostwire pair' needs no address.
 
 Example:
   ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --name bob
+  ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --lan 192.168.1.20:7700
   ghostwire peer rate bob --good`,
 		verbs: []*verb{
-			nodeVerb("add", "peer add <onion> [--name N] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+			nodeVerb("add", "peer add <onion> [--name N] [--lan ADDR:PORT] [--data DIR] [--json]", func(fs *flag.FlagSet) {
 				fs.StringVar(&name, "name", "", "a local `name` for the peer")
-			}, func(e *env, call *verbCall) error { return peerAdd(e, call, name) }),
+				fs.StringVar(&lanAddr, "lan", "", "LAN mode: where the peer listens, `ADDR:PORT`, for networks that block multicast")
+			}, func(e *env, call *verbCall) error { return peerAdd(e, call, name, lanAddr) }),
 			nodeVerb("list", "peer list [--data DIR] [--json]", nil, peerList),
 			nodeVerb("remove", "peer remove <onion|name> [--data DIR]", nil, peerRemove),
 			nodeVerb("rate", "peer rate <onion|name> --good|--bad [--data DIR] [--json]", rateFlags(&good, &bad),
@@ -42,7 +48,7 @@ func jsonEncoder(w io.Writer) *json.Encoder {
 	return enc
 }
 
-func peerAdd(e *env, call *verbCall, name string) error {
+func peerAdd(e *env, call *verbCall, name, lanAddr string) error {
 	pos, api := call.args, call.api
 	if len(pos) != 1 {
 		return usageError("peer add takes one onion address")
@@ -55,7 +61,12 @@ func peerAdd(e *env, call *verbCall, name string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	p, err := api.AddPeer(ctx, pos[0], name)
+	if lanAddr != "" {
+		if _, err := netip.ParseAddrPort(lanAddr); err != nil {
+			return fail(exitUsage, fmt.Errorf("--lan: %v", err), "give the peer's address and port on the LAN, such as 192.168.1.20:7700 (see its 'ghostwire status')")
+		}
+	}
+	p, err := api.AddPeerAt(ctx, pos[0], name, lanAddr)
 	if err != nil {
 		return err
 	}

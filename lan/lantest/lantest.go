@@ -90,3 +90,11 @@ func (l *Lab) destroy() {
 		exec.Command("ip", "netns", "del", ns).Run()
 	}
 }
+
+// BlockMulticast stops the bridge from carrying multicast to or from node
+// i (0-based), as a network that filters mDNS does: its adverts reach no
+// one and it hears none. Unicast is untouched.
+func (l *Lab) BlockMulticast(i int) {
+	l.t.Helper()
+	l.Run(l.Hub, "bridge", "link", "set", "dev", fmt.Sprintf("p%d", i+1), "mcast_flood", "off")
+}

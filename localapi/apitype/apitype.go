@@ -90,6 +90,10 @@ type Peer struct {
 	Connected bool       `json:"connected"`
 	LastSync  *time.Time `json:"last_sync,omitempty"`
 	HasKey    bool       `json:"has_key"`
+	// Paired is when the peer was paired by code (LAN mode); LAN, the
+	// address given by hand to reach it in LAN mode.
+	Paired *time.Time `json:"paired,omitempty"`
+	LAN    string     `json:"lan,omitempty"`
 }
 
 // Message states as the API shows them.
@@ -248,4 +252,20 @@ type Collection struct {
 type Writers struct {
 	Mode    string   `json:"mode"`
 	Authors []string `json:"authors,omitempty"`
+}
+
+// PairOffer is a pairing code the node shows (LAN mode,
+// docs/protocol.md §12.5): the whole code to show, its public nameplate,
+// and when it stops working.
+type PairOffer struct {
+	Code      string    `json:"code"`
+	Nameplate string    `json:"nameplate"`
+	Expires   time.Time `json:"expires"`
+}
+
+// PairResult is the device a pairing paired with, now a contact, and the
+// safety number both devices show.
+type PairResult struct {
+	Peer         Peer   `json:"peer"`
+	SafetyNumber string `json:"safety_number"`
 }
