@@ -22,6 +22,16 @@ const (
 	// its visibility classes from the visible stanza list, without
 	// decrypting it.
 	KindIOCSealed Kind = 17
+
+	// The room kinds, §13.2 (room): a room's state (genesis and every
+	// membership change with its rekey), further parts of an epoch's
+	// sealed key, an invitation, a member's join and leave, a message.
+	KindRoomState   Kind = 32
+	KindRoomKeys    Kind = 33
+	KindRoomInvite  Kind = 34
+	KindRoomJoin    Kind = 35
+	KindRoomLeave   Kind = 36
+	KindRoomMessage Kind = 37
 )
 
 // KindInfo is what every assigned kind has in common: its name in
@@ -43,6 +53,12 @@ var kinds = []KindInfo{
 	{KindReceipt, "read receipt", true},
 	{KindIOC, "ioc", true},
 	{KindIOCSealed, "ioc sealed", true},
+	{KindRoomState, "room state", true},
+	{KindRoomKeys, "room key part", true},
+	{KindRoomInvite, "room invite", true},
+	{KindRoomJoin, "room join", true},
+	{KindRoomLeave, "room leave", true},
+	{KindRoomMessage, "room message", true},
 }
 
 // Kinds returns a copy of the table of assigned kinds, ascending.

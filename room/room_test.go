@@ -1,0 +1,114 @@
+package room
+
+import (
+	"encoding/hex"
+	"slices"
+	"testing"
+
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/localapi/apitype"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+type storeEntry = store.Entry
+
+func space(t *testing.T, r *apitype.Room) item.Space {
+	t.Helper()
+	b, err := hex.DecodeString(r.ID)
+	if err != nil || len(b) != item.SpaceSize {
+		t.Fatalf("room ID %q", r.ID)
+	}
+	return item.Space(b)
+}
+
+// TestLifecycle walks a room through what its members do: create, invite
+// two, messages both ways, a message reaching a member through another
+// member, a removal, a leave, and a rejoin.
+func TestLifecycle(t *testing.T) {
+	w := newWorld(t)
+	owner, bob, carol := w.node(), w.node(), w.node()
+	room := must[*apitype.Room](t)(owner.svc.Create("ops"))
+	sp := space(t, room)
+
+	must[*apitype.Room](t)(owner.svc.Invite(sp, bob.id()))
+	must[*apitype.Room](t)(owner.svc.Invite(sp, carol.id()))
+	syncPair(owner, bob)
+	syncPair(owner, carol)
+	if got := bob.status(sp); got != apitype.RoomPending {
+		t.Fatalf("bob's room after the invitation is %q, want pending", got)
+	}
+	if _, err := bob.svc.Send(sp, "too early"); err == nil {
+		t.Fatal("a pending member could send")
+	}
+	must[*apitype.Room](t)(bob.svc.Join(sp))
+	must[*apitype.Room](t)(carol.svc.Join(sp))
+	syncPair(owner, bob)
+	syncPair(owner, carol)
+
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "hello from the owner"))
+	syncPair(owner, bob)
+	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "hello from bob"))
+	syncPair(owner, bob)
+	// carol was away: she gets both from bob, never meeting the owner.
+	syncPair(bob, carol)
+	want := []string{"hello from the owner", "hello from bob"}
+	for _, n := range []*node{owner, bob, carol} {
+		if got := n.texts(sp); !slices.Equal(got, want) {
+			t.Fatalf("messages read: %q, want %q", got, want)
+		}
+	}
+
+	// Remove carol: the next message is under a key she never receives.
+	must[*apitype.Room](t)(owner.svc.Remove(sp, carol.id()))
+	syncPair(owner, bob)
+	syncPair(owner, carol)
+	if got := carol.status(sp); got != apitype.RoomRemoved {
+		t.Fatalf("carol's room after her removal is %q, want removed", got)
+	}
+	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "after carol"))
+	syncPair(owner, bob)
+	syncPair(bob, carol) // moves nothing: carol is out
+	// Carol's node no longer syncs the room; put the new items in its store
+	// anyway, as a relay that ignored the rules would: it cannot open them.
+	copyRoom(t, bob, carol, sp)
+	if got := carol.texts(sp); !slices.Equal(got, append(want, "<sealed>")) {
+		t.Fatalf("carol, removed, reads %q", got)
+	}
+	if got := owner.texts(sp); !slices.Equal(got, append(want, "after carol")) {
+		t.Fatalf("the owner reads %q", got)
+	}
+
+	// Bob leaves: the owner's node answers with a rekey without him.
+	must[*apitype.Room](t)(bob.svc.Leave(sp))
+	syncPair(owner, bob)
+	if got := must[*apitype.RoomMembers](t)(owner.svc.Members(sp)); len(got.Members) != 1 || got.Room.Epoch != 4 {
+		t.Fatalf("after bob left the owner sees %d members at epoch %d, want 1 at 4", len(got.Members), got.Room.Epoch)
+	}
+
+	// Carol comes back on a new invitation and reads from then on.
+	must[*apitype.Room](t)(owner.svc.Invite(sp, carol.id()))
+	syncPair(owner, carol)
+	if got := carol.status(sp); got != apitype.RoomPending {
+		t.Fatalf("carol's room after a new invitation is %q, want pending", got)
+	}
+	must[*apitype.Room](t)(carol.svc.Join(sp))
+	syncPair(owner, carol)
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "welcome back"))
+	syncPair(owner, carol)
+	got := carol.texts(sp)
+	if got[len(got)-1] != "welcome back" || slices.Contains(got, "after carol") {
+		t.Fatalf("carol, back, reads %q", got)
+	}
+}
+
+// copyRoom puts every item of a room that from holds into to's store,
+// bypassing every check.
+func copyRoom(t *testing.T, from, to *node, sp item.Space) {
+	t.Helper()
+	from.db.SpaceItems(sp, func(it *item.Item) error {
+		if _, err := to.db.PutItems([]storeEntry{{Item: it, Scopes: []item.Scope{Scope(sp)}}}); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
+}
