@@ -31,7 +31,7 @@ func (s *Service) Create(name string) (*apitype.Room, error) {
 	r := &record{space: Space(me, nonce), owner: me, nonce: nonce, name: name, status: statusJoined}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if _, err := s.publishState(r, nil, 0, []identity.ID{me}, nil, nil); err != nil {
+	if _, err := s.publishState(r, nil, 0, []identity.ID{me}, nil); err != nil {
 		return nil, err
 	}
 	if err := s.putRecord(r); err != nil {
@@ -97,41 +97,49 @@ func (s *Service) owned(sp item.Space) (*record, *model, error) {
 	return r, m, nil
 }
 
-// Invite adds peer to a room we own: a rekey with it among the members,
-// and an invitation it sees as pending until it joins.
-func (s *Service) Invite(sp item.Space, peer identity.ID) (*apitype.Room, error) {
+// Invite adds peers to a room we own: one rekey with them among the
+// members, and for each an invitation it sees as pending until it joins.
+func (s *Service) Invite(sp item.Space, peers ...identity.ID) (*apitype.Room, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	r, m, err := s.owned(sp)
 	if err != nil {
 		return nil, err
 	}
-	if !s.h.IsPeer(peer) {
-		return nil, fault.New(fault.UnknownPeer, "add it as a peer first: ghostwire peer add ONION", "unknown peer %s", peer)
+	members := m.active()
+	for _, peer := range peers {
+		switch {
+		case !s.h.IsPeer(peer):
+			return nil, fault.New(fault.UnknownPeer, "add it as a peer first: ghostwire peer add ONION", "unknown peer %s", peer)
+		case slices.Contains(members, peer):
+			return nil, fault.Invalidf("`ghostwire room members "+r.name+"` lists who is in", "%s is already in %q", peer.Short(), r.name)
+		}
+		members = append(members, peer)
 	}
-	if slices.Contains(m.active(), peer) {
-		return nil, fault.Invalidf("`ghostwire room members "+r.name+"` lists who is in", "%s is already in %q", peer.Short(), r.name)
-	}
-	members := append(m.active(), peer)
-	st, err := s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members), nil)
+	st, err := s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members))
 	if err != nil {
 		return nil, err
 	}
-	w := wireInvite{Nonce: r.nonce, Name: r.name, Epoch: st.epoch, Invitee: peer.Bytes()}
-	for _, id := range members {
-		w.Members = append(w.Members, id.Bytes())
+	var entries []store.Entry
+	for _, peer := range peers {
+		w := wireInvite{Nonce: r.nonce, Name: r.name, Epoch: st.epoch, Invitee: peer.Bytes()}
+		for _, id := range members {
+			w.Members = append(w.Members, id.Bytes())
+		}
+		payload, err := wire.Marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		it, err := item.New(s.h.Key(), KindInvite, sp, s.h.Now(), payload)
+		if err != nil {
+			return nil, err
+		}
+		// The invite scope first: a live push takes an item's first scope
+		// the peer shares, and the invitee shares no room scope until it
+		// joins.
+		entries = append(entries, store.Entry{Item: it, Scopes: []item.Scope{InviteScope(s.h.ID(), peer), Scope(sp)}})
 	}
-	payload, err := wire.Marshal(w)
-	if err != nil {
-		return nil, err
-	}
-	it, err := item.New(s.h.Key(), KindInvite, sp, s.h.Now(), payload)
-	if err != nil {
-		return nil, err
-	}
-	// The invite scope first: a live push takes an item's first scope the
-	// peer shares, and the invitee shares no room scope until it joins.
-	if _, err := s.h.Publish([]store.Entry{{Item: it, Scopes: []item.Scope{InviteScope(s.h.ID(), peer), Scope(sp)}}}, nil); err != nil {
+	if _, err := s.h.Publish(entries, nil); err != nil {
 		return nil, err
 	}
 	s.invalidate()
@@ -172,7 +180,7 @@ func (s *Service) rekey(r *record, add, remove []identity.ID, locked bool) (*sta
 		return nil, err
 	}
 	members := slices.DeleteFunc(append(m.active(), add...), func(id identity.ID) bool { return slices.Contains(remove, id) })
-	return s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members), nil)
+	return s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members))
 }
 
 // removedBy lists who the current state has and members has not.
@@ -190,7 +198,7 @@ func removedBy(m *model, members []identity.ID) []identity.ID {
 // epoch key sealed to each member (docs/protocol.md §13.4). m is nil for
 // the genesis. The state also goes to each removed member's invite scope,
 // so its node learns it was removed.
-func (s *Service) publishState(r *record, m *model, epoch uint64, members, removed []identity.ID, _ []byte) (*state, error) {
+func (s *Service) publishState(r *record, m *model, epoch uint64, members, removed []identity.ID) (*state, error) {
 	if len(members) > MaxMembers {
 		return nil, fault.Invalidf("a room has at most 1,000 members", "%d members, the limit is %d", len(members), MaxMembers)
 	}
