@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/fault"
@@ -31,7 +32,7 @@ func (s *Service) Create(name string) (*apitype.Room, error) {
 	r := &record{space: Space(me, nonce), owner: me, nonce: nonce, name: name, status: statusJoined}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if _, err := s.publishState(r, nil, 0, []identity.ID{me}, nil); err != nil {
+	if _, err := s.publishState(r, 0, []identity.ID{me}, nil); err != nil {
 		return nil, err
 	}
 	if err := s.putRecord(r); err != nil {
@@ -116,7 +117,7 @@ func (s *Service) Invite(sp item.Space, peers ...identity.ID) (*apitype.Room, er
 		}
 		members = append(members, peer)
 	}
-	st, err := s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members))
+	st, err := s.publishState(r, m.current().epoch+1, members, removedBy(m, members))
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (s *Service) rekey(r *record, add, remove []identity.ID, locked bool) (*sta
 		return nil, err
 	}
 	members := slices.DeleteFunc(append(m.active(), add...), func(id identity.ID) bool { return slices.Contains(remove, id) })
-	return s.publishState(r, m, m.current().epoch+1, members, removedBy(m, members))
+	return s.publishState(r, m.current().epoch+1, members, removedBy(m, members))
 }
 
 // removedBy lists who the current state has and members has not.
@@ -195,10 +196,10 @@ func removedBy(m *model, members []identity.ID) []identity.ID {
 }
 
 // publishState makes and publishes a room state and its key parts: a new
-// epoch key sealed to each member (docs/protocol.md §13.4). m is nil for
-// the genesis. The state also goes to each removed member's invite scope,
+// epoch key sealed to each member (docs/protocol.md §13.4). The state
+// also goes to each removed member's invite scope,
 // so its node learns it was removed.
-func (s *Service) publishState(r *record, m *model, epoch uint64, members, removed []identity.ID) (*state, error) {
+func (s *Service) publishState(r *record, epoch uint64, members, removed []identity.ID) (*state, error) {
 	if len(members) > MaxMembers {
 		return nil, fault.Invalidf("a room has at most 1,000 members", "%d members, the limit is %d", len(members), MaxMembers)
 	}
@@ -215,29 +216,8 @@ func (s *Service) publishState(r *record, m *model, epoch uint64, members, remov
 		}
 		pubs[i] = pk
 	}
-	key := make([]byte, KeySize)
-	if _, err := io.ReadFull(s.h.Rand(), key); err != nil {
-		return nil, fmt.Errorf("room: reading randomness: %w", err)
-	}
-	groups := split(pubs, firstPart(r.name, len(members), len(removed)))
-	sealed, err := sealKey(s.h.Rand(), r.space, epoch, key, groups)
-	if err != nil {
-		return nil, err
-	}
-	commit := commitment(r.space, epoch, key)
-	w := wireState{Nonce: r.nonce, Name: r.name, Epoch: epoch, Commit: commit, Keys: sealed[0], Parts: uint64(len(groups))}
-	for _, id := range members {
-		w.Members = append(w.Members, id.Bytes())
-	}
-	for _, id := range removed {
-		w.Removed = append(w.Removed, id.Bytes())
-	}
-	payload, err := wire.Marshal(w)
-	if err != nil {
-		return nil, err
-	}
 	now := s.h.Now()
-	stIt, err := item.New(s.h.Key(), KindState, r.space, now, payload)
+	stIt, keyIts, key, err := makeState(s.h.Key(), s.h.Rand(), r, epoch, members, pubs, removed, now)
 	if err != nil {
 		return nil, err
 	}
@@ -246,16 +226,8 @@ func (s *Service) publishState(r *record, m *model, epoch uint64, members, remov
 		scopes = append(scopes, InviteScope(s.h.ID(), id))
 	}
 	entries := []store.Entry{{Item: stIt, Scopes: scopes}}
-	for i, p := range sealed[1:] {
-		kp, err := wire.Marshal(wireKeys{Epoch: epoch, Commit: commit, Part: uint64(i + 1), Keys: p})
-		if err != nil {
-			return nil, err
-		}
-		kIt, err := item.New(s.h.Key(), KindKeys, r.space, now, kp)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, store.Entry{Item: kIt, Scopes: []item.Scope{Scope(r.space)}})
+	for _, k := range keyIts {
+		entries = append(entries, store.Entry{Item: k, Scopes: []item.Scope{Scope(r.space)}})
 	}
 	s.mu.Lock()
 	s.mu.keys[epochRef{r.space, epoch}] = key
@@ -406,4 +378,47 @@ func (s *Service) epochKey(m *model, epoch uint64) ([]byte, error) {
 
 func errUnknown() error {
 	return fault.NotFoundf("run `ghostwire room list` to see the rooms this node knows", "no such room")
+}
+
+// makeState signs a room's state for epoch and the key items its layout
+// needs: a fresh epoch key sealed to each member's recipient key, pubs in
+// the order of members (docs/protocol.md §13.4).
+func makeState(signer item.Signer, rand io.Reader, r *record, epoch uint64, members []identity.ID, pubs []*recipient.PublicKey,
+	removed []identity.ID, now time.Time) (st *item.Item, keyItems []*item.Item, key []byte, err error) {
+	key = make([]byte, KeySize)
+	if _, err := io.ReadFull(rand, key); err != nil {
+		return nil, nil, nil, fmt.Errorf("room: reading randomness: %w", err)
+	}
+	groups := split(pubs, firstPart(r.name, len(members), len(removed)))
+	sealed, err := sealKey(rand, r.space, epoch, key, groups)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	commit := commitment(r.space, epoch, key)
+	w := wireState{Nonce: r.nonce, Name: r.name, Epoch: epoch, Commit: commit, Keys: sealed[0], Parts: uint64(len(groups))}
+	for _, id := range members {
+		w.Members = append(w.Members, id.Bytes())
+	}
+	for _, id := range removed {
+		w.Removed = append(w.Removed, id.Bytes())
+	}
+	payload, err := wire.Marshal(w)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if st, err = item.New(signer, KindState, r.space, now, payload); err != nil {
+		return nil, nil, nil, err
+	}
+	for i, p := range sealed[1:] {
+		kp, err := wire.Marshal(wireKeys{Epoch: epoch, Commit: commit, Part: uint64(i + 1), Keys: p})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		k, err := item.New(signer, KindKeys, r.space, now, kp)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		keyItems = append(keyItems, k)
+	}
+	return st, keyItems, key, nil
 }

@@ -102,27 +102,38 @@ func (s *Service) putRecord(r *record) error {
 	return err
 }
 
-// records lists the rooms this node knows, ordered by space.
+// records lists the rooms this node knows, ordered by space. A record
+// that does not decode (a damaged store) is left out.
 func (s *Service) records() ([]*record, error) {
 	var out []*record
 	err := s.h.Store().View(func(tx *store.Tx) error {
 		return tx.Scan(bucketRooms, nil, func(k, v []byte) error {
-			var w wireRecord
-			if len(k) != item.SpaceSize || wire.Unmarshal(v, &w) != nil {
-				return nil
+			if r, ok := parseRecord(k, v); ok {
+				out = append(out, r)
 			}
-			owner, err := identity.NewID(w.Owner)
-			if err != nil {
-				return nil
-			}
-			members, _ := ids(w.Members, "member")
-			out = append(out, &record{space: item.Space(k), owner: owner, nonce: w.Nonce, name: w.Name,
-				status: w.Status, epoch: w.Epoch, members: members})
 			return nil
 		})
 	})
 	slices.SortFunc(out, func(a, b *record) int { return bytes.Compare(a.space[:], b.space[:]) })
 	return out, err
+}
+
+// parseRecord decodes a record stored under key k.
+func parseRecord(k, v []byte) (*record, bool) {
+	var w wireRecord
+	if len(k) != item.SpaceSize || wire.Unmarshal(v, &w) != nil {
+		return nil, false
+	}
+	owner, err := identity.NewID(w.Owner)
+	if err != nil {
+		return nil, false
+	}
+	members, err := ids(w.Members, "member")
+	if err != nil {
+		return nil, false
+	}
+	return &record{space: item.Space(k), owner: owner, nonce: w.Nonce, name: w.Name,
+		status: w.Status, epoch: w.Epoch, members: members}, true
 }
 
 // load builds the model of a room from the store. Items that no longer
