@@ -313,8 +313,8 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 	}
 }
 
-// TestServicesStayBelowTheNode: an item-kind service (dm, collection; room
-// and trust to come) is called by the node through its Scopes, Check and
+// TestServicesStayBelowTheNode: an item-kind service (dm, collection,
+// room; trust to come) is called by the node through its Scopes, Check and
 // Accepted methods and reaches the node only through the Host interface it
 // declares, so it never imports node; it speaks neither HTTP nor a
 // transport (the local API and cloak's transports are the node's). The
@@ -324,13 +324,16 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 	services := []string{"service", "dm", "collection", "contacts"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	rules := map[string][]string{
-		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts"),
+		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts", module+"/room"),
 		// gate holds accepted connections (net.Conn) but opens none.
 		"gate": {module + "/node", module + "/onion", module + "/cloak", "net/http", module + "/dm", module + "/collection", module + "/contacts", module + "/store"},
 	}
 	for _, svc := range services {
 		rules[svc] = never
 	}
+	// room, the newest service, imports no sibling service either: what it
+	// needs of another kind (a peer's recipient key) comes through Host.
+	rules["room"] = append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts")
 	for _, p := range listPackages(t) {
 		for pkg, never := range rules {
 			if p.ImportPath != module+"/"+pkg {
@@ -354,7 +357,7 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 // the API.)
 func TestNoHTTPBelowTheAPI(t *testing.T) {
 	below := map[string]bool{}
-	for _, p := range []string{"node", "dm", "collection", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
+	for _, p := range []string{"node", "dm", "collection", "room", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
 		below[module+"/"+p] = true
 	}
 	seen := 0

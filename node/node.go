@@ -17,6 +17,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/room"
 	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
@@ -87,6 +88,7 @@ type Node struct {
 	// guards its own state (the store, mostly).
 	dm       *dm.Service         // direct messages
 	coll     *collection.Service // indicator collections
+	room     *room.Service       // rooms
 	services []service.Service
 
 	// wake is signalled (non-blocking) when there is new outbound work,
@@ -178,7 +180,8 @@ func New(cfg Config) (*Node, error) {
 	n.st.changed = make(chan struct{})
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
-	n.services = []service.Service{n.dm, n.coll}
+	n.room = room.New(host{n})
+	n.services = []service.Service{n.dm, n.coll, n.room}
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
