@@ -283,7 +283,7 @@ type route struct {
 
 // routes is the whole API (docs/api.md), made afresh for each Handler.
 func routes() []route {
-	return []route{
+	return append([]route{
 		{"GET /v1/status", jsonHandler((*server).status)},
 		{"GET /v1/peers", jsonHandler((*server).peers)},
 		{"POST /v1/peers", jsonHandler((*server).addPeer)},
@@ -300,7 +300,7 @@ func routes() []route {
 		{"DELETE /v1/iocs/{id}", jsonHandler((*server).retractIOC)},
 		{"GET /v1/collections", jsonHandler((*server).collections)},
 		{"PUT /v1/collections/{name}/writers", jsonHandler((*server).setWriters)},
-	}
+	}, roomRoutes()...)
 }
 
 // Handler returns the local API over n; log (nil: discard) receives the

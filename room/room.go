@@ -330,7 +330,9 @@ func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 	if !touched {
 		return nil
 	}
+	before := s.actives()
 	s.invalidate()
+	after := s.actives()
 	s.h.Changed()
 	s.mu.Lock()
 	retry := stateCame && s.mu.retry[peer]
@@ -338,8 +340,33 @@ func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 		delete(s.mu.retry, peer)
 	}
 	s.mu.Unlock()
+	// A state changes who shares a room with us: sessions with those
+	// peers started with the old scopes, so they start again; and one
+	// with the peer that sent the state, if items it sent earlier waited
+	// for it.
+	changed := map[identity.ID]bool{}
 	if retry {
-		s.h.Rescope(peer)
+		changed[peer] = true
+	}
+	for sp := range union(before, after) {
+		for _, id := range before[sp] {
+			if !slices.Contains(after[sp], id) {
+				changed[id] = true
+			}
+		}
+		for _, id := range after[sp] {
+			if !slices.Contains(before[sp], id) {
+				changed[id] = true
+			}
+		}
+	}
+	delete(changed, me)
+	if len(changed) > 0 {
+		peers := make([]identity.ID, 0, len(changed))
+		for id := range changed {
+			peers = append(peers, id)
+		}
+		s.h.Rescope(peers...)
 	}
 	for _, l := range leaves {
 		s.answerLeave(l)
@@ -399,4 +426,16 @@ func (s *Service) answerLeave(l *item.Item) {
 	if _, err := s.rekey(r, nil, []identity.ID{l.Author()}, false); err != nil {
 		s.h.Log().Warn("rekeying after a member left failed", "err", err)
 	}
+}
+
+// union is the set of rooms in a or b.
+func union(a, b map[item.Space][]identity.ID) map[item.Space]bool {
+	out := map[item.Space]bool{}
+	for sp := range a {
+		out[sp] = true
+	}
+	for sp := range b {
+		out[sp] = true
+	}
+	return out
 }
