@@ -120,6 +120,9 @@ func decodeState(it *item.Item) (*state, error) {
 	case w.Parts != partsFor(w.Name, len(members), len(removed)):
 		return nil, malformed("%d key parts, the layout gives %d", w.Parts, partsFor(w.Name, len(members), len(removed)))
 	}
+	if len(members)+len(removed) > MaxMembers {
+		return nil, malformed("%d members and %d removed, together over %d", len(members), len(removed), MaxMembers)
+	}
 	for _, r := range removed {
 		if slices.Contains(members, r) {
 			return nil, malformed("a removed member is still listed")

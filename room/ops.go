@@ -216,13 +216,16 @@ func (s *Service) publishState(r *record, epoch uint64, members, removed []ident
 		}
 		pubs[i] = pk
 	}
+	// The state lists at most MaxMembers names in all (§13.2); the removal
+	// notices beyond that are left out, the removals themselves are not.
+	notice := removed[:min(len(removed), MaxMembers-len(members))]
 	now := s.h.Now()
-	stIt, keyIts, key, err := makeState(s.h.Key(), s.h.Rand(), r, epoch, members, pubs, removed, now)
+	stIt, keyIts, key, err := makeState(s.h.Key(), s.h.Rand(), r, epoch, members, pubs, notice, now)
 	if err != nil {
 		return nil, err
 	}
 	scopes := []item.Scope{Scope(r.space)}
-	for _, id := range removed {
+	for _, id := range notice {
 		scopes = append(scopes, InviteScope(s.h.ID(), id))
 	}
 	entries := []store.Entry{{Item: stIt, Scopes: scopes}}

@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "write testdata/rooms_v1.json afresh")
 
 const vectorsFile = "testdata/rooms_v1.json"
 
-// vectors is testdata/rooms_v1.json (docs/protocol.md §14): the
+// vectors is testdata/rooms_v1.json (docs/protocol.md §8.4): the
 // derivations of §13 for fixed inputs, and items with the outcome a node
 // must reach when it checks them in order (sealed parts use fresh
 // randomness, so the items were recorded once and are replayed).
