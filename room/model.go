@@ -266,3 +266,22 @@ func order(items []*item.Item) {
 // farFuture is a time after every leave: leftBy with it asks whether a
 // member left at all.
 var farFuture = time.Unix(1<<40, 0)
+
+// since returns the epoch from which id has been a member without a break
+// up to the current one; past the current epoch when it is not a member
+// now. A leave under an earlier epoch belongs to an earlier membership.
+func (m *model) since(id identity.ID) uint64 {
+	cur := m.current()
+	if cur == nil || !slices.Contains(cur.members, id) {
+		return ^uint64(0)
+	}
+	e := cur.epoch
+	for e > 0 {
+		prev := m.states[e-1]
+		if prev == nil || !slices.Contains(prev.members, id) {
+			break
+		}
+		e--
+	}
+	return e
+}

@@ -423,6 +423,14 @@ func (s *Service) answerLeave(l *item.Item) {
 	if err != nil || r.owner != s.h.ID() || r.status != statusJoined {
 		return
 	}
+	mk, err := decodeMark(l)
+	if err != nil {
+		return
+	}
+	m, err := s.load(r)
+	if err != nil || m.current() == nil || mk.epoch < m.since(l.Author()) {
+		return // not in the room, or a leave from before it was last invited
+	}
 	if _, err := s.rekey(r, nil, []identity.ID{l.Author()}, false); err != nil {
 		s.h.Log().Warn("rekeying after a member left failed", "err", err)
 	}

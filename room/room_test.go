@@ -112,3 +112,34 @@ func copyRoom(t *testing.T, from, to *node, sp item.Space) {
 		return nil
 	})
 }
+
+// TestLeaveAcrossInvite: bob leaves while the owner is away; before the
+// leave reaches it, the owner invites dave (a state that still lists bob).
+// When the leave arrives, the owner's node rekeys without bob all the same,
+// and carol, still a member, reads the next message while bob cannot.
+func TestLeaveAcrossInvite(t *testing.T) {
+	w, owner, bob, carol, sp := threeRoom(t)
+	dave := w.node()
+	must[*apitype.Room](t)(bob.svc.Leave(sp))
+	if got := bob.status(sp); got != apitype.RoomLeft {
+		t.Fatalf("bob's room after leaving is %q", got)
+	}
+	if _, err := bob.svc.Send(sp, "one more"); err == nil {
+		t.Fatal("a member that left could send")
+	}
+	must[*apitype.Room](t)(owner.svc.Invite(sp, dave.id()))
+	syncPair(owner, bob)
+	got := must[*apitype.RoomMembers](t)(owner.svc.Members(sp))
+	if len(got.Members) != 3 || !slices.Contains(got.Removed, bob.id().String()) {
+		t.Fatalf("after bob's leave reached it the owner lists %d members, removed %q", len(got.Members), got.Removed)
+	}
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "without bob"))
+	syncPair(owner, carol)
+	if got := carol.texts(sp); len(got) != 1 || got[0] != "without bob" {
+		t.Fatalf("carol reads %q", got)
+	}
+	copyRoom(t, owner, bob, sp)
+	if got := bob.texts(sp); slices.Contains(got, "without bob") {
+		t.Fatalf("bob, gone, reads %q", got)
+	}
+}
