@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -37,8 +36,8 @@ func roomRoutes() []route {
 		{"POST /v1/rooms", jsonHandler((*server).createRoom)},
 		{"GET /v1/rooms/{room}/members", jsonHandler((*server).roomMembers)},
 		{"POST /v1/rooms/{room}/invites", jsonHandler((*server).inviteToRoom)},
-		{"POST /v1/rooms/{room}/join", jsonHandler((*server).joinRoom)},
-		{"POST /v1/rooms/{room}/leave", jsonHandler((*server).leaveRoom)},
+		{"POST /v1/rooms/{room}/join", roomDo(func(s *server, sp item.Space) (*apitype.Room, error) { return s.n.Room().Join(sp) })},
+		{"POST /v1/rooms/{room}/leave", roomDo(func(s *server, sp item.Space) (*apitype.Room, error) { return s.n.Room().Leave(sp) })},
 		{"DELETE /v1/rooms/{room}/members/{peer}", jsonHandler((*server).removeFromRoom)},
 		{"POST /v1/rooms/{room}/messages", jsonHandler((*server).sendToRoom)},
 		{"GET /v1/rooms/{room}/messages", func(s *server) http.HandlerFunc { return s.roomMessages }},
@@ -89,22 +88,16 @@ func (s *server) inviteToRoom(r *http.Request) (int, any, error) {
 	return http.StatusOK, room, err
 }
 
-func (s *server) joinRoom(r *http.Request) (int, any, error) {
-	sp, err := s.room(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	room, err := s.n.Room().Join(sp)
-	return http.StatusOK, room, err
-}
-
-func (s *server) leaveRoom(r *http.Request) (int, any, error) {
-	sp, err := s.room(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	room, err := s.n.Room().Leave(sp)
-	return http.StatusOK, room, err
+// roomDo is a route that applies one action to the room in the path.
+func roomDo(action func(s *server, sp item.Space) (*apitype.Room, error)) func(s *server) http.HandlerFunc {
+	return jsonHandler(func(s *server, r *http.Request) (int, any, error) {
+		sp, err := s.room(r)
+		if err != nil {
+			return 0, nil, err
+		}
+		room, err := action(s, sp)
+		return http.StatusOK, room, err
+	})
 }
 
 func (s *server) removeFromRoom(r *http.Request) (int, any, error) {
@@ -148,24 +141,8 @@ func (s *server) roomMessages(w http.ResponseWriter, r *http.Request) {
 		})(s)(w, r)
 		return
 	}
-	leave, ok := s.enter(w, r, s.following, fmt.Sprintf("%d --follow streams are open already", maxFollowing))
-	if !ok {
-		return
-	}
-	defer leave()
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(followMaxDuration))
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc.Flush()
-	enc := json.NewEncoder(w)
-	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
-	defer cancel()
-	s.n.Room().Follow(ctx, sp, func(m *apitype.RoomMessage) error {
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-		return rc.Flush()
+	s.follow(w, r, func(ctx context.Context, emit func(any) error) error {
+		return s.n.Room().Follow(ctx, sp, func(m *apitype.RoomMessage) error { return emit(m) })
 	})
 }
 

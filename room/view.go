@@ -10,6 +10,17 @@ import (
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 )
 
+// known returns the record and model of a room this node knows, in
+// whatever state.
+func (s *Service) known(sp item.Space) (*record, *model, error) {
+	r, err := s.record(sp)
+	if err != nil {
+		return nil, nil, errUnknown()
+	}
+	m, err := s.load(r)
+	return r, m, err
+}
+
 // show describes a room as the API lists it.
 func (s *Service) show(r *record) (*apitype.Room, error) {
 	m, err := s.load(r)
@@ -58,11 +69,7 @@ func (s *Service) List() ([]*apitype.Room, error) {
 // and who the last rekey removed; with the room, whose KeyChanged says
 // when the key last changed.
 func (s *Service) Members(sp item.Space) (*apitype.RoomMembers, error) {
-	r, err := s.record(sp)
-	if err != nil {
-		return nil, errUnknown()
-	}
-	m, err := s.load(r)
+	r, m, err := s.known(sp)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +97,7 @@ func (s *Service) Members(sp item.Space) (*apitype.RoomMembers, error) {
 // the epoch's key for opened, the others marked sealed (a member sees
 // what was posted while it was in, and nothing after).
 func (s *Service) Messages(sp item.Space) ([]*apitype.RoomMessage, error) {
-	r, err := s.record(sp)
-	if err != nil {
-		return nil, errUnknown()
-	}
-	m, err := s.load(r)
+	_, m, err := s.known(sp)
 	if err != nil {
 		return nil, err
 	}
