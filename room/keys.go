@@ -44,6 +44,10 @@ const (
 	MaxName = 128
 	// MaxText bounds a room message's text.
 	MaxText = 32 << 10
+	// MaxSharedRooms bounds the rooms two peers sync in one session: a
+	// session carries at most syncproto.MaxScopes (256) scopes for every
+	// service together, and a peer that offers more fails the session.
+	MaxSharedRooms = 64
 	// stanzaSize is the encoded size of one member's key wrap in a sealed
 	// payload (§9.2): the recipient's 32-byte identity, the ML-KEM-768 +
 	// X25519 encapsulation (1,120 bytes) and the wrapped 32-byte key with
