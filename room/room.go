@@ -211,7 +211,7 @@ func (s *Service) Scopes(peer identity.ID) []item.Scope {
 	slices.SortFunc(spaces, func(x, y item.Space) int { return bytes.Compare(x[:], y[:]) })
 	for _, sp := range spaces {
 		if len(out) > MaxSharedRooms {
-			s.h.Log().Warn("more rooms shared with a peer than a session carries; the rest wait", "peer", peer, "max", MaxSharedRooms)
+			s.h.Log().Debug("more rooms shared with a peer than a session carries; the rest wait", "peer", peer, "max", MaxSharedRooms)
 			break
 		}
 		if slices.Contains(a[sp], peer) && slices.Contains(a[sp], me) {
