@@ -37,6 +37,8 @@ type node struct {
 	dir string
 	db  *store.DB
 	svc *Service
+	// rescoped lists the peers the service asked to rescope, in order.
+	rescoped []identity.ID
 }
 
 func (w *world) node() *node {
@@ -91,7 +93,7 @@ func (h host) Rand() io.Reader             { return rand.Reader }
 func (h host) Log() *slog.Logger           { return slog.New(slog.DiscardHandler) }
 func (h host) IsPeer(id identity.ID) bool  { return h.n.w.keys[id] != nil }
 func (h host) PeerName(identity.ID) string { return "" }
-func (h host) Rescope(...identity.ID)      {}
+func (h host) Rescope(p ...identity.ID)    { h.n.rescoped = append(h.n.rescoped, p...) }
 func (h host) Changed()                    {}
 func (h host) Changes() <-chan struct{}    { return make(chan struct{}) }
 

@@ -2,6 +2,7 @@ package room
 
 import (
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -141,5 +142,56 @@ func TestLeaveAcrossInvite(t *testing.T) {
 	copyRoom(t, owner, bob, sp)
 	if got := bob.texts(sp); slices.Contains(got, "without bob") {
 		t.Fatalf("bob, gone, reads %q", got)
+	}
+}
+
+// TestMessageBeforeItsState: a frame whose message comes before the rekey
+// it is under (reconciliation sends items in no particular order) stores
+// the rekey, refuses the message for now, and rescopes the sender so the
+// next session brings it again; then it is stored and read.
+func TestMessageBeforeItsState(t *testing.T) {
+	w, owner, bob, _, sp := threeRoom(t)
+	dave := w.node()
+	must[*apitype.Room](t)(owner.svc.Invite(sp, dave.id()))
+	msg := must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "under the new epoch"))
+	m := mustModel(t, owner, sp)
+	id, _ := hex.DecodeString(msg.ID)
+	it, _, err := owner.db.GetItem(item.ID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := []*item.Item{it, m.current().it}
+	bob.rescoped = nil
+	if got := bob.deliver(owner.id(), Scope(sp), frame); got != 1 {
+		t.Fatalf("%d of the message and its state stored, want the state alone", got)
+	}
+	if !slices.Contains(bob.rescoped, owner.id()) {
+		t.Fatalf("bob did not rescope the owner after the state came (rescoped %d peers)", len(bob.rescoped))
+	}
+	if got := bob.deliver(owner.id(), Scope(sp), frame[:1]); got != 1 {
+		t.Fatal("the message is refused once its state is stored")
+	}
+	if got := bob.texts(sp); !slices.Equal(got, []string{"under the new epoch"}) {
+		t.Fatalf("bob reads %q", got)
+	}
+}
+
+// TestSharedRoomsCap: two peers in more rooms than a session carries
+// share MaxSharedRooms of them, the same ones on both sides.
+func TestSharedRoomsCap(t *testing.T) {
+	w := newWorld(t)
+	owner, bob := w.node(), w.node()
+	for i := range MaxSharedRooms + 2 {
+		sp := space(t, must[*apitype.Room](t)(owner.svc.Create(fmt.Sprintf("room %d", i))))
+		must[*apitype.Room](t)(owner.svc.Invite(sp, bob.id()))
+	}
+	syncPair(owner, bob)
+	for _, r := range must[[]*apitype.Room](t)(bob.svc.List()) {
+		b, _ := hex.DecodeString(r.ID)
+		must[*apitype.Room](t)(bob.svc.Join(item.Space(b)))
+	}
+	a, b := owner.svc.Scopes(bob.id()), bob.svc.Scopes(owner.id())
+	if len(a) != 1+MaxSharedRooms || !slices.Equal(a, b) {
+		t.Fatalf("the owner offers %d scopes and bob %d (equal: %v), want %d each", len(a), len(b), slices.Equal(a, b), 1+MaxSharedRooms)
 	}
 }
