@@ -613,3 +613,31 @@ func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast
 		return nil
 	})
 }
+
+// TestRoomKindsOnlyInRoom: the room item kinds (docs/protocol.md §13.2)
+// are made and read only by package room, which checks every one against
+// the room's states (who may sign what, which epoch) before anything uses
+// it. item assigns the numbers; no other package names them, so nothing
+// can sign a room state or read a room message around those checks.
+func TestRoomKindsOnlyInRoom(t *testing.T) {
+	fset := token.NewFileSet()
+	seen := 0
+	parseSources(t, fset, func(p string, f *ast.File) {
+		dir := filepath.ToSlash(filepath.Dir(p))
+		if dir == "room" {
+			seen++
+		}
+		if dir == "room" || dir == "item" {
+			return
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "KindRoom") {
+				t.Errorf("%s names %s; room items are made and read only by package room", fset.Position(sel.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
+	})
+	if seen == 0 {
+		t.Fatal("found no files of package room; was it renamed?")
+	}
+}
