@@ -318,8 +318,8 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 	}
 }
 
-// TestServicesStayBelowTheNode: an item-kind service (dm, collection; room
-// and trust to come) is called by the node through its Scopes, Check and
+// TestServicesStayBelowTheNode: an item-kind service (dm, collection,
+// room; trust to come) is called by the node through its Scopes, Check and
 // Accepted methods and reaches the node only through the Host interface it
 // declares, so it never imports node; it speaks neither HTTP nor a
 // transport (the local API and cloak's transports are the node's). The
@@ -329,13 +329,16 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 	services := []string{"service", "dm", "collection", "contacts", "rating"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	rules := map[string][]string{
-		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts"),
+		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts", module+"/room"),
 		// gate holds accepted connections (net.Conn) but opens none.
 		"gate": {module + "/node", module + "/onion", module + "/cloak", "net/http", module + "/dm", module + "/collection", module + "/contacts", module + "/store"},
 	}
 	for _, svc := range services {
 		rules[svc] = never
 	}
+	// room, the newest service, imports no sibling service either: what it
+	// needs of another kind (a peer's recipient key) comes through Host.
+	rules["room"] = append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts")
 	for _, p := range listPackages(t) {
 		for pkg, never := range rules {
 			if p.ImportPath != module+"/"+pkg {
@@ -359,7 +362,7 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 // the API.)
 func TestNoHTTPBelowTheAPI(t *testing.T) {
 	below := map[string]bool{}
-	for _, p := range []string{"node", "dm", "collection", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
+	for _, p := range []string{"node", "dm", "collection", "room", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
 		below[module+"/"+p] = true
 	}
 	seen := 0
@@ -638,5 +641,33 @@ func TestReputationIsPureComputation(t *testing.T) {
 	}
 	if !found {
 		t.Error("package reputation not found")
+	}
+}
+
+// TestRoomKindsOnlyInRoom: the room item kinds (docs/protocol.md §13.2)
+// are made and read only by package room, which checks every one against
+// the room's states (who may sign what, which epoch) before anything uses
+// it. item assigns the numbers; no other package names them, so nothing
+// can sign a room state or read a room message around those checks.
+func TestRoomKindsOnlyInRoom(t *testing.T) {
+	fset := token.NewFileSet()
+	seen := 0
+	parseSources(t, fset, func(p string, f *ast.File) {
+		dir := filepath.ToSlash(filepath.Dir(p))
+		if dir == "room" {
+			seen++
+		}
+		if dir == "room" || dir == "item" {
+			return
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "KindRoom") {
+				t.Errorf("%s names %s; room items are made and read only by package room", fset.Position(sel.Pos()), sel.Sel.Name)
+			}
+			return true
+		})
+	})
+	if seen == 0 {
+		t.Fatal("found no files of package room; was it renamed?")
 	}
 }

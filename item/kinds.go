@@ -24,6 +24,16 @@ const (
 	KindIOCSealed Kind = 17
 	KindSighting  Kind = 18 // an analyst's verdict on an indicator statement, §5.10 (rating)
 	KindRating    Kind = 19 // an analyst's rating of a source, §5.10 (rating)
+
+	// The room kinds, §13.2 (room): a room's state (genesis and every
+	// membership change with its rekey), further parts of an epoch's
+	// sealed key, an invitation, a member's join and leave, a message.
+	KindRoomState   Kind = 32
+	KindRoomKeys    Kind = 33
+	KindRoomInvite  Kind = 34
+	KindRoomJoin    Kind = 35
+	KindRoomLeave   Kind = 36
+	KindRoomMessage Kind = 37
 )
 
 // KindInfo is what every assigned kind has in common: its name in
@@ -47,6 +57,12 @@ var kinds = []KindInfo{
 	{KindIOCSealed, "ioc sealed", true},
 	{KindSighting, "sighting", true},
 	{KindRating, "rating", true},
+	{KindRoomState, "room state", true},
+	{KindRoomKeys, "room key part", true},
+	{KindRoomInvite, "room invite", true},
+	{KindRoomJoin, "room join", true},
+	{KindRoomLeave, "room leave", true},
+	{KindRoomMessage, "room message", true},
 }
 
 // Kinds returns a copy of the table of assigned kinds, ascending.

@@ -158,6 +158,15 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 		})(s)(w, r)
 		return
 	}
+	s.follow(w, r, func(ctx context.Context, emit func(any) error) error {
+		return s.n.DM().Follow(ctx, only, func(m *node.Message) error { return emit(m) })
+	})
+}
+
+// follow answers a ?follow=1 request: an NDJSON stream of what run emits,
+// flushed line by line, until the client goes away (bounded by
+// followMaxDuration), within the cap on open streams.
+func (s *server) follow(w http.ResponseWriter, r *http.Request, run func(ctx context.Context, emit func(any) error) error) {
 	leave, ok := s.enter(w, r, s.following, fmt.Sprintf("%d --follow streams are open already", maxFollowing))
 	if !ok {
 		return
@@ -171,8 +180,8 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
 	defer cancel()
-	s.n.DM().Follow(ctx, only, func(m *node.Message) error {
-		if err := enc.Encode(m); err != nil {
+	run(ctx, func(v any) error {
+		if err := enc.Encode(v); err != nil {
 			return err
 		}
 		return rc.Flush()

@@ -283,7 +283,7 @@ type route struct {
 
 // routes is the whole API (docs/api.md), made afresh for each Handler.
 func routes() []route {
-	return []route{
+	return append([]route{
 		{"GET /v1/status", jsonHandler((*server).status)},
 		{"GET /v1/peers", jsonHandler((*server).peers)},
 		{"POST /v1/peers", jsonHandler((*server).addPeer)},
@@ -306,7 +306,7 @@ func routes() []route {
 		{"POST /v1/iocs/{id}/sightings", jsonHandler((*server).sightIOC)},
 		{"POST /v1/peers/{peer}/rating", jsonHandler((*server).ratePeer)},
 		{"GET /v1/trust", jsonHandler((*server).trust)},
-	}
+	}, roomRoutes()...)
 }
 
 // Handler returns the local API over n; log (nil: discard) receives the

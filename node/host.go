@@ -33,6 +33,20 @@ func (h host) Changed()                                   { h.n.notifyChanged() 
 func (h host) Changes() <-chan struct{}                   { return h.n.changedCh() }
 func (h host) Sent(peer identity.ID, items ...*item.Item) { h.n.afterLocalItems(peer, items...) }
 
+// Rescope ends the live sessions with peers without waiting (a service
+// may call it from a session's own Accepted) and has the dialer reach them
+// again, so the next session reconciles the scopes as they are now.
+func (h host) Rescope(peers ...identity.ID) {
+	h.n.st.mu.Lock()
+	for _, p := range peers {
+		if ps := h.n.st.sessions[p]; ps != nil {
+			ps.cancel()
+		}
+	}
+	h.n.st.mu.Unlock()
+	h.n.urge(peers...)
+}
+
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
 
 func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }

@@ -18,6 +18,7 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/rating"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/room"
 	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
@@ -89,6 +90,7 @@ type Node struct {
 	dm       *dm.Service         // direct messages
 	coll     *collection.Service // indicator collections
 	rate     *rating.Service     // sightings and ratings
+	room     *room.Service       // rooms
 	services []service.Service
 
 	// wake is signalled (non-blocking) when there is new outbound work,
@@ -183,7 +185,8 @@ func New(cfg Config) (*Node, error) {
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.rate = rating.New(host{n})
-	n.services = []service.Service{n.dm, n.coll, n.rate}
+	n.room = room.New(host{n})
+	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
 	n.tellPeers()
 	if err := n.tellLANAddrs(); err != nil {
 		log.Warn("a stored LAN address of a peer is unusable on this interface", "err", err)

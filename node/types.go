@@ -4,6 +4,7 @@ import (
 	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
+	"github.com/ghostwire/ghostwire/room"
 )
 
 // The values the node's methods take and return are the local API's
@@ -35,6 +36,10 @@ const (
 // DM returns the direct-message service (package dm), which the local API
 // calls for messages.
 func (n *Node) DM() *dm.Service { return n.dm }
+
+// Room returns the room service (package room), which the local API calls
+// for rooms.
+func (n *Node) Room() *room.Service { return n.room }
 
 // Collections returns the indicator collections service (package
 // collection), which the local API calls for IOCs.

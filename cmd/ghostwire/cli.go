@@ -84,7 +84,8 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
-		peerCommand(), pairCommand(), msgCommand(), iocCommand(), collectionCommand(), trustCommand(),
+		peerCommand(), pairCommand(), msgCommand(), roomCommand(), iocCommand(), collectionCommand(),
+		trustCommand(),
 		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }

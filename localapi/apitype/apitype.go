@@ -269,3 +269,57 @@ type PairResult struct {
 	Peer         Peer   `json:"peer"`
 	SafetyNumber string `json:"safety_number"`
 }
+
+// Room states as the API shows them (docs/api.md, rooms).
+const (
+	RoomPending = "pending" // invited; `room join` accepts
+	RoomJoined  = "joined"  // a member
+	RoomLeft    = "left"    // left; the owner's next rekey excludes us
+	RoomRemoved = "removed" // the owner removed us; history stays readable
+)
+
+// Room is a room as GET /v1/rooms lists it.
+type Room struct {
+	ID      string `json:"id"` // the room's space, hex
+	Name    string `json:"name"`
+	Owner   string `json:"owner"`
+	Status  string `json:"status"`
+	Members int    `json:"members"`
+	// Epoch counts the room's key changes; KeyChanged is when the current
+	// key was made (absent while invited and the state has not come yet).
+	Epoch      uint64     `json:"epoch"`
+	KeyChanged *time.Time `json:"key_changed,omitempty"`
+	InvitedBy  string     `json:"invited_by,omitempty"`
+}
+
+// RoomMember is one member as GET /v1/rooms/{room}/members lists it.
+type RoomMember struct {
+	Peer    string `json:"peer"`
+	Name    string `json:"name,omitempty"` // our local name for the peer
+	Owner   bool   `json:"owner,omitempty"`
+	Joined  bool   `json:"joined"`            // accepted the invitation
+	Leaving bool   `json:"leaving,omitempty"` // asked to leave; the owner has not rekeyed yet
+	Me      bool   `json:"me,omitempty"`
+}
+
+// RoomMembers is GET /v1/rooms/{room}/members.
+type RoomMembers struct {
+	Room    Room         `json:"room"`
+	Members []RoomMember `json:"members"`
+	Removed []string     `json:"removed,omitempty"` // removed at the last rekey
+}
+
+// RoomMessage is a room message as GET /v1/rooms/{room}/messages lists it.
+type RoomMessage struct {
+	ID      string    `json:"id"`
+	Room    string    `json:"room"`
+	Author  string    `json:"author"`
+	Name    string    `json:"name,omitempty"` // our local name for the author
+	Epoch   uint64    `json:"epoch"`
+	Created time.Time `json:"created"`
+	// Text is empty and Sealed true when this node holds no key for the
+	// message's epoch (it was not a member then).
+	Text   string `json:"text"`
+	Sealed bool   `json:"sealed,omitempty"`
+	Mine   bool   `json:"mine,omitempty"`
+}
