@@ -73,6 +73,9 @@ func (s *server) sendMessage(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := s.n.Refused(id); err != nil {
+		return 0, nil, err
+	}
 	m, err := s.n.DM().Send(id, req.Text)
 	return http.StatusAccepted, m, err
 }
@@ -97,6 +100,7 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 			if m == nil {
 				m = []*node.Message{}
 			}
+			s.n.ExplainQueued(m...)
 			return http.StatusOK, m, err
 		})(s)(w, r)
 		return
@@ -115,6 +119,7 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), followMaxDuration)
 	defer cancel()
 	s.n.DM().Follow(ctx, only, func(m *node.Message) error {
+		s.n.ExplainQueued(m)
 		if err := enc.Encode(m); err != nil {
 			return err
 		}

@@ -114,6 +114,11 @@ type Node struct {
 		pairRefused map[identity.ID]map[item.ID]bool
 		lastSync    time.Time
 		changed     chan struct{} // closed and replaced on every stored change (for --follow)
+		// refused: blocked or revoked peers refused at the handshake, for
+		// status (trust.go); silent: peers whose last dial proved them and
+		// then heard nothing, so they have not accepted us.
+		refused map[identity.ID]*refusal
+		silent  map[identity.ID]bool
 	}
 
 	// ls is the listener's state for status; ls.mu guards every field.
@@ -176,6 +181,7 @@ func New(cfg Config) (*Node, error) {
 	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
 	n.st.pairSnap, n.st.pairRefused = map[identity.ID][]item.ID{}, map[identity.ID]map[item.ID]bool{}
 	n.st.changed = make(chan struct{})
+	n.st.refused, n.st.silent = map[identity.ID]*refusal{}, map[identity.ID]bool{}
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}
@@ -215,6 +221,7 @@ func (n *Node) notifyChanged() {
 	n.st.mu.Lock()
 	close(n.st.changed)
 	n.st.changed = make(chan struct{})
+	n.st.refused, n.st.silent = map[identity.ID]*refusal{}, map[identity.ID]bool{}
 	n.st.mu.Unlock()
 }
 

@@ -178,6 +178,7 @@ func (s syncStore) Synced(peer identity.ID) {
 	snap := slices.DeleteFunc(n.st.pairSnap[peer], func(id item.ID) bool { return n.st.pairRefused[peer][id] })
 	delete(n.st.pairSnap, peer)
 	delete(n.st.pairRefused, peer)
+	delete(n.st.silent, peer) // it admits us: nothing waits for its acceptance
 	n.st.mu.Unlock()
 	// A completed sync means the peer holds every item of our pair scope's
 	// snapshot but those it refused. Mark them delivered: an item the peer stored but whose ack
