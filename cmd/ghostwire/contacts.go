@@ -186,7 +186,7 @@ func printContactsStatus(e *env, st *apitype.Status) {
 		fmt.Fprintln(e.stdout, line)
 	}
 	for _, r := range c.Refused {
-		printf(e.stdout, "refused     %s: %s, %d handshakes refused, last %s\n", shortOnion(r.Peer), r.State, r.Count, r.Last.Format("2006-01-02 15:04:05Z"))
+		printf(e.stdout, "refused     %s: %s, %d handshakes refused, last %s\n", shortID(r.Peer), r.State, r.Count, r.Last.Format("2006-01-02 15:04:05Z"))
 	}
 	for _, q := range st.Quota {
 		verified := "unverified"
@@ -198,16 +198,8 @@ func printContactsStatus(e *env, st *apitype.Status) {
 			hint = "it is verified; block it if the flood is unwanted"
 		}
 		printf(e.stdout, "quota       %s %s (%s) reached its limit (%d items, %d bytes): %d items refused; %s\n",
-			q.Who, shortOnion(q.ID), verified, q.MaxItems, q.MaxBytes, q.Refused, hint)
+			q.Who, shortID(q.ID), verified, q.MaxItems, q.MaxBytes, q.Refused, hint)
 	}
-}
-
-// shortOnion is an address's short form for status lines.
-func shortOnion(s string) string {
-	if id, err := identity.ParseID(s); err == nil {
-		return id.Short()
-	}
-	return s
 }
 
 // shownState is a message's state as msg list prints it: why a queued
