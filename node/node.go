@@ -16,6 +16,7 @@ import (
 	"github.com/ghostwire/ghostwire/gate"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/service"
@@ -65,6 +66,9 @@ type Config struct {
 	// re-synced; zero means 5 minutes. Peers with pending work are dialled
 	// at once and retried with backoff.
 	RedialInterval time.Duration
+	// Quota bounds what each author and each peer can make the node store
+	// (package quota); zero fields take quota.Default.
+	Quota quota.Config
 }
 
 // Node is a running peer. Its methods are safe for concurrent use.
@@ -82,7 +86,8 @@ type Node struct {
 	// replays remembers recent first messages, so a replayed one costs no
 	// public-key work (listen.go).
 	replays  *gate.Replays
-	contacts *contacts.Book // the peers: names, keys
+	contacts *contacts.Book // the peers: names, keys, states, requests
+	quota    *quota.Ledger  // what each author and peer has stored here
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
 	dm       *dm.Service         // direct messages
@@ -183,6 +188,10 @@ func New(cfg Config) (*Node, error) {
 	n.st.changed = make(chan struct{})
 	n.st.refused, n.st.silent = map[identity.ID]*refusal{}, map[identity.ID]bool{}
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
+	n.quota = quota.New(cfg.Store, cfg.Quota, func(id identity.ID) bool {
+		st, ok := n.contacts.StateOf(id)
+		return ok && st == contacts.Verified
+	}, log)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}
 	n.tellPeers()

@@ -8,7 +8,9 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
@@ -82,7 +84,11 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, sc)
-	adm := n.sets.Admission()
+	held, err := n.sets.Get(sc)
+	if err != nil {
+		return nil, err
+	}
+	adm, qb := n.sets.Admission(), n.quota.Batch()
 	entries := make([]store.Entry, 0, len(raw))
 	var items []*item.Item
 	var refused []recon.ID
@@ -91,7 +97,7 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		case c.Err == nil && !fits(c.Item):
 			c.Err = errMisplaced
 		case c.Err == nil:
-			c.Err = adm.Admit(c.Item, []item.Scope{sc})
+			c.Err = n.admitItem(adm, qb, held, peer, sc, c.Item)
 		case errors.Is(c.Err, item.ErrFuture) && fits(c.Item):
 			if n.future.hold(peer, c.Item, sc, now) {
 				c.Err = fmt.Errorf("%w; it waits until our clock allows it", c.Err)
@@ -99,16 +105,42 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		}
 		if c.Err != nil {
 			refused = append(refused, recon.ID(c.Item.ID()))
-			n.log.Warn("item refused", "peer", peer, "item", c.Item.ID().String()[:16], "kind", c.Item.Kind(), "author", c.Item.Author().Short(), "reason", c.Err)
+			// A quota refusal is logged once per author or peer (the
+			// ledger does it): a flood must not become a flood of logs.
+			if !errors.Is(c.Err, quota.ErrOver) {
+				n.log.Warn("item refused", "peer", peer, "item", c.Item.ID().String()[:16], "kind", c.Item.Kind(), "author", c.Item.Author().Short(), "reason", c.Err)
+			}
 			continue
 		}
 		items = append(items, c.Item)
 		entries = append(entries, store.Entry{Item: c.Item, Scopes: []item.Scope{sc}})
 	}
 	if err := n.storeReceived(peer, entries, items); err != nil {
+		qb.Cancel()
 		return nil, err
 	}
+	if err := qb.Commit(); err != nil {
+		n.log.Warn("recording quota counts failed; these items are not counted", "peer", peer, "err", err)
+	}
 	return refused, nil
+}
+
+// admitItem checks an item against its author's and peer's quotas (if it is
+// new here: one we hold already costs nothing more) and the scope's limit.
+func (n *Node) admitItem(adm *scopeset.Admission, qb *quota.Batch, held recon.Set, peer identity.ID, sc item.Scope, it *item.Item) error {
+	fresh := !held.Contains(recon.ID(it.ID()))
+	if fresh {
+		if err := qb.Admit(n.id, it.Author(), peer, it.Size()); err != nil {
+			return err
+		}
+	}
+	if err := adm.Admit(it, []item.Scope{sc}); err != nil {
+		if fresh {
+			qb.Undo(n.id, it.Author(), peer, it.Size())
+		}
+		return err
+	}
+	return nil
 }
 
 // errMisplaced: an item sent in a scope it does not belong to.
