@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"os/exec"
 	"testing"
 
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -41,12 +38,8 @@ func TestE2EContactsOverTor(t *testing.T) {
 	sn := alice.peers(t)[bob.onion].SafetyNumber
 	wrong := []byte(sn)
 	wrong[0] = '0' + (wrong[0]-'0'+1)%10
-	if code, out, errOut := runCLI(t, "peer", "verify", "bob", "--safety-number", string(wrong), "--data", alice.data); code == 0 {
-		t.Fatalf("verify with a wrong safety number exited 0\n%s%s", out, errOut)
-	}
-	if code, out, errOut := runCLI(t, "peer", "verify", "bob", "--data", alice.data); code != exitUsage {
-		t.Fatalf("verify without a terminal or --safety-number: exit %d, want %d (a usage error asking for the number)\n%s%s", code, exitUsage, out, errOut)
-	}
+	gw(t, "", "peer", "verify", "bob", "--safety-number", string(wrong), "--data", alice.data).expect(t, exitUsage, "", "the safety number does not match")
+	gw(t, "", "peer", "verify", "bob", "--data", alice.data).expect(t, exitUsage, "", "hint: compare the number out of band, then pass the number the peer reads you: --safety-number N")
 	var p node.Peer
 	alice.cli(t, &p, "peer", "verify", "bob", "--safety-number", sn)
 	if p.State != "verified" || p.VerifiedAt == nil {
@@ -92,10 +85,7 @@ func TestE2EContactsOverTor(t *testing.T) {
 	if ps := alice.peers(t); ps[bob.onion].Connected || ps[bob.onion].State != "blocked" {
 		t.Fatalf("alice's view of bob while blocked: %+v", ps[bob.onion])
 	}
-	code, out, _ := runCLI(t, "status", "--data", alice.data)
-	if code != 0 || !bytes.Contains(out, []byte("blocked, ")) || !bytes.Contains(out, []byte("refused ")) {
-		t.Fatalf("status (exit %d) does not say bob is refused for being blocked:\n%s", code, out)
-	}
+	gw(t, "", "status", "--data", alice.data).expect(t, 0, "refused     "+shortID(bob.onion)+": blocked, ", "")
 	alice.cli(t, &p, "peer", "unblock", "bob")
 	alice.waitMessage(t, "bob", "after the block", node.StateReceived, node.StateRead)
 
@@ -111,7 +101,7 @@ func TestE2EContactsOverTor(t *testing.T) {
 	var carolSN struct {
 		SafetyNumber string `json:"safety_number"`
 	}
-	cliJSON(t, nil, &carolSN, "identity", "show", "--data", carol.data, "--with", alice.onion, "--json")
+	cliJSON(t, nil, &carolSN, "id", "--data", carol.data, "--with", alice.onion, "--json")
 	if reqs[0].SafetyNumber != carolSN.SafetyNumber {
 		t.Fatalf("the request shows safety number %q; carol sees %q", reqs[0].SafetyNumber, carolSN.SafetyNumber)
 	}
@@ -133,19 +123,4 @@ func TestE2EContactsOverTor(t *testing.T) {
 	for _, n := range nodes {
 		n.stop(t)
 	}
-}
-
-// runCLI runs the binary and returns its exit code, stdout and stderr.
-func runCLI(t *testing.T, args ...string) (int, []byte, []byte) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2eCLILimit)
-	defer cancel()
-	var o, e bytes.Buffer
-	cmd := exec.CommandContext(ctx, binPath, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if err != nil && cmd.ProcessState == nil {
-		t.Fatalf("ghostwire %v: %v", args, err)
-	}
-	return cmd.ProcessState.ExitCode(), o.Bytes(), e.Bytes()
 }
