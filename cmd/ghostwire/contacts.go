@@ -179,11 +179,11 @@ func printContactsStatus(e *env, st *apitype.Status) {
 	c := st.Contacts
 	printf(e.stdout, "contacts    %d verified, %d unverified, %d blocked, %d revoked\n", c.Verified, c.Unverified, c.Blocked, c.Revoked)
 	if c.Requests > 0 || c.RequestsDropped > 0 {
-		line := fmt.Sprintf("requests    %d pending (at most %d); see 'ghostwire peer requests'", c.Requests, c.MaxRequests)
+		dropped := ""
 		if c.RequestsDropped > 0 {
-			line += fmt.Sprintf("; %d dropped (too many, or too fast)", c.RequestsDropped)
+			dropped = fmt.Sprintf("; %d dropped (too many, or too fast)", c.RequestsDropped)
 		}
-		fmt.Fprintln(e.stdout, line)
+		printf(e.stdout, "requests    %d pending (at most %d); see 'ghostwire peer requests'%s\n", c.Requests, c.MaxRequests, dropped)
 	}
 	for _, r := range c.Refused {
 		printf(e.stdout, "refused     %s: %s, %d handshakes refused, last %s\n", shortID(r.Peer), r.State, r.Count, r.Last.Format("2006-01-02 15:04:05Z"))
