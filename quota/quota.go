@@ -268,24 +268,13 @@ func (b *Batch) Admit(me, author, peer identity.ID, size int) error {
 	if author == me {
 		return nil
 	}
-	l := b.l
-	keys := [2]key{{Author, author}, {Peer, peer}}
-	verified := [2]bool{b.verified(author), b.verified(peer)}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var es [2]*entry
-	for i, k := range keys {
-		e, err := l.get(k)
-		if err != nil {
-			return err
-		}
-		lim := l.limitFor(k, verified[i])
-		if e.use.Items+1 > lim.Items || e.use.Bytes+int64(size) > lim.Bytes {
-			l.refusedLocked(k, verified[i], e.use, lim)
-			return &OverError{Who: k.who, ID: k.id, Limit: lim}
-		}
-		es[i] = e
+	b.l.mu.Lock()
+	defer b.l.mu.Unlock()
+	es, err := b.checkLocked(author, peer, size)
+	if err != nil {
+		return err
 	}
+	keys := [2]key{{Author, author}, {Peer, peer}}
 	for i, k := range keys {
 		es[i].use.Items++
 		es[i].use.Bytes += int64(size)
@@ -299,6 +288,58 @@ func (b *Batch) Admit(me, author, peer identity.ID, size int) error {
 		d.Bytes += int64(size)
 	}
 	return nil
+}
+
+// Over is Admit without counting: it returns the *OverError Admit would,
+// and counts the refusal, so that the node can refuse an item before it
+// checks its signature (most of the cost of receiving one).
+func (b *Batch) Over(me, author, peer identity.ID, size int) error {
+	if author == me {
+		return nil
+	}
+	b.l.mu.Lock()
+	defer b.l.mu.Unlock()
+	_, err := b.checkLocked(author, peer, size)
+	return err
+}
+
+// checkLocked returns the author's and the peer's counts if both have room
+// for one more item of size bytes, else the refusal (recorded). l.mu held.
+func (b *Batch) checkLocked(author, peer identity.ID, size int) ([2]*entry, error) {
+	l := b.l
+	keys := [2]key{{Author, author}, {Peer, peer}}
+	verified := [2]bool{b.verified(author), b.verified(peer)}
+	var es [2]*entry
+	for i, k := range keys {
+		e, err := l.get(k)
+		if err != nil {
+			return es, err
+		}
+		lim := l.limitFor(k, verified[i])
+		if e.use.Items+1 > lim.Items || e.use.Bytes+int64(size) > lim.Bytes {
+			l.refusedLocked(k, verified[i], e.use, lim)
+			return es, &OverError{Who: k.who, ID: k.id, Limit: lim}
+		}
+		es[i] = e
+	}
+	return es, nil
+}
+
+// Reached reports whether items from peer may be refused for a quota: the
+// peer, or some author, has been refused for one since the node started.
+// Until then checking each item early would only cost time.
+func (l *Ledger) Reached(peer identity.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hits[key{Peer, peer}] != nil {
+		return true
+	}
+	for k := range l.hits {
+		if k.who == Author {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedLocked records a hit for status, logging the first. l.mu held.

@@ -90,6 +90,19 @@ func TestQuota(t *testing.T) {
 	if got, err := admitN(b, me, 50, 10); got != 50 || err != nil {
 		t.Fatalf("our own items: %d admitted, %v; want all", got, err)
 	}
+	if !l.Reached(peer) || New(db, cfg, verified, nil).Reached(peer) {
+		t.Fatal("Reached: want true once an author was refused, false on a ledger that refused nothing")
+	}
+	before, _ := l.Usage(Author, friend)
+	if err := b.Over(me, friend, peer, 10); !errors.As(err, &over) {
+		t.Fatalf("Over for an author at its quota: %v", err)
+	}
+	if err := b.Over(me, me, peer, 10); err != nil {
+		t.Fatalf("Over for our own item: %v", err)
+	}
+	if after, _ := l.Usage(Author, friend); after != before {
+		t.Fatalf("Over counted: %+v → %+v", before, after)
+	}
 	if err := b.Admit(me, ids[2], peer, 5000); !errors.As(err, &over) {
 		t.Fatalf("an item past the verified byte quota (3000): %v", err)
 	}
