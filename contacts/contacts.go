@@ -122,12 +122,22 @@ func (b *Book) Add(id identity.ID, name string) error {
 	})
 }
 
-// Remove forgets a peer.
+// Remove forgets a peer. A blocked or revoked one is remembered as
+// ignored: removing it must not turn its next handshake into a contact
+// request, as it would for a stranger.
 func (b *Book) Remove(id identity.ID) error {
-	if !b.Has(id) {
+	st, ok := b.StateOf(id)
+	if !ok {
 		return unknown(id)
 	}
-	return b.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) })
+	return b.db.Update(func(tx *store.Tx) error {
+		if st.Refuses() {
+			if err := tx.Put(bucketIgnored, id.Bytes(), nil); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(bucketPeer, id.Bytes())
+	})
 }
 
 func unknown(id identity.ID) error {

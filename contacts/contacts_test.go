@@ -83,6 +83,19 @@ func TestStates(t *testing.T) {
 	if err := b.SetState(testID(t, 9), Blocked); err == nil {
 		t.Fatal("blocking a stranger succeeded")
 	}
+	// Removing a blocked contact does not make it a requester.
+	if err := b.Remove(bob); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Note(bob); !errors.Is(err, ErrIgnored) {
+		t.Fatalf("a removed blocked peer's handshake: %v; want ErrIgnored, no request", err)
+	}
+	if err := b.Add(bob, ""); err != nil { // adding it again undoes that, unblocked
+		t.Fatal(err)
+	}
+	if st, _ := b.StateOf(bob); st != Unverified || b.Admit(bob) != nil {
+		t.Fatalf("bob added again: %v", st)
+	}
 }
 
 func sorted(ids ...identity.ID) []identity.ID {
