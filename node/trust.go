@@ -124,6 +124,10 @@ func (n *Node) VerifyPeer(id identity.ID, safetyNumber string) (*Peer, error) {
 		return nil, fault.Invalidf("compare the number again with the peer, out of band; do not verify a peer whose number differs",
 			"the safety number does not match %s", id)
 	}
+	// Verifying does not unblock: that is a separate, explicit choice.
+	if st, ok := n.contacts.StateOf(id); ok && st == contacts.Blocked {
+		return nil, fault.Invalidf("unblock the peer first", "peer %s is blocked", id.Short())
+	}
 	if err := n.contacts.SetState(id, contacts.Verified); err != nil {
 		return nil, err
 	}

@@ -379,4 +379,13 @@ func TestVerifyPeer(t *testing.T) {
 	if _, err := a.VerifyPeer(hnodeID(t, 0xD3), ""); err == nil {
 		t.Fatal("verified a stranger")
 	}
+	if _, err := a.BlockPeer(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.VerifyPeer(b, sn); err == nil {
+		t.Fatal("verifying a blocked peer unblocked it")
+	}
+	if got := a.VerifiedContacts(); len(got) != 0 {
+		t.Fatalf("a blocked peer is still in the pre-trusted set: %v", got)
+	}
 }
