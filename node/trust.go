@@ -51,7 +51,9 @@ func (n *Node) authorize(peer identity.ID) error {
 		return nil
 	case errors.Is(err, contacts.ErrNotContact):
 		if nerr := n.contacts.Note(peer); nerr != nil {
-			n.log.Info("refused a stranger's handshake; no request kept", "peer", peer, "reason", nerr)
+			// DEBUG: a flood of strangers must not flood the log; status
+			// counts the requests dropped.
+			n.log.Debug("refused a stranger's handshake; no request kept", "peer", peer, "reason", nerr)
 			return nerr
 		}
 		n.log.Info("contact request: a peer that is not a contact connected; accept or ignore it ('peer requests')", "peer", peer)
