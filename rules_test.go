@@ -326,7 +326,7 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 // sets the sync engine reconciles (scopeset) sit below the services too:
 // they know the store, never a service.
 func TestServicesStayBelowTheNode(t *testing.T) {
-	services := []string{"service", "dm", "collection", "contacts", "rating"}
+	services := []string{"service", "dm", "collection", "contacts", "rating", "quota"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	rules := map[string][]string{
 		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts", module+"/room"),
@@ -362,7 +362,7 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 // the API.)
 func TestNoHTTPBelowTheAPI(t *testing.T) {
 	below := map[string]bool{}
-	for _, p := range []string{"node", "dm", "collection", "room", "contacts", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
+	for _, p := range []string{"node", "dm", "collection", "room", "contacts", "quota", "fault", "store", "syncproto", "item", "ioc", "recipient", "identity", "recon", "wire", "cloak", "onion", "lan", "localapi/apitype"} {
 		below[module+"/"+p] = true
 	}
 	seen := 0
@@ -410,6 +410,51 @@ func TestNodeAcceptsOnlyThroughTheGate(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "g.Enter(") {
 		t.Error("node/listen.go no longer admits connections through the gate (gate.Enter)")
+	}
+}
+
+// TestSessionsAdmittedByContacts: a blocked or revoked peer never gets a
+// session (docs/trust.md §1), because every handshake the node runs takes
+// its config from handshakeConfig, whose Authorize asks the contacts book,
+// and because the dialer asks the book before it dials. A handshake with a
+// config built anywhere else, or an Authorize that is not n.authorize,
+// would let a blocked peer past.
+func TestSessionsAdmittedByContacts(t *testing.T) {
+	calls := 0
+	filepath.WalkDir("node", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		for _, l := range strings.Split(src, "\n") {
+			if strings.Contains(l, "Authorize:") && !strings.Contains(l, "Authorize: n.authorize,") {
+				t.Errorf("%s sets a handshake's Authorize to something other than n.authorize: %s", p, strings.TrimSpace(l))
+			}
+			if strings.Contains(l, "syncproto.Client(") || strings.Contains(l, "syncproto.Server(") {
+				calls++
+			}
+		}
+		if strings.Contains(src, "syncproto.Config{") && !strings.Contains(src, "func (n *Node) handshakeConfig()") {
+			t.Errorf("%s builds a syncproto.Config outside handshakeConfig", p)
+		}
+		return nil
+	})
+	if calls == 0 {
+		t.Error("found no handshake in node/; was it moved?")
+	}
+	b, err := os.ReadFile(filepath.Join("node", "sessions.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "n.contacts.Admit(peer)") {
+		t.Error("node/sessions.go: dialPeer no longer asks the contacts book before it dials")
 	}
 }
 

@@ -203,7 +203,7 @@ type Filter struct {
 	Author         *identity.ID
 	Since          time.Time
 	IncludeExpired bool
-	// SourceTrust, if set, scores each author (0 to 1, docs/trust.md):
+	// SourceTrust, if set, scores each author (0 to 1, docs/reputation.md):
 	// the score is shown with each IOC and exported as STIX confidence,
 	// and authors scoring below MinTrust are left out.
 	SourceTrust func(identity.ID) float64

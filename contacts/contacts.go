@@ -1,11 +1,14 @@
 // Package contacts is the peers this node talks to: the identities the user
-// added, the local names given them, and their certified recipient keys. It
-// decides nothing about sessions (the node does) and nothing about trust
-// yet; the trust issue's contact states (verified, blocked, revoked) and
-// requests will live here.
+// added, the local names given them, their certified recipient keys, the
+// state the user gave each (unverified, verified, blocked; revoked when its
+// identity revokes itself) and the contact requests of peers who added us
+// first. It answers one question for the node at every handshake, Admit:
+// does this identity get a session? The node enforces the answer.
 //
-// It never imports node, net/http or a transport; the node owns the Book and
-// composes what the API shows of a peer (connected, last sync) from it.
+// docs/trust.md says what each state means and what a request reveals to
+// whom. It never imports node, net/http or a transport; the node owns the
+// Book and composes what the API shows of a peer (connected, last sync)
+// from it.
 package contacts
 
 import (
@@ -28,15 +31,21 @@ import (
 const (
 	bucketPeer    = "peer"    // peer ID → record
 	bucketPeerKey = "peerkey" // peer ID → the peer's recipient-key certificate item ID
+	bucketRequest = "request" // peer ID → a pending contact request (requests.go)
+	bucketIgnored = "ignored" // peer ID → empty: requests the user ignored
 )
 
 // MaxName bounds a peer's local name.
 const MaxName = 64
 
+// record is a contact as stored. State and Verified are omitted when zero,
+// so records from before contact states are read, and written, unchanged.
 type record struct {
-	Name  string `cbor:"1,keyasint"`
-	Added int64  `cbor:"2,keyasint"`
-	// Keys from 20 on are LAN mode's, apart from the trust states'.
+	Name     string `cbor:"1,keyasint"`
+	Added    int64  `cbor:"2,keyasint"`
+	State    uint8  `cbor:"3,keyasint,omitempty"`
+	Verified int64  `cbor:"4,keyasint,omitempty"` // Unix seconds the user verified it
+	// Keys from 20 on are LAN mode's.
 	Paired int64  `cbor:"20,keyasint,omitempty"` // unix seconds of a PIN pairing, 0 if never
 	LAN    string `cbor:"21,keyasint,omitempty"` // an ADDR:PORT given by hand (peer add --lan)
 }
@@ -47,6 +56,10 @@ type Contact struct {
 	Name   string
 	Added  time.Time
 	HasKey bool // its recipient key is known
+	State  State
+	// VerifiedAt is when the user verified it; zero unless State is
+	// Verified.
+	VerifiedAt time.Time
 	// Paired is when the peer was paired by code (LAN mode), zero if it
 	// was added by hand.
 	Paired time.Time
@@ -55,17 +68,20 @@ type Contact struct {
 	LAN netip.AddrPort
 }
 
-// Book is the node's contacts.
+// Book is the node's contacts. Its methods are safe for concurrent use.
 type Book struct {
-	db    *store.DB
-	me    identity.ID
-	now   func() time.Time
-	addMu sync.Mutex // serialises Add: a name check and its write must not interleave
+	db  *store.DB
+	me  identity.ID
+	now func() time.Time
+	// addMu serialises writes of contact records: Add's name check and its
+	// write, and SetState's read and write, must not interleave.
+	addMu sync.Mutex
+	req   requests // contact requests' rate limit (requests.go)
 }
 
 // New returns the book of the identity me over db.
 func New(db *store.DB, me identity.ID, now func() time.Time) *Book {
-	return &Book{db: db, me: me, now: now}
+	return &Book{db: db, me: me, now: now, req: requests{limit: DefaultRequestLimits}}
 }
 
 // unshowable reports the characters a name may not hold: controls (ESC,
@@ -96,10 +112,18 @@ func (b *Book) Add(id identity.ID, name string) error {
 			var old record
 			if err := wire.Unmarshal(raw, &old); err == nil {
 				rec.Added, rec.Paired, rec.LAN = old.Added, old.Paired, old.LAN
+				rec.State, rec.Verified = old.State, old.Verified
 				if rec.Name == "" {
 					rec.Name = old.Name
 				}
 			}
+		}
+		// Adding a peer answers its request, or undoes ignoring it.
+		if err := tx.Delete(bucketRequest, id.Bytes()); err != nil {
+			return err
+		}
+		if err := tx.Delete(bucketIgnored, id.Bytes()); err != nil {
+			return err
 		}
 		v, err := wire.Marshal(rec)
 		if err != nil {
@@ -151,12 +175,22 @@ func (b *Book) update(id identity.ID, change func(*record)) error {
 	return err
 }
 
-// Remove forgets a peer.
+// Remove forgets a peer. A blocked or revoked one is remembered as
+// ignored: removing it must not turn its next handshake into a contact
+// request, as it would for a stranger.
 func (b *Book) Remove(id identity.ID) error {
-	if !b.Has(id) {
+	st, ok := b.StateOf(id)
+	if !ok {
 		return unknown(id)
 	}
-	return b.db.Update(func(tx *store.Tx) error { return tx.Delete(bucketPeer, id.Bytes()) })
+	return b.db.Update(func(tx *store.Tx) error {
+		if st.Refuses() {
+			if err := tx.Put(bucketIgnored, id.Bytes(), nil); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(bucketPeer, id.Bytes())
+	})
 }
 
 func unknown(id identity.ID) error {
@@ -195,7 +229,8 @@ func contactFrom(tx *store.Tx, id identity.ID, raw []byte) (Contact, error) {
 		return Contact{}, err
 	}
 	_, keyErr := tx.Get(bucketPeerKey, id.Bytes())
-	c := Contact{ID: id, Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil}
+	c := Contact{ID: id, Name: rec.Name, Added: time.Unix(rec.Added, 0).UTC(), HasKey: keyErr == nil,
+		State: State(rec.State), VerifiedAt: verifiedAt(rec)}
 	if rec.Paired != 0 {
 		c.Paired = time.Unix(rec.Paired, 0).UTC()
 	}
@@ -234,6 +269,20 @@ func (b *Book) IDs() []identity.ID {
 			return nil
 		})
 	})
+	return ids
+}
+
+// Admitted returns the contacts that get a session (every one but the
+// blocked and revoked), in order: those the node dials, and those a
+// transport that admits only peers lets in.
+func (b *Book) Admitted() []identity.ID {
+	var ids []identity.ID
+	cs, _ := b.List()
+	for _, c := range cs {
+		if !c.State.Refuses() {
+			ids = append(ids, c.ID)
+		}
+	}
 	return ids
 }
 

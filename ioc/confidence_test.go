@@ -8,7 +8,7 @@ import (
 )
 
 // TestConfidenceFromTrust: STIX export's confidence is the stated
-// confidence discounted by our trust in the source (docs/trust.md §5), on
+// confidence discounted by our trust in the source (docs/reputation.md §5), on
 // the 0–100 scale of STIX 2.1 §3.2.
 func TestConfidenceFromTrust(t *testing.T) {
 	f := func(v float64) *float64 { return &v }

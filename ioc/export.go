@@ -21,7 +21,7 @@ type Entry struct {
 	Author  identity.ID // zero: exported without created_by_ref
 	Created time.Time   // the item's creation time
 	// SourceTrust is the author's trust score in [0, 1] as the exporting
-	// node computes it (docs/trust.md); nil leaves the stated confidence as
+	// node computes it (docs/reputation.md); nil leaves the stated confidence as
 	// it is. STIX export writes it into confidence (Confidence).
 	SourceTrust *float64
 }

@@ -214,7 +214,7 @@ type IOCQuery struct {
 	Collection, TLP, Type, Author, Since string
 	Expired                              bool
 	// MinTrust leaves out authors whose trust score is below it (0 to 1,
-	// docs/trust.md); empty filters nothing.
+	// docs/reputation.md); empty filters nothing.
 	MinTrust string
 }
 

@@ -130,6 +130,9 @@ func (s *server) sendMessage(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := s.n.Refused(id); err != nil {
+		return 0, nil, err
+	}
 	m, err := s.n.DM().Send(id, req.Text)
 	return http.StatusAccepted, m, err
 }
@@ -154,12 +157,16 @@ func (s *server) messages(w http.ResponseWriter, r *http.Request) {
 			if m == nil {
 				m = []*node.Message{}
 			}
+			s.n.ExplainQueued(m...)
 			return http.StatusOK, m, err
 		})(s)(w, r)
 		return
 	}
 	s.follow(w, r, func(ctx context.Context, emit func(any) error) error {
-		return s.n.DM().Follow(ctx, only, func(m *node.Message) error { return emit(m) })
+		return s.n.DM().Follow(ctx, only, func(m *node.Message) error {
+			s.n.ExplainQueued(m)
+			return emit(m)
+		})
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/ghostwire/ghostwire/rating"
 )
 
-// withTrust has a list or export score each author (docs/trust.md) and,
+// withTrust has a list or export score each author (docs/reputation.md) and,
 // with min_trust, leave out those below it.
 func (s *server) withTrust(f *collection.Filter, min string) error {
 	if min != "" {

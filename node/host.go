@@ -26,7 +26,7 @@ func (h host) Rand() io.Reader                            { return h.n.cfg.Rand 
 func (h host) Log() *slog.Logger                          { return h.n.log }
 func (h host) SpoolDir() string                           { return h.n.cfg.SpoolDir }
 func (h host) IsPeer(id identity.ID) bool                 { return h.n.isPeer(id) }
-func (h host) Peers() []identity.ID                       { return h.n.peerIDs() }
+func (h host) Peers() []identity.ID                       { return h.n.contacts.IDs() } // blocked ones' history stays listed
 func (h host) PeerName(id identity.ID) string             { return h.n.peerName(id) }
 func (h host) Urge(peer identity.ID)                      { h.n.urge(peer) }
 func (h host) Changed()                                   { h.n.notifyChanged() }

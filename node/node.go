@@ -16,6 +16,7 @@ import (
 	"github.com/ghostwire/ghostwire/gate"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/rating"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/room"
@@ -67,6 +68,9 @@ type Config struct {
 	// re-synced; zero means 5 minutes. Peers with pending work are dialled
 	// at once and retried with backoff.
 	RedialInterval time.Duration
+	// Quota bounds what each author and each peer can make the node store
+	// (package quota); zero fields take quota.Default.
+	Quota quota.Config
 }
 
 // Node is a running peer. Its methods are safe for concurrent use.
@@ -84,7 +88,8 @@ type Node struct {
 	// replays remembers recent first messages, so a replayed one costs no
 	// public-key work (listen.go).
 	replays  *gate.Replays
-	contacts *contacts.Book // the peers: names, keys
+	contacts *contacts.Book // the peers: names, keys, states, requests
+	quota    *quota.Ledger  // what each author and peer has stored here
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
 	dm       *dm.Service         // direct messages
@@ -118,6 +123,11 @@ type Node struct {
 		pairRefused map[identity.ID]map[item.ID]bool
 		lastSync    time.Time
 		changed     chan struct{} // closed and replaced on every stored change (for --follow)
+		// refused: blocked or revoked peers refused at the handshake, for
+		// status (trust.go); silent: peers whose last dial proved them and
+		// then heard nothing, so they have not accepted us.
+		refused map[identity.ID]*refusal
+		silent  map[identity.ID]bool
 	}
 
 	// ls is the listener's state for status; ls.mu guards every field.
@@ -182,7 +192,12 @@ func New(cfg Config) (*Node, error) {
 	n.st.peerSync, n.st.synced = map[identity.ID]time.Time{}, map[identity.ID]uint64{}
 	n.st.pairSnap, n.st.pairRefused = map[identity.ID][]item.ID{}, map[identity.ID]map[item.ID]bool{}
 	n.st.changed = make(chan struct{})
+	n.st.refused, n.st.silent = map[identity.ID]*refusal{}, map[identity.ID]bool{}
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
+	n.quota = quota.New(cfg.Store, cfg.Quota, func(id identity.ID) bool {
+		st, ok := n.contacts.StateOf(id)
+		return ok && st == contacts.Verified
+	}, log)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
@@ -226,6 +241,7 @@ func (n *Node) notifyChanged() {
 	n.st.mu.Lock()
 	close(n.st.changed)
 	n.st.changed = make(chan struct{})
+	n.st.refused, n.st.silent = map[identity.ID]*refusal{}, map[identity.ID]bool{}
 	n.st.mu.Unlock()
 }
 

@@ -38,13 +38,13 @@ func (n *Node) AddPeer(id identity.ID, name string) (*Peer, error) {
 // RemovePeer forgets a peer and ends any session with it. Messages already
 // stored are kept; nothing more is sent to or accepted from it.
 func (n *Node) RemovePeer(id identity.ID) error {
-	if !n.isPeer(id) {
+	if !n.contacts.Has(id) {
 		return n.contacts.Remove(id) // the error naming it
 	}
 	// The scopes only this peer shares with us: their sets are forgotten.
 	// (Those other peers share too, the public and trusted classes, stay.)
 	own := n.scopesFor(id) // while it is still a peer
-	for _, p := range n.peerIDs() {
+	for _, p := range n.contacts.IDs() {
 		if p != id {
 			others := n.scopesFor(p)
 			own = slices.DeleteFunc(own, func(s item.Scope) bool { return slices.Contains(others, s) })
@@ -67,8 +67,11 @@ func (n *Node) tellPeers() {
 	}
 }
 
-func (n *Node) isPeer(id identity.ID) bool     { return n.contacts.Has(id) }
-func (n *Node) peerIDs() []identity.ID         { return n.contacts.IDs() }
+// isPeer and peerIDs are about the contacts that get a session: every one
+// but the blocked and revoked (trust.go), which are neither dialled, nor
+// admitted, nor offered anything.
+func (n *Node) isPeer(id identity.ID) bool     { return n.contacts.Admit(id) == nil }
+func (n *Node) peerIDs() []identity.ID         { return n.contacts.Admitted() }
 func (n *Node) peerName(id identity.ID) string { return n.contacts.Name(id) }
 
 // ResolvePeer reads a peer given by onion address or by name.
@@ -101,7 +104,11 @@ func (n *Node) Peers() ([]*Peer, error) {
 
 // peerView adds what the node knows of a contact: its session.
 func (n *Node) peerView(c contacts.Contact) *Peer {
-	p := &Peer{Onion: c.ID.String(), Name: c.Name, Added: c.Added, HasKey: c.HasKey}
+	p := &Peer{Onion: c.ID.String(), Name: c.Name, Added: c.Added, HasKey: c.HasKey,
+		State: c.State.String(), SafetyNumber: identity.SafetyNumber(n.id, c.ID)}
+	if !c.VerifiedAt.IsZero() {
+		p.VerifiedAt = &c.VerifiedAt
+	}
 	if !c.Paired.IsZero() {
 		p.Paired = &c.Paired
 	}

@@ -17,11 +17,14 @@ import (
 func (n *Node) Ratings() *rating.Service { return n.rate }
 
 // preTrusted is the set EigenTrust starts from besides ourselves
-// (docs/trust.md §2): the contacts the user has added.
-func (n *Node) preTrusted() []identity.ID { return n.peerIDs() }
+// (docs/reputation.md §2): the contacts the user has verified, whose
+// identity was checked out of band (a blocked or revoked one is not
+// verified). A contact added by address alone is trusted no more than
+// anyone its verified contacts vouch for.
+func (n *Node) preTrusted() []identity.ID { return n.contacts.Verified() }
 
 // Trust computes every source's global trust from the sightings and
-// ratings held (docs/trust.md).
+// ratings held (docs/reputation.md).
 func (n *Node) Trust() (*reputation.Trust[identity.ID], error) { return n.rate.Trust(n.preTrusted()) }
 
 // SourceTrust returns each author's score as ioc list shows it and

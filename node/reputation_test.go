@@ -41,6 +41,10 @@ func TestReputationEndToEnd(t *testing.T) {
 	a, b, c := newHNode(t, 41), newHNode(t, 42), newHNode(t, 43)
 	pairUp(t, a, b)
 	pairUp(t, b, c)
+	// A's pre-trusted set is its verified contacts: A verifies B.
+	if _, err := a.VerifyPeer(b.ID(), identity.SafetyNumber(a.ID(), b.ID())); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.coll.Drop(DropRequest{Type: "domain", Value: "evil.example", TLP: "clear"}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ghostwire/ghostwire/contacts"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/syncproto"
@@ -36,14 +37,10 @@ func (n *Node) handshakeConfig() *syncproto.Config {
 		Rand:   n.cfg.Rand,
 		Spares: n.spares,
 		Logger: n.log,
-		// Only peers the user added get a session: anyone can reach an
-		// onion address, but strangers get nothing past the handshake.
-		Authorize: func(peer identity.ID) error {
-			if !n.isPeer(peer) {
-				return errors.New("not a known peer")
-			}
-			return nil
-		},
+		// Only peers the user added, and did not block, get a session:
+		// anyone can reach an onion address, but strangers get nothing
+		// past the handshake (they are kept as contact requests).
+		Authorize: n.authorize,
 	}
 }
 
@@ -58,6 +55,11 @@ var errSilentClose = errors.New("node: the peer closed the session without a wor
 // until it ends (the dialer's goroutine owns it). It returns errSilentClose
 // if the peer never spoke.
 func (n *Node) dialPeer(ctx context.Context, peer identity.ID) error {
+	// A blocked or revoked peer is never dialled: not a byte goes to it.
+	var re *contacts.RefusedError
+	if err := n.contacts.Admit(peer); errors.As(err, &re) {
+		return err
+	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	c, err := n.cfg.Transport.Dial(dctx, peer)
@@ -69,6 +71,7 @@ func (n *Node) dialPeer(ctx context.Context, peer identity.ID) error {
 		return err
 	}
 	if !n.runSession(ctx, conn, true) {
+		n.setAnswered(peer, false)
 		return errSilentClose
 	}
 	return nil
@@ -123,6 +126,9 @@ func (n *Node) runSession(ctx context.Context, conn *syncproto.Conn, initiator b
 	n.st.mu.Unlock()
 	close(ps.done)
 	st := ps.sess.Stats()
+	if st.BytesReceived > 0 {
+		n.setAnswered(peer, true)
+	}
 	n.log.Info("session ended", "peer", peer, "err", err, "sent", st.BytesSent, "received", st.BytesReceived)
 	n.notifyChanged()
 	n.poke()

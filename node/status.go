@@ -11,9 +11,13 @@ func (n *Node) Status() (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Onion: n.id.String(), Transport: apitype.TransportStatus(n.cfg.Transport.Status()), Peers: len(n.peerIDs()), Items: items,
+	st := &Status{Onion: n.id.String(), Transport: apitype.TransportStatus(n.cfg.Transport.Status()), Peers: len(n.contacts.IDs()), Items: items,
 		Queued: n.dm.Queued(), Full: n.describeFull(), Store: apitype.StoreOK, Skipped: n.db.Skipped(),
-		Listener: n.listenerStatus()}
+		Listener: n.listenerStatus(), Contacts: n.contactsStatus()}
+	for _, h := range n.quota.Hits() {
+		st.Quota = append(st.Quota, apitype.QuotaHit{Who: h.Who.String(), ID: h.ID.String(), Verified: h.Verified,
+			Items: h.Use.Items, Bytes: h.Use.Bytes, MaxItems: h.Limit.Items, MaxBytes: h.Limit.Bytes, Refused: h.Refused})
+	}
 	if n.db.Full() {
 		st.Store = apitype.StoreDiskFull
 	}

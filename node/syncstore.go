@@ -8,7 +8,9 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/recon"
+	"github.com/ghostwire/ghostwire/scopeset"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
 )
@@ -77,21 +79,25 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 	n := s.n
 	now := n.cfg.Now()
 	n.future.retry(n, now)
+	held, err := n.sets.Get(sc)
+	if err != nil {
+		return nil, err
+	}
+	adm, qb := n.sets.Admission(), n.quota.Batch()
+	raw, refused := n.preRefuse(qb, held, peer, raw)
 	checked, err := item.DecodeVerify(raw, now)
 	if err != nil {
 		return nil, fmt.Errorf("%w: from %s: %v", syncproto.ErrSession, peer.Short(), err)
 	}
 	fits := n.scopeCheck(peer, sc)
-	adm := n.sets.Admission()
 	entries := make([]store.Entry, 0, len(raw))
 	var items []*item.Item
-	var refused []recon.ID
 	for _, c := range checked {
 		switch {
 		case c.Err == nil && !fits(c.Item):
 			c.Err = errMisplaced
 		case c.Err == nil:
-			c.Err = adm.Admit(c.Item, []item.Scope{sc})
+			c.Err = n.admitItem(adm, qb, held, peer, sc, c.Item)
 		case errors.Is(c.Err, item.ErrFuture) && fits(c.Item):
 			if n.future.hold(peer, c.Item, sc, now) {
 				c.Err = fmt.Errorf("%w; it waits until our clock allows it", c.Err)
@@ -99,16 +105,65 @@ func (s syncStore) Accept(peer identity.ID, sc item.Scope, raw [][]byte) ([]reco
 		}
 		if c.Err != nil {
 			refused = append(refused, recon.ID(c.Item.ID()))
-			n.log.Warn("item refused", "peer", peer, "item", c.Item.ID().String()[:16], "kind", c.Item.Kind(), "author", c.Item.Author().Short(), "reason", c.Err)
+			// A quota refusal is logged once per author or peer (the
+			// ledger does it): a flood must not become a flood of logs.
+			if !errors.Is(c.Err, quota.ErrOver) {
+				n.log.Warn("item refused", "peer", peer, "item", c.Item.ID().String()[:16], "kind", c.Item.Kind(), "author", c.Item.Author().Short(), "reason", c.Err)
+			}
 			continue
 		}
 		items = append(items, c.Item)
 		entries = append(entries, store.Entry{Item: c.Item, Scopes: []item.Scope{sc}})
 	}
 	if err := n.storeReceived(peer, entries, items); err != nil {
+		qb.Cancel()
 		return nil, err
 	}
+	if err := qb.Commit(); err != nil {
+		n.log.Warn("recording quota counts failed; these items are not counted", "peer", peer, "err", err)
+	}
 	return refused, nil
+}
+
+// preRefuse takes out of a frame the new items whose author or peer is at
+// its quota already, before their signatures are checked: verifying is
+// most of the cost of receiving, and an item past a quota is refused
+// whether or not it is genuine. A flood past its quota then costs us a
+// decode per item, not a verification. Items that do not decode, and items
+// we hold, are left for the full check (which ends the session for the
+// former, as always).
+func (n *Node) preRefuse(qb *quota.Batch, held recon.Set, peer identity.ID, raw [][]byte) (keep [][]byte, refused []recon.ID) {
+	if !n.quota.Reached(peer) {
+		return raw, nil
+	}
+	keep = make([][]byte, 0, len(raw))
+	for _, r := range raw {
+		it, err := item.Decode(r)
+		if err == nil && !held.Contains(recon.ID(it.ID())) && errors.Is(qb.Over(n.id, it.Author(), peer, it.Size()), quota.ErrOver) {
+			refused = append(refused, recon.ID(it.ID()))
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep, refused
+}
+
+// admitItem checks an item against its author's and peer's quotas (if it is
+// new here: one we hold already costs nothing more) and the scope's limit.
+func (n *Node) admitItem(adm *scopeset.Admission, qb *quota.Batch, held recon.Set, peer identity.ID, sc item.Scope, it *item.Item) error {
+	fresh := !held.Contains(recon.ID(it.ID()))
+	if fresh {
+		if err := qb.Admit(n.id, it.Author(), peer, it.Size()); err != nil {
+			return err
+		}
+	}
+	if err := adm.Admit(it, []item.Scope{sc}); err != nil {
+		if fresh {
+			qb.Undo(n.id, it.Author(), peer, it.Size())
+		}
+		return err
+	}
+	return nil
 }
 
 // errMisplaced: an item sent in a scope it does not belong to.
@@ -178,6 +233,7 @@ func (s syncStore) Synced(peer identity.ID) {
 	snap := slices.DeleteFunc(n.st.pairSnap[peer], func(id item.ID) bool { return n.st.pairRefused[peer][id] })
 	delete(n.st.pairSnap, peer)
 	delete(n.st.pairRefused, peer)
+	delete(n.st.silent, peer) // it admits us: nothing waits for its acceptance
 	n.st.mu.Unlock()
 	// A completed sync means the peer holds every item of our pair scope's
 	// snapshot but those it refused. Mark them delivered: an item the peer stored but whose ack

@@ -13,6 +13,7 @@ import (
 type (
 	Status         = apitype.Status
 	Peer           = apitype.Peer
+	ContactRequest = apitype.ContactRequest
 	Message        = apitype.Message
 	FullScope      = apitype.FullScope
 	IOC            = apitype.IOC

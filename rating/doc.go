@@ -3,7 +3,7 @@
 // and ratings (an analyst's verdict, good or bad, on a source), two signed
 // item kinds specified in docs/protocol.md §5.10, and the opinions they
 // add up to, which package reputation turns into global trust
-// (docs/trust.md).
+// (docs/reputation.md).
 //
 // The one thing a reader must know: sightings and ratings travel to every
 // peer and are relayed, in one space, because EigenTrust needs the

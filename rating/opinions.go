@@ -9,7 +9,7 @@ import (
 	"github.com/ghostwire/ghostwire/reputation"
 )
 
-// RatingWeight is how many sightings one rating counts for (docs/trust.md
+// RatingWeight is how many sightings one rating counts for (docs/reputation.md
 // §1): a rating judges the whole source, a sighting one of its
 // indicators.
 const RatingWeight = 5

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// BenchmarkSybil is the full-size figure of docs/trust.md §4: 10 honest
+// BenchmarkSybil is the full-size figure of docs/reputation.md §4: 10 honest
 // analysts (5 pre-trusted), a malicious source and Sybils up to 10,000
 // identities in all. It reports the malicious source's score beside the
 // honest median, for EigenTrust and for plain averaging, and the time one

@@ -3,7 +3,7 @@
 // P2P Networks", WWW 2003) from what identities say about each other: each
 // opinion is a count of good and bad experiences one identity had of
 // another (for GhostWire, sightings of a source's indicators and explicit
-// ratings, package rating). docs/trust.md says which variant this is, why,
+// ratings, package rating). docs/reputation.md says which variant this is, why,
 // and what it cannot resist.
 //
 // The one thing a reader must know: trust flows only from the pre-trusted

@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// Implementation constants (docs/trust.md §2).
+// Implementation constants (docs/reputation.md §2).
 const (
 	// DefaultDamping is the weight a of the pre-trusted distribution in
 	// t(k+1) = (1−a)·Cᵀ·t(k) + a·p. Each iteration shrinks the distance to
@@ -39,7 +39,7 @@ type Config[K comparable] struct {
 	// PreTrusted is the set the user trusts without asking anyone: for the
 	// node, itself and its contacts. Empty means every identity that
 	// appears in an opinion, uniformly, which resists no Sybil attack at
-	// all (docs/trust.md §3).
+	// all (docs/reputation.md §3).
 	PreTrusted []K
 	// Damping is a in (0, 1); zero means DefaultDamping.
 	Damping float64

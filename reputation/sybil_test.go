@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// sybilWorld is the simulation of docs/trust.md §4: honest analysts who
+// sybilWorld is the simulation of docs/reputation.md §4: honest analysts who
 // are also sources, a malicious source, and Sybil identities that rate
 // each other and the malicious source highly. It is deterministic.
 type sybilWorld struct {

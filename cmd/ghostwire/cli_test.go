@@ -132,6 +132,7 @@ func TestNodeVerbsWithoutNode(t *testing.T) {
 	for _, args := range [][]string{
 		{"status"}, {"peer", "list"}, {"msg", "list"}, {"ioc", "list"},
 		{"msg", "send", "bob", "hi"}, {"collection", "list"},
+		{"peer", "requests"}, {"peer", "block", "bob"}, {"peer", "verify", "bob", "--safety-number", "1"},
 	} {
 		gw(t, "", append(args, "--data", dir)...).expect(t, exitNotRunning, "", "ghostwire: hint: start it with 'ghostwire run --data")
 	}
@@ -144,6 +145,7 @@ func TestNodeVerbsWithoutNode(t *testing.T) {
 	// asked anything.
 	gw(t, "", "ioc", "fetch", "abc", "--tlp", "red", "--data", dir).expect(t, exitUsage, "", "--tlp does not apply to ioc fetch")
 	gw(t, "", "peer", "list", "--name", "bob", "--data", dir).expect(t, exitUsage, "", "hint: --name is for peer add")
+	gw(t, "", "peer", "block", "bob", "--safety-number", "1", "--data", dir).expect(t, exitUsage, "", "hint: --safety-number is for peer verify")
 	gw(t, "", "msg", "send", "bob", "hi", "--follow", "--data", dir).expect(t, exitUsage, "", "--follow does not apply to msg send")
 	gw(t, "", "ioc", "--help").expect(t, 0, "(drop, list, import, export)", "")
 	gw(t, "", "collection", "writers", "default", "--data", dir).expect(t, exitUsage, "", "takes a collection name and a mode")

@@ -111,5 +111,5 @@ func printMessage(e *env, m *node.Message) {
 	if m.Direction == "in" {
 		arrow = "←"
 	}
-	printf(e.stdout, "%s %s %-10s %-9s %s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, m.State, m.Text)
+	printf(e.stdout, "%s %s %-10s %-9s %s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, shownState(m), m.Text)
 }

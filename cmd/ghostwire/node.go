@@ -325,6 +325,7 @@ func runStatus(e *env, c *command, args []string) error {
 	} else {
 		fmt.Fprintln(e.stdout, "last sync   never")
 	}
+	printContactsStatus(e, st)
 	for _, f := range st.Full {
 		where := "a pair or restricted scope"
 		if f.Collection != "" {

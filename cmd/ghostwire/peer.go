@@ -12,11 +12,11 @@ import (
 )
 
 func peerCommand() *command {
-	var name, lanAddr string
+	var name, lanAddr, acceptName, safety string
 	var good, bad bool
 	return &command{
 		name:    "peer",
-		summary: "add, list and remove the peers this node talks to",
+		summary: "add, verify, block and list the peers this node talks to; answer contact requests",
 		usage: `Peers are identified by their onion address. Add each other on both sides:
 only known peers get a session. The node must be running ('ghostwire run').
 Removing a peer ends its session; stored messages are kept. rate signs your
@@ -25,9 +25,18 @@ feeds trust ('ghostwire trust show'). You cannot rate yourself.
 In LAN mode, --lan ADDR:PORT says where to reach the peer when its advert is
 not seen (a network that blocks multicast); 'ghostwire pair' needs no address.
 
+A peer is unverified when added. Compare the safety number with the peer out
+of band (in person, or on a call you trust), then 'peer verify' it: verified
+peers get the larger quotas and are the sources reputation starts from.
+'peer block' refuses a peer at every handshake, in both directions; its
+stored messages stay. A peer that added you before you added it appears in
+'peer requests' with its safety number: accept it, or ignore it (its
+redials then make no new request). docs/trust.md says what each reveals.
+
 Example:
   ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --name bob
   ghostwire peer add 25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion --lan 192.168.1.20:7700
+  ghostwire peer verify bob      (shows the number and asks you to confirm)
   ghostwire peer rate bob --good`,
 		verbs: []*verb{
 			nodeVerb("add", "peer add <onion> [--name N] [--lan ADDR:PORT] [--data DIR] [--json]", func(fs *flag.FlagSet) {
@@ -38,6 +47,16 @@ Example:
 			nodeVerb("remove", "peer remove <onion|name> [--data DIR]", nil, peerRemove),
 			nodeVerb("rate", "peer rate <onion|name> --good|--bad [--data DIR] [--json]", rateFlags(&good, &bad),
 				func(e *env, call *verbCall) error { return peerRate(e, call, good, bad) }),
+			nodeVerb("verify", "peer verify <onion|name> [--safety-number N] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+				fs.StringVar(&safety, "safety-number", "", "the `number` the peer read you; without it the command shows the number and asks on the terminal")
+			}, func(e *env, call *verbCall) error { return peerVerify(e, call, safety) }),
+			nodeVerb("block", "peer block <onion|name> [--data DIR] [--json]", nil, peerBlock),
+			nodeVerb("unblock", "peer unblock <onion|name> [--data DIR] [--json]", nil, peerUnblock),
+			nodeVerb("requests", "peer requests [--data DIR] [--json]", nil, peerRequests),
+			nodeVerb("accept", "peer accept <onion> [--name N] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+				fs.StringVar(&acceptName, "name", "", "a local `name` for the peer")
+			}, func(e *env, call *verbCall) error { return peerAccept(e, call, acceptName) }),
+			nodeVerb("ignore", "peer ignore <onion> [--data DIR]", nil, peerIgnore),
 		},
 	}
 }
@@ -99,7 +118,7 @@ func peerList(e *env, call *verbCall) error {
 		if p.LastSync != nil {
 			sync = "synced " + p.LastSync.Format("2006-01-02 15:04:05Z")
 		}
-		printf(e.stdout, "%-12s %s  %s, %s\n", p.Name, p.Onion, state, sync)
+		printf(e.stdout, "%-12s %s  %-10s %s, %s\n", p.Name, p.Onion, p.State, state, sync)
 	}
 	return nil
 }

@@ -31,6 +31,20 @@ func TestE2EReputation(t *testing.T) {
 	}
 	pair(t, alice, bob)
 	pair(t, bob, carol)
+	// Trust starts from verified contacts: alice checks bob's safety
+	// number (here read from her own node, as she would from his screen).
+	var peers []node.Peer
+	alice.cli(t, &peers, "peer", "list")
+	var number string
+	for _, p := range peers {
+		if p.Onion == bob.onion {
+			number = p.SafetyNumber
+		}
+	}
+	if number == "" {
+		t.Fatalf("alice's peer list shows no safety number for bob: %+v", peers)
+	}
+	alice.cli(t, nil, "peer", "verify", "bob", "--safety-number", number)
 
 	var evil, good node.IOC
 	carol.cli(t, &evil, "ioc", "drop", "--type", "domain", "--value", "evil.example", "--tlp", "clear")

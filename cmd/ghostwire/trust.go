@@ -9,7 +9,7 @@ import (
 
 // The reputation verbs: `trust show`, and the two that feed it, `ioc
 // sighting` and `peer rate` (registered with their nouns, written here
-// beside what they feed). docs/trust.md says what the scores mean.
+// beside what they feed). docs/reputation.md says what the scores mean.
 
 func trustCommand() *command {
 	return &command{
@@ -21,7 +21,7 @@ from you and your contacts: a source scores only as far as someone you trust
 vouches for it, so identities that only vouch for each other score nothing.
 Scores run from 0 to 1, relative to the most trusted source; your own
 indicators count as 1. 'ioc list' shows each source's score, '--min-trust'
-filters on it, and STIX export writes it into confidence. See docs/trust.md.
+filters on it, and STIX export writes it into confidence. See docs/reputation.md.
 
 Example:
   ghostwire trust show

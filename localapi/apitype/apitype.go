@@ -45,6 +45,58 @@ type Status struct {
 	// Skipped counts the stored items listings have skipped since the node
 	// started because the disk damaged them (docs/storage.md).
 	Skipped int64 `json:"skipped,omitempty"`
+	// Contacts counts contacts by state, pending requests, and the blocked
+	// or revoked peers refused at the handshake (docs/trust.md).
+	Contacts ContactsStatus `json:"contacts"`
+	// Quota lists the authors and peers whose items were refused for their
+	// quota since the node started (docs/limits.md).
+	Quota []QuotaHit `json:"quota,omitempty"`
+}
+
+// ContactsStatus is what Status shows of contacts.
+type ContactsStatus struct {
+	Unverified int `json:"unverified"`
+	Verified   int `json:"verified"`
+	Blocked    int `json:"blocked"`
+	Revoked    int `json:"revoked"`
+	// Requests is how many contact requests are pending, MaxRequests the
+	// cap; RequestsDropped counts those not kept since the node started
+	// (over the cap or the rate).
+	Requests        int    `json:"requests"`
+	MaxRequests     int    `json:"max_requests"`
+	RequestsDropped uint64 `json:"requests_dropped,omitempty"`
+	// Refused lists the blocked or revoked peers whose handshakes were
+	// refused since the node started.
+	Refused []Refusal `json:"refused,omitempty"`
+}
+
+// Refusal is a blocked or revoked peer refused at the handshake.
+type Refusal struct {
+	Peer  string    `json:"peer"`
+	State string    `json:"state"` // "blocked" or "revoked": why
+	Count uint64    `json:"count"`
+	Last  time.Time `json:"last"`
+}
+
+// ContactRequest is a pending contact request: a peer that is not a
+// contact completed a handshake (GET /v1/requests).
+type ContactRequest struct {
+	Onion        string    `json:"onion"`
+	SafetyNumber string    `json:"safety_number"`
+	First        time.Time `json:"first"`
+	Last         time.Time `json:"last"`
+}
+
+// QuotaHit is an author or peer whose items were refused for its quota.
+type QuotaHit struct {
+	Who      string `json:"who"` // "author" or "peer"
+	ID       string `json:"id"`  // its onion address
+	Verified bool   `json:"verified"`
+	Items    int64  `json:"items"` // stored (author) or received (peer) so far
+	Bytes    int64  `json:"bytes"`
+	MaxItems int64  `json:"max_items"`
+	MaxBytes int64  `json:"max_bytes"`
+	Refused  uint64 `json:"refused"` // items refused since the node started
 }
 
 // ListenerStatus is what Status shows of the node's listener.
@@ -94,7 +146,18 @@ type Peer struct {
 	// address given by hand to reach it in LAN mode.
 	Paired *time.Time `json:"paired,omitempty"`
 	LAN    string     `json:"lan,omitempty"`
+	// State is "unverified", "verified", "blocked" or "revoked"
+	// (docs/trust.md); VerifiedAt is when the user verified it.
+	State      string     `json:"state"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	// SafetyNumber is the number to compare with the peer out of band
+	// before verifying it.
+	SafetyNumber string `json:"safety_number"`
 }
+
+// WaitingAccept is Message.Waiting when the peer proved its identity and
+// then refused us a session: it has not accepted us (docs/trust.md §2).
+const WaitingAccept = "waiting for them to accept"
 
 // Message states as the API shows them.
 const (
@@ -118,6 +181,9 @@ type Message struct {
 	// otherwise slip it in among earlier ones.
 	Received *time.Time `json:"received,omitempty"`
 	State    string     `json:"state"`
+	// Waiting says why a queued message has not gone, when the node knows:
+	// WaitingAccept. Empty means no more is known than "queued".
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // IOC is one signed statement about an indicator, as the API shows it.
@@ -138,7 +204,7 @@ type IOC struct {
 	Created     time.Time  `json:"created"`
 	Expired     bool       `json:"expired,omitempty"`
 	// SourceTrust is the author's trust score as this node computes it
-	// (0 to 1, docs/trust.md); 1 for our own. Absent where no score was
+	// (0 to 1, docs/reputation.md); 1 for our own. Absent where no score was
 	// asked for.
 	SourceTrust *float64 `json:"source_trust,omitempty"`
 }

@@ -30,7 +30,7 @@ type Rating struct {
 }
 
 // TrustReport is GET /v1/trust[?peer=P]: the scores of every identity the
-// node has opinions about (docs/trust.md), or one identity's explained.
+// node has opinions about (docs/reputation.md), or one identity's explained.
 type TrustReport struct {
 	// Identities is how many identities the computation saw; Iterations
 	// and Delta, how it converged (the last L1 change).
