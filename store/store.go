@@ -193,6 +193,7 @@ type DB struct {
 	skipped atomic.Int64
 
 	watcher IndexWatcher // see OnIndexed
+	sealer  Sealer       // see SetSealer (sealed.go)
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the
