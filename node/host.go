@@ -10,6 +10,7 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // host is the node as its item-kind services see it (dm.Host): what they
@@ -33,6 +34,7 @@ func (h host) Changed()                                   { h.n.notifyChanged() 
 func (h host) Changes() <-chan struct{}                   { return h.n.changedCh() }
 func (h host) Sent(peer identity.ID, items ...*item.Item) { h.n.afterLocalItems(peer, items...) }
 
+func (h host) Vault() *vault.Vault                                  { return h.n.cfg.Vault }
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
 
 func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }

@@ -21,6 +21,7 @@ import (
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // TransportStatus is what the local API's status shows of the transport;
@@ -37,6 +38,10 @@ type Config struct {
 	Keyring *recipient.Keyring
 	// Store is the open database; the caller closes it after Run returns.
 	Store *store.DB
+	// Vault holds the keys of burnable messages (docs/storage.md "Burn");
+	// the caller opens it beside the store and closes it after Run
+	// returns. Nil: the node neither sends nor keeps burnable messages.
+	Vault *vault.Vault
 	// Mode is how the node may reach peers (cloak.ModeTor, later
 	// cloak.ModeLAN). It is required: the zero Mode allows nothing.
 	Mode cloak.Mode
@@ -131,6 +136,7 @@ type Node struct {
 	inbound   sync.WaitGroup // accepted connections, handshake and session (listen.go)
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
+	burnAt    time.Time      // the next burn timer New found (zero: none); Run's burnLoop owns it after
 }
 
 // New prepares a node; it starts nothing.
@@ -179,6 +185,10 @@ func New(cfg Config) (*Node, error) {
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}
+	// Messages whose timer ran out while the node was off burn now, before
+	// New returns: before the listener, the dialer or the local API can
+	// serve them (Run then keeps the timers).
+	n.burnAt = n.dm.Start()
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
@@ -250,6 +260,12 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		n.dialLoop(ctx)
+	}()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.burnLoop(ctx)
 	}()
 
 	<-ctx.Done()

@@ -167,7 +167,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 // TestSeedOpens: the fuzz seed (a vault of two slots under dataKey) opens;
-// -update writes it again. the fuzz seed (a vault of two slots under dataKey)
+// -update writes it again.
 func TestSeedOpens(t *testing.T) {
 	if *update {
 		p := "testdata/two-slots.vault"
