@@ -56,13 +56,13 @@ type Service struct {
 }
 
 // New returns the service. With a vault it registers the sealer of
-// burnable messages with the store (store.SetSealer), so call it before
+// burnable messages with the store (store.AddSealer), so call it before
 // the store is used concurrently.
 func New(h Host) *Service {
 	s := &Service{h: h}
 	if v := h.Vault(); v != nil {
 		s.seal = newSealer(v, h.Rand())
-		h.Store().SetSealer(s.seal)
+		h.Store().AddSealer(item.KindBurnMessage, s.seal)
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -229,17 +230,20 @@ func forensic(t *testing.T, dir string, seed byte, markers []string, keys []vaul
 		look(k)
 		look(val)
 		openItem(val)
-		// A sealed message: metadata (48) ‖ form ‖ …
-		if len(val) > 49 {
-			openItem(val[49:])
-			if val[48] == 1 && len(val) > 49+4+24 {
-				slot := uint32(val[49])<<24 | uint32(val[50])<<16 | uint32(val[51])<<8 | uint32(val[52])
+		// A sealed message (store/sealed.go, dm/seal.go): metadata (52) ‖
+		// form (1) ‖ slot (4) ‖ nonce (24) ‖ AEAD, or in the control
+		// form 0 ‖ the item.
+		const meta = 52
+		if len(val) > meta+1 {
+			openItem(val[meta+1:])
+			if val[meta] == 1 && len(val) > meta+1+4+24 {
+				slot := binary.BigEndian.Uint32(val[meta+1:])
 				var ref vault.Ref
 				copy(ref[:], k[len(k)-32:])
 				if key, err := v.Key(slot, ref); err == nil {
 					usable++
 					aead, _ := chacha20poly1305.NewX(key[:])
-					if raw, err := aead.Open(nil, val[53:77], val[77:], ref[:]); err == nil {
+					if raw, err := aead.Open(nil, val[meta+5:meta+29], val[meta+29:], ref[:]); err == nil {
 						openItem(raw)
 					}
 				}

@@ -12,15 +12,18 @@ import (
 // Sealed items (docs/storage.md "Burn"). An item that must be destroyable
 // (a burnable message) never reaches badger as its own bytes: badger keeps
 // old versions of every value until a compaction drops them, and the item
-// is sealed to a recipient key that stays on disk. The Sealer the node
-// registers turns it into bytes only a key kept outside badger opens (a
-// vault slot); destroying that key is what erases it. The store keeps such
+// is sealed to a recipient key that stays on disk. The Sealer registered
+// for its kind turns it into bytes only a key kept outside badger opens (a
+// vault slot); destroying that key is what erases it. Each kind has its
+// own Sealer (direct messages today, room messages later), and what is
+// stored names the kind, so each item is read back by the one that
+// sealed it. The store keeps such
 // an item apart from the plain ones, so the store's record (guard.go),
 // check and salvage, which verify item bytes, never see bytes they cannot
 // read.
 const (
-	// bucketSealed: item ID → until (8) ‖ space (32) ‖ created (8) ‖ the
-	// Sealer's bytes. The metadata lets Burn remove the item's index
+	// bucketSealed: item ID → until (8) ‖ space (32) ‖ created (8) ‖
+	// kind (4) ‖ the Sealer's bytes. The metadata lets Burn remove the item's index
 	// entries once its key is gone and its bytes no longer open.
 	bucketSealed = "sealed"
 	// bucketSealedUntil: until (Unix ms, 8) ‖ item ID → empty: sealed
@@ -31,14 +34,15 @@ const (
 	bucketBurned = "burned"
 )
 
-const sealedMeta = 8 + len(item.Space{}) + 8
+// sealedMeta is the size of a sealed record's metadata (bucketSealed).
+const sealedMeta = 8 + len(item.Space{}) + 8 + 4
 
-// Sealer keeps some items' bytes at rest under keys the store does not
+// Sealer keeps items of one kind at rest under keys the store does not
 // hold. Its methods may be called inside a store transaction and must not
 // call back into the store.
 type Sealer interface {
 	// Seal returns what to store for it, and the time it must be burnt by
-	// at the latest, with ok true if it is an item kept sealed; ok false
+	// at the latest, with ok true if it is to be kept sealed; ok false
 	// stores it as every other item. An error fails the write.
 	Seal(it *item.Item) (stored []byte, until time.Time, ok bool, err error)
 	// Open returns the item's canonical bytes from what Seal returned; an
@@ -46,16 +50,23 @@ type Sealer interface {
 	Open(id item.ID, stored []byte) ([]byte, error)
 }
 
-// SetSealer registers s for every later write and read. Register it before
-// the DB is used concurrently.
-func (db *DB) SetSealer(s Sealer) { db.sealer = s }
+// AddSealer registers s for every later write and read of items of kind
+// k, replacing any registered for k. Register sealers before the DB is
+// used concurrently.
+func (db *DB) AddSealer(k item.Kind, s Sealer) {
+	if db.sealers == nil {
+		db.sealers = map[item.Kind]Sealer{}
+	}
+	db.sealers[k] = s
+}
 
-// sealItem stores it sealed if the sealer wants it: true when it did.
+// sealItem stores it sealed if its kind's sealer wants it: true when it did.
 func (db *DB) sealItem(tx *Tx, it *item.Item) (bool, error) {
-	if db.sealer == nil {
+	z := db.sealers[it.Kind()]
+	if z == nil {
 		return false, nil
 	}
-	stored, until, ok, err := db.sealer.Seal(it)
+	stored, until, ok, err := z.Seal(it)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -63,6 +74,7 @@ func (db *DB) sealItem(tx *Tx, it *item.Item) (bool, error) {
 	v := binary.BigEndian.AppendUint64(nil, uint64(max(until.UnixMilli(), 0)))
 	v = append(v, sp[:]...)
 	v = binary.BigEndian.AppendUint64(v, it.CreatedMillis())
+	v = binary.BigEndian.AppendUint32(v, uint32(it.Kind()))
 	v = append(v, stored...)
 	if err := tx.Put(bucketSealed, id[:], v); err != nil {
 		return false, err
@@ -73,7 +85,7 @@ func (db *DB) sealItem(tx *Tx, it *item.Item) (bool, error) {
 // getItem returns the canonical bytes of a stored item, plain or sealed.
 func (db *DB) getItem(tx *Tx, id item.ID) ([]byte, error) {
 	raw, err := tx.Get(bucketItem, id[:])
-	if !errors.Is(err, ErrNotFound) || db.sealer == nil {
+	if !errors.Is(err, ErrNotFound) || len(db.sealers) == 0 {
 		return raw, err
 	}
 	v, err := tx.Get(bucketSealed, id[:])
@@ -83,7 +95,12 @@ func (db *DB) getItem(tx *Tx, id item.ID) ([]byte, error) {
 	if len(v) < sealedMeta {
 		return nil, fmt.Errorf("%w: sealed item %x is %d bytes", ErrDamaged, id[:4], len(v))
 	}
-	return db.sealer.Open(id, v[sealedMeta:])
+	k := item.Kind(binary.BigEndian.Uint32(v[sealedMeta-4:]))
+	z := db.sealers[k]
+	if z == nil {
+		return nil, fmt.Errorf("store: sealed item %x is of kind %d, which nothing here opens", id[:4], k)
+	}
+	return z.Open(id, v[sealedMeta:])
 }
 
 // held reports whether id is stored, plain or sealed.
@@ -156,7 +173,8 @@ func burnOne(tx *Tx, id item.ID, removed map[item.Scope][]item.ID) error {
 		}
 		removed[s] = append(removed[s], id)
 	}
-	sk := append(append(v[8:8+len(item.Space{}):8+len(item.Space{})], v[8+len(item.Space{}):sealedMeta]...), id[:]...)
+	const spEnd = 8 + len(item.Space{})
+	sk := append(append(v[8:spEnd:spEnd], v[spEnd:spEnd+8]...), id[:]...)
 	if err := tx.Delete(bucketSpace, sk); err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func TestSealedItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := &xorSealer{pads: map[item.ID][]byte{}}
-	db.SetSealer(x)
+	db.AddSealer(9, x)
 	alice := author(t, 1)
 	sp, sc := item.Space{3}, item.Scope{4}
 	plain := mk(t, alice, sp, 1)
