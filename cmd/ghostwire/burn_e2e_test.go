@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +81,17 @@ func TestE2EBurnAfterRead(t *testing.T) {
 	alice, bob, _ := burnPairOverTor(t)
 	d := burnOnce(t, alice, bob, "burn after reading, over tor")
 	t.Logf("read → destroyed on both sides: %s", d.Round(time.Millisecond))
+	// Through the API, a ttl out of range is refused with the range, and
+	// nothing is stored.
+	for _, ttl := range []string{"30s", "366d", "soon"} {
+		code, body := alice.raw(t, http.MethodPost, "/v1/messages", map[string]any{"peer": "bob", "text": "not sent", "ttl": ttl})
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "invalid") {
+			t.Errorf("ttl %q: %d %s, want 400 invalid", ttl, code, body)
+		}
+	}
+	if ms, _ := alice.messages("bob"); ms["not sent"].ID != "" {
+		t.Fatal("a refused message was stored")
+	}
 	alice.stop(t)
 	bob.stop(t)
 }
