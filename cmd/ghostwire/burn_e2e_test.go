@@ -12,9 +12,10 @@ import (
 	"github.com/ghostwire/ghostwire/onion/testnet"
 )
 
-// burnPairOverTor starts alice and bob on a private Tor network, paired
-// and connected, alice holding bob's key; cl are their client tors.
-func burnPairOverTor(t testing.TB) (alice, bob *e2eNode, cl []testnet.Node) {
+// connectedPair starts alice and bob on a private Tor network, attached
+// to its two client tors (cl), paired and connected, alice holding bob's
+// key.
+func connectedPair(t testing.TB) (alice, bob *e2eNode, cl []testnet.Node) {
 	nw := startNetwork(t, 2)
 	cl = nw.Clients()
 	alice = newE2ENode(t, "alice", "--tor-control", cl[0].ControlAddr(), "--tor-cookie", cl[0].CookieFile())
@@ -78,7 +79,7 @@ func burnOnce(t testing.TB, alice, bob *e2eNode, text string) time.Duration {
 // and then is destroyed on bob's node and, once his read receipt arrives,
 // on alice's.
 func TestE2EBurnAfterRead(t *testing.T) {
-	alice, bob, _ := burnPairOverTor(t)
+	alice, bob, _ := connectedPair(t)
 	d := burnOnce(t, alice, bob, "burn after reading, over tor")
 	t.Logf("read → destroyed on both sides: %s", d.Round(time.Millisecond))
 	// Through the API, a ttl out of range is refused with the range, and
@@ -102,7 +103,7 @@ func TestE2EBurnAfterRead(t *testing.T) {
 func BenchmarkBurnLatency(b *testing.B) {
 	const burns = 10
 	for b.Loop() {
-		alice, bob, cl := burnPairOverTor(b)
+		alice, bob, cl := connectedPair(b)
 		var lat []time.Duration
 		for i := range burns {
 			lat = append(lat, burnOnce(b, alice, bob, fmt.Sprintf("burn %d", i)))
