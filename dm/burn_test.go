@@ -2,6 +2,9 @@ package dm
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -71,6 +74,14 @@ func FuzzBurnPayload(f *testing.F) {
 	f.Add(plain)
 	low, _ := wire.Marshal(burnPayload{TTL: 59, Sealed: []byte{1}})
 	f.Add(low)
+	var vs []burnVector
+	raw, _ := os.ReadFile(burnVectorFile)
+	json.Unmarshal(raw, &vs)
+	for _, v := range vs {
+		if b, err := hex.DecodeString(v.Payload); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tm, sealed, err := decodeBurn(b)
 		if err != nil {
