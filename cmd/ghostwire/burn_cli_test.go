@@ -18,4 +18,6 @@ func TestBurnFlags(t *testing.T) {
 	}
 	gw(t, "", "msg", "list", "--ttl", "10m", "--data", dir).expect(t, exitUsage, "", "--ttl does not apply to msg list")
 	gw(t, "", "msg", "--help").expect(t, 0, "--burn-after-read", "")
+	gw(t, "", "msg", "read", "--data", dir).expect(t, exitUsage, "", "hint: name the conversation: ghostwire msg read bob")
+	gw(t, "", "msg", "read", "bob", "--data", dir).expect(t, exitNotRunning, "", "ghostwire: hint: start it with 'ghostwire run --data")
 }

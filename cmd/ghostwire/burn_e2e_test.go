@@ -93,6 +93,23 @@ func TestE2EBurnAfterRead(t *testing.T) {
 	if ms, _ := alice.messages("bob"); ms["not sent"].ID != "" {
 		t.Fatal("a refused message was stored")
 	}
+	// Read through the CLI, the listing says how it burns and who set it,
+	// once; then it is gone on both sides.
+	var sent node.Message
+	alice.cli(t, &sent, "msg", "send", "bob", "the cli reads this once", "--ttl", "1h", "--burn-after-read")
+	alice.waitMessage(t, "bob", "the cli reads this once", node.StateDelivered)
+	first := gw(t, "", "msg", "read", "alice", "--data", bob.data)
+	first.expect(t, 0, "the cli reads this once  [burns after reading or at", "")
+	if !strings.Contains(first.stdout, ", set by alice]") {
+		t.Fatalf("bob's CLI does not say who set the timer:\n%s", first.stdout)
+	}
+	if out := gw(t, "", "msg", "read", "alice", "--data", bob.data); strings.Contains(out.stdout, "the cli reads this once") {
+		t.Fatal("bob's CLI shows the message a second time")
+	}
+	eventually(t, "alice's copy burnt", e2eSyncLimit, func() (bool, string) {
+		ms, err := alice.messages("bob")
+		return err == nil && ms["the cli reads this once"].ID == "", fmt.Sprint(err)
+	})
 	alice.stop(t)
 	bob.stop(t)
 }

@@ -22,6 +22,8 @@ func msgCommand() *command {
 signed items, so they stay private in storage and through sync. A message to an
 offline peer waits and is delivered when it is next reachable. States:
 queued → delivered (the peer stored it) → read (the peer listed it).
+'msg read bob' is 'msg list --peer bob': either one reads the conversation, and
+reading is what sends the read receipt.
 <peer> is an onion address or a name from 'peer add --name'; - reads the text
 from standard input. --follow keeps listing as messages arrive (Ctrl-C stops).
 
@@ -45,6 +47,15 @@ Example:
 				fs.StringVar(&peer, "peer", "", "only messages with `P`")
 				fs.BoolVar(&follow, "follow", false, "keep listing new messages and state changes")
 			}, func(e *env, call *verbCall) error { return msgList(e, call, peer, follow) }),
+			nodeVerb("read", "msg read <peer> [--follow] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+				fs.BoolVar(&follow, "follow", false, "keep reading new messages as they arrive")
+			}, func(e *env, call *verbCall) error {
+				if len(call.args) != 1 {
+					return fail(exitUsage, fmt.Errorf("msg read takes one peer, got %d arguments", len(call.args)),
+						"name the conversation: ghostwire msg read bob")
+				}
+				return msgList(e, &verbCall{asJSON: call.asJSON, api: call.api}, call.args[0], follow)
+			}),
 		},
 	}
 }
