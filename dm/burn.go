@@ -161,8 +161,14 @@ func (s *Service) BurnDue() time.Time {
 		return now.Add(time.Minute)
 	}
 	s.burn(due, now.Add(burnMemory), "timer")
-	if err := s.h.Store().ForgetBurned(now); err != nil {
-		s.h.Log().Warn("forgetting old burnt IDs failed", "err", err)
+	// Forgetting reads every remembered ID; the node calls BurnDue on every
+	// stored change, so it is done at most once an hour (IDs are kept an
+	// hour past need anyway: burnMemory).
+	if last := s.forgotAt.Load(); now.Unix()-last >= int64(time.Hour/time.Second) || last == 0 {
+		if err := s.h.Store().ForgetBurned(now); err != nil {
+			s.h.Log().Warn("forgetting old burnt IDs failed", "err", err)
+		}
+		s.forgotAt.Store(now.Unix())
 	}
 	return next
 }

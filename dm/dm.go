@@ -11,6 +11,7 @@ package dm
 
 import (
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -53,6 +54,8 @@ type Service struct {
 	// seal keeps burnable messages at rest under their vault keys
 	// (seal.go); nil without a vault.
 	seal *sealer
+	// forgotAt is when BurnDue last forgot old burnt IDs (Unix seconds).
+	forgotAt atomic.Int64
 }
 
 // New returns the service. With a vault it registers the sealer of
