@@ -93,7 +93,7 @@ type Vault struct {
 	// mu guards the file and the slot table: Create picks a free slot and
 	// writes it under mu, so two creates never share one.
 	mu     sync.Mutex
-	f      *os.File
+	f      file
 	used   []bool // by slot number: not all zero on disk
 	closed bool
 }
@@ -129,8 +129,9 @@ func open(f *os.File, dataKey []byte, rand io.Reader) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	hdr := make([]byte, HeaderSize)
-	if fi.Size() == 0 {
+	size := fi.Size()
+	if size == 0 {
+		hdr := make([]byte, HeaderSize)
 		copy(hdr, Magic)
 		if _, err := io.ReadFull(rand, hdr[8:40]); err != nil {
 			return nil, fmt.Errorf("vault: reading randomness: %w", err)
@@ -142,16 +143,38 @@ func open(f *os.File, dataKey []byte, rand io.Reader) (*Vault, error) {
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("vault: syncing %s: %w", f.Name(), err)
 		}
-		fi, err = f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("vault: %w", err)
-		}
-	} else if _, err := f.ReadAt(hdr, 0); err != nil {
-		return nil, fmt.Errorf("%w: %s: its header is truncated (%v)", ErrDamaged, f.Name(), err)
+		size = HeaderSize
 	}
-	body := fi.Size() - HeaderSize
+	v, err := load(f, size, dataKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, f.Name())
+	}
+	return v, nil
+}
+
+// file is what a Vault needs of its file: an *os.File, or in the fuzz
+// target bytes in memory.
+type file interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error
+	Close() error
+}
+
+// load decodes a vault of size bytes read from f: the header, checked
+// against dataKey, and which slots are used. It is the file's decoder
+// (FuzzLoad).
+func load(f file, size int64, dataKey []byte) (*Vault, error) {
+	hdr := make([]byte, HeaderSize)
+	if size < HeaderSize {
+		return nil, fmt.Errorf("%w: its header is truncated (%d bytes)", ErrDamaged, size)
+	}
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return nil, fmt.Errorf("vault: reading the header: %w", err)
+	}
+	body := size - HeaderSize
 	if err := checkHeader(hdr, body); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, f.Name(), err)
+		return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
 	}
 	if subtle.ConstantTimeCompare(hdr[40:56], derive(dataKey, hdr[8:40], checkLabel, 16)) != 1 {
 		return nil, ErrWrongKey
@@ -169,7 +192,7 @@ func open(f *os.File, dataKey []byte, rand io.Reader) (*Vault, error) {
 	buf := make([]byte, SlotSize)
 	for i := range n {
 		if _, err := f.ReadAt(buf, HeaderSize+int64(i)*SlotSize); err != nil {
-			return nil, fmt.Errorf("vault: reading %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("vault: reading slot %d: %w", i, err)
 		}
 		v.used[i] = !zero(buf)
 	}
