@@ -139,7 +139,9 @@ type Node struct {
 	burnAt    time.Time      // the next burn timer New found (zero: none); Run's burnLoop owns it after
 }
 
-// New prepares a node; it starts nothing.
+// New prepares a node; it starts nothing. It does burn the messages whose
+// timer ran out while the node was off (dm.Service.Start), so that they
+// are gone before Run or the local API can serve them.
 func New(cfg Config) (*Node, error) {
 	if cfg.Secrets == nil || cfg.Store == nil || cfg.Transport == nil {
 		return nil, errors.New("node: Secrets, Store and Transport are required")
