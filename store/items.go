@@ -212,6 +212,19 @@ func indexScopes(tx *Tx, id item.ID, scopes []item.Scope, indexed map[item.Scope
 // appends to removed).
 func deleteItem(tx *Tx, old *item.Item, removed map[item.Scope][]item.ID) ([]item.Scope, error) {
 	id := old.ID()
+	was, err := unindex(tx, id, removed)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Delete(bucketItem, id[:]); err != nil {
+		return nil, err
+	}
+	return was, tx.Delete(bucketSpace, spaceKey(old))
+}
+
+// unindex takes id out of every scope it is in (both indexes) and returns
+// those scopes, also appending id to removed under each.
+func unindex(tx *Tx, id item.ID, removed map[item.Scope][]item.ID) ([]item.Scope, error) {
 	var was []item.Scope
 	err := tx.ScanKeys(bucketItemScope, id[:], func(k []byte) error {
 		if len(k) == len(id)+len(item.Scope{}) {
@@ -231,10 +244,7 @@ func deleteItem(tx *Tx, old *item.Item, removed map[item.Scope][]item.ID) ([]ite
 		}
 		removed[s] = append(removed[s], id)
 	}
-	if err := tx.Delete(bucketItem, id[:]); err != nil {
-		return nil, err
-	}
-	return was, tx.Delete(bucketSpace, spaceKey(old))
+	return was, nil
 }
 
 // union returns a with the scopes of b it lacks appended.

@@ -154,24 +154,8 @@ func burnOne(tx *Tx, id item.ID, removed map[item.Scope][]item.ID) error {
 	if len(v) < sealedMeta {
 		return tx.Delete(bucketSealed, id[:])
 	}
-	var was []item.Scope
-	err = tx.ScanKeys(bucketItemScope, id[:], func(k []byte) error {
-		if len(k) == len(id)+len(item.Scope{}) {
-			was = append(was, item.Scope(k[len(id):]))
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := unindex(tx, id, removed); err != nil {
 		return err
-	}
-	for _, s := range was {
-		if err := tx.Delete(bucketScope, append(s[:], id[:]...)); err != nil {
-			return err
-		}
-		if err := tx.Delete(bucketItemScope, append(id[:], s[:]...)); err != nil {
-			return err
-		}
-		removed[s] = append(removed[s], id)
 	}
 	const spEnd = 8 + len(item.Space{})
 	sk := append(append(v[8:spEnd:spEnd], v[spEnd:spEnd+8]...), id[:]...)
