@@ -13,15 +13,12 @@ const burnIdle = time.Hour
 // from the node's clock, until ctx ends. It wakes at the next deadline and
 // on every stored change (a new burnable message may bring an earlier one).
 func (n *Node) burnLoop(ctx context.Context) {
-	next, first := n.burnAt, true
 	for {
 		// The feed is taken before the timers are read, so a message
-		// stored in between still wakes the loop.
+		// stored in between still wakes the loop. The first round reads
+		// them afresh too: messages may have been sent since New.
 		changed := n.changedCh()
-		if !first {
-			next = n.dm.BurnDue()
-		}
-		first = false
+		next := n.dm.BurnDue()
 		wait := burnIdle
 		if !next.IsZero() {
 			// Due already means a burn failed (BurnDue logged why): retry

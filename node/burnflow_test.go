@@ -2,11 +2,13 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +210,50 @@ func TestBurnBadInput(t *testing.T) {
 	os.WriteFile(p, raw, 0o600)
 	if _, err := vault.Open(p, bytes.Repeat([]byte{1}, 32), rand.Reader); err == nil || !strings.Contains(err.Error(), "not a vault file") {
 		t.Fatalf("a damaged header: %v", err)
+	}
+}
+
+// TestBurnLoop: a running node burns a message when its clock passes the
+// deadline (the loop wakes on the next stored change, or at the deadline
+// by its own timer), and Run still returns promptly when stopped.
+func TestBurnLoop(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(burnT0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a, err := openBurnNode(t.TempDir(), burnSeedA, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	b, err := openBurnNode(t.TempDir(), burnSeedB, now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	a.AddPeer(b.id, "b")
+	b.AddPeer(a.id, "a")
+	deliver(t, b, a)
+	if _, err := a.dm.SendTimed(b.id, "one minute", dm.Timer{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	clock.Store(burnT0.Add(time.Minute + time.Millisecond).UnixNano())
+	a.notifyChanged()
+	for i := 0; a.v.Used() != 0; i++ {
+		if i == 1000 {
+			t.Fatal("the running node did not burn the message past its deadline within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if ms, _ := a.dm.List(nil, nil); len(ms) != 0 {
+		t.Fatalf("%d messages listed after the burn", len(ms))
 	}
 }

@@ -136,7 +136,6 @@ type Node struct {
 	inbound   sync.WaitGroup // accepted connections, handshake and session (listen.go)
 	reachOnce sync.Once
 	bg        sync.WaitGroup // small helper goroutines Run waits for
-	burnAt    time.Time      // the next burn timer New found (zero: none); Run's burnLoop owns it after
 }
 
 // New prepares a node; it starts nothing. It does burn the messages whose
@@ -190,7 +189,7 @@ func New(cfg Config) (*Node, error) {
 	// Messages whose timer ran out while the node was off burn now, before
 	// New returns: before the listener, the dialer or the local API can
 	// serve them (Run then keeps the timers).
-	n.burnAt = n.dm.Start()
+	n.dm.Start()
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
