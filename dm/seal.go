@@ -137,10 +137,11 @@ func (z *sealer) destroy(id item.ID) error {
 
 // sweep fills the slot table from the vault, destroys keys whose message
 // the store does not hold (a write that failed or was killed after the key
-// was made, or a burn whose store step was done), and returns the stored
-// messages whose key is gone (a burn killed between its two steps).
-// Damaged slots are reported and kept: their message is unreadable
-// already, and the user may want 'ghostwire check' to see them.
+// was made, or a burn whose store step was done) and damaged slots, and
+// returns the stored messages whose key is gone (a burn killed between its
+// two steps, or a damaged slot). A damaged slot is zeroed rather than kept:
+// its message no longer opens for anyone, and what is left of it (a
+// destroy torn by a crash may leave part of a slot) is better gone.
 func (z *sealer) sweep(stored []item.ID, log *slog.Logger) (gone []item.ID) {
 	if z.clear {
 		return nil
@@ -150,22 +151,21 @@ func (z *sealer) sweep(stored []item.ID, log *slog.Logger) (gone []item.ID) {
 		held[id] = true
 	}
 	found := map[item.ID]uint32{}
-	var orphans []uint32
-	damaged := 0
+	var orphans, damaged []uint32
 	z.v.Slots(func(slot uint32, ref vault.Ref, err error) {
 		switch {
 		case err != nil:
-			damaged++
+			damaged = append(damaged, slot)
 		case held[item.ID(ref)]:
 			found[item.ID(ref)] = slot
 		default:
 			orphans = append(orphans, slot)
 		}
 	})
-	if damaged > 0 {
-		log.Error("vault slots are damaged; the burnable messages they held cannot be read", "slots", damaged)
+	if len(damaged) > 0 {
+		log.Error("vault slots are damaged; the burnable messages they held cannot be read, and are removed", "slots", len(damaged))
 	}
-	for _, slot := range orphans {
+	for _, slot := range append(orphans, damaged...) {
 		if err := z.v.Destroy(slot); err != nil {
 			log.Warn("destroying an unused message key failed", "err", err)
 		}
@@ -176,7 +176,7 @@ func (z *sealer) sweep(stored []item.ID, log *slog.Logger) (gone []item.ID) {
 	}
 	z.mu.Unlock()
 	for _, id := range stored {
-		if _, ok := found[id]; !ok && damaged == 0 {
+		if _, ok := found[id]; !ok {
 			gone = append(gone, id)
 		}
 	}

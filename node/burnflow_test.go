@@ -203,6 +203,9 @@ func TestBurnBadInput(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Text != "kept" {
 		t.Fatalf("after damaging one slot: %d messages, %v; want the other one", len(ms), err)
 	}
+	if a2.v.Used() != 1 {
+		t.Fatalf("the vault holds %d keys after the start-up sweep, want 1: the damaged slot is zeroed", a2.v.Used())
+	}
 	// The header damaged: a clear error, and the store is untouched.
 	a2.close()
 	raw, _ = os.ReadFile(p)
