@@ -152,10 +152,13 @@ func (z *sealer) sweep(stored []item.ID, log *slog.Logger) (gone []item.ID) {
 	}
 	found := map[item.ID]uint32{}
 	var orphans, damaged []uint32
+	unread := 0 // slots that could not be read (not damaged: an I/O error)
 	z.v.Slots(func(slot uint32, ref vault.Ref, err error) {
 		switch {
-		case err != nil:
+		case errors.Is(err, vault.ErrDamaged):
 			damaged = append(damaged, slot)
+		case err != nil:
+			unread++
 		case held[item.ID(ref)]:
 			found[item.ID(ref)] = slot
 		default:
@@ -175,6 +178,11 @@ func (z *sealer) sweep(stored []item.ID, log *slog.Logger) (gone []item.ID) {
 		z.slots[id] = slot
 	}
 	z.mu.Unlock()
+	if unread > 0 {
+		// Which messages those slots hold is unknown: tidy nothing.
+		log.Error("vault slots could not be read; burnable messages may not open until they can", "slots", unread)
+		return nil
+	}
 	for _, id := range stored {
 		if _, ok := found[id]; !ok {
 			gone = append(gone, id)
