@@ -30,6 +30,7 @@ package vault
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -87,7 +88,7 @@ type Ref [KeySize]byte
 // Vault is an open slot file. Its methods are safe for concurrent use.
 type Vault struct {
 	path string
-	aead cipherAEAD
+	aead cipher.AEAD
 	ad   []byte // magic ‖ salt: every slot's associated data starts with it
 
 	// mu guards the file and the slot table: Create picks a free slot and
@@ -98,13 +99,10 @@ type Vault struct {
 	closed bool
 }
 
-type cipherAEAD interface {
-	Seal(dst, nonce, plaintext, additionalData []byte) []byte
-	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
-}
-
 // Open opens the vault file at path with the store's 32-byte data key,
-// creating it (mode 0600) if it does not exist. A header that is not a
+// creating it (mode 0600, its salt from rand) if it does not exist. The
+// caller keeps one Vault per file: the data directory's lock keeps a
+// second process out. A header that is not a
 // vault's is ErrDamaged; a header made with another key is ErrWrongKey.
 // A damaged slot does not stop Open: Key reports it for that slot alone.
 func Open(path string, dataKey []byte, rand io.Reader) (*Vault, error) {
@@ -124,6 +122,7 @@ func Open(path string, dataKey []byte, rand io.Reader) (*Vault, error) {
 	return v, nil
 }
 
+// open writes a new file's header if f is empty, then loads it.
 func open(f *os.File, dataKey []byte, rand io.Reader) (*Vault, error) {
 	fi, err := f.Stat()
 	if err != nil {
