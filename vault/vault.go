@@ -102,9 +102,9 @@ type Vault struct {
 // Open opens the vault file at path with the store's 32-byte data key,
 // creating it (mode 0600, its salt from rand) if it does not exist. The
 // caller keeps one Vault per file: the data directory's lock keeps a
-// second process out. A header that is not a
-// vault's is ErrDamaged; a header made with another key is ErrWrongKey.
-// A damaged slot does not stop Open: Key reports it for that slot alone.
+// second process out. A header that is not a vault's is ErrDamaged; a
+// header made with another key is ErrWrongKey. A damaged slot does not
+// stop Open: Key reports it for that slot alone.
 func Open(path string, dataKey []byte, rand io.Reader) (*Vault, error) {
 	if len(dataKey) != 32 {
 		return nil, fmt.Errorf("vault: data key is %d bytes, want 32", len(dataKey))
