@@ -8,6 +8,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // checkHost is the part of Host that Check uses; the rest is nil and
@@ -20,6 +21,7 @@ type checkHost struct {
 
 func (h checkHost) ID() identity.ID                     { return h.id }
 func (h checkHost) RecipientKey() *recipient.PrivateKey { return h.rk }
+func (h checkHost) Vault() *vault.Vault                 { return nil }
 
 // TestCheckRefusesBodyThatIsNotText: a peer's message whose sealed body
 // holds invalid UTF-8 (which JSON would later turn into U+FFFD, silently) is

@@ -11,12 +11,14 @@ package dm
 
 import (
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/service"
+	"github.com/ghostwire/ghostwire/vault"
 	"github.com/ghostwire/ghostwire/wire"
 )
 
@@ -36,6 +38,9 @@ type Host interface {
 	Changed()
 	// Changes is closed at the next stored change (any service's).
 	Changes() <-chan struct{}
+	// Vault holds the keys of burnable messages (seal.go); nil means this
+	// node can neither send nor keep them, and refuses them.
+	Vault() *vault.Vault
 }
 
 // Service is the direct-message service of one node.
@@ -46,10 +51,35 @@ type Service struct {
 	// that two (a key arriving while a message is queued) do not seal the
 	// same message twice.
 	flushMu sync.Mutex
+	// seal keeps burnable messages at rest under their vault keys
+	// (seal.go); nil without a vault.
+	seal *sealer
+	// forgotAt is when BurnDue last forgot old burnt IDs (Unix seconds).
+	forgotAt atomic.Int64
 }
 
-// New returns the service.
-func New(h Host) *Service { return &Service{h: h} }
+// New returns the service. With a vault it registers the sealer of
+// burnable messages with the store (store.AddSealer), so call it before
+// the store is used concurrently.
+func New(h Host) *Service {
+	s := &Service{h: h}
+	if v := h.Vault(); v != nil {
+		s.seal = newSealer(v, h.Rand())
+		h.Store().AddSealer(item.KindBurnMessage, s.seal)
+	}
+	return s
+}
+
+// SetErasureForTest, with off, stores burnable messages as their own bytes
+// and burns them by deleting them from the store alone, without a vault
+// key to destroy: the forensic test's control, which must find what
+// burning leaves behind then. Tests only; call it before anything is
+// stored.
+func (s *Service) SetErasureForTest(off bool) {
+	if s.seal != nil {
+		s.seal.clear = off
+	}
+}
 
 // Scopes lists the scopes this service shares with peer: their pair scope.
 func (s *Service) Scopes(peer identity.ID) []item.Scope {
@@ -73,7 +103,9 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 		case item.KindRecipientKey:
 			return ours && it.Space() == recipient.Space
 		case item.KindMessage:
-			return ours && it.Space() == direct && s.readable(it)
+			return ours && it.Space() == direct && s.readable(it.Payload(), it)
+		case item.KindBurnMessage:
+			return ours && it.Space() == direct && s.burnable(it)
 		case item.KindReceipt, item.KindTombstone:
 			return ours && it.Space() == direct
 		}
@@ -88,13 +120,28 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 // sent bytes that are not text. A message that does not open with our
 // recipient key is let through as before: it may be sealed to a key of ours
 // this service does not hold, and listings already skip it.
-func (s *Service) readable(it *item.Item) bool {
-	pt, err := recipient.Open(it.Payload(), messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
+func (s *Service) readable(sealed []byte, it *item.Item) bool {
+	pt, err := recipient.Open(sealed, messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
 	if err != nil {
 		return true
 	}
 	var body messageBody
 	return wire.UnmarshalCanonical(pt, &body) == nil && utf8.ValidString(body.Text)
+}
+
+// burnable reports whether a burnable message may be stored: this node
+// can keep it erasably (it has a vault), its payload is canonical with a
+// timer in range (a forged or altered timer fails the item's signature
+// before this), its timer has not run out, and its body is readable.
+func (s *Service) burnable(it *item.Item) bool {
+	if s.seal == nil {
+		return false
+	}
+	t, sealed, err := decodeBurn(it.Payload())
+	if err != nil || !deadline(it, t).After(s.h.Now()) {
+		return false
+	}
+	return s.readable(sealed, it)
 }
 
 // Accepted is told of items from peer once stored (and the node has taken
@@ -108,6 +155,12 @@ func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 	for _, it := range items {
 		if it.Kind() == item.KindRecipientKey && it.Author() == peer {
 			s.flushOutbox(peer)
+			break
+		}
+	}
+	for _, it := range items {
+		if it.Kind() == item.KindReceipt && it.Author() == peer {
+			s.burnRead(peer)
 			break
 		}
 	}
@@ -139,7 +192,7 @@ func (s *Service) Queued() int {
 			switch {
 			case it.Kind() == item.KindReceipt && it.Author() == p:
 				addRead(it, read)
-			case it.Kind() == item.KindMessage && it.Author() == s.h.ID():
+			case (it.Kind() == item.KindMessage || it.Kind() == item.KindBurnMessage) && it.Author() == s.h.ID():
 				mine = append(mine, it.ID())
 			}
 			return nil

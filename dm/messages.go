@@ -34,6 +34,13 @@ type messageBody struct {
 	Text string `cbor:"1,keyasint"`
 }
 
+// burnPayload is a burnable message's payload, docs/protocol.md §5.11.
+type burnPayload struct {
+	TTL       uint64 `cbor:"1,keyasint"`           // seconds, MinTTL..MaxTTL
+	AfterRead bool   `cbor:"2,keyasint,omitempty"` // absent: false
+	Sealed    []byte `cbor:"3,keyasint"`           // as kind 3's payload
+}
+
 type receiptBody struct {
 	Read [][]byte `cbor:"1,keyasint"`
 }
@@ -72,6 +79,24 @@ func messageAAD(sp item.Space, author identity.ID) []byte {
 // with the peer brings the key. Either way it is never lost, and the peer
 // is dialled.
 func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
+	return s.SendTimed(peer, text, Timer{})
+}
+
+// SendTimed is Send with a burn timer (docs/protocol.md §5.11); the zero
+// Timer sends an ordinary message. A burnable message is never queued: it
+// needs the peer's key at once, since the outbox would keep its text where
+// no key can erase it.
+func (s *Service) SendTimed(peer identity.ID, text string, timer Timer) (*Message, error) {
+	if timer.Burns() {
+		var err error
+		if timer, err = timer.check(); err != nil {
+			return nil, err
+		}
+		if s.seal == nil {
+			return nil, fault.Invalidf("run the node from a data directory (ghostwire run), which keeps a vault for burnable messages",
+				"this node has no vault, so it cannot send a message that burns")
+		}
+	}
 	if !utf8.ValidString(text) || strings.TrimSpace(text) == "" {
 		return nil, fault.Invalidf("send some text", "message text is empty or not UTF-8")
 	}
@@ -82,8 +107,13 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 		return nil, fault.New(fault.UnknownPeer, "add it as a peer first", "unknown peer %s", peer)
 	}
 	now := s.h.Now()
-	if pk, err := s.h.PeerKey(peer); err == nil {
-		it, err := s.sealMessage(peer, pk, text, now, nil)
+	pk, err := s.h.PeerKey(peer)
+	if err != nil && timer.Burns() {
+		return nil, fault.Invalidf("let the node sync with the peer once (it brings the peer's key), then send again",
+			"a message that burns cannot wait for the peer's key: it would sit in the outbox, where burning cannot reach it")
+	}
+	if err == nil {
+		it, err := s.sealMessage(peer, pk, text, now, timer, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -119,9 +149,10 @@ func (s *Service) Send(peer identity.ID, text string) (*Message, error) {
 		Created: now.UTC().Truncate(time.Millisecond), State: StateQueued}, nil
 }
 
-// sealMessage seals text to peer and stores it; with, if not nil, commits
-// in the same transaction (store.Entry.With).
-func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time, with func(*store.Tx) error) (*item.Item, error) {
+// sealMessage seals text to peer and stores it, as a burnable message if
+// timer burns; with, if not nil, commits in the same transaction
+// (store.Entry.With).
+func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text string, at time.Time, timer Timer, with func(*store.Tx) error) (*item.Item, error) {
 	body, err := wire.Marshal(messageBody{Text: text})
 	if err != nil {
 		return nil, err
@@ -131,7 +162,14 @@ func (s *Service) sealMessage(peer identity.ID, pk *recipient.PublicKey, text st
 	if err != nil {
 		return nil, err
 	}
-	it, err := item.New(s.h.Key(), item.KindMessage, sp, at, sealed)
+	kind, payload := item.KindMessage, sealed
+	if timer.Burns() {
+		kind = item.KindBurnMessage
+		if payload, err = encodeBurn(timer, sealed); err != nil {
+			return nil, err
+		}
+	}
+	it, err := item.New(s.h.Key(), kind, sp, at, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +206,7 @@ func (s *Service) flushOutbox(peer identity.ID) {
 	var made []*item.Item
 	for _, p := range pending {
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(p.key[:8])))
-		it, err := s.sealMessage(peer, pk, p.e.Text, at, func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) })
+		it, err := s.sealMessage(peer, pk, p.e.Text, at, Timer{}, func(tx *store.Tx) error { return tx.Delete(bucketOutbox, p.key) })
 		if err != nil {
 			s.h.Log().Warn("sealing a queued message failed", "peer", peer, "err", err)
 			continue
@@ -216,16 +254,21 @@ func (s *Service) messages(only *identity.ID, opened map[item.ID]messageBody) ([
 		seen = map[item.ID]bool{}
 	}
 	for _, p := range peers {
-		msgs, unread, err := s.conversation(p, opened, seen)
+		c, err := s.conversation(p, opened, seen)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, msgs...)
-		if len(unread) > 0 {
-			if err := s.sendReceipt(p, unread); err != nil {
+		out = append(out, c.msgs...)
+		if len(c.unread) > 0 {
+			if err := s.sendReceipt(p, c.unread); err != nil {
 				s.h.Log().Warn("sending a read receipt failed", "peer", p, "err", err)
+				c.shown = nil // shown, not burnt: the sender must learn it was read first
 			}
 		}
+		// After-read messages burn once their receipt is stored (it then
+		// reaches the sender, whose copy burns on it); those read before a
+		// stop are burnt now and not shown again.
+		s.burn(append(c.read, c.shown...), later(s.h.Now(), c.keep), "read")
 	}
 	for id := range opened {
 		if !seen[id] {
@@ -249,49 +292,81 @@ func addRead(it *item.Item, read map[item.ID]bool) {
 	}
 }
 
+// listing is one conversation as conversation reads it.
+type listing struct {
+	msgs   []*Message
+	unread []item.ID // incoming messages listed for the first time: a receipt goes out
+	// shown are the after-read messages among unread, to burn once the
+	// receipt is stored; read are after-read messages already read (ours
+	// by the peer, theirs by us) but not yet burnt: a stop came between.
+	shown, read []item.ID
+	keep        time.Time // the latest of their deadlines plus burnMemory
+}
+
 // conversation decodes the direct space with peer, taking bodies from
 // opened and adding the ones it opens (if opened is not nil), and notes
 // every message in seen.
-func (s *Service) conversation(peer identity.ID, opened map[item.ID]messageBody, seen map[item.ID]bool) (msgs []*Message, unread []item.ID, err error) {
+func (s *Service) conversation(peer identity.ID, opened map[item.ID]messageBody, seen map[item.ID]bool) (*listing, error) {
 	sp := item.DirectSpace(s.h.ID(), peer)
 	read := map[item.ID]bool{}
 	var items []*item.Item
-	err = s.h.Store().SpaceItems(sp, func(it *item.Item) error {
+	err := s.h.Store().SpaceItems(sp, func(it *item.Item) error {
 		switch it.Kind() {
 		case item.KindReceipt:
 			if it.Author() != peer {
 				return nil
 			}
 			addRead(it, read)
-		case item.KindMessage:
+		case item.KindMessage, item.KindBurnMessage:
 			items = append(items, it)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	c := &listing{}
 	name := s.h.PeerName(peer) // once, not per message
 	for _, it := range items {
 		if seen != nil {
 			seen[it.ID()] = true
 		}
-		m, err := s.messageFrom(it, peer, read, &unread, opened)
+		n := len(c.unread)
+		m, err := s.messageFrom(it, peer, read, &c.unread, opened)
 		if err != nil {
 			s.h.Log().Warn("a stored message does not open", "peer", peer, "err", err)
 			continue
 		}
+		if m.Burn != nil && m.Burn.AfterRead {
+			c.keep = later(c.keep, m.Burn.Deadline.Add(burnMemory))
+			if m.State == StateRead {
+				c.read = append(c.read, it.ID())
+				continue
+			}
+			if len(c.unread) > n {
+				c.shown = append(c.shown, it.ID())
+			}
+		}
 		m.PeerName = name
-		msgs = append(msgs, m)
+		c.msgs = append(c.msgs, m)
 	}
-	return msgs, unread, nil
+	return c, nil
 }
 
 func (s *Service) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]bool, unread *[]item.ID, opened map[item.ID]messageBody) (*Message, error) {
 	id := it.ID()
+	sealed := it.Payload()
+	var burn *apitype.Burn
+	if it.Kind() == item.KindBurnMessage {
+		t, b, err := decodeBurn(sealed)
+		if err != nil {
+			return nil, err
+		}
+		sealed, burn = b, burnView(it, t)
+	}
 	body, ok := opened[id]
 	if !ok {
-		pt, err := recipient.Open(it.Payload(), messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
+		pt, err := recipient.Open(sealed, messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +377,7 @@ func (s *Service) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]
 			opened[id] = body
 		}
 	}
-	m := &Message{ID: id.String(), Peer: peer.String(), Text: body.Text, Created: it.Created()}
+	m := &Message{ID: id.String(), Peer: peer.String(), Text: body.Text, Created: it.Created(), Burn: burn}
 	if it.Author() == s.h.ID() {
 		m.Direction, m.State = "out", StateQueued
 		if read[id] {

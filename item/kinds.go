@@ -12,11 +12,16 @@ type Kind uint32
 // package that reads the kind; the number belongs here, so no two packages
 // can claim one.
 const (
-	KindTombstone    Kind = 1  // a deletion record, §5.7 (this package)
-	KindRecipientKey Kind = 2  // a recipient-key certificate, §9.1 (recipient)
-	KindMessage      Kind = 3  // a direct message, sealed, §5.6 (node)
-	KindReceipt      Kind = 4  // a read receipt, §5.6 (node)
-	KindIOC          Kind = 16 // an indicator in the clear, §5.8 (ioc)
+	KindTombstone    Kind = 1 // a deletion record, §5.7 (this package)
+	KindRecipientKey Kind = 2 // a recipient-key certificate, §9.1 (recipient)
+	KindMessage      Kind = 3 // a direct message, sealed, §5.6 (node)
+	KindReceipt      Kind = 4 // a read receipt, §5.6 (node)
+	// KindBurnMessage is a direct message that burns: after it is read, or
+	// when its timer runs out, §5.11 (dm). Its timer is in the signed
+	// envelope, outside the sealed text, so that both sides agree on it
+	// and a node can keep the item sealed at rest without opening it.
+	KindBurnMessage Kind = 5
+	KindIOC         Kind = 16 // an indicator in the clear, §5.8 (ioc)
 	// KindIOCSealed is an indicator sealed to its recipients, §5.8 (ioc).
 	// It is a kind of its own so that the sync engine can place an item in
 	// its visibility classes from the visible stanza list, without
@@ -53,6 +58,7 @@ var kinds = []KindInfo{
 	{KindRecipientKey, "recipient-key certificate", true},
 	{KindMessage, "direct message", true},
 	{KindReceipt, "read receipt", true},
+	{KindBurnMessage, "burnable direct message", true},
 	{KindIOC, "ioc", true},
 	{KindIOCSealed, "ioc sealed", true},
 	{KindSighting, "sighting", true},

@@ -95,7 +95,7 @@ func TestKindInfo(t *testing.T) {
 		{KindTombstone, "tombstone", false},
 		{KindMessage, "direct message", true},
 		{KindIOCSealed, "ioc sealed", true},
-		{5, "kind 5", true},
+		{6, "kind 6", true}, // the first unassigned kind (5 is the burnable message)
 		{1<<32 - 1, "kind 4294967295", true},
 	} {
 		if got := tc.k.String(); got != tc.name {

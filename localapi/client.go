@@ -186,8 +186,15 @@ func (c *Client) RemovePeer(ctx context.Context, peer string) error {
 
 // SendMessage is POST /v1/messages.
 func (c *Client) SendMessage(ctx context.Context, peer, text string) (*node.Message, error) {
+	return c.SendBurning(ctx, peer, text, false, "")
+}
+
+// SendBurning is POST /v1/messages of a message that burns after it is
+// read (afterRead) or when ttl ("10m", "24h", "7d") runs out; neither set
+// sends an ordinary message.
+func (c *Client) SendBurning(ctx context.Context, peer, text string, afterRead bool, ttl string) (*node.Message, error) {
 	var m node.Message
-	return &m, c.Do(ctx, http.MethodPost, "/v1/messages", sendMessageRequest{Peer: peer, Text: text}, &m)
+	return &m, c.Do(ctx, http.MethodPost, "/v1/messages", sendMessageRequest{Peer: peer, Text: text, BurnAfterRead: afterRead, TTL: ttl}, &m)
 }
 
 // Messages is GET /v1/messages, with one peer's only if peer is set.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/collection"
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -39,6 +40,10 @@ type pairRequest struct {
 type sendMessageRequest struct {
 	Peer string `json:"peer"`
 	Text string `json:"text"`
+	// BurnAfterRead and TTL make a message that burns (docs/api.md,
+	// docs/protocol.md §5.11); TTL is "10m", "24h", "7d", 1m to 365d.
+	BurnAfterRead bool   `json:"burn_after_read,omitempty"`
+	TTL           string `json:"ttl,omitempty"`
 }
 
 func (s *server) status(r *http.Request) (int, any, error) {
@@ -133,7 +138,13 @@ func (s *server) sendMessage(r *http.Request) (int, any, error) {
 	if err := s.n.Refused(id); err != nil {
 		return 0, nil, err
 	}
-	m, err := s.n.DM().Send(id, req.Text)
+	timer := dm.Timer{AfterRead: req.BurnAfterRead}
+	if req.TTL != "" {
+		if timer.TTL, err = dm.ParseTTL(req.TTL); err != nil {
+			return 0, nil, err
+		}
+	}
+	m, err := s.n.DM().SendTimed(id, req.Text, timer)
 	return http.StatusAccepted, m, err
 }
 

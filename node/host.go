@@ -10,6 +10,7 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // host is the node as its item-kind services see it (dm.Host): what they
@@ -47,6 +48,7 @@ func (h host) Rescope(peers ...identity.ID) {
 	h.n.urge(peers...)
 }
 
+func (h host) Vault() *vault.Vault                                  { return h.n.cfg.Vault }
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
 
 func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }

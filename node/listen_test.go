@@ -51,6 +51,13 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if spec := os.Getenv(burnChildEnv); spec != "" {
+		if err := runBurnChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "burn child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/syncproto"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // TransportStatus is what the local API's status shows of the transport;
@@ -40,6 +41,10 @@ type Config struct {
 	Keyring *recipient.Keyring
 	// Store is the open database; the caller closes it after Run returns.
 	Store *store.DB
+	// Vault holds the keys of burnable messages (docs/storage.md "Burn");
+	// the caller opens it beside the store and closes it after Run
+	// returns. Nil: the node neither sends nor keeps burnable messages.
+	Vault *vault.Vault
 	// Mode is how the node may reach peers (cloak.ModeTor, later
 	// cloak.ModeLAN). It is required: the zero Mode allows nothing.
 	Mode cloak.Mode
@@ -149,7 +154,9 @@ type Node struct {
 	bg        sync.WaitGroup // small helper goroutines Run waits for
 }
 
-// New prepares a node; it starts nothing.
+// New prepares a node; it starts nothing. It does burn the messages whose
+// timer ran out while the node was off (dm.Service.Start), so that they
+// are gone before Run or the local API can serve them.
 func New(cfg Config) (*Node, error) {
 	if cfg.Secrets == nil || cfg.Store == nil || cfg.Transport == nil {
 		return nil, errors.New("node: Secrets, Store and Transport are required")
@@ -202,6 +209,10 @@ func New(cfg Config) (*Node, error) {
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
 	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
+	// Messages whose timer ran out while the node was off burn now, before
+	// New returns: before the listener, the dialer or the local API can
+	// serve them (Run then keeps the timers).
+	n.dm.Start()
 	n.tellPeers()
 	if err := n.tellLANAddrs(); err != nil {
 		log.Warn("a stored LAN address of a peer is unusable on this interface", "err", err)
@@ -277,6 +288,12 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		n.dialLoop(ctx)
+	}()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.burnLoop(ctx)
 	}()
 
 	<-ctx.Done()

@@ -84,9 +84,9 @@ func (db *DB) ItemsWithPrefix(prefix []byte, max int, fn func(it *item.Item) err
 func (db *DB) putChunk(tx *Tx, entries []Entry, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID) (added int, rec record, err error) {
 	snap := &Tx{db.bdb.NewTransaction(false)}
 	defer snap.txn.Discard()
-	deleted := 0
+	deleted, sealed := 0, 0
 	for _, e := range entries {
-		n, err := putItem(tx, snap, batchDead, indexed, removed, &deleted, e)
+		n, err := db.putItem(tx, snap, batchDead, indexed, removed, &deleted, &sealed, e)
 		if err != nil {
 			return 0, rec, err
 		}
@@ -100,8 +100,10 @@ func (db *DB) putChunk(tx *Tx, entries []Entry, batchDead map[item.ID][]*item.It
 	// The record's counts change in the same transaction as the items, so
 	// they stay exact across a crash (guard.go). The caller sets db.rec to
 	// rec once the transaction has committed.
+	// Sealed items are not counted: the record counts the item bucket,
+	// which they never enter (sealed.go).
 	rec = db.rec
-	rec.puts += uint64(added)
-	rec.live = rec.live + uint64(added) - uint64(deleted)
+	rec.puts += uint64(added - sealed)
+	rec.live = rec.live + uint64(added-sealed) - uint64(deleted)
 	return added, rec, tx.Put(bucketFormat, []byte(recordKey), rec.bytes())
 }

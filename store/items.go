@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,11 +95,22 @@ func entrySize(e Entry) int { return e.Item.Size() + (3+len(e.Scopes))*96 }
 // the tombstones written since, by target. The IDs it adds to scopes are
 // appended to indexed, those it takes out of scopes to removed; deleted
 // counts the stored items it deletes.
-func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID, deleted *int, e Entry) (int, error) {
+func (db *DB) putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed map[item.Scope][]item.ID, deleted, sealed *int, e Entry) (int, error) {
 	it := e.Item
 	id := it.ID()
 	if _, err := tx.Get(bucketItem, id[:]); err == nil {
 		return 0, indexScopes(tx, id, e.Scopes, indexed, true)
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	if _, err := tx.Get(bucketSealed, id[:]); err == nil {
+		return 0, indexScopes(tx, id, e.Scopes, indexed, true)
+	} else if !errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
+	// A burnt item offered again is dropped, as a deleted one is (sealed.go).
+	if _, err := tx.Get(bucketBurned, id[:]); err == nil {
+		return 0, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
@@ -159,7 +171,11 @@ func putItem(tx, snap *Tx, batchDead map[item.ID][]*item.Item, indexed, removed 
 		}
 		batchDead[item.ID(target)] = append(batchDead[item.ID(target)], it)
 	}
-	if err := tx.Put(bucketItem, id[:], it.Bytes()); err != nil {
+	if ok, err := db.sealItem(tx, it); err != nil {
+		return 0, err
+	} else if ok {
+		*sealed++
+	} else if err := tx.Put(bucketItem, id[:], it.Bytes()); err != nil {
 		return 0, err
 	}
 	if err := tx.Put(bucketSpace, spaceKey(it), nil); err != nil {
@@ -196,6 +212,19 @@ func indexScopes(tx *Tx, id item.ID, scopes []item.Scope, indexed map[item.Scope
 // appends to removed).
 func deleteItem(tx *Tx, old *item.Item, removed map[item.Scope][]item.ID) ([]item.Scope, error) {
 	id := old.ID()
+	was, err := unindex(tx, id, removed)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Delete(bucketItem, id[:]); err != nil {
+		return nil, err
+	}
+	return was, tx.Delete(bucketSpace, spaceKey(old))
+}
+
+// unindex takes id out of every scope it is in (both indexes) and returns
+// those scopes, also appending id to removed under each.
+func unindex(tx *Tx, id item.ID, removed map[item.Scope][]item.ID) ([]item.Scope, error) {
 	var was []item.Scope
 	err := tx.ScanKeys(bucketItemScope, id[:], func(k []byte) error {
 		if len(k) == len(id)+len(item.Scope{}) {
@@ -215,10 +244,7 @@ func deleteItem(tx *Tx, old *item.Item, removed map[item.Scope][]item.ID) ([]ite
 		}
 		removed[s] = append(removed[s], id)
 	}
-	if err := tx.Delete(bucketItem, id[:]); err != nil {
-		return nil, err
-	}
-	return was, tx.Delete(bucketSpace, spaceKey(old))
+	return was, nil
 }
 
 // union returns a with the scopes of b it lacks appended.
@@ -245,7 +271,7 @@ func spaceKey(it *item.Item) []byte {
 // learns of the deletion. ErrNotFound if neither is held.
 func (db *DB) GetItem(id item.ID) (it *item.Item, dead bool, err error) {
 	err = db.View(func(tx *Tx) error {
-		raw, err := tx.Get(bucketItem, id[:])
+		raw, err := db.getItem(tx, id)
 		if errors.Is(err, ErrNotFound) {
 			var getErr error
 			err = tx.ScanKeys(bucketDead, id[:], func(k []byte) error {
@@ -289,7 +315,7 @@ func (db *DB) ScopeItem(s item.Scope, id item.ID) ([]byte, error) {
 		if _, err := tx.Get(bucketScope, append(s[:], id[:]...)); err != nil {
 			return err
 		}
-		b, err := tx.Get(bucketItem, id[:])
+		b, err := db.getItem(tx, id)
 		raw = b
 		return err
 	})
@@ -307,7 +333,7 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 				return nil
 			}
 			id := item.ID(k[len(sp)+8:])
-			it, err := readItem(tx, id)
+			it, err := db.readItem(tx, id)
 			if err != nil {
 				db.skipped.Add(1)
 				db.log.Warn("store: skipping an unreadable item; run 'ghostwire check'", "item", id, "err", err)
@@ -320,13 +346,13 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 
 // readItem reads and decodes a stored item, turning a badger panic on
 // damaged data into an error.
-func readItem(tx *Tx, id item.ID) (it *item.Item, err error) {
+func (db *DB) readItem(tx *Tx, id item.ID) (it *item.Item, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			it, err = nil, fmt.Errorf("%w: badger: %v", ErrDamaged, r)
 		}
 	}()
-	raw, err := tx.Get(bucketItem, id[:])
+	raw, err := db.getItem(tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -344,8 +370,8 @@ func (db *DB) IndexItem(id item.ID, s item.Scope) error {
 	indexed := map[item.Scope][]item.ID{}
 	err := db.Update(func(tx *Tx) error {
 		clear(indexed)
-		if _, err := tx.Get(bucketItem, id[:]); err != nil {
-			return err
+		if ok, err := held(tx, id); err != nil || !ok {
+			return cmp.Or(err, ErrNotFound)
 		}
 		return indexScopes(tx, id, []item.Scope{s}, indexed, true)
 	})

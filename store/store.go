@@ -33,6 +33,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/ghostwire/ghostwire/item"
 )
 
 // KeySize is the size of the at-rest data key (AES-256, badger's cipher).
@@ -192,7 +193,8 @@ type DB struct {
 	space   spaceGuard // space.go
 	skipped atomic.Int64
 
-	watcher IndexWatcher // see OnIndexed
+	watcher IndexWatcher         // see OnIndexed
+	sealers map[item.Kind]Sealer // see AddSealer (sealed.go)
 }
 
 // Open opens (creating if needed) the encrypted database in dir with the

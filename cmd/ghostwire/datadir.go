@@ -20,6 +20,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // dataDir is the layout of a node's data directory:
@@ -34,6 +35,7 @@ type dataDir struct{ path string }
 func (d dataDir) keyFile() string     { return filepath.Join(d.path, "identity.key") }
 func (d dataDir) storeDir() string    { return filepath.Join(d.path, "store") }
 func (d dataDir) keyringFile() string { return filepath.Join(d.path, "recipient.keyring") }
+func (d dataDir) vaultFile() string   { return filepath.Join(d.path, "burn.vault") }
 func (d dataDir) lockFile() string    { return filepath.Join(d.path, "lock") }
 
 // lock takes the directory's exclusive lock without waiting. The lock is
@@ -198,6 +200,25 @@ func (d dataDir) openStore(s *identity.Secrets, log *slog.Logger) (*store.DB, er
 		return nil, d.storeError(err)
 	}
 	return db, nil
+}
+
+// openVault opens (creating if needed) the vault that keeps burnable
+// messages' keys beside the store (docs/storage.md "Burn"). A damaged or foreign
+// vault stops the node with what to do: moving it aside costs only the
+// burnable messages it held, which nobody can read without it anyway.
+func (d dataDir) openVault(s *identity.Secrets) (*vault.Vault, error) {
+	v, err := vault.Open(d.vaultFile(), s.StoreKey[:], rand.Reader)
+	aside := fmt.Sprintf("to start afresh, move %s aside: the burnable messages it held become unreadable (to anyone), nothing else is lost", d.vaultFile())
+	switch {
+	case errors.Is(err, vault.ErrWrongKey):
+		return nil, fail(exitCorrupt, fmt.Errorf("%s does not open with this identity's key: it belongs to another identity", d.vaultFile()),
+			"restore the identity.key that belongs to this data directory", aside)
+	case errors.Is(err, vault.ErrDamaged):
+		return nil, fail(exitCorrupt, err, aside)
+	case err != nil:
+		return nil, fileError(err, d.vaultFile())
+	}
+	return v, nil
 }
 
 // storeError turns an error opening the store into a CLI error with hints.

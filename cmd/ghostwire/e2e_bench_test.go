@@ -69,22 +69,7 @@ func BenchmarkDemo(b *testing.B) {
 func BenchmarkOpenSessionDelivery(b *testing.B) {
 	const sends = 20
 	for b.Loop() {
-		nw := startNetwork(b, 2)
-		cl := nw.Clients()
-		alice := newE2ENode(b, "alice", "--tor-control", cl[0].ControlAddr(), "--tor-cookie", cl[0].CookieFile())
-		bob := newE2ENode(b, "bob", "--tor-control", cl[1].ControlAddr(), "--tor-cookie", cl[1].CookieFile())
-		for _, n := range []*e2eNode{alice, bob} {
-			n.start(b)
-		}
-		for _, n := range []*e2eNode{alice, bob} {
-			n.waitReachable(b)
-		}
-		pair(b, alice, bob)
-		waitConnected(b, alice, bob)
-		eventually(b, "alice has bob's key", e2eSyncLimit, func() (bool, string) {
-			p := alice.peers(b)[bob.onion]
-			return p.HasKey, fmt.Sprintf("%+v", p)
-		})
+		alice, bob, cl := connectedPair(b)
 
 		type change struct {
 			id, state string

@@ -147,6 +147,11 @@ func runNode(e *env, c *command, args []string) error {
 	}
 	// The store closes last, after every session has stopped.
 	defer db.Close()
+	v, err := d.openVault(secrets)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
 
 	var n *node.Node
 	mode, reachable := cloak.ModeTor, fmt.Sprintf("reachable at %s", secrets.Key.ID())
@@ -167,7 +172,7 @@ func runNode(e *env, c *command, args []string) error {
 		tr = onion.NewTransport(tor)
 	}
 	n, err = node.New(node.Config{
-		Secrets: secrets, Keyring: keyring, Store: db, Mode: mode, Transport: tr,
+		Secrets: secrets, Keyring: keyring, Store: db, Vault: v, Mode: mode, Transport: tr,
 		Logger:      log,
 		SpoolDir:    path,
 		OnReachable: func() { printf(e.stderr, "ghostwire: %s\n", reachable) },

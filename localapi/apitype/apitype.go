@@ -184,6 +184,18 @@ type Message struct {
 	// Waiting says why a queued message has not gone, when the node knows:
 	// WaitingAccept. Empty means no more is known than "queued".
 	Waiting string `json:"waiting,omitempty"`
+	// Burn is the message's burn timer, absent for a message that does not
+	// burn (docs/protocol.md §5.11).
+	Burn *Burn `json:"burn,omitempty"`
+}
+
+// Burn is how a message burns: after it is read, when its timer runs out,
+// or whichever comes first.
+type Burn struct {
+	AfterRead bool      `json:"after_read"`
+	TTL       string    `json:"ttl"`      // "10m", "24h", "7d"; 365d for after-read alone
+	Deadline  time.Time `json:"deadline"` // created + ttl: burnt on every node by then
+	SetBy     string    `json:"set_by"`   // the author's address: whoever sent it set the timer
 }
 
 // IOC is one signed statement about an indicator, as the API shows it.
