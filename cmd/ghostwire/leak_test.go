@@ -1088,6 +1088,12 @@ func TestLeakTwoPeers(t *testing.T) {
 	for _, p := range peers {
 		waitTracedReachable(t, p.name, p.data, p.proc)
 	}
+	// A LAN-mode node on the same host, advertising by mDNS on an
+	// interface of this namespace, while the Tor-mode nodes work: they
+	// must still send no multicast and open no direct connection (issue
+	// 16), and its own trace shows the mDNS it sent, so the host really
+	// carried LAN traffic meanwhile.
+	lanNode := startLANNeighbour(t, dir)
 	alice, bob := peers[0], peers[1]
 	pairAndDeliver(t, alice.data, alice.onion, bob.data, bob.onion, "leak test: hello bob")
 	for _, p := range peers {
@@ -1095,6 +1101,21 @@ func TestLeakTwoPeers(t *testing.T) {
 			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, err, p.proc.stderr)
 		}
 	}
+	if err := lanNode.stop(t); err != nil {
+		t.Errorf("the LAN node did not exit cleanly on SIGTERM: %v\n%s", err, lanNode.stderr)
+	}
+	var mdns int
+	for _, ev := range readTrace(t, lanNode.log).events {
+		for _, a := range ev.addrs {
+			if a.addr == "224.0.0.251" && a.port == 5353 {
+				mdns++
+			}
+		}
+	}
+	if mdns == 0 {
+		t.Error("the LAN node on this host sent no mDNS: the test did not run Tor mode beside LAN mode")
+	}
+	t.Logf("the LAN node beside them made %d socket calls to mDNS (224.0.0.251:5353)", mdns)
 
 	for _, p := range peers {
 		tr := readTrace(t, p.proc.log)
@@ -1372,4 +1393,36 @@ func assertRunsAs(t *testing.T, p *tracedProc, user string) {
 func isExe(pid int, path string) bool {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	return err == nil && exe == path
+}
+
+// startLANNeighbour starts a LAN-mode node under strace on a veth pair it
+// adds to this test's namespace (gwlan0, 10.78.0.1/24, multicast on; the
+// kernel here has no dummy links), and waits until it listens there.
+func startLANNeighbour(t *testing.T, dir string) *tracedProc {
+	t.Helper()
+	for _, args := range [][]string{
+		{"link", "add", "gwlan0", "type", "veth", "peer", "name", "gwlan1"},
+		{"addr", "add", "10.78.0.1/24", "dev", "gwlan0"},
+		{"link", "set", "gwlan1", "up"},
+		{"link", "set", "gwlan0", "multicast", "on", "up"},
+		{"route", "add", "224.0.0.0/4", "dev", "gwlan0"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("leak test: ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	data := filepath.Join(dir, "lan-neighbour")
+	gwBounded(t, 20*time.Second, "init", "--data", data, "--no-passphrase").ok(t, "init the LAN node")
+	proc := startTraced(t, filepath.Join(dir, "lan-neighbour.strace"), nil,
+		binPath, "run", "--lan", "--interface", "gwlan0", "--data", data)
+	poll(t, "the LAN node listening on gwlan0", reachableLimit, func() (bool, string) {
+		select {
+		case <-proc.done:
+			t.Fatalf("the LAN node exited: %v\n%s", proc.err, proc.stderr)
+		default:
+		}
+		r := gwBounded(t, 10*time.Second, "status", "--data", data)
+		return strings.Contains(r.stdout, "listening on 10.78.0.1:"), r.stdout + r.stderr
+	})
+	return proc
 }
