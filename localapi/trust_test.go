@@ -20,6 +20,11 @@ func TestTrustRoutes(t *testing.T) {
 	if code, body := tn.req(t, "POST", "/v1/peers", "application/json", strings.NewReader(`{"onion":"`+bob.ID().String()+`","name":"bob"}`)); code != 201 {
 		t.Fatalf("add peer: %d %s", code, body)
 	}
+	// Trust starts from verified contacts (docs/reputation.md §2).
+	number := identity.SafetyNumber(tn.n.ID(), bob.ID())
+	if code, body := tn.req(t, "POST", "/v1/peers/bob/verify", "application/json", strings.NewReader(`{"safety_number":"`+number+`"}`)); code != 200 {
+		t.Fatalf("verify bob: %d %s", code, body)
+	}
 	code, body := tn.req(t, "POST", "/v1/iocs", "application/json", strings.NewReader(`{"type":"domain","value":"evil.example","confidence":80}`))
 	if code != 201 {
 		t.Fatalf("drop: %d %s", code, body)
