@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 type Client struct {
 	socket string
 	http   *http.Client
+	// Skipped, if set, is called when a reply says the node left stored
+	// items out of it as unreadable (SkippedHeader).
+	Skipped func(n int64)
 }
 
 // NewClient returns a client of the API at the Unix socket path.
@@ -106,6 +110,9 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 			e.Error = resp.Status
 		}
 		return nil, &Error{Status: resp.StatusCode, Kind: e.Kind, Msg: e.Error, Hint: e.Hint}
+	}
+	if n, err := strconv.ParseInt(resp.Header.Get(SkippedHeader), 10, 64); err == nil && n > 0 && c.Skipped != nil {
+		c.Skipped(n)
 	}
 	return resp, nil
 }

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -230,6 +231,13 @@ func (s *server) enter(w http.ResponseWriter, r *http.Request, sem chan struct{}
 // holding its place, so what a slow node works on stays bounded; its
 // result is dropped. This does not cancel the work (a store write cannot
 // be taken back half way); it keeps the promise that every reply starts
+// SkippedHeader, on a reply, counts the stored items the node left out of
+// it because the disk damaged them (docs/storage.md): a listing that is
+// short by those items says so instead of looking complete. The count is
+// of items skipped while the request ran, so a listing running at the same
+// time may add to it.
+const SkippedHeader = "Ghostwire-Skipped"
+
 // in time.
 func (s *server) answer(w http.ResponseWriter, r *http.Request, deadline time.Duration, fn func(s *server, r *http.Request) (int, any, error)) {
 	timer := time.NewTimer(deadline)
@@ -243,23 +251,28 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request, deadline time.Du
 		return
 	}
 	type reply struct {
-		code int
-		v    any
-		err  error
+		code    int
+		v       any
+		err     error
+		skipped int64 // stored items the answer left out as unreadable
 	}
 	done := make(chan reply, 1)
 	s.work.Add(1)
 	go func() {
 		defer s.work.Done()
 		defer func() { <-s.working }()
+		before := s.n.Skipped()
 		code, v, err := fn(s, r)
-		done <- reply{code, v, err}
+		done <- reply{code, v, err, s.n.Skipped() - before}
 	}()
 	select {
 	case rep := <-done:
 		if rep.err != nil {
 			s.writeError(w, r, rep.err)
 			return
+		}
+		if rep.skipped > 0 {
+			w.Header().Set(SkippedHeader, strconv.FormatInt(rep.skipped, 10))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(rep.code)

@@ -61,3 +61,7 @@ func (n *Node) describeFull() []FullScope {
 	}
 	return out
 }
+
+// Skipped is how many stored items listings have left out since the node
+// started because the disk damaged them (store.DB.Skipped).
+func (n *Node) Skipped() int64 { return n.db.Skipped() }

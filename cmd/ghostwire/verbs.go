@@ -48,6 +48,11 @@ func nodeVerb(name, synopsis string, flags func(fs *flag.FlagSet), run func(e *e
 				return err
 			}
 			api, err := privateAPIClient(path)
+			if api != nil {
+				api.Skipped = func(n int64) {
+					printf(e.stderr, "ghostwire: warning: %d stored items could not be read (the disk damaged them) and are left out of this answer\nghostwire: hint: 'ghostwire check' names them; docs/storage.md says what to do\n", n)
+				}
+			}
 			if err != nil {
 				return err
 			}
