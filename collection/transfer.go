@@ -226,7 +226,7 @@ func (w *importWriter) window(recs []ioc.Record) error {
 		if w.seen <= w.rec.Stored {
 			continue
 		}
-		it, err := w.s.iocItem(w.sp, w.s.h.Now(), &recs[i], w.keys)
+		it, err := w.s.iocItem(w.collection, w.s.h.Now(), &recs[i], w.keys)
 		if err != nil {
 			return w.stop(fmt.Errorf("import: signing record %d: %w (%d records stored before it)", w.seen, err, w.rec.Stored))
 		}

@@ -62,3 +62,12 @@ func DirectClass(author, recipient identity.ID) string {
 // PairScope holds what only a and b see: their direct messages, receipts,
 // the deletions of those, and their two recipient-key certificates.
 func PairScope(a, b identity.ID) Scope { return ScopeOf(DirectSpace(a, b), ClassPair) }
+
+// RestrictedScope holds the restricted indicators author addressed to
+// recipient, in every collection at once (docs/protocol.md §10.1): it
+// depends on the two identities alone, so both peers offer it whatever
+// collections each holds, and a recipient gets what was addressed to it in
+// a collection it has never heard of.
+func RestrictedScope(author, recipient identity.ID) Scope {
+	return ScopeOf(DirectSpace(author, recipient), DirectClass(author, recipient))
+}

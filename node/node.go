@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -179,6 +180,9 @@ func New(cfg Config) (*Node, error) {
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}
+	if err := n.coll.UpgradeRestricted(); err != nil {
+		return nil, fmt.Errorf("node: upgrading the store's restricted indicators: %w", err)
+	}
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
