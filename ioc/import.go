@@ -327,7 +327,8 @@ func (im *importer) issue(s Severity, where, id, typ, reason string) {
 }
 
 // run dispatches on the top-level value: an array is a list of MISP
-// events; an object's keys tell a STIX bundle from MISP.
+// events or of STIX objects (list.go); an object's keys tell a STIX bundle
+// from MISP.
 func (im *importer) run() error {
 	t, err := im.token()
 	if err != nil {
@@ -335,14 +336,7 @@ func (im *importer) run() error {
 	}
 	switch t {
 	case json.Delim('['):
-		im.res.Format = FormatMISP
-		for i := 0; im.dec.More(); i++ {
-			if err := im.mispElement(fmt.Sprintf("[%d]", i)); err != nil {
-				return err
-			}
-		}
-		_, err := im.token()
-		return err
+		return im.list()
 	case json.Delim('{'):
 	default:
 		return fmt.Errorf("%w: top level is not a JSON object or array", ErrFormat)
@@ -377,7 +371,7 @@ func (im *importer) run() error {
 				return err
 			}
 		case k == "response":
-			if err := im.array(func(i int) error { return im.mispElement(fmt.Sprintf("response[%d]", i)) }); err != nil {
+			if err := im.response(); err != nil {
 				return err
 			}
 		case f == FormatMISP:

@@ -84,15 +84,28 @@ func (im *importer) mispElement(where string) error {
 	if err := im.expect(json.Delim('{')); err != nil {
 		return err
 	}
+	return im.mispElementBody(where)
+}
+
+// mispElementBody reads an element's keys, after its '{'.
+func (im *importer) mispElementBody(where string) error { return im.mispElementFrom(where, "", false) }
+
+// mispElementFrom reads an element whose first key k was read already
+// (read false: none was).
+func (im *importer) mispElementFrom(where, k string, read bool) error {
 	ev := newMispEvent(im, where)
 	for {
-		k, ok, err := im.key()
-		if err != nil {
-			return err
+		if !read {
+			next, ok, err := im.key()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			k = next
 		}
-		if !ok {
-			break
-		}
+		var err error
 		switch k {
 		case "Event":
 			err = im.mispEventValue(where + ".Event")
@@ -105,6 +118,7 @@ func (im *importer) mispElement(where string) error {
 		if err != nil {
 			return err
 		}
+		read = false
 	}
 	ev.finish()
 	return nil
