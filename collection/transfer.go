@@ -119,7 +119,7 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		if fault.KindOf(err) == fault.TooLarge { // the reader's limit
 			return nil, err
 		}
-		return nil, fault.Invalidf("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
+		return nil, fault.New(fault.Malformed, "give a STIX 2.x bundle or list of objects, or MISP JSON (docs/ioc.md §5, §6)", "%v", err)
 	}
 	out.Format, out.Objects, out.Merged = res.Format.String(), res.Objects, res.Merged
 	out.Unlisted = res.Unlisted[0] + res.Unlisted[1] + res.Unlisted[2]
