@@ -155,6 +155,9 @@ func (im *importer) listSTIX(where string, b *stixBundle, held map[string]json.R
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	im.counted()
+	if im.prescan {
+		return nil
+	}
 	if err := dec.Decode(&o); err != nil {
 		im.issue(Failed, where, "", "", "not a STIX object: "+err.Error())
 		return nil

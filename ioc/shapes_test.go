@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -93,6 +95,65 @@ func TestImportStreamShapes(t *testing.T) {
 		}
 		if !slices.Equal(streamed, want) {
 			t.Errorf("%s: streamed %d records, Import %d, or in another order", f, len(streamed), len(want))
+		}
+	}
+}
+
+// TestImportStreamPrescan: with the event tags read first, an event whose
+// tags follow more attributes than MaxPending streams instead of being
+// refused, each attribute taking the event's TLP; and on every fixture
+// the prescan changes nothing of what is imported.
+func TestImportStreamPrescan(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`{"Event":{"info":"big","Attribute":[`)
+	const n = 300
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"type":"ip-dst","value":"10.0.%d.%d"}`, i>>8, i&255)
+	}
+	b.WriteString(`],"Tag":[{"name":"tlp:green"}]}}`)
+	opts := ImportOptions{MaxPending: 100}
+	count := func(rs []Record, got *int) error {
+		for _, r := range rs {
+			if r.TLP != TLPGreen {
+				return fmt.Errorf("%s at %s, want green", r.Value, r.TLP)
+			}
+		}
+		*got += len(rs)
+		return nil
+	}
+	var got int
+	if _, err := ImportStream(bytes.NewReader(b.Bytes()), opts, 50, func(rs []Record) error { return count(rs, &got) }); !errors.Is(err, ErrFormat) {
+		t.Fatalf("without a prescan: %v, want the pending bound's ErrFormat", err)
+	}
+	got = 0
+	res, err := ImportStreamPrescan(func() io.Reader { return bytes.NewReader(b.Bytes()) }, opts, 50, func(rs []Record) error { return count(rs, &got) })
+	if err != nil || got != n || res.Objects != n {
+		t.Fatalf("with a prescan: %v, %d records, want %d", err, got, n)
+	}
+	for _, w := range fixtureWants {
+		in, err := os.ReadFile(fixturePath(t, w.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := ImportOptions{DefaultTLP: TLPGreen, Recipients: []identity.ID{testKey(t, 2).ID()}}
+		var plain, pre []string
+		collect := func(out *[]string) func([]Record) error {
+			return func(rs []Record) error {
+				for _, r := range rs {
+					*out = append(*out, fmt.Sprint(r.ContentID(), r.TLP, r.Tags))
+				}
+				return nil
+			}
+		}
+		_, perr := ImportStream(bytes.NewReader(in), opts, 1000, collect(&plain))
+		_, qerr := ImportStreamPrescan(func() io.Reader { return bytes.NewReader(in) }, opts, 1000, collect(&pre))
+		slices.Sort(plain)
+		slices.Sort(pre)
+		if (perr == nil) != (qerr == nil) || !slices.Equal(plain, pre) {
+			t.Errorf("%s: prescan changed the import (%v / %v, %d / %d records)", w.name, perr, qerr, len(plain), len(pre))
 		}
 	}
 }

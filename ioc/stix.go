@@ -99,6 +99,9 @@ func (im *importer) stixKey(b *stixBundle, k string) error {
 	case "spec_version":
 		return im.decode(&b.spec)
 	}
+	if im.prescan {
+		return im.skip()
+	}
 	return im.array(func(i int) error {
 		var o stixObject
 		if err := im.decode(&o); err != nil {
