@@ -171,7 +171,7 @@ func runImportMemChild(spec string) error {
 			return err
 		}
 		stored = set.Len()
-		n.releaseMapped()           // as the end of a session does (syncStore.Synced)
+		n.releaseMemory()           // as the end of a session does (syncStore.Synced)
 		time.Sleep(2 * time.Second) // let the runtime's background work settle, as it would between sessions
 	default:
 		return fmt.Errorf("unknown child %q", what)

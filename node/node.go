@@ -183,7 +183,7 @@ func New(cfg Config) (*Node, error) {
 	if err := n.coll.UpgradeRestricted(); err != nil {
 		return nil, fmt.Errorf("node: upgrading the store's restricted indicators: %w", err)
 	}
-	n.releaseMapped() // the store's open checks read every item
+	n.releaseMemory() // the store's open checks read every item
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
@@ -202,16 +202,6 @@ func recipientKey(cfg Config) (*recipient.PrivateKey, error) {
 		return nil, errors.New("node: the keyring belongs to another identity")
 	}
 	return rk, nil
-}
-
-// releaseMapped drops the store's mapped pages from the node's resident
-// memory (store.ReleaseMapped) after work that reads much of the store:
-// opening it, a session that built its sets. Without it an idle node
-// holding a million IOCs kept about 540 MB resident (issue 19).
-func (n *Node) releaseMapped() {
-	if _, err := n.db.ReleaseMapped(); err != nil {
-		n.log.Debug("cannot release the store's mapped pages", "err", err)
-	}
 }
 
 // ID returns the node's identity.
