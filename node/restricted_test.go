@@ -5,6 +5,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/store"
 )
 
 // TestRestrictedReachesRecipientInAnyCollection: an AMBER indicator dropped
@@ -53,5 +54,38 @@ func TestRestrictedReachesRecipientInAnyCollection(t *testing.T) {
 		if x.TLP != "amber" || x.Collection != coll {
 			t.Errorf("b lists %s in %q at tlp:%s, want %q at amber", x.Value, x.Collection, x.TLP, coll)
 		}
+	}
+}
+
+// TestUpgradeRestrictedScopes: a restricted indicator stored under the
+// per-collection scope of before (as a node stored it until issue 19) is
+// indexed into its restricted scope when the upgrade runs, so it is
+// offered again.
+func TestUpgradeRestrictedScopes(t *testing.T) {
+	a, b, c := newHNode(t, 0x64), newHNode(t, 0x65), newHNode(t, 0x66)
+	pairUp(t, a, b)
+	mustSync(t, a, b)
+	amber := dropIOC(t, a, "old-scope.example", "amber", b.ID().String())
+	old := item.ScopeOf(item.CollectionSpace(collection.Default), "direct:"+a.ID().Hex()+":"+b.ID().Hex())
+	plant(t, c, amber, old)
+	restricted := item.RestrictedScope(a.ID(), b.ID())
+	inScope := func() bool {
+		found := false
+		c.db.ScopeIDs(restricted, func(id item.ID) error { found = found || id == amber.ID(); return nil })
+		return found
+	}
+	if inScope() {
+		t.Fatal("planted under the old scope, the item is already in the restricted scope")
+	}
+	// The upgrade ran when c opened, on nothing; run it again as a node
+	// opening an old store would.
+	if err := c.db.Update(func(tx *store.Tx) error { return tx.Delete("collection-upgrade", []byte("restricted-scopes-v1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.coll.UpgradeRestricted(); err != nil {
+		t.Fatal(err)
+	}
+	if !inScope() {
+		t.Error("after the upgrade the item is not in its restricted scope")
 	}
 }
