@@ -163,10 +163,12 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		out: out, progress: progress, start: time.Now(), collection: req.Collection}
 	opts.Progress = nil
 	stop := s.releasing()
+	restoreGC := s.imports.lowerGC()
 	_, err = ioc.ImportStreamPrescan(sp.reader, opts, importBatch, w.window)
 	if err == nil {
 		err = w.flush()
 	}
+	restoreGC()
 	stop()
 	if err != nil {
 		if errors.Is(err, errStopImport) {
