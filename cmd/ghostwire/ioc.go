@@ -32,10 +32,12 @@ sync engine: clear goes to any peer, green to your paired peers, and amber,
 amber+strict and red only to the peers named with --to, encrypted to each of
 them and never forwarded. retract publishes a signed tombstone every peer honours.
 fetch syncs afresh with your connected peers and shows the IOC if one of them
-may share it with you. import reads a STIX 2.1 bundle or MISP event(s) (JSON,
-detected automatically); objects without a TLP marking are refused unless
---tlp gives one, amber and red need --to, and if any object fails nothing is
-stored unless --partial. export writes a STIX 2.1 bundle or a MISP event.
+may share it with you. import reads a STIX 2.0 or 2.1 bundle or a bare list of
+STIX objects, or MISP JSON (events, attribute lists, REST responses), detected
+automatically; objects without a TLP marking are refused unless --tlp gives
+one, amber and red need --to (they reach those peers in any collection), and if
+any object fails nothing is stored unless --partial. Input that is neither
+STIX nor MISP exits 12. export writes a STIX 2.1 bundle or a MISP event.
 All verbs take --data DIR and --json; the node must be running.
 
 Example:
