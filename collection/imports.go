@@ -68,10 +68,11 @@ type imports struct {
 // stores. An import allocates fast (JSON, CBOR, signatures, badger's
 // buffers) while badger holds some 80–100 MB live, and at the default
 // target of 100 the heap grows to twice that between collections: a
-// million-indicator import peaked at +286 MiB RSS. At 30 the heap stays
-// within 1.3 times the live set, for more frequent collections during the
-// import only (issue 19: peak growth at most 256 MiB).
-const importGCPercent = 30
+// million-indicator import peaked at +286 MiB RSS, and at 30 still near
+// +253 MiB. At 20 the heap stays within 1.2 times the live set, for more
+// frequent collections during the import only (issue 19: peak growth at
+// most 256 MiB).
+const importGCPercent = 20
 
 // lowerGC lowers the collector's target to importGCPercent (never raising
 // one set lower) until the returned restore is called; concurrent imports
