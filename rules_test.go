@@ -566,9 +566,14 @@ func TestCLIOutputNeutralised(t *testing.T) {
 }
 
 // TestImportsStream: non-test code outside ioc never calls ioc.Import,
-// which holds every record of its input in memory; the node imports with
-// ioc.ImportStream, whose memory its options bound (docs/ioc.md §7), so
-// that no input, however large, sets what an import costs.
+// which holds every record of its input in memory, nor ioc.ImportStream,
+// which holds a MISP event's attributes until the event's tags (MISP writes
+// them last); the node imports with ioc.ImportStreamPrescan, whose memory
+// its options bound (docs/ioc.md §7), so that no input, however large,
+// sets what an import costs. Outside item, nothing derives a restricted
+// class's scope from a collection (item.DirectClass): restricted
+// indicators are reconciled in item.RestrictedScope, which spans every
+// collection (docs/protocol.md §10.1).
 func TestImportsStream(t *testing.T) {
 	fset := token.NewFileSet()
 	seen := 0
@@ -593,7 +598,13 @@ func TestImportsStream(t *testing.T) {
 				return true
 			}
 			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "ioc" && sel.Sel.Name == "Import" {
-				t.Errorf("%s: calls ioc.Import, which holds the whole input's records; use ioc.ImportStream", fset.Position(sel.Pos()))
+				t.Errorf("%s: calls ioc.Import, which holds the whole input's records; use ioc.ImportStreamPrescan", fset.Position(sel.Pos()))
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "item" && sel.Sel.Name == "DirectClass" {
+				t.Errorf("%s: calls item.DirectClass: a restricted class is never seen through one collection's space (a recipient that does not hold the collection never offers that scope); use item.RestrictedScope (docs/protocol.md §10.1)", fset.Position(sel.Pos()))
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "ioc" && sel.Sel.Name == "ImportStream" {
+				t.Errorf("%s: calls ioc.ImportStream, which holds a MISP event's attributes until the event's tags and refuses a large event; use ioc.ImportStreamPrescan", fset.Position(sel.Pos()))
 			}
 			return true
 		})

@@ -50,9 +50,36 @@ type Admission interface {
 	Admit(it *item.Item, scopes []item.Scope) error
 }
 
-// Accepted is told of items from a peer once stored; collections have
-// nothing to do then (expiries are indexed by the node before, item.Expiry).
-func (s *Service) Accepted(identity.ID, []*item.Item) error { return nil }
+// Accepted is told of items from a peer once stored. A restricted
+// indicator addressed to us may be in a collection we do not hold: its
+// sealed record names the collection (docs/protocol.md §5.8), and holding
+// it from now on is what lists the indicator and lets us answer in it.
+// Nothing else is asked of the user. (Expiries are indexed by the node
+// before, item.Expiry.)
+func (s *Service) Accepted(_ identity.ID, items []*item.Item) error {
+	var names map[string]bool
+	for _, it := range items {
+		if it.Kind() != item.KindIOCSealed {
+			continue
+		}
+		if names == nil {
+			names = map[string]bool{}
+			for _, n := range s.Names() {
+				names[n] = true
+			}
+		}
+		r, err := s.record(it)
+		if err != nil || r.Collection == "" || names[r.Collection] || checkCollection(r.Collection) != nil {
+			continue // not for us, from an older node, or held already
+		}
+		if err := s.addCollection(r.Collection); err != nil {
+			return err
+		}
+		names[r.Collection] = true
+		s.h.Log().Info("holding a collection a peer addressed indicators to us in", "collection", r.Collection, "author", it.Author().Short())
+	}
+	return nil
+}
 
 // Collections (docs/ioc.md, docs/protocol.md §10.1).
 const (
@@ -63,6 +90,10 @@ const (
 )
 
 // ClassScope names a collection seen through one TLP visibility class.
+// A restricted class is not the collection's: its scope is the author's
+// and recipient's, shared by all collections (item.RestrictedScope), so
+// that both peers offer it whatever collections each holds
+// (docs/protocol.md §10.1).
 func ClassScope(sp item.Space, c ioc.Class) item.Scope {
 	switch c.Level {
 	case ioc.ClassPublic:
@@ -70,7 +101,7 @@ func ClassScope(sp item.Space, c ioc.Class) item.Scope {
 	case ioc.ClassTrusted:
 		return item.ScopeOf(sp, item.ClassTrusted)
 	}
-	return item.ScopeOf(sp, item.DirectClass(c.Author, c.Recipient))
+	return item.RestrictedScope(c.Author, c.Recipient)
 }
 
 func checkCollection(name string) error {
@@ -115,24 +146,25 @@ func (s *Service) Scopes(peer identity.ID) []item.Scope {
 	return s.classScopes(peer, func(ioc.Class) bool { return true })
 }
 
-// ownScopes lists the scopes only we and peer share: the pair scope and, per
-// collection, the direct classes each way (not those every peer shares).
-func (s *Service) ownScopes(peer identity.ID) []item.Scope {
-	direct := func(c ioc.Class) bool { return c.Level != ioc.ClassPublic && c.Level != ioc.ClassTrusted }
-	return append([]item.Scope{item.PairScope(s.h.ID(), peer)}, s.classScopes(peer, direct)...)
-}
-
 func (s *Service) classScopes(peer identity.ID, keep func(ioc.Class) bool) []item.Scope {
-	var out []item.Scope
+	var out, restricted []item.Scope
+	classes := ioc.PeerClasses(s.h.ID(), peer, s.trusts(peer))
 	for _, name := range s.Names() {
 		sp := item.CollectionSpace(name)
-		for _, c := range ioc.PeerClasses(s.h.ID(), peer, s.trusts(peer)) {
-			if keep(c) {
+		for _, c := range classes {
+			if keep(c) && c.Level != ioc.ClassDirect {
 				out = append(out, ClassScope(sp, c))
 			}
 		}
 	}
-	return out
+	// The restricted scopes once, after the collections': they span every
+	// collection, held here or not.
+	for _, c := range classes {
+		if keep(c) && c.Level == ioc.ClassDirect {
+			restricted = append(restricted, ClassScope(item.Space{}, c))
+		}
+	}
+	return append(out, restricted...)
 }
 
 // audience reads what TLP needs of an IOC item: for a sealed one the
@@ -181,16 +213,31 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 	var space item.Space
 	var name string
 	shared := false // public or trusted class: anyone's tombstone may travel
+	held := map[item.Space]string{}
 	for _, n := range s.Names() {
 		sp := item.CollectionSpace(n)
+		held[sp] = n
 		if sc == ClassScope(sp, ioc.Class{Level: ioc.ClassPublic}) || sc == ClassScope(sp, ioc.Class{Level: ioc.ClassTrusted}) {
 			space, name, shared = sp, n, true
-			break
 		}
-		for _, c := range ioc.PeerClasses(s.h.ID(), peer, s.trusts(peer)) {
-			if ClassScope(sp, c) == sc {
-				space, name = sp, n
+	}
+	if !shared {
+		// A restricted scope spans every collection: the item's own
+		// collection's policy applies if it is held here; one not held has
+		// the default (anyone), and the scope admits only the pair anyway.
+		pair := item.DirectSpace(s.h.ID(), peer)
+		return func(it *item.Item) bool {
+			if it.Space() == pair { // the pair's messages have a scope of their own
+				return false
 			}
+			if n, ok := held[it.Space()]; ok && !s.admits(n)(it.Author()) {
+				return false
+			}
+			if it.Kind() == item.KindTombstone {
+				return it.Author() == peer || it.Author() == s.h.ID()
+			}
+			scopes, err := ScopesOf(it)
+			return err == nil && slices.Contains(scopes, sc)
 		}
 	}
 	admits := s.admits(name)
@@ -199,9 +246,8 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 			return false
 		}
 		if it.Kind() == item.KindTombstone {
-			// A tombstone deletes only its author's item (item.Deletes); in
-			// a direct class only the pair may write at all.
-			return shared || it.Author() == peer || it.Author() == s.h.ID()
+			// A tombstone deletes only its author's item (item.Deletes).
+			return true
 		}
 		scopes, err := ScopesOf(it)
 		return err == nil && slices.Contains(scopes, sc)

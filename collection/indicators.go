@@ -65,7 +65,7 @@ func (s *Service) Drop(req DropRequest) (*IOC, error) {
 	if err := rec.Normalize(); err != nil {
 		return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
 	}
-	it, err := s.iocItem(item.CollectionSpace(req.Collection), s.h.Now(), &rec, keys)
+	it, err := s.iocItem(req.Collection, s.h.Now(), &rec, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -93,9 +93,12 @@ func (s *Service) recipientKeys(to []string) ([]identity.ID, []*recipient.Public
 	return ids, keys, nil
 }
 
-// iocItem signs a normalised record as an item of space sp: in the clear
-// for CLEAR and GREEN, sealed to keys and to us for the restricted levels.
-func (s *Service) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
+// iocItem signs a normalised record as an item of the collection: in the
+// clear for CLEAR and GREEN, sealed to keys and to us for the restricted
+// levels, then naming the collection inside the seal so that a recipient
+// that does not hold the collection can file it (docs/protocol.md §5.8).
+func (s *Service) iocItem(collection string, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
+	sp := item.CollectionSpace(collection)
 	if !rec.TLP.Restricted() {
 		it, err := ioc.NewItem(s.h.Key(), sp, now, rec)
 		if err != nil {
@@ -103,7 +106,9 @@ func (s *Service) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []
 		}
 		return it, nil
 	}
-	pt, err := rec.Encode()
+	named := *rec
+	named.Collection = collection
+	pt, err := named.Encode()
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
 	"io"
+	"runtime/debug"
 	"time"
 )
 
@@ -75,7 +76,7 @@ func (s *Service) importParams(req *ImportRequest) (ioc.ImportOptions, []*recipi
 // its records (docs/ioc.md §7), with memory bounded by its limits, not by
 // the input:
 //   - the input is spooled to an encrypted scratch file and read twice
-//     with ioc.ImportStream: once whole, to check it, then to store it. If
+//     with ioc.ImportStreamPrescan: once whole, to check it, then to store it. If
 //     any object failed and req.Partial is false it stores nothing and
 //     returns the result with a 422 error naming the failures: never a
 //     silent partial import;
@@ -107,7 +108,10 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 	}
 	defer sp.Close()
 	out := &ImportResult{ByType: map[string]int{}, ByTLP: map[string]int{}}
-	res, err := ioc.ImportStream(sp.reader(), opts, importBatch, func(recs []ioc.Record) error {
+	// Read with a prescan (ioc.ImportStreamPrescan): a MISP event of a
+	// million attributes, its tags at its end as MISP writes them, then
+	// streams instead of being refused for what would wait.
+	res, err := ioc.ImportStreamPrescan(sp.reader, opts, importBatch, func(recs []ioc.Record) error {
 		out.Records += len(recs)
 		for i := range recs {
 			out.ByType[recs[i].Type.String()]++
@@ -119,7 +123,7 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		if fault.KindOf(err) == fault.TooLarge { // the reader's limit
 			return nil, err
 		}
-		return nil, fault.Invalidf("give a STIX 2.1 bundle or MISP event JSON (docs/ioc.md §5, §6)", "%v", err)
+		return nil, fault.New(fault.Malformed, "give a STIX 2.x bundle or list of objects, or MISP JSON (docs/ioc.md §5, §6)", "%v", err)
 	}
 	out.Format, out.Objects, out.Merged = res.Format.String(), res.Objects, res.Merged
 	out.Unlisted = res.Unlisted[0] + res.Unlisted[1] + res.Unlisted[2]
@@ -158,10 +162,14 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 	w := &importWriter{s: s, rec: rec, keys: keys, sp: item.CollectionSpace(req.Collection), adm: s.h.Admission(),
 		out: out, progress: progress, start: time.Now(), collection: req.Collection}
 	opts.Progress = nil
-	_, err = ioc.ImportStream(sp.reader(), opts, importBatch, w.window)
+	stop := s.releasing()
+	restoreGC := s.imports.lowerGC()
+	_, err = ioc.ImportStreamPrescan(sp.reader, opts, importBatch, w.window)
 	if err == nil {
 		err = w.flush()
 	}
+	restoreGC()
+	stop()
 	if err != nil {
 		if errors.Is(err, errStopImport) {
 			err = w.err
@@ -177,7 +185,46 @@ func (s *Service) Import(r io.Reader, req ImportRequest, progress func(ImportPro
 		return out, err
 	}
 	out.Committed = true
+	s.settle()
 	return out, nil
+}
+
+// releaseEvery is how often an import that is storing drops the store's
+// mapped pages from resident memory (store.ReleaseMapped): badger's
+// compactions, on goroutines of their own, read ever more of the tables
+// while an import stores, and every page they touch stays resident until
+// released. A second of compaction touches some tens of MB; a release
+// costs a read of /proc/self/maps and a few system calls.
+const releaseEvery = 200 * time.Millisecond
+
+// releasing releases the store's mapped pages every releaseEvery until the
+// returned stop is called; stop returns once the goroutine has ended.
+func (s *Service) releasing() (stop func()) {
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(releaseEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.h.Store().ReleaseMapped()
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
+}
+
+// settle gives back to the system, once an import ends, what it used and
+// the node idle after it does not need: the store's mapped pages and the
+// garbage the import left on the heap (the runtime returns freed heap to
+// the system only slowly on its own). One forced collection per import is
+// cheap beside the import.
+func (s *Service) settle() {
+	s.h.Store().ReleaseMapped()
+	debug.FreeOSMemory()
 }
 
 // importRecord finds the interrupted import this one resumes, or makes a
@@ -226,7 +273,7 @@ func (w *importWriter) window(recs []ioc.Record) error {
 		if w.seen <= w.rec.Stored {
 			continue
 		}
-		it, err := w.s.iocItem(w.sp, w.s.h.Now(), &recs[i], w.keys)
+		it, err := w.s.iocItem(w.collection, w.s.h.Now(), &recs[i], w.keys)
 		if err != nil {
 			return w.stop(fmt.Errorf("import: signing record %d: %w (%d records stored before it)", w.seen, err, w.rec.Stored))
 		}

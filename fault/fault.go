@@ -31,6 +31,7 @@ const (
 	NotSynced       Kind = "not_synced"       // a fetch saw no sync complete in time
 	TooLarge        Kind = "too_large"        // the input is larger than the node accepts
 	ImportFailed    Kind = "import_failed"    // some objects failed, so nothing was stored
+	Malformed       Kind = "malformed"        // the input is not in a format the node reads (not JSON, neither STIX nor MISP)
 	Full            Kind = "full"             // a scope is at the node's limit (docs/protocol.md §10.4)
 	Busy            Kind = "busy"             // the node cannot take the request now; retry later
 	DiskFull        Kind = "disk_full"        // the node's disk is full: writes are refused, reads go on (docs/storage.md)

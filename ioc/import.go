@@ -115,6 +115,34 @@ func Import(r io.Reader, opts ImportOptions) (*Result, error) {
 //
 // An error from emit stops the import and is returned as is.
 func ImportStream(r io.Reader, opts ImportOptions, window int, emit func([]Record) error) (*Result, error) {
+	return importStream(r, opts, window, emit, nil)
+}
+
+// maxPrescanEvents bounds the events whose tags a prescan keeps: past it,
+// the others' attributes wait for their tags as without a prescan (a
+// file of that many events has small ones).
+const maxPrescanEvents = 100_000
+
+// ImportStreamPrescan is ImportStream over an input it can read twice
+// (open returns it from its start each time). MISP writes an event's tags
+// after its attributes, so a streaming import must hold every attribute of
+// an event until the event ends, and refuses an event of more than
+// opts.MaxPending attributes; a first read that only notes each event's
+// tags lets the second resolve every attribute as it is read, so an event
+// of a million attributes streams in bounded memory. The first read costs
+// a token scan of the input and no records.
+func ImportStreamPrescan(open func() io.Reader, opts ImportOptions, window int, emit func([]Record) error) (*Result, error) {
+	pre := opts
+	pre.Progress = nil
+	im := newImporter(open(), pre)
+	im.prescan = true
+	if err := im.run(); err != nil {
+		return nil, err
+	}
+	return importStream(open(), opts, window, emit, im.eventTags)
+}
+
+func importStream(r io.Reader, opts ImportOptions, window int, emit func([]Record) error, eventTags map[string][]string) (*Result, error) {
 	if window <= 0 {
 		window = 1000
 	}
@@ -122,7 +150,7 @@ func ImportStream(r io.Reader, opts ImportOptions, window int, emit func([]Recor
 		opts.MaxPending = DefaultMaxPending
 	}
 	im := newImporter(r, opts)
-	im.window, im.stream = window, emit
+	im.window, im.stream, im.eventTags = window, emit, eventTags
 	err := im.run()
 	if err == nil {
 		im.flush()
@@ -144,6 +172,10 @@ type importer struct {
 	stream    func([]Record) error
 	streamErr error
 	window    int
+	// prescan: this read only notes each MISP event's tags in eventTags
+	// (ImportStreamPrescan); it produces no records.
+	prescan   bool
+	eventTags map[string][]string
 
 	opts   ImportOptions
 	lr     *limitReader
@@ -327,7 +359,8 @@ func (im *importer) issue(s Severity, where, id, typ, reason string) {
 }
 
 // run dispatches on the top-level value: an array is a list of MISP
-// events; an object's keys tell a STIX bundle from MISP.
+// events or of STIX objects (list.go); an object's keys tell a STIX bundle
+// from MISP.
 func (im *importer) run() error {
 	t, err := im.token()
 	if err != nil {
@@ -335,14 +368,7 @@ func (im *importer) run() error {
 	}
 	switch t {
 	case json.Delim('['):
-		im.res.Format = FormatMISP
-		for i := 0; im.dec.More(); i++ {
-			if err := im.mispElement(fmt.Sprintf("[%d]", i)); err != nil {
-				return err
-			}
-		}
-		_, err := im.token()
-		return err
+		return im.list()
 	case json.Delim('{'):
 	default:
 		return fmt.Errorf("%w: top level is not a JSON object or array", ErrFormat)
@@ -377,7 +403,7 @@ func (im *importer) run() error {
 				return err
 			}
 		case k == "response":
-			if err := im.array(func(i int) error { return im.mispElement(fmt.Sprintf("response[%d]", i)) }); err != nil {
+			if err := im.response(); err != nil {
 				return err
 			}
 		case f == FormatMISP:

@@ -141,7 +141,17 @@ type Record struct {
 	// Informational marks a value given as context, not for automated
 	// detection (MISP to_ids false).
 	Informational bool
+	// Collection is the name of the collection a sealed record was
+	// published in, and empty in every other record. A recipient cannot
+	// read the name from the item's space (a hash), and needs it to file
+	// an indicator addressed to it in a collection it does not hold
+	// (docs/protocol.md §5.8, §10.1).
+	Collection string
 }
+
+// MaxCollectionName bounds Record.Collection, as collections bound their
+// names.
+const MaxCollectionName = 64
 
 // NewRecord normalises value as type t and returns a record with no
 // confidence stated.
@@ -238,6 +248,12 @@ func (r *Record) Validate() error {
 	if !r.ValidFrom.IsZero() && !r.ValidUntil.IsZero() && !r.ValidUntil.After(r.ValidFrom) {
 		return fmt.Errorf("%w: valid-until %s is not after valid-from %s", ErrInvalid,
 			r.ValidUntil.Format(time.RFC3339), r.ValidFrom.Format(time.RFC3339))
+	}
+	if len(r.Collection) > MaxCollectionName || !utf8.ValidString(r.Collection) {
+		return fmt.Errorf("%w: collection name longer than %d bytes or not UTF-8", ErrInvalid, MaxCollectionName)
+	}
+	if r.Collection != "" && !r.TLP.Restricted() {
+		return fmt.Errorf("%w: only a sealed (restricted) record names its collection", ErrInvalid)
 	}
 	switch {
 	case r.TLP.Restricted() && len(r.Recipients) == 0:

@@ -74,9 +74,18 @@ type mispEvent struct {
 	where string
 	tags  []string
 	recs  []pending
+	// known: the event's tags were read by a prescan (ImportStreamPrescan),
+	// so its attributes are resolved as they are read, not held.
+	known bool
 }
 
-func newMispEvent(im *importer, where string) *mispEvent { return &mispEvent{im: im, where: where} }
+func newMispEvent(im *importer, where string) *mispEvent {
+	ev := &mispEvent{im: im, where: where}
+	if tags, ok := im.eventTags[where]; ok {
+		ev.tags, ev.known = tags, true
+	}
+	return ev
+}
 
 // mispElement reads one element of an event list: {"Event": …},
 // {"Object": …} (misp-stix test files), or a bare event.
@@ -84,15 +93,28 @@ func (im *importer) mispElement(where string) error {
 	if err := im.expect(json.Delim('{')); err != nil {
 		return err
 	}
+	return im.mispElementBody(where)
+}
+
+// mispElementBody reads an element's keys, after its '{'.
+func (im *importer) mispElementBody(where string) error { return im.mispElementFrom(where, "", false) }
+
+// mispElementFrom reads an element whose first key k was read already
+// (read false: none was).
+func (im *importer) mispElementFrom(where, k string, read bool) error {
 	ev := newMispEvent(im, where)
 	for {
-		k, ok, err := im.key()
-		if err != nil {
-			return err
+		if !read {
+			next, ok, err := im.key()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			k = next
 		}
-		if !ok {
-			break
-		}
+		var err error
 		switch k {
 		case "Event":
 			err = im.mispEventValue(where + ".Event")
@@ -105,6 +127,7 @@ func (im *importer) mispElement(where string) error {
 		if err != nil {
 			return err
 		}
+		read = false
 	}
 	ev.finish()
 	return nil
@@ -136,6 +159,12 @@ func (im *importer) mispEventValue(where string) error {
 func (ev *mispEvent) field(k string) error {
 	im := ev.im
 	switch k {
+	case "Attribute", "Object":
+		if im.prescan {
+			return im.skip()
+		}
+	}
+	switch k {
 	case "Attribute":
 		return im.array(func(i int) error {
 			var a mispAttribute
@@ -149,6 +178,9 @@ func (ev *mispEvent) field(k string) error {
 	case "Object":
 		return ev.objects()
 	case "Tag":
+		if ev.known {
+			return im.skip() // read by the prescan
+		}
 		var tags []mispTag
 		if err := im.decode(&tags); err != nil {
 			return err
@@ -280,8 +312,13 @@ func (ev *mispEvent) attribute(a *mispAttribute, where string, n *int) {
 		if rec.Type == 0 {
 			rec.Type = ipType(tv.value)
 		}
-		ev.recs = append(ev.recs, pending{rec: rec, refs: tlpTags, where: where, id: a.UUID, typ: a.Type})
-		ev.im.checkPending(len(ev.recs))
+		p := pending{rec: rec, refs: tlpTags, where: where, id: a.UUID, typ: a.Type}
+		if ev.known && im.stream != nil {
+			ev.resolve(p)
+		} else {
+			ev.recs = append(ev.recs, p)
+			ev.im.checkPending(len(ev.recs))
+		}
 		if n != nil {
 			*n++
 		}
@@ -318,37 +355,53 @@ func splitTags(tags []string) (level TLP, rest, bad []string) {
 	return level, rest, bad
 }
 
-// finish applies the event's tags: the strictest tlp: tag of the event and
-// the attribute gives the TLP (docs/ioc.md §6).
+// finish applies the event's tags to the attributes that waited for them:
+// the strictest tlp: tag of the event and the attribute gives the TLP
+// (docs/ioc.md §6). In a prescan it only notes the event's tags.
 func (ev *mispEvent) finish() {
-	im := ev.im
-	evLevel, evTags, evBad := splitTags(ev.tags)
+	if ev.im.prescan {
+		if ev.im.eventTags == nil {
+			ev.im.eventTags = map[string][]string{}
+		}
+		if len(ev.im.eventTags) < maxPrescanEvents {
+			ev.im.eventTags[ev.where] = ev.tags
+		}
+		return
+	}
 	for _, p := range ev.recs {
-		level, tags, bad := splitTags(p.refs)
-		level = max(level, evLevel)
-		bad = append(bad, evBad...)
-		switch {
-		case len(bad) > 0:
-			im.issue(Failed, p.where, p.id, p.typ, "unknown TLP tag "+strings.Join(bad, ", ")+"; refused rather than read as weaker")
-			continue
-		case level == 0 && im.opts.DefaultTLP == 0:
-			im.issue(Failed, p.where, p.id, p.typ, "no tlp: tag; give a TLP for untagged events")
-			continue
-		case level == 0:
-			level = im.opts.DefaultTLP
-		}
-		p.rec.TLP = level
-		p.rec.Tags = append(append([]string(nil), evTags...), tags...)
-		p.rec.Tags = canonStrings(p.rec.Tags)
-		if len(p.rec.Tags) > MaxTags {
-			im.issue(Partial, p.where, p.id, p.typ, fmt.Sprintf("%d tags beyond the first %d not carried", len(p.rec.Tags)-MaxTags, MaxTags))
-			p.rec.Tags = p.rec.Tags[:MaxTags]
-		}
-		if len(p.rec.Description) > MaxDescription {
-			im.issue(Partial, p.where, p.id, p.typ, "comment cut to 8 KiB")
-			p.rec.Description = truncUTF8(p.rec.Description, MaxDescription)
-		}
-		im.add(p.rec, p.where, p.id, p.typ)
+		ev.resolve(p)
 	}
 	ev.recs = nil
+}
+
+// resolve gives one attribute's record its TLP and tags from its own tags
+// and the event's, and adds it.
+func (ev *mispEvent) resolve(p pending) {
+	im := ev.im
+	evLevel, evTags, evBad := splitTags(ev.tags)
+	level, tags, bad := splitTags(p.refs)
+	level = max(level, evLevel)
+	bad = append(bad, evBad...)
+	switch {
+	case len(bad) > 0:
+		im.issue(Failed, p.where, p.id, p.typ, "unknown TLP tag "+strings.Join(bad, ", ")+"; refused rather than read as weaker")
+		return
+	case level == 0 && im.opts.DefaultTLP == 0:
+		im.issue(Failed, p.where, p.id, p.typ, "no tlp: tag; give a TLP for untagged events")
+		return
+	case level == 0:
+		level = im.opts.DefaultTLP
+	}
+	p.rec.TLP = level
+	p.rec.Tags = append(append([]string(nil), evTags...), tags...)
+	p.rec.Tags = canonStrings(p.rec.Tags)
+	if len(p.rec.Tags) > MaxTags {
+		im.issue(Partial, p.where, p.id, p.typ, fmt.Sprintf("%d tags beyond the first %d not carried", len(p.rec.Tags)-MaxTags, MaxTags))
+		p.rec.Tags = p.rec.Tags[:MaxTags]
+	}
+	if len(p.rec.Description) > MaxDescription {
+		im.issue(Partial, p.where, p.id, p.typ, "comment cut to 8 KiB")
+		p.rec.Description = truncUTF8(p.rec.Description, MaxDescription)
+	}
+	im.add(p.rec, p.where, p.id, p.typ)
 }

@@ -300,33 +300,45 @@ func patternValues(pattern string, hostname bool) (vals []typedValue, lost []str
 	if err := walkObs(root); err != nil {
 		return nil, nil, err
 	}
-	for _, o := range obs {
-		var terms []*pnode
-		flatten(o, "OR", &terms)
-		for _, term := range terms {
-			var cmps []*pnode
-			flatten(term, "AND", &cmps)
-			n := 0
-			for _, c := range cmps {
-				if c.op != "cmp" {
-					lost = append(lost, "OR nested inside AND not represented")
-					continue
-				}
-				if impliedComparison(c.cmp) {
-					continue
-				}
-				tv, why := comparisonValue(c.cmp, hostname)
-				if why != "" {
-					lost = append(lost, c.cmp.text+": "+why)
-					continue
-				}
-				vals = append(vals, tv)
-				n++
+	// Every comparison of an observation is read, however its ANDs and
+	// ORs nest: "[(file:hashes.MD5 = … OR file:hashes.'SHA-1' = …) AND
+	// file:name = …]" gives each hash, and the file name is reported.
+	var walk func(n *pnode) int
+	walk = func(n *pnode) int {
+		switch n.op {
+		case "cmp":
+			if impliedComparison(n.cmp) {
+				return 0
 			}
-			if n > 1 {
-				lost = append(lost, fmt.Sprintf("AND of %d values split into separate indicators", n))
+			tv, why := comparisonValue(n.cmp, hostname)
+			if why != "" {
+				lost = append(lost, n.cmp.text+": "+why)
+				return 0
 			}
+			vals = append(vals, tv)
+			return 1
+		case "AND":
+			total, joined := 0, 0
+			for _, k := range n.kids {
+				c := walk(k)
+				total += c
+				if c > 0 {
+					joined++
+				}
+			}
+			if joined > 1 {
+				lost = append(lost, fmt.Sprintf("AND of %d values split into separate indicators", total))
+			}
+			return total
 		}
+		total := 0
+		for _, k := range n.kids {
+			total += walk(k)
+		}
+		return total
+	}
+	for _, o := range obs {
+		walk(o)
 	}
 	if len(vals) == 0 {
 		return nil, lost, fmt.Errorf("%w: nothing representable: %s", errPattern, strings.Join(firstN(lost, 3), "; "))
@@ -339,16 +351,6 @@ func firstN(ss []string, n int) []string {
 		return append(ss[:n:n], fmt.Sprintf("and %d more", len(ss)-n))
 	}
 	return ss
-}
-
-func flatten(n *pnode, op string, out *[]*pnode) {
-	if n.op == op {
-		for _, k := range n.kids {
-			flatten(k, op, out)
-		}
-		return
-	}
-	*out = append(*out, n)
 }
 
 // impliedComparison reports a comparison that only restates the type of a
@@ -422,7 +424,8 @@ func comparisonValue(c comparison, hostname bool) (typedValue, string) {
 	case obj == "email-message" && isRefsValue(prop):
 		t = TypeEmail
 	case obj == "file" && strings.HasPrefix(prop, "hashes."):
-		switch strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(prop[len("hashes."):])) {
+		// Any case and quoting: hashes.MD5, hashes.'SHA-1', hashes."sha_256".
+		switch strings.NewReplacer("-", "", "_", "", "'", "", `"`, "").Replace(strings.ToUpper(prop[len("hashes."):])) {
 		case "MD5":
 			t = TypeMD5
 		case "SHA1":

@@ -573,10 +573,12 @@ func TestImportIssuesBounded(t *testing.T) {
 	}
 }
 
-// addImportSeeds seeds an import fuzz target with testdata/import and the
-// small fixtures.
+// addImportSeeds seeds an import fuzz target with testdata/import (the
+// real-world shapes of list.go among them) and the small fixtures.
 func addImportSeeds(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "import", "*.json"))
+	shapes, _ := filepath.Glob(filepath.Join("testdata", "import", "shapes", "*.json"))
+	seeds = append(seeds, shapes...)
 	for _, w := range fixtureWants {
 		seeds = append(seeds, filepath.Join(fixtureDir, w.name))
 	}

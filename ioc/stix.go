@@ -99,6 +99,9 @@ func (im *importer) stixKey(b *stixBundle, k string) error {
 	case "spec_version":
 		return im.decode(&b.spec)
 	}
+	if im.prescan {
+		return im.skip()
+	}
 	return im.array(func(i int) error {
 		var o stixObject
 		if err := im.decode(&o); err != nil {
@@ -253,6 +256,13 @@ func (im *importer) stixIndicator(b *stixBundle, o *stixObject, where string) {
 	if errT != nil {
 		fail(errT.Error())
 		return
+	}
+	if !base.ValidUntil.IsZero() && base.ValidUntil.Equal(base.ValidFrom) {
+		// STIX 2.1 requires valid_until after valid_from; 2.0 does not,
+		// and MISP's STIX 2.0 export writes them equal on every indicator.
+		// Read literally, each would expire the moment it began.
+		base.ValidUntil = time.Time{}
+		im.issue(Partial, where, o.ID, o.Type, "valid_until equal to valid_from (as MISP's STIX 2.0 export writes it) read as no stated expiry")
 	}
 	if len(lost) > 0 {
 		im.issue(Partial, where, o.ID, o.Type, "pattern not fully represented: "+strings.Join(firstN(lost, 5), "; "))

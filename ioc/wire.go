@@ -27,6 +27,7 @@ type wireRecord struct {
 	References    []string `cbor:"9,keyasint,omitempty"`
 	Recipients    [][]byte `cbor:"10,keyasint,omitempty"`
 	Informational bool     `cbor:"11,keyasint,omitempty"`
+	Collection    string   `cbor:"12,keyasint,omitempty"`
 }
 
 // Encode returns the canonical CBOR payload of r (docs/protocol.md §5.8). r must
@@ -43,6 +44,7 @@ func (r *Record) Encode() ([]byte, error) {
 		Description:   r.Description,
 		References:    r.References,
 		Informational: r.Informational,
+		Collection:    r.Collection,
 	}
 	if r.Confidence != NoConfidence {
 		c := uint8(r.Confidence)
@@ -88,6 +90,7 @@ func Decode(b []byte) (Record, error) {
 		Description:   w.Description,
 		References:    w.References,
 		Informational: w.Informational,
+		Collection:    w.Collection,
 	}
 	if w.Confidence != nil {
 		r.Confidence = int(*w.Confidence)
@@ -197,6 +200,9 @@ func FromSealed(it *item.Item, plaintext []byte, stanzas []identity.ID) (Record,
 	slices.SortFunc(want, identity.ID.Compare)
 	if !slices.Equal(slices.Compact(want), r.Recipients) {
 		return Record{}, fmt.Errorf("%w: sealed to other peers than the record names", ErrInvalid)
+	}
+	if r.Collection != "" && item.CollectionSpace(r.Collection) != it.Space() {
+		return Record{}, fmt.Errorf("%w: the record names a collection other than the item's space", ErrInvalid)
 	}
 	return r, nil
 }

@@ -270,6 +270,15 @@ func TestUpdateVectors(t *testing.T) {
 	bad("octal-ipv4", wireRecord{Type: uint8(TypeIPv4), Value: "010.0.0.1", TLP: 1})
 	bad("amber-without-recipients", wireRecord{Type: uint8(TypeIPv4), Value: "192.0.2.1", TLP: uint8(TLPAmber)})
 	bad("cidr-host-bits", wireRecord{Type: uint8(TypeCIDR), Value: "10.1.0.0/8", TLP: 1})
+	// Key 12 (the collection a sealed record was published in): only in
+	// restricted records.
+	r = Record{Type: TypeIPv4, Value: "192.0.2.1", TLP: TLPAmber, Confidence: NoConfidence,
+		Recipients: fullRecord(t).Recipients, Collection: "ops-2026"}
+	if err := r.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	ok("amber-collection", r)
+	bad("clear-collection", wireRecord{Type: uint8(TypeIPv4), Value: "192.0.2.1", TLP: 1, Collection: "ops-2026"})
 	path := filepath.Join("testdata", "payload_vectors.txt")
 	if *update {
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

@@ -68,3 +68,12 @@ func PairScope(a, b identity.ID) Scope { return ScopeOf(DirectSpace(a, b), Class
 // (docs/protocol.md §5.10): what analysts say about sources is not about
 // one collection, and a score needs every statement a node can get.
 func ReputationSpace() Space { return Space(sha256.Sum256([]byte(reputationSpaceLabel))) }
+
+// RestrictedScope holds the restricted indicators author addressed to
+// recipient, in every collection at once (docs/protocol.md §10.1): it
+// depends on the two identities alone, so both peers offer it whatever
+// collections each holds, and a recipient gets what was addressed to it in
+// a collection it has never heard of.
+func RestrictedScope(author, recipient identity.ID) Scope {
+	return ScopeOf(DirectSpace(author, recipient), DirectClass(author, recipient))
+}

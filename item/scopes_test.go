@@ -32,6 +32,7 @@ func TestScopeVectors(t *testing.T) {
 		{"public scope of \"default\"", scopeHex(ScopeOf(csp, ClassPublic))},
 		{"trusted scope of \"default\"", scopeHex(ScopeOf(csp, ClassTrusted))},
 		{"direct scope of \"default\", author a, recipient b", scopeHex(ScopeOf(csp, DirectClass(a, b)))},
+		{"restricted scope, author a, recipient b", scopeHex(RestrictedScope(a, b))},
 	}
 	if DirectSpace(b, a) != dsp || PairScope(b, a) != PairScope(a, b) {
 		t.Fatal("the direct space depends on the order of its two parties")

@@ -85,11 +85,11 @@ func indicators(t *testing.T, tn *testNode, collection string) map[string]string
 func TestIOCImportRefusesPartialUnlessAsked(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 31)
 	before := tn.state(t)
-	// issue-271.json: 6 objects fail (fixture counts in ioc/fixtures_test.go,
+	// poisonivy.json: 3 objects fail (fixture counts in ioc/fixtures_test.go,
 	// read with unmarked objects GREEN as here).
-	code, lines := importVia(t, tn, "?tlp=green", openFixture(t, "stix/cti-stix-elevator/idioms-json-2.1/issue-271.json"))
+	code, lines := importVia(t, tn, "?tlp=green", openFixture(t, "stix/cti-stix2-json-schemas/examples/threat-reports/poisonivy.json"))
 	last := lines[len(lines)-1]
-	if code != http.StatusUnprocessableEntity || last.Result == nil || last.Result.Committed || last.Result.Failed != 6 || last.Error == "" {
+	if code != http.StatusUnprocessableEntity || last.Result == nil || last.Result.Committed || last.Result.Failed != 3 || last.Error == "" {
 		t.Fatalf("import with failures: status %d, %+v", code, last)
 	}
 	failed := 0
@@ -101,25 +101,25 @@ func TestIOCImportRefusesPartialUnlessAsked(t *testing.T) {
 			}
 		}
 	}
-	if failed != 6 {
-		t.Errorf("listed %d failed objects, want 6", failed)
+	if failed != 3 {
+		t.Errorf("listed %d failed objects, want 3", failed)
 	}
 	if after := tn.state(t); after != before {
 		t.Fatal("a refused import changed the node's state")
 	}
-	code, lines = importVia(t, tn, "?tlp=green&partial=1", openFixture(t, "stix/cti-stix-elevator/idioms-json-2.1/issue-271.json"))
+	code, lines = importVia(t, tn, "?tlp=green&partial=1", openFixture(t, "stix/cti-stix2-json-schemas/examples/threat-reports/poisonivy.json"))
 	last = lines[len(lines)-1]
-	if code != 200 || last.Result == nil || !last.Result.Committed || last.Result.Stored != 13 || last.Error != "" {
+	if code != 200 || last.Result == nil || !last.Result.Committed || last.Result.Stored != 48 || last.Error != "" {
 		t.Fatalf("partial import: status %d, %+v", code, last)
 	}
-	want := map[string]int{"domain": 6, "ipv4": 2, "md5": 1, "sha1": 1, "sha256": 1, "url": 2}
+	want := map[string]int{"cve": 6, "domain": 24, "ipv4": 18}
 	for k, v := range want {
 		if last.Result.ByType[k] != v {
 			t.Errorf("by_type[%s] = %d, want %d", k, last.Result.ByType[k], v)
 		}
 	}
-	if got := len(indicators(t, tn, "default")); got != 13 {
-		t.Errorf("listed %d IOCs after a partial import of 13", got)
+	if got := len(indicators(t, tn, "default")); got != 48 {
+		t.Errorf("listed %d IOCs after a partial import of 48", got)
 	}
 }
 
@@ -142,7 +142,7 @@ func TestIOCImportUnmarkedNeedsTLP(t *testing.T) {
 		t.Fatalf("unmarked with --tlp green: %d %+v", code, last)
 	}
 	code, lines = importVia(t, tn, "", strings.NewReader(`{"not":"ioc"}`))
-	if code != http.StatusBadRequest || lines[len(lines)-1].Error == "" {
+	if code != http.StatusUnprocessableEntity || lines[len(lines)-1].Error == "" {
 		t.Fatalf("unrecognised input: %d %+v", code, lines)
 	}
 }

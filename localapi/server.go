@@ -79,6 +79,7 @@ var statusOf = map[fault.Kind]int{
 	fault.NotSynced:       http.StatusNotFound,
 	fault.TooLarge:        http.StatusRequestEntityTooLarge,
 	fault.ImportFailed:    http.StatusUnprocessableEntity,
+	fault.Malformed:       http.StatusUnprocessableEntity,
 	fault.Full:            http.StatusInsufficientStorage,
 	fault.Busy:            http.StatusServiceUnavailable,
 	fault.DiskFull:        http.StatusInsufficientStorage,

@@ -44,6 +44,13 @@ const (
 // TestMain runs this binary as the listener tests' child node when they
 // start it so, and as the package's tests otherwise.
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(importMemChildEnv); spec != "" {
+		if err := runImportMemChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "import memory child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if spec := os.Getenv(listenChildEnv); spec != "" {
 		if err := runListenChild(spec, os.Getenv(listenChildDirEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "listen child:", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -209,10 +210,14 @@ func New(cfg Config) (*Node, error) {
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
 	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
+	if err := n.coll.UpgradeRestricted(); err != nil {
+		return nil, fmt.Errorf("node: upgrading the store's restricted indicators: %w", err)
+	}
 	// Messages whose timer ran out while the node was off burn now, before
 	// New returns: before the listener, the dialer or the local API can
 	// serve them (Run then keeps the timers).
 	n.dm.Start()
+	n.releaseMemory() // the store's open checks read every item
 	n.tellPeers()
 	if err := n.tellLANAddrs(); err != nil {
 		log.Warn("a stored LAN address of a peer is unusable on this interface", "err", err)

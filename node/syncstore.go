@@ -243,6 +243,7 @@ func (s syncStore) Synced(peer identity.ID) {
 		n.log.Warn("recording delivery failed", "err", err)
 	}
 	n.log.Info("synced", "peer", peer)
+	n.releaseMemory()
 	n.notifyChanged()
 }
 

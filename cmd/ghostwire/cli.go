@@ -25,6 +25,7 @@ const (
 	exitUnavailable = 9  // tor (or a network it needs) is not available
 	exitNotRunning  = 10 // the command needs the running node and nothing listens at its socket
 	exitBusy        = 11 // the node accepted the request but did not answer in time
+	exitInput       = 12 // the input file is missing, unreadable, too large or not in a format the command reads
 )
 
 const exitCodesHelp = `Exit codes:
@@ -40,6 +41,8 @@ const exitCodesHelp = `Exit codes:
   9  tor is not available
  10  the node is not running (start it with 'ghostwire run')
  11  the node is running but busy: it did not answer in time (try again)
+ 12  the input file is missing, unreadable, too large, or not in a format the
+     command reads (ioc import: neither STIX nor MISP JSON)
 `
 
 // cliError is an error with the exit code and hints the user sees.

@@ -61,6 +61,9 @@ var kindHints = map[fault.Kind]string{
 // API's errors with their exit code (2 for what the user asked wrong, 1 for
 // the node's own failures) and hint.
 func apiFailure(err error) error {
+	if ce := (*cliError)(nil); errors.As(err, &ce) {
+		return err // a command chose its exit code already
+	}
 	var nr *localapi.NotRunningError
 	if errors.As(err, &nr) {
 		return fail(exitNotRunning, err, fmt.Sprintf("start it with 'ghostwire run --data %s'", filepath.Dir(nr.Socket)))
@@ -89,7 +92,11 @@ func apiFailure(err error) error {
 	if hint != "" {
 		hints = append(hints, hint)
 	}
-	return fail(exitForStatus(ae.Status), err, hints...)
+	code := exitForStatus(ae.Status)
+	if ae.Kind == fault.Malformed {
+		code = exitInput
+	}
+	return fail(code, err, hints...)
 }
 
 // exitForStatus is the exit code for an API error status: 2 for what the

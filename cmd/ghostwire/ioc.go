@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 )
@@ -32,10 +33,12 @@ sync engine: clear goes to any peer, green to your paired peers, and amber,
 amber+strict and red only to the peers named with --to, encrypted to each of
 them and never forwarded. retract publishes a signed tombstone every peer honours.
 fetch syncs afresh with your connected peers and shows the IOC if one of them
-may share it with you. import reads a STIX 2.1 bundle or MISP event(s) (JSON,
-detected automatically); objects without a TLP marking are refused unless
---tlp gives one, amber and red need --to, and if any object fails nothing is
-stored unless --partial. export writes a STIX 2.1 bundle or a MISP event, with
+may share it with you. import reads a STIX 2.0 or 2.1 bundle or a bare list of
+STIX objects, or MISP JSON (events, attribute lists, REST responses), detected
+automatically; objects without a TLP marking are refused unless --tlp gives
+one, amber and red need --to (they reach those peers in any collection), and if
+any object fails nothing is stored unless --partial. Input that is neither
+STIX nor MISP exits 12. export writes a STIX 2.1 bundle or a MISP event, with
 each source's trust folded into STIX confidence. sighting signs your verdict on
 an indicator in the clear (seen, or a false positive, as MISP sightings); it
 travels to every peer and feeds each source's trust ('ghostwire trust show'),
@@ -300,10 +303,10 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 	if file != "-" {
 		f, err := os.Open(file)
 		if errors.Is(err, fs.ErrNotExist) {
-			return fail(exitUsage, fmt.Errorf("%s does not exist", file), "give the path of a STIX 2.1 or MISP JSON file, or - for standard input")
+			return fail(exitInput, fmt.Errorf("%s does not exist", file), "give the path of a STIX 2.x or MISP JSON file, or - for standard input")
 		}
 		if err != nil {
-			return fileError(err, file)
+			return inputError(err, file)
 		}
 		defer f.Close()
 		in.r = f
@@ -320,7 +323,12 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 	}
 	res, err := api.ImportIOCs(e.ctx, in, req, progress)
 	if in.err != nil { // the input failed, not the node (a directory, an I/O error)
-		return fileError(in.err, file)
+		return inputError(in.err, file)
+	}
+	if ae := (*localapi.Error)(nil); errors.As(err, &ae) && ae.Kind == fault.TooLarge {
+		// Only the input can be too large here: it is the input's fault,
+		// not the command line's.
+		err = fail(exitInput, err, ae.Hint)
 	}
 	if res != nil && res.Resumed > 0 {
 		printf(e.stderr, "ghostwire: import: resumed import %s: its %d records stored before were skipped\n", res.Import, res.Resumed)
@@ -345,6 +353,16 @@ func iocImport(e *env, api *localapi.Client, file string, req node.ImportRequest
 		}
 	}
 	return err
+}
+
+// inputError is the CLI error for an import input that cannot be read:
+// exitPermission if it may not be read, exitInput otherwise (a directory,
+// an I/O error), never "bad command line".
+func inputError(err error, file string) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fileError(err, file)
+	}
+	return fail(exitInput, fmt.Errorf("cannot read %s: %w", file, err), "give a readable STIX 2.x or MISP JSON file, or - for standard input")
 }
 
 // readErr is a reader that remembers its first error, so that a failing

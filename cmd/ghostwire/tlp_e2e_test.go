@@ -186,6 +186,30 @@ func TestTLPEndToEnd(t *testing.T) {
 		x, ok := bob.iocs(t)[amber.ID]
 		return ok && x.Value == "203.0.113.7" && x.TLP == "amber" && len(x.Recipients) == 1 && x.Recipients[0] == bob.onion, fmt.Sprint(x)
 	})
+	// AMBER imported into a collection only alice holds, to bob: bob holds
+	// all three after his session, with nothing asked of him, under the
+	// collection's name (issue 19: he held none of them until he wrote
+	// into the collection himself); carol holds none.
+	opsFile := filepath.Join(base, "ops-amber.json")
+	if err := os.WriteFile(opsFile, []byte(`{"Event": {"info": "ops", "Tag": [{"name": "tlp:amber"}], "Attribute": [
+		{"type": "ip-dst", "value": "198.51.100.21"}, {"type": "ip-dst", "value": "198.51.100.22"},
+		{"type": "domain", "value": "ops-c2.example"}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--collection", "ops-2026", "--to", "bob", opsFile).ok(t, "alice imports amber into ops-2026")
+	tlpWait(t, "bob holds the 3 amber IOCs of ops-2026", 60*time.Second, func() (bool, string) {
+		var xs []node.IOC
+		if err := bob.call(t, "GET", "/v1/iocs?collection=ops-2026", nil, &xs); err != nil {
+			return false, err.Error()
+		}
+		n := 0
+		for _, x := range xs {
+			if x.TLP == "amber" && x.Collection == "ops-2026" {
+				n++
+			}
+		}
+		return n == 3, fmt.Sprint(len(xs), " listed: ", xs)
+	})
 	// GREEN: bob and carol, not dave.
 	var green node.IOC
 	out = gwBounded(t, 30*time.Second, "ioc", "drop", "--data", alice.dir, "--json", "--type", "domain", "--value", "Login-Update.Example.",
@@ -239,21 +263,30 @@ func TestTLPEndToEnd(t *testing.T) {
 		})
 	}
 	// A CLI import with failing objects stores nothing and names them all
-	// (issue-271.json: 6 fail; ioc/fixtures_test.go).
+	// (poisonivy.json: 3 fail; ioc/fixtures_test.go).
 	fixtures := filepath.Join("..", "..", "..", "shared", "fixtures", "stix")
 	bad := gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--tlp", "green",
-		filepath.Join(fixtures, "cti-stix-elevator", "idioms-json-2.1", "issue-271.json"))
+		filepath.Join(fixtures, "cti-stix2-json-schemas", "examples", "threat-reports", "poisonivy.json"))
 	failed := 0
 	for _, l := range strings.Split(bad.stderr, "\n") {
 		if strings.HasPrefix(l, "failed ") {
 			failed++
 		}
 	}
-	if bad.code != exitFailure || failed != 6 || !strings.Contains(bad.stderr, "6 objects failed; nothing was stored") {
+	if bad.code != exitFailure || failed != 3 || !strings.Contains(bad.stderr, "3 objects failed; nothing was stored") {
 		t.Errorf("import with failures: exit %d, %d failures listed\nstderr: %s", bad.code, failed, bad.stderr)
 	}
-	if n := len(alice.iocs(t)); n != 1 {
-		t.Errorf("alice lists %d IOCs after a refused import; want 1 (her amber one)", n)
+	// Input that is neither STIX nor MISP is the input's fault (exit 12),
+	// not the command line's.
+	junk := filepath.Join(base, "junk.json")
+	if err := os.WriteFile(junk, []byte(`[{"value": "192.0.2.1"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--tlp", "green", junk); r.code != exitInput {
+		t.Errorf("import of an unrecognised shape: exit %d, want %d\nstderr: %s", r.code, exitInput, r.stderr)
+	}
+	if n := len(alice.iocs(t)); n != 4 {
+		t.Errorf("alice lists %d IOCs after a refused import; want 4 (her amber ones)", n)
 	}
 	// CLI import at alice travels to carol; CLI export at carol has it.
 	imp := gwBounded(t, 30*time.Second, "ioc", "import", "--data", alice.dir, "--tlp", "green",
@@ -262,11 +295,13 @@ func TestTLPEndToEnd(t *testing.T) {
 		t.Errorf("import summary: %s", imp.stdout)
 	}
 	// The import is recorded (the refused one stored nothing, so it has no
-	// record): --status lists it done, with its file's name.
+	// record): --status lists it done, with its file's name, newest first,
+	// before the amber import into ops-2026.
 	st := gwBounded(t, 30*time.Second, "ioc", "import", "--status", "--data", alice.dir).ok(t, "alice's import status")
-	if strings.Count(st, "\n") != 1 || !strings.Contains(st, " done ") || !strings.Contains(st, "2/2 records") ||
-		!strings.Contains(st, "indicators-for-C2-with-COA.json") {
-		t.Errorf("ioc import --status: %q; want one done import of 2 records from indicators-for-C2-with-COA.json", st)
+	first, _, _ := strings.Cut(st, "\n")
+	if strings.Count(st, "\n") != 2 || !strings.Contains(first, " done ") || !strings.Contains(first, "2/2 records") ||
+		!strings.Contains(first, "indicators-for-C2-with-COA.json") || !strings.Contains(st, "ops-amber.json") {
+		t.Errorf("ioc import --status: %q; want a done import of 2 records from indicators-for-C2-with-COA.json, then ops-amber.json's", st)
 	}
 	tlpWait(t, "carol receives the 2 imported IOCs", 30*time.Second, func() (bool, string) {
 		n := len(carol.iocs(t))
