@@ -133,13 +133,6 @@ func ObjectOf(e *Entry, revoked time.Time) (STIXObject, error) {
 	return STIXObject{ID: o.ID, Type: o.Type, Modified: mod, JSON: b}, nil
 }
 
-// AuthorIdentity returns the STIX identity object export writes for an
-// author first seen at created.
-func AuthorIdentity(a identity.ID, created time.Time) json.RawMessage {
-	b, _ := json.Marshal(authorIdentity(a, created))
-	return b
-}
-
 // MISPEvent is what a MISPWriter's event says besides its attributes.
 type MISPEvent struct {
 	// UUID is the event's; empty derives it from every content ID written

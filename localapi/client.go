@@ -207,6 +207,47 @@ func (c *Client) ListIOCs(ctx context.Context, q IOCQuery) ([]node.IOC, error) {
 	return xs, c.Do(ctx, http.MethodGet, "/v1/iocs"+q.query(), nil, &xs)
 }
 
+// EachIOC is GET /v1/iocs, calling fn with each indicator as it arrives,
+// so the first are shown before the node has read the rest.
+func (c *Client) EachIOC(ctx context.Context, q IOCQuery, fn func(*node.IOC) error) error {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/iocs"+q.query(), nil, AnswerWait)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("reading the node's answer: not a JSON array (%v)", err)
+	}
+	for dec.More() {
+		var x node.IOC
+		if err := dec.Decode(&x); err != nil {
+			return fmt.Errorf("reading the node's answer (the listing was cut): %w", err)
+		}
+		if err := fn(&x); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("reading the node's answer (the listing was cut): %w", err)
+	}
+	return nil
+}
+
+// Feed is GET /v1/iocs/feed: one page of a collection's STIX objects.
+func (c *Client) Feed(ctx context.Context, q apitype.FeedRequest) (*apitype.FeedPage, error) {
+	v := url.Values{"collection": {q.Collection}}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	v["tlp"], v["id"], v["type"] = q.TLPs, q.IDs, q.Types
+	var page apitype.FeedPage
+	return &page, c.Do(ctx, http.MethodGet, "/v1/iocs/feed?"+v.Encode(), nil, &page)
+}
+
 // ShowIOC is GET /v1/iocs/{id}.
 func (c *Client) ShowIOC(ctx context.Context, id string) ([]node.IOC, error) {
 	var xs []node.IOC

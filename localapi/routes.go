@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ghostwire/ghostwire/collection"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 )
@@ -131,16 +133,95 @@ func (s *server) dropIOC(r *http.Request) (int, any, error) {
 	return http.StatusCreated, x, err
 }
 
-func (s *server) listIOCs(r *http.Request) (int, any, error) {
+// listIOCs is GET /v1/iocs: a JSON array, streamed as the node reads the
+// collections (collection.ListEach), so the first indicators of a million
+// go out at once and the node holds one batch at a time. An error once
+// part of the array is out breaks the reply, as an export's does.
+func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(importTimeout))
 	f, err := s.iocFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	leave, ok := s.enter(w, r, s.listing, fmt.Sprintf("%d listings are running", maxListing))
+	if !ok {
+		return
+	}
+	defer leave()
+	started := false
+	start := func() {
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "[")
+			started = true
+		}
+	}
+	n := 0
+	last := time.Now()
+	err = s.n.Collections().ListEach(f, func(x *node.IOC) error {
+		start()
+		b, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			io.WriteString(w, ",")
+		}
+		io.WriteString(w, "\n")
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		n++
+		// The first indicators go out at once; then a flush at most
+		// every 100 ms lets the buffer fill.
+		if n == 1 || time.Since(last) > 100*time.Millisecond {
+			last = time.Now()
+			return rc.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		if !started {
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.Error("api", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	start()
+	io.WriteString(w, "\n]\n")
+}
+
+// feed is GET /v1/iocs/feed?collection=C[&after=CURSOR][&limit=N][&tlp=L]...[&id=X]...[&type=T]...:
+// one page of a collection's indicators and retractions as STIX objects,
+// in the order the node stored them (collection.Feed). tlp names each
+// level shown; none is shown unless named.
+func (s *server) feed(r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	after, err := collection.ParseCursor(q.Get("after"))
 	if err != nil {
 		return 0, nil, err
 	}
-	list, err := s.n.Collections().List(f)
-	if list == nil {
-		list = []*node.IOC{}
+	fq := collection.FeedQuery{Collection: q.Get("collection"), After: after, IDs: q["id"], Types: q["type"]}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return 0, nil, invalid(fmt.Sprintf("limit is a positive number (at most %d per page)", collection.MaxFeedPage), "bad limit %q", v)
+		}
+		fq.Limit = min(n, collection.MaxFeedPage)
 	}
-	return http.StatusOK, list, err
+	for _, t := range q["tlp"] {
+		m, err := ioc.ParseTLP(t)
+		if err != nil {
+			return 0, nil, invalid("TLP is clear, green, amber, amber+strict or red", "%v", err)
+		}
+		fq.TLPs = append(fq.TLPs, m)
+	}
+	page, err := s.n.Collections().Feed(fq)
+	return http.StatusOK, page, err
 }
 
 func (s *server) showIOC(r *http.Request) (int, any, error) {
@@ -293,8 +374,8 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	format := q.Get("format")
-	if format != "" && format != "stix" && format != "misp" {
-		s.writeError(w, r, invalid("formats: stix, misp", "unknown export format %q", format))
+	if err := collection.CheckExportFormat(format, f); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	leave, ok := s.enter(w, r, s.bulk, fmt.Sprintf("%d imports and exports are running", maxBulk))

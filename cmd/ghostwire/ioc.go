@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -235,18 +236,37 @@ func (o *iocOpts) list(e *env, call *verbCall) error {
 	if len(call.args) != 0 {
 		return usageError("ioc list takes flags only")
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	xs, err := call.api.ListIOCs(ctx, o.query())
+	// The listing streams (the node answers within its deadline or says it
+	// is busy), so a million indicators are printed as they arrive, with no
+	// bound on the whole.
+	if !call.asJSON {
+		return call.api.EachIOC(e.ctx, o.query(), func(x *node.IOC) error {
+			printIOC(e, x)
+			return nil
+		})
+	}
+	n := 0
+	err := call.api.EachIOC(e.ctx, o.query(), func(x *node.IOC) error {
+		b, err := json.MarshalIndent(x, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if n == 0 {
+			sep = "[\n  "
+		}
+		n++
+		_, err = fmt.Fprintf(e.stdout, "%s%s", sep, b)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if call.asJSON {
-		return printJSON(e, xs)
+	if n == 0 {
+		printf(e.stdout, "[]\n")
+		return nil
 	}
-	for i := range xs {
-		printIOC(e, &xs[i])
-	}
+	printf(e.stdout, "\n]\n")
 	return nil
 }
 
