@@ -22,9 +22,9 @@ import (
 // behind a cursor already past it. The node writes an item's entries in
 // the transaction that stores it (Indexer), like the content index.
 const (
-	// bucketAdded: space ‖ added (Unix ms, 8 bytes big-endian) ‖ item ID.
+	// bucketAdded: space ‖ added (Unix µs, 8 bytes big-endian) ‖ item ID.
 	bucketAdded = "iocadded"
-	// bucketFacts: item ID → added ms ‖ facts (encodeFacts). What an IOC
+	// bucketFacts: item ID → added µs ‖ facts (iocFacts). What an IOC
 	// item said stays here after a retraction deletes its bytes, so the
 	// retraction can still be shown as the revoked object it ends.
 	bucketFacts = "iocfacts"
@@ -67,7 +67,7 @@ func decodeFacts(v []byte) (facts, bool) {
 	if len(v) < 9 {
 		return f, false
 	}
-	f.added = time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC()
+	f.added = time.UnixMicro(int64(binary.BigEndian.Uint64(v))).UTC()
 	v = v[8:]
 	switch v[0] {
 	case factRetraction:
@@ -95,18 +95,23 @@ func decodeFacts(v []byte) (facts, bool) {
 	return f, false
 }
 
-func addedKey(sp item.Space, ms int64, id item.ID) []byte {
+func addedKey(sp item.Space, us int64, id item.ID) []byte {
 	k := make([]byte, 0, item.SpaceSize+8+item.IDSize)
 	k = append(k, sp[:]...)
-	k = binary.BigEndian.AppendUint64(k, uint64(ms))
+	k = binary.BigEndian.AppendUint64(k, uint64(us))
 	return append(k, id[:]...)
 }
 
 // Indexer returns what storing it must also write in its transaction: the
 // content index and added index entries of an IOC item this node can read,
 // or the added entry of a retraction of one. Nil if there is nothing.
+//
+// The added time is taken inside the transaction, strictly after every one
+// taken before: the store commits its item writes one call at a time, so
+// added times rise in commit order and a reader's snapshot holds every
+// entry up to the last it sees. A cursor or added_after past an entry can
+// then never skip one committed later (TAXII 2.1 §3.4's "each object once").
 func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
-	now := s.h.Now()
 	switch it.Kind() {
 	case item.KindIOC, item.KindIOCSealed:
 		r, err := s.record(it)
@@ -120,7 +125,7 @@ func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
 			if err := tx.Put(bucketContent, ck, nil); err != nil {
 				return err
 			}
-			return putAdded(tx, it, now, f)
+			return putAdded(tx, it, s.addedNow, f)
 		}
 	case item.KindTombstone:
 		target, err := item.TombstoneTarget(it)
@@ -138,27 +143,41 @@ func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
 			if !ok || f.retraction || f.author != it.Author() || f.space != it.Space() {
 				return nil // deletes nothing we list
 			}
-			return putAdded(tx, it, now, append([]byte{factRetraction}, target[:]...))
+			return putAdded(tx, it, s.addedNow, append([]byte{factRetraction}, target[:]...))
 		}
 	}
 	return nil
 }
 
-// putAdded indexes it as added at now, unless it is indexed already (an
+// addedNow is the next added time (Unix µs): the clock, or one more than
+// the last one given if the clock has not passed it.
+func (s *Service) addedNow() int64 {
+	for {
+		last, now := s.lastAdded.Load(), s.h.Now().UnixMicro()
+		if now <= last {
+			now = last + 1
+		}
+		if s.lastAdded.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}
+
+// putAdded indexes it as added at when(), unless it is indexed already (an
 // item stored again keeps its first time).
-func putAdded(tx *store.Tx, it *item.Item, now time.Time, f []byte) error {
+func putAdded(tx *store.Tx, it *item.Item, when func() int64, f []byte) error {
 	id := it.ID()
 	if _, err := tx.Get(bucketFacts, id[:]); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ms := now.UnixMilli()
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(f)), uint64(ms))
+	us := when()
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(f)), uint64(us))
 	if err := tx.Put(bucketFacts, id[:], append(v, f...)); err != nil {
 		return err
 	}
-	return tx.Put(bucketAdded, addedKey(it.Space(), ms, id), nil)
+	return tx.Put(bucketAdded, addedKey(it.Space(), us, id), nil)
 }
 
 // indexAddedOld indexes, once per store, the IOC items stored before the
@@ -188,7 +207,8 @@ func (s *Service) indexAddedOld() error {
 				if err != nil {
 					continue
 				}
-				if err := putAdded(tx, it, it.Created(), iocFacts(it, &r)); err != nil {
+				created := func() int64 { return it.Created().UnixMicro() }
+				if err := putAdded(tx, it, created, iocFacts(it, &r)); err != nil {
 					return err
 				}
 			}
@@ -231,13 +251,13 @@ func (s *Service) indexBefore() {
 }
 
 // Cursor is a position in a collection's added order: after the entry
-// added at Added (Unix ms) with item ID ID. The zero Cursor is the start.
+// added at Added (Unix µs) with item ID ID. The zero Cursor is the start.
 type Cursor struct {
 	Added int64
 	ID    item.ID
 }
 
-// String writes c as the API carries it: "ms.hex-id".
+// String writes c as the API carries it: "µs.hex-id".
 func (c Cursor) String() string {
 	if c == (Cursor{}) {
 		return ""
@@ -251,11 +271,11 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, nil
 	}
 	bad := fault.Invalidf("pass back the cursor a listing gave, unchanged", "bad cursor %q", s)
-	ms, id, ok := strings.Cut(s, ".")
-	if !ok || len(id) != 2*item.IDSize || len(ms) == 0 || len(ms) > 19 {
+	us, id, ok := strings.Cut(s, ".")
+	if !ok || len(id) != 2*item.IDSize || len(us) == 0 || len(us) > 19 {
 		return Cursor{}, bad
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
+	n, err := strconv.ParseInt(us, 10, 64)
 	if err != nil || n < 0 {
 		return Cursor{}, bad
 	}
@@ -272,7 +292,7 @@ func CursorAfter(t time.Time) Cursor {
 	for i := range id {
 		id[i] = 0xff
 	}
-	return Cursor{Added: t.UnixMilli(), ID: id}
+	return Cursor{Added: t.UnixMicro(), ID: id}
 }
 
 // Listed is one entry of a collection in added order (Each).
