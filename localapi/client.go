@@ -239,6 +239,8 @@ func (c *Client) Feed(ctx context.Context, q apitype.FeedRequest) (*apitype.Feed
 	v := url.Values{"collection": {q.Collection}}
 	if q.After != "" {
 		v.Set("after", q.After)
+	} else if !q.AddedAfter.IsZero() {
+		v.Set("added_after", q.AddedAfter.UTC().Format(time.RFC3339Nano))
 	}
 	if q.Limit > 0 {
 		v.Set("limit", fmt.Sprint(q.Limit))

@@ -195,7 +195,7 @@ func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "\n]\n")
 }
 
-// feed is GET /v1/iocs/feed?collection=C[&after=CURSOR][&limit=N][&tlp=L]...[&id=X]...[&type=T]...:
+// feed is GET /v1/iocs/feed?collection=C[&after=CURSOR|&added_after=TIME][&limit=N][&tlp=L]...[&id=X]...[&type=T]...:
 // one page of a collection's indicators and retractions as STIX objects,
 // in the order the node stored them (collection.Feed). tlp names each
 // level shown; none is shown unless named.
@@ -204,6 +204,13 @@ func (s *server) feed(r *http.Request) (int, any, error) {
 	after, err := collection.ParseCursor(q.Get("after"))
 	if err != nil {
 		return 0, nil, err
+	}
+	if v := q.Get("added_after"); v != "" && after == (collection.Cursor{}) {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return 0, nil, invalid("use RFC 3339, e.g. 2026-11-23T00:00:00.000Z", "bad added_after: %v", err)
+		}
+		after = collection.CursorAfter(t)
 	}
 	fq := collection.FeedQuery{Collection: q.Get("collection"), After: after, IDs: q["id"], Types: q["type"]}
 	if v := q.Get("limit"); v != "" {

@@ -84,7 +84,7 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
-		peerCommand(), msgCommand(), iocCommand(), collectionCommand(),
+		peerCommand(), msgCommand(), iocCommand(), collectionCommand(), taxiiCommand(),
 		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }

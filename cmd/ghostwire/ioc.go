@@ -256,8 +256,8 @@ func (o *iocOpts) list(e *env, call *verbCall) error {
 			sep = "[\n  "
 		}
 		n++
-		_, err = fmt.Fprintf(e.stdout, "%s%s", sep, b)
-		return err
+		printf(e.stdout, "%s%s", sep, b)
+		return nil
 	})
 	if err != nil {
 		return err

@@ -281,6 +281,9 @@ type FeedPage struct {
 type FeedRequest struct {
 	Collection string
 	After      string
+	// AddedAfter, when After is empty, starts after everything the node
+	// stored at or before it.
+	AddedAfter time.Time
 	Limit      int
 	TLPs       []string
 	IDs, Types []string
