@@ -78,6 +78,7 @@ func TestGofmt(t *testing.T) {
 // TestImportRules: identity imports nothing of ours; each outside
 // dependency stays behind the one package that owns it.
 func TestImportRules(t *testing.T) {
+	testTAXIIImports(t)
 	owners := map[string][]string{
 		"github.com/dgraph-io/badger": {module + "/store"},
 		"github.com/cretz/bine":       {module + "/onion"},
@@ -86,6 +87,9 @@ func TestImportRules(t *testing.T) {
 		// mDNS and DNS messages: only the LAN transport multicasts.
 		"github.com/libp2p/zeroconf": {module + "/lan"},
 		"github.com/miekg/dns":       {module + "/lan"},
+		// The OASIS schema validator checks what export writes, in tests:
+		// only the test helper that holds the schemas imports it.
+		"github.com/santhosh-tekuri/jsonschema": {module + "/ioc/stixschema"},
 	}
 	for _, p := range listPackages(t) {
 		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
@@ -609,4 +613,25 @@ func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast
 		fn(p, f)
 		return nil
 	})
+}
+
+// testTAXIIImports: taxii has no business logic of its own (docs/taxii.md):
+// of ours it imports only the local API's types, never the node, the
+// collections or the store, so everything it serves went through the
+// local API. And ioc/stixschema, a test helper, is imported by tests only.
+func testTAXIIImports(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath == module+"/taxii" {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, module+"/") && imp != module+"/localapi/apitype" {
+					t.Errorf("taxii imports %s; it may import only localapi/apitype of ours", imp)
+				}
+			}
+		}
+		for _, imp := range p.Imports {
+			if imp == module+"/ioc/stixschema" {
+				t.Errorf("%s imports ioc/stixschema outside its tests; it is a test helper", p.ImportPath)
+			}
+		}
+	}
 }
