@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 )
@@ -35,7 +36,10 @@ fetch syncs afresh with your connected peers and shows the IOC if one of them
 may share it with you. import reads a STIX 2.1 bundle or MISP event(s) (JSON,
 detected automatically); objects without a TLP marking are refused unless
 --tlp gives one, amber and red need --to, and if any object fails nothing is
-stored unless --partial. export writes a STIX 2.1 bundle or a MISP event.
+stored unless --partial. export writes a STIX 2.1 bundle (retracted indicators
+revoked) or a MISP event, streamed; --format misp-feed --out DIR writes a MISP
+feed directory (an event per collection with a stable UUID, manifest.json,
+hashes.csv) that a MISP instance adds as a feed, updated incrementally.
 All verbs take --data DIR and --json; the node must be running.
 
 Example:
@@ -53,8 +57,8 @@ Example:
 			nodeVerb("retract", "ioc retract <id>", nil, o.retract),
 			nodeVerb("import", "ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C] | ioc import --status",
 				o.flags("collection", "tlp", "to", "partial", "status"), o.importFile),
-			nodeVerb("export", "ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
-				o.flags(append([]string{"format"}, filter...)...), o.export),
+			nodeVerb("export", "ioc export [--format stix|misp|misp-feed] [--out DIR] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
+				o.flags(append([]string{"format", "out"}, filter...)...), o.export),
 			nodeVerb("fetch", "ioc fetch <content-id> [--wait 30s]", o.flags("wait"), o.fetch),
 		},
 	}
@@ -63,11 +67,11 @@ Example:
 // iocOpts holds the flags of every ioc verb; each flag is defined once, in
 // define, and each verb's FlagSet gets the ones it names.
 type iocOpts struct {
-	collection, typ, value, tlp, desc, until, author, since, format string
-	conf                                                            int
-	wait                                                            time.Duration
-	expired, partial, status                                        bool
-	tags, refs, to                                                  multiFlag
+	collection, typ, value, tlp, desc, until, author, since, format, out string
+	conf                                                                 int
+	wait                                                                 time.Duration
+	expired, partial, status                                             bool
+	tags, refs, to                                                       multiFlag
 }
 
 func (o *iocOpts) flags(names ...string) func(fs *flag.FlagSet) {
@@ -105,7 +109,9 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 	case "status":
 		fs.BoolVar(&o.status, name, false, "list the recorded imports (running, interrupted, failed, done) instead of importing")
 	case "format":
-		fs.StringVar(&o.format, name, "stix", "export `format`: stix or misp")
+		fs.StringVar(&o.format, name, "stix", "export `format`: stix, misp, or misp-feed (a MISP feed directory, --out)")
+	case "out":
+		fs.StringVar(&o.out, name, "", "for misp-feed: the feed `DIR`ectory, written incrementally")
 	case "wait":
 		fs.DurationVar(&o.wait, name, 30*time.Second, "how long to wait for the syncs, at most 2m")
 	case "tag":
@@ -182,12 +188,66 @@ func importStatus(e *env, api *localapi.Client, asJSON bool) error {
 
 func (o *iocOpts) export(e *env, call *verbCall) error {
 	if len(call.args) != 0 {
-		return usageError("ioc export takes flags only; it writes to standard output")
+		return usageError("ioc export takes flags only; it writes to standard output (or, for misp-feed, into --out DIR)")
 	}
-	if o.format != "stix" && o.format != "misp" {
-		return usageError("--format is stix or misp")
+	switch o.format {
+	case "stix", "misp":
+		if o.out != "" {
+			return usageError("--out is for --format misp-feed; stix and misp go to standard output")
+		}
+		return call.api.ExportIOCs(e.ctx, o.format, o.query(), e.stdout)
+	case "misp-feed":
+		return o.exportFeed(e, call)
 	}
-	return call.api.ExportIOCs(e.ctx, o.format, o.query(), e.stdout)
+	return usageError("--format is stix, misp or misp-feed")
+}
+
+// exportFeed writes a MISP feed into --out: one event per collection (or
+// the one --collection names), its UUID the same on every export, and
+// manifest.json and hashes.csv over every event in the directory. An event
+// whose indicators did not change is left as it was.
+func (o *iocOpts) exportFeed(e *env, call *verbCall) error {
+	if o.out == "" {
+		return usageError("--format misp-feed writes a directory: give it with --out DIR")
+	}
+	if o.tlp == "" {
+		return usageError("a feed is read by whoever can reach it: name the TLP level it carries with --tlp (e.g. --tlp clear or --tlp green)")
+	}
+	names := []string{o.collection}
+	if o.collection == "" {
+		ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+		cs, err := call.api.Collections(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		names = names[:0]
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+	}
+	feed, err := ioc.OpenFeedDir(o.out)
+	if err != nil {
+		return fail(exitFailure, err)
+	}
+	for _, name := range names {
+		q := o.query()
+		q.Collection = name
+		id, changed, err := feed.Event(func(w io.Writer) error { return call.api.ExportIOCs(e.ctx, "misp-feed", q, w) })
+		if err != nil {
+			return err
+		}
+		state := "unchanged"
+		if changed {
+			state = "written"
+		}
+		printf(e.stderr, "ghostwire: collection %s: event %s %s\n", name, id, state)
+	}
+	if err := feed.Close(); err != nil {
+		return fail(exitFailure, err)
+	}
+	printf(e.stdout, "%s\n", o.out)
+	return nil
 }
 
 func (o *iocOpts) fetch(e *env, call *verbCall) error {

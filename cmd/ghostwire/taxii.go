@@ -19,14 +19,9 @@ import (
 // taxiiTokenFile is the token file's name in the data directory.
 const taxiiTokenFile = "taxii-tokens.json"
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, " ") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func taxiiCommand() *command {
 	var data, listen, name string
-	var expose, collections listFlag
+	var expose, collections multiFlag
 	var allowRestricted, list bool
 	var remove string
 	return &command{
