@@ -238,6 +238,51 @@ func (s *Service) indexAddedOld() error {
 	return s.h.Store().Update(func(tx *store.Tx) error { return tx.Put(bucketAddedDone, []byte("old"), nil) })
 }
 
+// MarkFresh records, in a store that holds no indicator yet, that its
+// content and added indexes are complete: every item it will hold is
+// indexed as it is stored (Indexer), so the first listing need not scan
+// the store for older ones (indexOld, indexAddedOld), which costs minutes
+// at a million indicators. The node calls it when it opens the store; a
+// failure (a full disk) is logged and leaves the first listing to scan.
+func (s *Service) MarkFresh() {
+	if err := s.markFresh(); err != nil {
+		s.h.Log().Warn("collection: cannot mark the indexes complete; the first listing will scan the store", "err", err)
+	}
+}
+
+func (s *Service) markFresh() error {
+	done := 0
+	err := s.h.Store().View(func(tx *store.Tx) error {
+		for _, b := range []string{bucketContentDone, bucketAddedDone} {
+			if _, err := tx.Get(b, []byte("old")); err == nil {
+				done++
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || done == 2 {
+		return err
+	}
+	for _, name := range s.Names() {
+		held := false
+		err := s.h.Store().SpaceItems(item.CollectionSpace(name), func(*item.Item) error {
+			held = true
+			return store.ErrStop
+		})
+		if err != nil || held {
+			return err // the first listing indexes what is there
+		}
+	}
+	return s.h.Store().Update(func(tx *store.Tx) error {
+		if err := tx.Put(bucketContentDone, []byte("old"), nil); err != nil {
+			return err
+		}
+		return tx.Put(bucketAddedDone, []byte("old"), nil)
+	})
+}
+
 // indexBefore brings the content and added indexes up to date with what
 // was stored before they existed. A failure (a full disk) is logged, not
 // returned: a listing shows what is indexed, and the next one tries again.

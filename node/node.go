@@ -179,6 +179,7 @@ func New(cfg Config) (*Node, error) {
 	n.contacts = contacts.New(cfg.Store, n.id, cfg.Now)
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.services = []service.Service{n.dm, n.coll}
+	n.coll.MarkFresh()
 	n.tellPeers()
 	if err := n.publishRecipientKey(); err != nil {
 		return nil, err
