@@ -245,3 +245,56 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	*c += countingWriter(len(p))
 	return len(p), nil
 }
+
+// TestExportRevokesRetracted: a retracted indicator is in the STIX export
+// as its object revoked, and not in the MISP one or the listing.
+func TestExportRevokesRetracted(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 1)
+	c := tn.n.Collections()
+	kept, err := c.Drop(node.DropRequest{Type: "domain", Value: "kept.example", TLP: "green"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := c.Drop(node.DropRequest{Type: "domain", Value: "gone.example", TLP: "green"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Retract(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := c.Export(&b, "stix", collection.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	var bundle struct {
+		Objects []struct {
+			Type    string `json:"type"`
+			Pattern string `json:"pattern"`
+			Revoked bool   `json:"revoked"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &bundle); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, o := range bundle.Objects {
+		if o.Type == "indicator" {
+			got[o.Pattern] = o.Revoked
+		}
+	}
+	if len(got) != 2 || got["[domain-name:value = 'kept.example']"] || !got["[domain-name:value = 'gone.example']"] {
+		t.Fatalf("indicators exported (pattern → revoked): %v", got)
+	}
+	b.Reset()
+	if err := c.Export(&b, "misp", collection.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "gone.example") || !strings.Contains(b.String(), "kept.example") {
+		t.Fatalf("MISP export: %s", b.String())
+	}
+	var listed []string
+	c.ListEach(collection.Filter{}, func(x *node.IOC) error { listed = append(listed, x.Value); return nil })
+	if len(listed) != 1 || listed[0] != kept.Value {
+		t.Fatalf("listed %v", listed)
+	}
+}

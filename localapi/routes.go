@@ -135,8 +135,9 @@ func (s *server) dropIOC(r *http.Request) (int, any, error) {
 
 // listIOCs is GET /v1/iocs: a JSON array, streamed as the node reads the
 // collections (collection.ListEach), so the first indicators of a million
-// go out at once and the node holds one batch at a time. An error once
-// part of the array is out breaks the reply, as an export's does.
+// go out at once and the node holds one batch at a time. The node's
+// failure while it lists breaks the reply, as an export's does: the client
+// sees a cut array, never a short one that parses.
 func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(importTimeout))
@@ -150,19 +151,19 @@ func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer leave()
-	started := false
 	start := func() {
-		if !started {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, "[")
-			started = true
-		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "[")
 	}
+	// The reply starts at once, before the node has found anything: a
+	// filter that matches little may scan long before its first match, and
+	// the client must see a slow answer, not a silent node.
+	start()
+	rc.Flush()
 	n := 0
 	last := time.Now()
 	err = s.n.Collections().ListEach(f, func(x *node.IOC) error {
-		start()
 		b, err := json.Marshal(x)
 		if err != nil {
 			return err
@@ -184,14 +185,9 @@ func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		if !started {
-			s.writeError(w, r, err)
-			return
-		}
 		s.log.Error("api", "path", r.URL.Path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	start()
 	io.WriteString(w, "\n]\n")
 }
 

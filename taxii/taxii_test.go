@@ -415,3 +415,39 @@ func BenchmarkTAXIIObjects(b *testing.B) {
 	b.ReportMetric(float64(bytesServed)/float64(served), "B/object")
 	b.ReportMetric(float64(export.Len())/n, "export-B/object")
 }
+
+// zeros is an endless body of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestTAXIIHugeBodyIsRefusedUnread: a POST announcing 1 GB is answered
+// 413 without the server reading it, and the server answers the next
+// request.
+func TestTAXIIHugeBodyIsRefusedUnread(t *testing.T) {
+	api := startNode(t)
+	tokens := taxii.TokenFile(filepath.Join(t.TempDir(), "tokens.json"))
+	secret, err := tokens.Add(strings.NewReader(strings.Repeat("k", 64)), "t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(taxii.New(api, taxii.Config{Tokens: tokens}).Handler())
+	defer srv.Close()
+	objects := srv.URL + "/ghostwire/collections/" + taxii.Exposure{Collection: "default", TLP: "green"}.ID() + "/objects/"
+	req, _ := http.NewRequest("POST", objects, io.LimitReader(zeros{}, 1<<30))
+	req.ContentLength = 1 << 30
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Accept", taxii.MediaTAXII)
+	req.Header.Set("Content-Type", taxii.MediaTAXII)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(body), "max_content_length") {
+		t.Fatalf("1 GB body: %d %s", resp.StatusCode, body)
+	}
+	c := &client{base: srv.URL, auth: "Bearer " + secret}
+	mustStatus(t, c.get(t, "/taxii2/", nil), 200)
+}
