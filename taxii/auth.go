@@ -134,7 +134,7 @@ func (ts *Tokens) Add(rand io.Reader, name string, collections []string) (string
 		return "", err
 	}
 	if slices.ContainsFunc(list, func(t Token) bool { return t.Name == name }) {
-		return "", fmt.Errorf("taxii: a token named %q exists already; choose another name or remove it with 'ghostwire taxii token --remove %s'", name, name)
+		return "", fmt.Errorf("taxii: a token named %q exists already", name)
 	}
 	raw := make([]byte, tokenBytes)
 	if _, err := io.ReadFull(rand, raw); err != nil {
@@ -154,7 +154,7 @@ func (ts *Tokens) Remove(name string) error {
 	}
 	i := slices.IndexFunc(list, func(t Token) bool { return t.Name == name })
 	if i < 0 {
-		return fmt.Errorf("taxii: no token named %q; 'ghostwire taxii token --list' lists them", name)
+		return fmt.Errorf("taxii: no token named %q", name)
 	}
 	return ts.save(slices.Delete(slices.Clone(list), i, i+1))
 }

@@ -228,7 +228,7 @@ func (o *iocOpts) exportFeed(e *env, call *verbCall) error {
 	}
 	feed, err := ioc.OpenFeedDir(o.out)
 	if err != nil {
-		return fail(exitFailure, err)
+		return fail(exitFailure, err, "give --out a directory of its own for the feed")
 	}
 	for _, name := range names {
 		q := o.query()
@@ -244,7 +244,7 @@ func (o *iocOpts) exportFeed(e *env, call *verbCall) error {
 		printf(e.stderr, "ghostwire: collection %s: event %s %s\n", name, id, state)
 	}
 	if err := feed.Close(); err != nil {
-		return fail(exitFailure, err)
+		return fail(exitFailure, err, "the feed directory is as the last export left it; fix the cause and export again")
 	}
 	printf(e.stdout, "%s\n", o.out)
 	return nil

@@ -100,7 +100,7 @@ func taxiiServe(e *env, data, listen string, expose []string, allowRestricted bo
 	}
 	xs, err := taxii.ParseExposures(expose, allowRestricted)
 	if err != nil {
-		return fail(exitUsage, err)
+		return usageError("%v", err)
 	}
 	path, err := resolveDataDir(data)
 	if err != nil {
@@ -118,7 +118,7 @@ func taxiiServe(e *env, data, listen string, expose []string, allowRestricted bo
 	}
 	tokens := taxii.TokenFile(filepath.Join(path, taxiiTokenFile))
 	if list, err := tokens.List(); err != nil {
-		return fail(exitPermission, err)
+		return fail(exitPermission, err, "the token file is "+taxiiTokenFile+" in the data directory; fix its mode (600) or remove it")
 	} else if len(list) == 0 {
 		printf(e.stderr, "ghostwire: no TAXII token yet: every request will be refused until you make one with 'ghostwire taxii token --name NAME'\n")
 	}
@@ -161,7 +161,7 @@ func taxiiToken(e *env, data, name string, collections []string, list bool, remo
 	case list:
 		ts, err := tokens.List()
 		if err != nil {
-			return fail(exitPermission, err)
+			return fail(exitPermission, err, "the token file is "+taxiiTokenFile+" in the data directory; fix its mode (600) or remove it")
 		}
 		for _, t := range ts {
 			rights := "every exposed collection"
@@ -173,7 +173,7 @@ func taxiiToken(e *env, data, name string, collections []string, list bool, remo
 		return nil
 	case remove != "":
 		if err := tokens.Remove(remove); err != nil {
-			return fail(exitFailure, err)
+			return fail(exitFailure, err, "'ghostwire taxii token --list' lists the tokens")
 		}
 		printf(e.stdout, "removed token %s\n", remove)
 		return nil
@@ -182,7 +182,7 @@ func taxiiToken(e *env, data, name string, collections []string, list bool, remo
 	}
 	secret, err := tokens.Add(rand.Reader, name, collections)
 	if err != nil {
-		return fail(exitFailure, err)
+		return fail(exitFailure, err, "choose another --name, or remove the old token with 'ghostwire taxii token --remove NAME'")
 	}
 	printf(e.stdout, "%s\n", secret)
 	printf(e.stderr, "token %q made; it is shown only now (only its hash is kept). Use it as 'Authorization: Bearer TOKEN' or HTTP Basic user %s, password TOKEN.\n", name, name)
