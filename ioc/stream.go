@@ -36,7 +36,10 @@ func NewSTIXWriter(w io.Writer) *STIXWriter {
 	h.Write(exportNamespace[:])
 	h.Write([]byte("bundle\x00"))
 	sw := &STIXWriter{bw: bufio.NewWriterSize(w, 64<<10), ids: h, authors: map[identity.ID]bool{}}
+	// The head goes out at once: a filter that matches little may scan
+	// long before the first object, and the reader should see a start.
 	sw.bw.WriteString(`{"type":"bundle","objects":[`)
+	sw.bw.Flush()
 	return sw
 }
 
@@ -169,6 +172,7 @@ func NewMISPWriter(w io.Writer, ev MISPEvent) *MISPWriter {
 	h.Write([]byte("event\x00"))
 	mw := &MISPWriter{bw: bufio.NewWriterSize(w, 64<<10), ev: ev, ids: h}
 	mw.bw.WriteString(`{"Event":{"Attribute":[`)
+	mw.bw.Flush() // the head goes out at once, as NewSTIXWriter's
 	return mw
 }
 

@@ -387,7 +387,10 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 	defer leave()
 	w.Header().Set("Content-Type", "application/json")
-	cw := &countWriter{w: w}
+	// The document's head is flushed as soon as it is written, so a slow
+	// export (a filter that matches little of a million) is seen to start
+	// within the client's wait, not taken for a node that is not there.
+	cw := &countWriter{w: w, first: func() { http.NewResponseController(w).Flush() }}
 	if err := s.n.Collections().Export(cw, format, f); err != nil {
 		if cw.n == 0 {
 			s.writeError(w, r, err)
@@ -400,14 +403,19 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// countWriter counts the bytes written through it.
+// countWriter counts the bytes written through it, and calls first (if
+// set) after the first write.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w     io.Writer
+	n     int64
+	first func()
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
+	if c.n == 0 && n > 0 && c.first != nil {
+		defer c.first()
+	}
 	c.n += int64(n)
 	return n, err
 }
