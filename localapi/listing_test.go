@@ -196,7 +196,12 @@ func BenchmarkIOCListing(b *testing.B) {
 	for i := 0; i < n; i += 50_000 {
 		importGreen(b, tn, i, min(50_000, n-i))
 	}
-	b.Logf("%d indicators imported in %v", n, time.Since(start).Round(time.Millisecond))
+	// Each phase is also told on standard error as it ends: at a million
+	// a run takes long, and a cut run still leaves its figures.
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "BenchmarkIOCListing %d: "+format+"\n", append([]any{n}, a...)...)
+	}
+	progress("imported in %v", time.Since(start).Round(time.Millisecond))
 	// The test node's client gives up after 10 s; a whole listing of a
 	// million takes longer, so the benchmark reads with no time limit.
 	hc := &http.Client{Transport: tn.client.Transport}
@@ -215,6 +220,7 @@ func BenchmarkIOCListing(b *testing.B) {
 			b.Fatal(err)
 		}
 		first := time.Since(t0)
+		progress("first indicator listed after %v", first)
 		listed := 1
 		for dec.More() {
 			if err := dec.Decode(&x); err != nil {
@@ -224,6 +230,7 @@ func BenchmarkIOCListing(b *testing.B) {
 		}
 		resp.Body.Close()
 		all := time.Since(t0)
+		progress("all %d listed in %v", listed, all.Round(time.Millisecond))
 		var size countingWriter
 		t1 := time.Now()
 		peak := peakHeap(func() {
@@ -231,6 +238,7 @@ func BenchmarkIOCListing(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+		progress("STIX export of %d bytes in %v, peak heap %d MiB", size, time.Since(t1).Round(time.Millisecond), peak>>20)
 		b.ReportMetric(first.Seconds()*1000, "ms-first-listed")
 		b.ReportMetric(all.Seconds(), "s-list-all")
 		b.ReportMetric(time.Since(t1).Seconds(), "s-export")
