@@ -2,6 +2,7 @@ package collection
 
 import (
 	"slices"
+	"time"
 
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
@@ -18,6 +19,10 @@ const (
 	// it returns, so a filter that matches little answers in bounded time
 	// with a cursor to go on from, instead of scanning the collection.
 	feedBudget = 10 * MaxFeedPage
+	// feedTime bounds how long one page reads, for the same reason: the
+	// API answers within its deadline (10 s) even on a slow disk, and the
+	// client follows the cursor.
+	feedTime = 3 * time.Second
 )
 
 // FeedQuery selects one page of a collection's feed.
@@ -59,7 +64,7 @@ func (s *Service) ListEach(f Filter, fn func(*IOC) error) error {
 // Feed returns one page of a collection's feed (docs/api.md): its current
 // statements and retractions as STIX objects, in the order this node
 // stored them, after q.After. It reads at most q.Limit + feedBudget index
-// entries, so More may be true on a short page.
+// entries for at most feedTime, so More may be true on a short page.
 func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	if q.Limit <= 0 || q.Limit > MaxFeedPage {
 		q.Limit = MaxFeedPage
@@ -70,9 +75,10 @@ func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	page := &apitype.FeedPage{Objects: []apitype.FeedObject{}}
 	read := 0
 	last := q.After
+	until := time.Now().Add(feedTime)
 	err := s.Each(q.Collection, q.After, true, func(l *Listed) error {
 		read++
-		if len(page.Objects) == q.Limit || read > q.Limit+feedBudget {
+		if len(page.Objects) == q.Limit || read > q.Limit+feedBudget || (read > 1 && time.Now().After(until)) {
 			page.More = true
 			return store.ErrStop
 		}
