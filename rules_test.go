@@ -78,6 +78,7 @@ func TestGofmt(t *testing.T) {
 // TestImportRules: identity and vault import nothing of ours; each outside
 // dependency stays behind the one package that owns it.
 func TestImportRules(t *testing.T) {
+	testTAXIIImports(t)
 	owners := map[string][]string{
 		"github.com/dgraph-io/badger": {module + "/store"},
 		"github.com/cretz/bine":       {module + "/onion"},
@@ -89,6 +90,9 @@ func TestImportRules(t *testing.T) {
 		// The PAKE's group: only pairing does group arithmetic, so no
 		// other package grows a protocol of its own on it.
 		"github.com/cloudflare/circl": {module + "/pairing"},
+		// The OASIS schema validator checks what export writes, in tests:
+		// only the test helper that holds the schemas imports it.
+		"github.com/santhosh-tekuri/jsonschema": {module + "/ioc/stixschema"},
 	}
 	for _, p := range listPackages(t) {
 		all := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
@@ -731,5 +735,26 @@ func TestRoomKindsOnlyInRoom(t *testing.T) {
 	})
 	if seen == 0 {
 		t.Fatal("found no files of package room; was it renamed?")
+	}
+}
+
+// testTAXIIImports: taxii has no business logic of its own (docs/taxii.md):
+// of ours it imports only the local API's types, never the node, the
+// collections or the store, so everything it serves went through the
+// local API. And ioc/stixschema, a test helper, is imported by tests only.
+func testTAXIIImports(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath == module+"/taxii" {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, module+"/") && imp != module+"/localapi/apitype" {
+					t.Errorf("taxii imports %s; it may import only localapi/apitype of ours", imp)
+				}
+			}
+		}
+		for _, imp := range p.Imports {
+			if imp == module+"/ioc/stixschema" {
+				t.Errorf("%s imports ioc/stixschema outside its tests; it is a test helper", p.ImportPath)
+			}
+		}
 	}
 }

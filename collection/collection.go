@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 )
@@ -20,6 +21,8 @@ import (
 type Service struct {
 	h       Host
 	imports imports // the imports running here
+	// lastAdded is the last added time given (Unix µs, addedNow).
+	lastAdded atomic.Int64
 }
 
 // New returns the service.

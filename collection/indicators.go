@@ -216,73 +216,22 @@ type Filter struct {
 }
 
 // List lists the current statements (the newest per author and
-// indicator, last-writer-wins) this node can read, oldest first.
+// indicator, last-writer-wins) this node can read, oldest first. It holds
+// the whole listing: the API streams with ListEach instead.
 func (s *Service) List(f Filter) ([]*IOC, error) {
-	ls, err := s.currentIOCs(f)
-	out := make([]*IOC, len(ls))
-	for i, l := range ls {
-		out[i] = l.x
-	}
-	return out, err
-}
-
-// listed is one current statement: as the API shows it and as export
-// writes it.
-type listed struct {
-	x     *IOC
-	entry ioc.Entry
-}
-
-func (s *Service) currentIOCs(f Filter) ([]listed, error) {
-	var out []listed
-	for _, name := range s.Names() {
-		if f.Collection != "" && f.Collection != name {
-			continue
-		}
-		winners := map[item.Key]listed{}
-		versions := map[item.Key]item.Version{}
-		err := s.h.Store().SpaceItems(item.CollectionSpace(name), func(it *item.Item) error {
-			if it.Kind() != item.KindIOC && it.Kind() != item.KindIOCSealed {
-				return nil
-			}
-			r, err := s.record(it)
-			if err != nil {
-				return nil // sealed to others, or unreadable: not ours to list
-			}
-			k, v := ioc.LogicalKey(it, &r), item.VersionOf(it)
-			if old, ok := versions[k]; ok && !v.Newer(old) {
-				return nil
-			}
-			x := s.shown(it, &r, name)
-			versions[k] = v
-			winners[k] = listed{x: x, entry: ioc.Entry{Record: r, Author: it.Author(), Created: it.Created()}}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range winners {
-			x := l.x
-			if (x.Expired && !f.IncludeExpired) || (f.TLP != "" && x.TLP != f.TLP) || (f.Type != "" && x.Type != f.Type) ||
-				(f.Author != nil && x.Author != f.Author.String()) || x.Created.Before(f.Since) {
-				continue
-			}
-			score, keep := f.trusted(l.entry.Author)
-			if !keep {
-				continue
-			}
-			l.x.SourceTrust, l.entry.SourceTrust = score, score
-			out = append(out, l)
-		}
-	}
+	var out []*IOC
+	err := s.ListEach(f, func(x *IOC) error {
+		out = append(out, x)
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].x, out[j].x
+		a, b := out[i], out[j]
 		if !a.Created.Equal(b.Created) {
 			return a.Created.Before(b.Created)
 		}
 		return a.ID < b.ID
 	})
-	return out, nil
+	return out, err
 }
 
 // Show finds statements by item ID or content ID (hex, or a unique

@@ -13,7 +13,7 @@ import (
 
 // bucketContent indexes IOC items by what they state: content ID ‖ item
 // ID → empty, for the items this node can read. The node writes an item's
-// entries (ContentIndex) in the transaction that stores the item
+// entries (Indexer) in the transaction that stores the item
 // (store.Entry.With), so neither is ever stored without the other; a
 // deleted item's entries stay, and lookups skip them.
 const bucketContent = "ioccontent"
@@ -26,8 +26,8 @@ const bucketContentDone = "ioccontent-done"
 // refused rather than listed.
 const maxShown = 64
 
-// ContentIndex returns the index entries (ContentIndexBucket's keys) of the
-// IOC items among items that this node can read.
+// ContentIndex returns the content index entries (bucketContent's keys)
+// of the IOC items among items that this node can read.
 func (s *Service) ContentIndex(items []*item.Item) [][]byte {
 	var out [][]byte
 	for _, it := range items {
@@ -41,9 +41,6 @@ func (s *Service) ContentIndex(items []*item.Item) [][]byte {
 	}
 	return out
 }
-
-// ContentIndexBucket is the bucket ContentIndex's keys go in.
-const ContentIndexBucket = bucketContent
 
 func (s *Service) collectionOf(sp item.Space) string {
 	for _, n := range s.Names() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -338,22 +339,206 @@ func (w *importWriter) flush() error {
 	return nil
 }
 
-// Export writes the IOCs List would list for f as one STIX 2.1 bundle
-// or one MISP event.
+// Export formats (docs/ioc.md §5.3, §6.2, §6.3).
+const (
+	FormatSTIX     = "stix"
+	FormatMISP     = "misp"
+	FormatMISPFeed = "misp-feed" // one collection's event of a MISP feed
+)
+
+// CheckExportFormat refuses an unknown format before anything is written.
+func CheckExportFormat(format string, f Filter) error {
+	switch format {
+	case FormatSTIX, FormatMISP, "":
+		return nil
+	case FormatMISPFeed:
+		if f.Collection == "" {
+			return fault.Invalidf("name the collection: a feed has one event per collection", "a misp-feed export needs a collection")
+		}
+		return nil
+	}
+	return fault.Invalidf("formats: stix, misp, misp-feed", "unknown export format %q", format)
+}
+
+// exportGroupKeys is about how many content index entries Export reads
+// per store snapshot (a group of one indicator's entries is never split).
+const exportGroupKeys = 1024
+
+// Export writes the IOCs List would list for f as one STIX 2.1 bundle or
+// one MISP event, streamed: it walks the content index in content-ID order
+// (the order ExportSTIX writes), one indicator's statements at a time, and
+// writes the newest current statement of each, so memory does not grow
+// with the collection. In STIX an indicator whose statements were all
+// retracted is written revoked (docs/protocol.md §5.7); MISP has no
+// revoked attribute, so MISP leaves it out.
 func (s *Service) Export(w io.Writer, format string, f Filter) error {
-	ls, err := s.currentIOCs(f)
-	if err != nil {
+	if err := CheckExportFormat(format, f); err != nil {
 		return err
 	}
-	entries := make([]ioc.Entry, len(ls))
-	for i, l := range ls {
-		entries[i] = l.entry
+	s.indexBefore()
+	spaces := map[item.Space]bool{}
+	for _, n := range s.Names() {
+		if f.Collection == "" || f.Collection == n {
+			spaces[item.CollectionSpace(n)] = true
+		}
 	}
+	var write func(e *ioc.Entry, revoked time.Time) error
+	var closer func() error
 	switch format {
-	case "stix", "":
-		return ioc.ExportSTIX(w, entries)
-	case "misp":
-		return ioc.ExportMISP(w, entries)
+	case FormatSTIX, "":
+		sw := ioc.NewSTIXWriter(w)
+		write, closer = sw.Write, sw.Close
+	default:
+		ev := ioc.MISPEvent{}
+		if format == FormatMISPFeed {
+			ev = ioc.MISPEvent{UUID: ioc.FeedEventUUID(f.Collection), Info: "GhostWire collection " + f.Collection, Org: "GhostWire"}
+		}
+		mw := ioc.NewMISPWriter(w, ev)
+		write = func(e *ioc.Entry, revoked time.Time) error {
+			if !revoked.IsZero() {
+				return nil
+			}
+			return mw.Write(e)
+		}
+		closer = mw.Close
 	}
-	return fault.Invalidf("formats: stix, misp", "unknown export format %q", format)
+	var from []byte
+	for {
+		var keys [][]byte
+		var next []byte
+		err := s.h.Store().View(func(tx *store.Tx) error {
+			return tx.ScanKeysFrom(bucketContent, nil, from, func(k []byte) error {
+				if len(k) != 2*item.IDSize {
+					return nil
+				}
+				if len(keys) >= exportGroupKeys && string(k[:item.IDSize]) != string(keys[len(keys)-1][:item.IDSize]) {
+					next = append([]byte(nil), k...)
+					return store.ErrStop
+				}
+				keys = append(keys, append([]byte(nil), k...))
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(keys); {
+			j := i + 1
+			for j < len(keys) && string(keys[j][:item.IDSize]) == string(keys[i][:item.IDSize]) {
+				j++
+			}
+			e, revoked, ok, err := s.exportGroup(keys[i:j], spaces, f)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := write(&e, revoked); err != nil {
+					return err
+				}
+			}
+			i = j
+		}
+		if next == nil {
+			return closer()
+		}
+		from = next
+	}
+}
+
+// exportGroup picks what Export writes of one indicator, given its content
+// index keys: per author and collection the current statement, then among
+// those that pass f the newest (ioc.pick's rule); failing that, a
+// retraction that passes f, whose Entry is what it retracted.
+func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filter) (ioc.Entry, time.Time, bool, error) {
+	type key struct {
+		a  identity.ID
+		sp item.Space
+	}
+	type live struct {
+		it *item.Item
+		r  ioc.Record
+	}
+	current := map[key]live{}
+	retracted := map[key]struct {
+		e ioc.Entry
+		t time.Time
+	}{}
+	now := s.h.Now()
+	for _, k := range keys {
+		id := item.ID(k[item.IDSize:])
+		it, dead, err := s.h.Store().GetItem(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			s.h.Store().SkipDamaged(id, err) // one damaged item never fails the export
+			continue
+		}
+		if dead {
+			tf, ok, err := s.factsOf(id)
+			if err != nil {
+				return ioc.Entry{}, time.Time{}, false, err
+			}
+			if ok && !tf.retraction && spaces[tf.space] {
+				r := ioc.Record{Type: tf.typ, Value: tf.value, TLP: tf.tlp, Confidence: ioc.NoConfidence}
+				retracted[key{tf.author, tf.space}] = struct {
+					e ioc.Entry
+					t time.Time
+				}{ioc.Entry{Record: r, Author: tf.author, Created: tf.created}, it.Created()}
+			}
+			continue
+		}
+		if !spaces[it.Space()] {
+			continue
+		}
+		r, err := s.record(it)
+		if err != nil {
+			continue
+		}
+		kk := key{it.Author(), it.Space()}
+		if old, ok := current[kk]; ok && !item.VersionOf(it).Newer(item.VersionOf(old.it)) {
+			continue
+		}
+		current[kk] = live{it, r}
+	}
+	pass := func(r *ioc.Record, author identity.ID, created time.Time) bool {
+		return (f.TLP == "" || r.TLP.Name() == f.TLP) && (f.Type == "" || r.Type.String() == f.Type) &&
+			(f.Author == nil || *f.Author == author) && !created.Before(f.Since)
+	}
+	var best *ioc.Entry
+	better := func(e *ioc.Entry) bool {
+		return best == nil || e.Created.After(best.Created) || e.Created.Equal(best.Created) && e.Author.Compare(best.Author) > 0
+	}
+	for _, l := range current {
+		e := ioc.Entry{Record: l.r, Author: l.it.Author(), Created: l.it.Created()}
+		if (l.r.Expired(now) && !f.IncludeExpired) || !pass(&l.r, e.Author, e.Created) {
+			continue
+		}
+		// The source's trust: below MinTrust it is left out, and STIX
+		// confidence is discounted by it (docs/reputation.md).
+		score, keep := f.trusted(e.Author)
+		if !keep {
+			continue
+		}
+		e.SourceTrust = score
+		if better(&e) {
+			best = &e
+		}
+	}
+	if best != nil {
+		return *best, time.Time{}, true, nil
+	}
+	var when time.Time
+	for k, x := range retracted {
+		if _, ok := current[k]; ok || !pass(&x.e.Record, x.e.Author, x.e.Created) {
+			continue
+		}
+		if better(&x.e) {
+			e := x.e
+			best, when = &e, x.t
+		}
+	}
+	if best != nil {
+		return *best, when, true, nil
+	}
+	return ioc.Entry{}, time.Time{}, false, nil
 }

@@ -1,14 +1,11 @@
 package ioc
 
 import (
-	"bufio"
 	"crypto/sha1"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -58,8 +55,14 @@ func uuidV5(ns [16]byte, name []byte) [16]byte {
 	h := sha1.New()
 	h.Write(ns[:])
 	h.Write(name)
+	return uuidV5Sum(h.Sum(nil))
+}
+
+// uuidV5Sum makes a version 5 UUID of a SHA-1 sum, for a name hashed as
+// it streams (STIXWriter).
+func uuidV5Sum(sum []byte) [16]byte {
 	var u [16]byte
-	copy(u[:], h.Sum(nil))
+	copy(u[:], sum)
 	u[6] = u[6]&0x0f | 0x50
 	u[8] = u[8]&0x3f | 0x80
 	return u
@@ -132,6 +135,7 @@ type stixOut struct {
 	Labels         []string     `json:"labels,omitempty"`
 	Confidence     *int         `json:"confidence,omitempty"`
 	ExternalRefs   []stixExtRef `json:"external_references,omitempty"`
+	Revoked        bool         `json:"revoked,omitempty"`
 	MarkingRefs    []string     `json:"object_marking_refs"`
 	XValidFrom     string       `json:"x_ghostwire_valid_from,omitempty"`
 	XValidUntil    string       `json:"x_ghostwire_valid_until,omitempty"`
@@ -143,73 +147,15 @@ type stixOut struct {
 // of the content ID, so two exports of the same indicators agree. When
 // several entries share a content ID the newest is written. Recipients are
 // not exported: they name GhostWire peers, which other tools do not know.
+// A node's export streams through STIXWriter instead, which needs no slice.
 func ExportSTIX(w io.Writer, entries []Entry) error {
-	entries = pick(entries)
-	bw := bufio.NewWriter(w)
-	var ids []byte
-	for _, e := range entries {
-		c := e.Record.ContentID()
-		ids = append(ids, c[:]...)
-	}
-	fmt.Fprintf(bw, "{\"type\":\"bundle\",\"id\":\"bundle--%s\",\"objects\":[", derivedUUID("bundle", ids))
-	first := true
-	emit := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("ioc: export: %w", err)
-		}
-		if !first {
-			bw.WriteByte(',')
-		}
-		first = false
-		bw.WriteString("\n")
-		_, err = bw.Write(b)
-		return err
-	}
-	used := map[TLP]bool{}
-	authors := map[identity.ID]time.Time{}
-	for _, e := range entries {
-		used[e.Record.TLP] = true
-		if !e.Author.IsZero() {
-			if t, ok := authors[e.Author]; !ok || e.Created.Before(t) {
-				authors[e.Author] = e.Created
-			}
-		}
-	}
-	for m := TLPClear; m < tlpEnd; m++ {
-		if !used[m] {
-			continue
-		}
-		def := map[string]any{
-			"type": "marking-definition", "spec_version": "2.1", "id": tlp2IDs[m],
-			"created": "2022-10-01T00:00:00.000Z", "name": m.String(),
-			"extensions": map[string]any{tlp2Extension: map[string]string{
-				"extension_type": "property-extension", "tlp_2_0": m.Name()}},
-		}
-		if err := emit(def); err != nil {
+	sw := NewSTIXWriter(w)
+	for _, e := range pick(entries) {
+		if err := sw.Write(&e, time.Time{}); err != nil {
 			return err
 		}
 	}
-	var authorIDs []identity.ID
-	for a := range authors {
-		authorIDs = append(authorIDs, a)
-	}
-	slices.SortFunc(authorIDs, identity.ID.Compare)
-	for _, a := range authorIDs {
-		t := ts(authors[a])
-		if err := emit(map[string]string{"type": "identity", "spec_version": "2.1",
-			"id": "identity--" + derivedUUID("author", a.Bytes()), "created": t, "modified": t,
-			"name": a.String(), "identity_class": "individual"}); err != nil {
-			return err
-		}
-	}
-	for _, e := range entries {
-		if err := emit(stixFor(&e)); err != nil {
-			return err
-		}
-	}
-	bw.WriteString("\n]}\n")
-	return bw.Flush()
+	return sw.Close()
 }
 
 func stixFor(e *Entry) *stixOut {
@@ -285,49 +231,13 @@ var mispExportTypes = map[Type][2]string{
 }
 
 // ExportMISP writes entries as one MISP event {"Event": …} (docs/ioc.md
-// §6.2): an attribute per record with its tlp: tag and other tags,
-// to_ids = !Informational, the description as comment. Confidence and
-// validity have no MISP attribute field and are not written. The event is
-// unpublished with distribution 0 (this organisation only), so importing
-// it into MISP shares nothing until an analyst decides.
+// §6.2) through MISPWriter, the newest entry per content ID.
 func ExportMISP(w io.Writer, entries []Entry) error {
-	entries = pick(entries)
-	var ids []byte
-	var newest time.Time
-	for _, e := range entries {
-		c := e.Record.ContentID()
-		ids = append(ids, c[:]...)
-		if e.Created.After(newest) {
-			newest = e.Created
+	mw := NewMISPWriter(w, MISPEvent{})
+	for _, e := range pick(entries) {
+		if err := mw.Write(&e); err != nil {
+			return err
 		}
 	}
-	if newest.IsZero() {
-		newest = time.Unix(0, 0)
-	}
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, `{"Event":{"uuid":"%s","info":"GhostWire IOC export","date":"%s","timestamp":"%d",`+
-		`"published":false,"analysis":"2","threat_level_id":"4","distribution":"0","Tag":[],"Attribute":[`,
-		derivedUUID("event", ids), newest.UTC().Format(time.DateOnly), newest.Unix())
-	for i, e := range entries {
-		r := &e.Record
-		c := r.ContentID()
-		tc := mispExportTypes[r.Type]
-		a := mispOut{UUID: derivedUUID("ioc", c[:]), Type: tc[0], Category: tc[1], Value: r.Value,
-			ToIDs: !r.Informational, Comment: r.Description, Timestamp: strconv.FormatInt(e.Created.Unix(), 10),
-			Distribution: "5", Tag: []mispTag{{Name: "tlp:" + r.TLP.Name()}}}
-		for _, t := range r.Tags {
-			a.Tag = append(a.Tag, mispTag{Name: t})
-		}
-		b, err := json.Marshal(&a)
-		if err != nil {
-			return fmt.Errorf("ioc: export: %w", err)
-		}
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.WriteString("\n")
-		bw.Write(b)
-	}
-	bw.WriteString("\n]}}\n")
-	return bw.Flush()
+	return mw.Close()
 }

@@ -84,7 +84,19 @@ func (c *Client) doWait(ctx context.Context, method, path string, body, out any,
 			return fmt.Errorf("reading the node's answer: %w", err)
 		}
 	}
+	// A streamed listing counts what it skipped in a trailer, which is
+	// there once the body has been read to its end.
+	io.Copy(io.Discard, resp.Body)
+	c.noteSkipped(resp.Trailer)
 	return nil
+}
+
+// noteSkipped hands a reply's count of damaged items left out
+// (SkippedHeader, in its header or trailer) to c.Skipped.
+func (c *Client) noteSkipped(h http.Header) {
+	if n, err := strconv.ParseInt(h.Get(SkippedHeader), 10, 64); err == nil && n > 0 && c.Skipped != nil {
+		c.Skipped(n)
+	}
 }
 
 // send makes one request (body, if any, is JSON) and returns the reply
@@ -111,9 +123,7 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 		}
 		return nil, &Error{Status: resp.StatusCode, Kind: e.Kind, Msg: e.Error, Hint: e.Hint}
 	}
-	if n, err := strconv.ParseInt(resp.Header.Get(SkippedHeader), 10, 64); err == nil && n > 0 && c.Skipped != nil {
-		c.Skipped(n)
-	}
+	c.noteSkipped(resp.Header)
 	return resp, nil
 }
 
@@ -247,6 +257,51 @@ func (c *Client) DropIOC(ctx context.Context, req node.DropRequest) (*node.IOC, 
 func (c *Client) ListIOCs(ctx context.Context, q IOCQuery) ([]node.IOC, error) {
 	var xs []node.IOC
 	return xs, c.Do(ctx, http.MethodGet, "/v1/iocs"+q.query(), nil, &xs)
+}
+
+// EachIOC is GET /v1/iocs, calling fn with each indicator as it arrives,
+// so the first are shown before the node has read the rest.
+func (c *Client) EachIOC(ctx context.Context, q IOCQuery, fn func(*node.IOC) error) error {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/iocs"+q.query(), nil, AnswerWait)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return fmt.Errorf("reading the node's answer: not a JSON array (%v)", err)
+	}
+	for dec.More() {
+		var x node.IOC
+		if err := dec.Decode(&x); err != nil {
+			return fmt.Errorf("reading the node's answer (the listing was cut): %w", err)
+		}
+		if err := fn(&x); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("reading the node's answer (the listing was cut): %w", err)
+	}
+	io.Copy(io.Discard, resp.Body) // to the trailer: what the listing skipped
+	c.noteSkipped(resp.Trailer)
+	return nil
+}
+
+// Feed is GET /v1/iocs/feed: one page of a collection's STIX objects.
+func (c *Client) Feed(ctx context.Context, q apitype.FeedRequest) (*apitype.FeedPage, error) {
+	v := url.Values{"collection": {q.Collection}}
+	if q.After != "" {
+		v.Set("after", q.After)
+	} else if !q.AddedAfter.IsZero() {
+		v.Set("added_after", q.AddedAfter.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", fmt.Sprint(q.Limit))
+	}
+	v["tlp"], v["id"], v["type"] = q.TLPs, q.IDs, q.Types
+	var page apitype.FeedPage
+	return &page, c.Do(ctx, http.MethodGet, "/v1/iocs/feed?"+v.Encode(), nil, &page)
 }
 
 // ShowIOC is GET /v1/iocs/{id}.

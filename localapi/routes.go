@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/node"
 )
@@ -215,16 +217,105 @@ func (s *server) dropIOC(r *http.Request) (int, any, error) {
 	return http.StatusCreated, x, err
 }
 
-func (s *server) listIOCs(r *http.Request) (int, any, error) {
+// listIOCs is GET /v1/iocs: a JSON array, streamed as the node reads the
+// collections (collection.ListEach), so the first indicators of a million
+// go out at once and the node holds one batch at a time. The node's
+// failure while it lists breaks the reply, as an export's does: the client
+// sees a cut array, never a short one that parses.
+func (s *server) listIOCs(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(importTimeout))
 	f, err := s.iocFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	leave, ok := s.enter(w, r, s.listing, fmt.Sprintf("%d listings are running", maxListing))
+	if !ok {
+		return
+	}
+	defer leave()
+	start := func() {
+		w.Header().Set("Content-Type", "application/json")
+		// The count of damaged items left out is known only at the end:
+		// it follows the listing as a trailer.
+		w.Header().Set("Trailer", SkippedHeader)
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "[")
+	}
+	skippedBefore := s.n.Skipped()
+	// The reply starts at once, before the node has found anything: a
+	// filter that matches little may scan long before its first match, and
+	// the client must see a slow answer, not a silent node.
+	start()
+	rc.Flush()
+	n := 0
+	last := time.Now()
+	err = s.n.Collections().ListEach(f, func(x *node.IOC) error {
+		b, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			io.WriteString(w, ",")
+		}
+		io.WriteString(w, "\n")
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		n++
+		// The first indicators go out at once; then a flush at most
+		// every 100 ms lets the buffer fill.
+		if n == 1 || time.Since(last) > 100*time.Millisecond {
+			last = time.Now()
+			return rc.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("api", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	io.WriteString(w, "\n]\n")
+	if skipped := s.n.Skipped() - skippedBefore; skipped > 0 {
+		w.Header().Set(SkippedHeader, strconv.FormatInt(skipped, 10))
+	}
+}
+
+// feed is GET /v1/iocs/feed?collection=C[&after=CURSOR|&added_after=TIME][&limit=N][&tlp=L]...[&id=X]...[&type=T]...:
+// one page of a collection's indicators and retractions as STIX objects,
+// in the order the node stored them (collection.Feed). tlp names each
+// level shown; none is shown unless named.
+func (s *server) feed(r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	after, err := collection.ParseCursor(q.Get("after"))
 	if err != nil {
 		return 0, nil, err
 	}
-	list, err := s.n.Collections().List(f)
-	if list == nil {
-		list = []*node.IOC{}
+	if v := q.Get("added_after"); v != "" && after == (collection.Cursor{}) {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return 0, nil, invalid("use RFC 3339, e.g. 2026-11-23T00:00:00.000Z", "bad added_after: %v", err)
+		}
+		after = collection.CursorAfter(t)
 	}
-	return http.StatusOK, list, err
+	fq := collection.FeedQuery{Collection: q.Get("collection"), After: after, IDs: q["id"], Types: q["type"]}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return 0, nil, invalid(fmt.Sprintf("limit is a positive number (at most %d per page)", collection.MaxFeedPage), "bad limit %q", v)
+		}
+		fq.Limit = min(n, collection.MaxFeedPage)
+	}
+	for _, t := range q["tlp"] {
+		m, err := ioc.ParseTLP(t)
+		if err != nil {
+			return 0, nil, invalid("TLP is clear, green, amber, amber+strict or red", "%v", err)
+		}
+		fq.TLPs = append(fq.TLPs, m)
+	}
+	page, err := s.n.Collections().Feed(fq)
+	return http.StatusOK, page, err
 }
 
 func (s *server) showIOC(r *http.Request) (int, any, error) {
@@ -377,8 +468,8 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	format := q.Get("format")
-	if format != "" && format != "stix" && format != "misp" {
-		s.writeError(w, r, invalid("formats: stix, misp", "unknown export format %q", format))
+	if err := collection.CheckExportFormat(format, f); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	leave, ok := s.enter(w, r, s.bulk, fmt.Sprintf("%d imports and exports are running", maxBulk))
@@ -387,7 +478,10 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 	defer leave()
 	w.Header().Set("Content-Type", "application/json")
-	cw := &countWriter{w: w}
+	// The document's head is flushed as soon as it is written, so a slow
+	// export (a filter that matches little of a million) is seen to start
+	// within the client's wait, not taken for a node that is not there.
+	cw := &countWriter{w: w, first: func() { http.NewResponseController(w).Flush() }}
 	if err := s.n.Collections().Export(cw, format, f); err != nil {
 		if cw.n == 0 {
 			s.writeError(w, r, err)
@@ -400,14 +494,19 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// countWriter counts the bytes written through it.
+// countWriter counts the bytes written through it, and calls first (if
+// set) after the first write.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w     io.Writer
+	n     int64
+	first func()
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
+	if c.n == 0 && n > 0 && c.first != nil {
+		defer c.first()
+	}
 	c.n += int64(n)
 	return n, err
 }

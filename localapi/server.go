@@ -53,6 +53,8 @@ const (
 	// "busy" at once.
 	maxBulk      = 2
 	maxFollowing = 1024
+	// maxListing bounds the streamed listings (GET /v1/iocs) at once.
+	maxListing = 8
 )
 
 // AnswerDeadline is how soon every reply starts (docs/api.md): the node's
@@ -192,9 +194,9 @@ type server struct {
 	// deadline is how soon every reply starts: AnswerDeadline, shorter in
 	// tests.
 	deadline time.Duration
-	// working, bulk and following hold one token per request of their kind
-	// in progress (maxWorking, maxBulk, maxFollowing).
-	working, bulk, following chan struct{}
+	// working, bulk, following and listing hold one token per request of
+	// their kind in progress (maxWorking, maxBulk, maxFollowing, maxListing).
+	working, bulk, following, listing chan struct{}
 	// work counts the requests still being worked on, including those
 	// already answered "busy" (answer); Serve waits for them.
 	work sync.WaitGroup
@@ -205,7 +207,7 @@ func newServer(n *node.Node, log *slog.Logger) *server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &server{n: n, log: log, deadline: AnswerDeadline, working: make(chan struct{}, maxWorking),
-		bulk: make(chan struct{}, maxBulk), following: make(chan struct{}, maxFollowing)}
+		bulk: make(chan struct{}, maxBulk), following: make(chan struct{}, maxFollowing), listing: make(chan struct{}, maxListing)}
 }
 
 // errBusy is the reply of a request the node could not answer within the
@@ -314,7 +316,8 @@ func routes() []route {
 		{"GET /v1/messages", func(s *server) http.HandlerFunc { return s.messages }},
 		{"POST /v1/messages", jsonHandler((*server).sendMessage)},
 		{"POST /v1/iocs", jsonHandler((*server).dropIOC)},
-		{"GET /v1/iocs", jsonHandler((*server).listIOCs)},
+		{"GET /v1/iocs", func(s *server) http.HandlerFunc { return s.listIOCs }},
+		{"GET /v1/iocs/feed", jsonHandler((*server).feed)},
 		{"POST /v1/iocs/import", func(s *server) http.HandlerFunc { return s.importIOCs }},
 		{"GET /v1/iocs/export", func(s *server) http.HandlerFunc { return s.exportIOCs }},
 		{"GET /v1/iocs/imports", jsonHandler((*server).imports)},

@@ -3,6 +3,7 @@ package localapi
 import (
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,10 +40,11 @@ func TestListingSaysWhatItSkipped(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&xs); err != nil {
 			t.Fatal(err)
 		}
+		io.Copy(io.Discard, resp.Body) // the count is a trailer: after the body
 		return resp, xs
 	}
-	if resp, xs := list(); len(xs) != 2 || resp.Header.Get(SkippedHeader) != "" {
-		t.Fatalf("before the damage: %d IOCs, %s %q", len(xs), SkippedHeader, resp.Header.Get(SkippedHeader))
+	if resp, xs := list(); len(xs) != 2 || skippedOf(resp) != "" {
+		t.Fatalf("before the damage: %d IOCs, %s %q", len(xs), SkippedHeader, skippedOf(resp))
 	}
 
 	// The disk damages the second IOC's stored bytes.
@@ -55,8 +57,8 @@ func TestListingSaysWhatItSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, xs := list()
-	if len(xs) != 1 || xs[0].ID != ids[0] || resp.Header.Get(SkippedHeader) != "1" {
-		t.Fatalf("after the damage: %d IOCs, %s %q; want the undamaged one and a count of 1", len(xs), SkippedHeader, resp.Header.Get(SkippedHeader))
+	if len(xs) != 1 || xs[0].ID != ids[0] || skippedOf(resp) != "1" {
+		t.Fatalf("after the damage: %d IOCs, %s %q; want the undamaged one and a count of 1", len(xs), SkippedHeader, skippedOf(resp))
 	}
 
 	c := NewClient(tn.sock)
@@ -69,4 +71,21 @@ func TestListingSaysWhatItSkipped(t *testing.T) {
 	if len(got) != 1 || told != 1 {
 		t.Fatalf("the client listed %d IOCs and was told of %d skipped; want 1 and 1", len(got), told)
 	}
+	// The streaming client ioc list uses is told the same.
+	told, got = 0, nil
+	if err := c.EachIOC(t.Context(), IOCQuery{}, func(x *node.IOC) error { got = append(got, *x); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || told != 1 {
+		t.Fatalf("EachIOC listed %d IOCs and was told of %d skipped; want 1 and 1", len(got), told)
+	}
+}
+
+// skippedOf is the reply's SkippedHeader: a header on a JSON answer, a
+// trailer on a streamed listing.
+func skippedOf(resp *http.Response) string {
+	if v := resp.Header.Get(SkippedHeader); v != "" {
+		return v
+	}
+	return resp.Trailer.Get(SkippedHeader)
 }

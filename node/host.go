@@ -76,15 +76,15 @@ func (h host) publish(entries []store.Entry, exp []item.Expiry, put func([]store
 }
 
 // putItems stores entries through the sync sets (scopeset: expiries
-// indexed first) with put, each item's content-index keys (collection's
-// ioc show by content ID) in the item's own transaction, so that neither
-// is ever stored without the other.
+// indexed first) with put, each item's collection index entries (content
+// and added index, collection.Indexer) in the item's own transaction, so
+// that neither is ever stored without the other.
 func (n *Node) putItems(entries []store.Entry, exp []item.Expiry, put func([]store.Entry) (int, error)) (int, error) {
 	withIndex := make([]store.Entry, len(entries))
 	for i, e := range entries {
 		withIndex[i] = e
-		keys := n.coll.ContentIndex([]*item.Item{e.Item})
-		if len(keys) == 0 {
+		index := n.coll.Indexer(e.Item)
+		if index == nil {
 			continue
 		}
 		withIndex[i].With = func(tx *store.Tx) error {
@@ -93,12 +93,7 @@ func (n *Node) putItems(entries []store.Entry, exp []item.Expiry, put func([]sto
 					return err
 				}
 			}
-			for _, k := range keys {
-				if err := tx.Put(collection.ContentIndexBucket, k, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			return index(tx)
 		}
 	}
 	return n.sets.PutWith(withIndex, exp, put)

@@ -210,6 +210,7 @@ func New(cfg Config) (*Node, error) {
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
 	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
+	n.coll.MarkFresh()
 	if err := n.coll.UpgradeRestricted(); err != nil {
 		return nil, fmt.Errorf("node: upgrading the store's restricted indicators: %w", err)
 	}

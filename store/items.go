@@ -335,8 +335,7 @@ func (db *DB) SpaceItems(sp item.Space, fn func(it *item.Item) error) error {
 			id := item.ID(k[len(sp)+8:])
 			it, err := db.readItem(tx, id)
 			if err != nil {
-				db.skipped.Add(1)
-				db.log.Warn("store: skipping an unreadable item; run 'ghostwire check'", "item", id, "err", err)
+				db.SkipDamaged(id, err)
 				return nil
 			}
 			return fn(it)
@@ -357,6 +356,15 @@ func (db *DB) readItem(tx *Tx, id item.ID) (it *item.Item, err error) {
 		return nil, err
 	}
 	return item.Decode(raw)
+}
+
+// SkipDamaged records that a listing left out item id because reading it
+// failed with err (a damaged disk): it is logged and counted (Skipped), as
+// SpaceItems does, so that status and the local API say the listing is
+// short. Listings that read items one by one call it instead of failing.
+func (db *DB) SkipDamaged(id item.ID, err error) {
+	db.skipped.Add(1)
+	db.log.Warn("store: skipping an unreadable item; run 'ghostwire check'", "item", id, "err", err)
 }
 
 // Skipped is how many unreadable items listings have skipped since the

@@ -381,6 +381,28 @@ func (tx *Tx) ScanKeys(bucket string, prefix []byte, fn func(k []byte) error) er
 	return tx.scan(bucket, prefix, false, func(k, _ []byte) error { return fn(k) })
 }
 
+// ScanKeysFrom is ScanKeys starting at the first key at or after from
+// (which should start with prefix): a cursor resumes a listing by seeking,
+// not by scanning what came before it.
+func (tx *Tx) ScanKeysFrom(bucket string, prefix, from []byte, fn func(k []byte) error) error {
+	p := key(bucket, prefix)
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = p
+	it := tx.txn.NewIterator(opts)
+	defer it.Close()
+	strip := len(bucket) + 1
+	for it.Seek(key(bucket, from)); it.ValidForPrefix(p); it.Next() {
+		if err := fn(it.Item().Key()[strip:]); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // ErrStop ends a Scan early without error.
 var ErrStop = errors.New("store: stop scan")
 

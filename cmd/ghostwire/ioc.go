@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/fault"
+	"github.com/ghostwire/ghostwire/ioc"
 	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
 )
@@ -38,8 +40,11 @@ STIX objects, or MISP JSON (events, attribute lists, REST responses), detected
 automatically; objects without a TLP marking are refused unless --tlp gives
 one, amber and red need --to (they reach those peers in any collection), and if
 any object fails nothing is stored unless --partial. Input that is neither
-STIX nor MISP exits 12. export writes a STIX 2.1 bundle or a MISP event, with
-each source's trust folded into STIX confidence. sighting signs your verdict on
+STIX nor MISP exits 12. export writes a STIX 2.1 bundle (retracted indicators
+revoked) or a MISP event, streamed, with each source's trust folded into STIX
+confidence; --format misp-feed --out DIR writes a MISP feed directory (an event
+per collection with a stable UUID, manifest.json, hashes.csv) that a MISP
+instance adds as a feed, updated incrementally. sighting signs your verdict on
 an indicator in the clear (seen, or a false positive, as MISP sightings); it
 travels to every peer and feeds each source's trust ('ghostwire trust show'),
 which list shows and --min-trust filters on.
@@ -62,8 +67,8 @@ Example:
 			nodeVerb("retract", "ioc retract <id>", nil, o.retract),
 			nodeVerb("import", "ioc import FILE|- [--tlp L] [--to PEER]... [--partial] [--collection C] | ioc import --status",
 				o.flags("collection", "tlp", "to", "partial", "status"), o.importFile),
-			nodeVerb("export", "ioc export [--format stix|misp] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
-				o.flags(append([]string{"format"}, filter...)...), o.export),
+			nodeVerb("export", "ioc export [--format stix|misp|misp-feed] [--out DIR] [--collection C] [--tlp L] [--type T] [--author P] [--since TIME]",
+				o.flags(append([]string{"format", "out"}, filter...)...), o.export),
 			nodeVerb("fetch", "ioc fetch <content-id> [--wait 30s]", o.flags("wait"), o.fetch),
 			nodeVerb("sighting", "ioc sighting <id> --seen|--false-positive", sightingFlags(&seen, &falsePositive),
 				func(e *env, call *verbCall) error { return iocSighting(e, call, seen, falsePositive) }),
@@ -74,12 +79,12 @@ Example:
 // iocOpts holds the flags of every ioc verb; each flag is defined once, in
 // define, and each verb's FlagSet gets the ones it names.
 type iocOpts struct {
-	collection, typ, value, tlp, desc, until, author, since, format string
-	minTrust                                                        string
-	conf                                                            int
-	wait                                                            time.Duration
-	expired, partial, status                                        bool
-	tags, refs, to                                                  multiFlag
+	collection, typ, value, tlp, desc, until, author, since, format, out string
+	minTrust                                                             string
+	conf                                                                 int
+	wait                                                                 time.Duration
+	expired, partial, status                                             bool
+	tags, refs, to                                                       multiFlag
 }
 
 func (o *iocOpts) flags(names ...string) func(fs *flag.FlagSet) {
@@ -117,7 +122,9 @@ func (o *iocOpts) define(fs *flag.FlagSet, name string) {
 	case "status":
 		fs.BoolVar(&o.status, name, false, "list the recorded imports (running, interrupted, failed, done) instead of importing")
 	case "format":
-		fs.StringVar(&o.format, name, "stix", "export `format`: stix or misp")
+		fs.StringVar(&o.format, name, "stix", "export `format`: stix, misp, or misp-feed (a MISP feed directory, --out)")
+	case "out":
+		fs.StringVar(&o.out, name, "", "for misp-feed: the feed `DIR`ectory, written incrementally")
 	case "min-trust":
 		fs.StringVar(&o.minTrust, name, "", "only IOCs whose source's trust `score` is at least this (0 to 1, see 'ghostwire trust show')")
 	case "wait":
@@ -197,12 +204,66 @@ func importStatus(e *env, api *localapi.Client, asJSON bool) error {
 
 func (o *iocOpts) export(e *env, call *verbCall) error {
 	if len(call.args) != 0 {
-		return usageError("ioc export takes flags only; it writes to standard output")
+		return usageError("ioc export takes flags only; it writes to standard output (or, for misp-feed, into --out DIR)")
 	}
-	if o.format != "stix" && o.format != "misp" {
-		return usageError("--format is stix or misp")
+	switch o.format {
+	case "stix", "misp":
+		if o.out != "" {
+			return usageError("--out is for --format misp-feed; stix and misp go to standard output")
+		}
+		return call.api.ExportIOCs(e.ctx, o.format, o.query(), e.stdout)
+	case "misp-feed":
+		return o.exportFeed(e, call)
 	}
-	return call.api.ExportIOCs(e.ctx, o.format, o.query(), e.stdout)
+	return usageError("--format is stix, misp or misp-feed")
+}
+
+// exportFeed writes a MISP feed into --out: one event per collection (or
+// the one --collection names), its UUID the same on every export, and
+// manifest.json and hashes.csv over every event in the directory. An event
+// whose indicators did not change is left as it was.
+func (o *iocOpts) exportFeed(e *env, call *verbCall) error {
+	if o.out == "" {
+		return usageError("--format misp-feed writes a directory: give it with --out DIR")
+	}
+	if o.tlp == "" {
+		return usageError("a feed is read by whoever can reach it: name the TLP level it carries with --tlp (e.g. --tlp clear or --tlp green)")
+	}
+	names := []string{o.collection}
+	if o.collection == "" {
+		ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+		cs, err := call.api.Collections(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		names = names[:0]
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+	}
+	feed, err := ioc.OpenFeedDir(o.out)
+	if err != nil {
+		return fail(exitFailure, err, "give --out a directory of its own for the feed")
+	}
+	for _, name := range names {
+		q := o.query()
+		q.Collection = name
+		id, changed, err := feed.Event(func(w io.Writer) error { return call.api.ExportIOCs(e.ctx, "misp-feed", q, w) })
+		if err != nil {
+			return err
+		}
+		state := "unchanged"
+		if changed {
+			state = "written"
+		}
+		printf(e.stderr, "ghostwire: collection %s: event %s %s\n", name, id, state)
+	}
+	if err := feed.Close(); err != nil {
+		return fail(exitFailure, err, "the feed directory is as the last export left it; fix the cause and export again")
+	}
+	printf(e.stdout, "%s\n", o.out)
+	return nil
 }
 
 func (o *iocOpts) fetch(e *env, call *verbCall) error {
@@ -251,18 +312,37 @@ func (o *iocOpts) list(e *env, call *verbCall) error {
 	if len(call.args) != 0 {
 		return usageError("ioc list takes flags only")
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	xs, err := call.api.ListIOCs(ctx, o.query())
+	// The listing streams (the node answers within its deadline or says it
+	// is busy), so a million indicators are printed as they arrive, with no
+	// bound on the whole.
+	if !call.asJSON {
+		return call.api.EachIOC(e.ctx, o.query(), func(x *node.IOC) error {
+			printIOC(e, x)
+			return nil
+		})
+	}
+	n := 0
+	err := call.api.EachIOC(e.ctx, o.query(), func(x *node.IOC) error {
+		b, err := json.MarshalIndent(x, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if n == 0 {
+			sep = "[\n  "
+		}
+		n++
+		printf(e.stdout, "%s%s", sep, b)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if call.asJSON {
-		return printJSON(e, xs)
+	if n == 0 {
+		printf(e.stdout, "[]\n")
+		return nil
 	}
-	for i := range xs {
-		printIOC(e, &xs[i])
-	}
+	printf(e.stdout, "\n]\n")
 	return nil
 }
 

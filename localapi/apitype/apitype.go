@@ -7,7 +7,10 @@
 // apitype imports nothing of ours and nothing that speaks a protocol.
 package apitype
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // TransportStatus is what Status shows of the transport.
 type TransportStatus struct {
@@ -400,4 +403,44 @@ type RoomMessage struct {
 	Text   string `json:"text"`
 	Sealed bool   `json:"sealed,omitempty"`
 	Mine   bool   `json:"mine,omitempty"`
+}
+
+// FeedObject is one object of a feed page (GET /v1/iocs/feed): an
+// indicator's STIX 2.1 object as export writes it, revoked if its author
+// retracted it, with what a TAXII server says of it.
+type FeedObject struct {
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Version time.Time `json:"version"` // the object's modified
+	Added   time.Time `json:"added"`   // when this node stored it
+	TLP     string    `json:"tlp"`
+	// Cursor resumes a listing just after this object.
+	Cursor string `json:"cursor"`
+	// Object is the STIX object's JSON.
+	Object json.RawMessage `json:"object"`
+}
+
+// FeedPage is GET /v1/iocs/feed: objects of one collection in the order
+// the node stored them. More says the listing goes on after Next (the
+// last object's cursor, or where the scan stopped when it read its budget
+// of entries without filling the page).
+type FeedPage struct {
+	Objects []FeedObject `json:"objects"`
+	Next    string       `json:"next,omitempty"`
+	More    bool         `json:"more"`
+}
+
+// FeedRequest is GET /v1/iocs/feed's query: one page of Collection after
+// After (a cursor from an earlier page; empty: the start), at most Limit
+// objects (0: the node's page size), of the TLP levels named (none named:
+// none shown), and when IDs or Types are set only objects with one of them.
+type FeedRequest struct {
+	Collection string
+	After      string
+	// AddedAfter, when After is empty, starts after everything the node
+	// stored at or before it.
+	AddedAfter time.Time
+	Limit      int
+	TLPs       []string
+	IDs, Types []string
 }
