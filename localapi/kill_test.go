@@ -222,7 +222,14 @@ func TestImportKilled(t *testing.T) {
 			}
 			done <- last
 		}()
-		time.Sleep(time.Duration(rng.Int64N(int64(1500 * time.Millisecond))))
+		// Kill somewhere in the import: it reads and checks the whole file
+		// (two passes) before its first batch is stored, which the race
+		// detector makes several times slower.
+		window := 1500 * time.Millisecond
+		if raceEnabled {
+			window = 6 * time.Second
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(window))))
 		h.kill()
 		last := <-done
 		close(ackCh)

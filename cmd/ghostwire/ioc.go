@@ -327,12 +327,15 @@ func (o *iocOpts) list(e *env, call *verbCall) error {
 		if err != nil {
 			return err
 		}
-		sep := ",\n  "
+		// The separators are in the format, not arguments: printf
+		// neutralises control characters in string arguments (JSON
+		// escapes those in its own bytes).
 		if n == 0 {
-			sep = "[\n  "
+			printf(e.stdout, "[\n  %s", b)
+		} else {
+			printf(e.stdout, ",\n  %s", b)
 		}
 		n++
-		printf(e.stdout, "%s%s", sep, b)
 		return nil
 	})
 	if err != nil {
