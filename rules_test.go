@@ -332,7 +332,7 @@ func TestSignaturesOnlyThroughIdentity(t *testing.T) {
 // sets the sync engine reconciles (scopeset) sit below the services too:
 // they know the store, never a service.
 func TestServicesStayBelowTheNode(t *testing.T) {
-	services := []string{"service", "dm", "collection", "contacts", "rating", "quota"}
+	services := []string{"service", "dm", "collection", "contacts", "rating", "quota", "keys"}
 	never := []string{module + "/node", module + "/onion", module + "/cloak", "net/http", "net"}
 	rules := map[string][]string{
 		"scopeset": append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts", module+"/room"),

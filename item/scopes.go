@@ -14,6 +14,7 @@ const (
 	collectionSpaceLabel = "ghostwire space: collection v1"
 	scopeLabel           = "ghostwire scope v1"
 	reputationSpaceLabel = "ghostwire space: reputation v1"
+	keysSpaceLabel       = "ghostwire space: keys v1"
 
 	// ClassPair is the class of what only two peers see (their direct
 	// space).
@@ -68,3 +69,8 @@ func PairScope(a, b identity.ID) Scope { return ScopeOf(DirectSpace(a, b), Class
 // (docs/protocol.md §5.10): what analysts say about sources is not about
 // one collection, and a score needs every statement a node can get.
 func ReputationSpace() Space { return Space(sha256.Sum256([]byte(reputationSpaceLabel))) }
+
+// KeysSpace is the one space of revocations (docs/protocol.md §5.12): a
+// revocation concerns every item its author signed, in any space, so it
+// must reach every peer that may hold one.
+func KeysSpace() Space { return Space(sha256.Sum256([]byte(keysSpaceLabel))) }

@@ -16,6 +16,7 @@ import (
 	"github.com/ghostwire/ghostwire/gate"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/keys"
 	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/rating"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -97,6 +98,7 @@ type Node struct {
 	quota    *quota.Ledger  // what each author and peer has stored here
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
+	keys     *keys.Service       // revocations, offered first (§5.12)
 	dm       *dm.Service         // direct messages
 	coll     *collection.Service // indicator collections
 	rate     *rating.Service     // sightings and ratings
@@ -208,7 +210,8 @@ func New(cfg Config) (*Node, error) {
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
-	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
+	n.keys = keys.New(host{n})
+	n.services = []service.Service{n.keys, n.dm, n.coll, n.rate, n.room}
 	// Messages whose timer ran out while the node was off burn now, before
 	// New returns: before the listener, the dialer or the local API can
 	// serve them (Run then keeps the timers).

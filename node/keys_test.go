@@ -1,0 +1,159 @@
+package node
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/contacts"
+	"github.com/ghostwire/ghostwire/identity"
+	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/keys"
+	"github.com/ghostwire/ghostwire/rating"
+	"github.com/ghostwire/ghostwire/store"
+)
+
+// subkeyOf certifies a fresh signing subkey for h's identity, valid from an
+// hour ago for a month.
+func subkeyOf(t *testing.T, h *hnode, seed byte) *item.Subkey {
+	t.Helper()
+	sub := testKey(t, seed)
+	now := time.Now()
+	cert, err := item.Certify(h.key, sub.ID(), item.PurposeItem, now.Add(-time.Hour), now.Add(30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := item.NewSubkey(h.ID(), sub, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sk
+}
+
+// publishRating stores, at h, a rating signed by key (for its identity) in
+// the reputation scope, which every peer relays.
+func publishRating(t *testing.T, h *hnode, key item.Signer, subject identity.ID, created time.Time) *item.Item {
+	t.Helper()
+	it, err := rating.NewRating(key, rating.Rating{Subject: subject, Verdict: rating.Good}, created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (host{h.Node}).Publish([]store.Entry{{Item: it, Scopes: []item.Scope{rating.Scope()}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// TestRevocationTwoHops: A–B–C in a line, and T, a thief with A's subkey,
+// paired with C only. A revokes its subkey; after one sync round (A–B,
+// then B–C) C holds the revocation and the item the subkey signed before
+// it, and refuses the one the thief signed after it, as B did (§5.12).
+func TestRevocationTwoHops(t *testing.T) {
+	a, b, c, thief := newHNode(t, 51), newHNode(t, 52), newHNode(t, 53), newHNode(t, 54)
+	pairUp(t, a, b)
+	pairUp(t, b, c)
+	pairUp(t, thief, c)
+	sk := subkeyOf(t, a, 55)
+	before := publishRating(t, a, sk, b.ID(), time.Now().Add(-time.Minute))
+	rev, err := a.keys.Revoke(sk.Cert().Key, "device stolen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Identity() || rev.Subject != sk.Cert().Key {
+		t.Fatalf("revocation %+v; want one of the subkey", rev)
+	}
+	// A's own store took the forged item too (Publish checks nothing):
+	// B must refuse it when A offers it.
+	after := publishRating(t, a, sk, c.ID(), rev.At.Add(time.Millisecond))
+	afterThief := publishRating(t, thief, sk, thief.ID(), rev.At.Add(2*time.Millisecond))
+
+	mustSync(t, a, b)
+	mustSync(t, b, c)
+	revs, err := c.keys.Revocations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 1 || revs[0].Subject != sk.Cert().Key || revs[0].Author != a.ID() {
+		t.Fatalf("C holds revocations %+v after one round; want A's of its subkey", revs)
+	}
+	if !holds(b, before.ID()) || !holds(c, before.ID()) {
+		t.Error("the item the subkey signed before its revocation did not reach B and C")
+	}
+	if holds(b, after.ID()) || holds(c, after.ID()) {
+		t.Error("an item the subkey signed after its revocation was stored")
+	}
+	mustSync(t, thief, c)
+	if holds(c, afterThief.ID()) {
+		t.Error("C stored the thief's item signed by the revoked subkey after the revocation")
+	}
+	if err := c.keys.Admit(afterThief); !errors.Is(err, keys.ErrRevoked) {
+		t.Errorf("C admits the thief's item: %v; want ErrRevoked", err)
+	}
+}
+
+// TestRevocationBindsOnlyItsAuthor: a revocation by T naming A's subkey
+// is a valid item (it travels like any), but takes nothing from A: only
+// A's own revocation binds A's items. One claiming A as author but signed
+// by T does not verify, and one signed by A's subkey is refused as not by
+// the identity.
+func TestRevocationBindsOnlyItsAuthor(t *testing.T) {
+	a, b, other := newHNode(t, 61), newHNode(t, 62), newHNode(t, 63)
+	pairUp(t, a, b)
+	pairUp(t, other, b)
+	sk := subkeyOf(t, a, 64)
+	if _, err := other.keys.Revoke(sk.Cert().Key, "I say so"); err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, other, b)
+	it := publishRating(t, a, sk, b.ID(), time.Now())
+	mustSync(t, a, b)
+	if !holds(b, it.ID()) {
+		t.Fatal("B refused A's subkey-signed item because someone else revoked the subkey")
+	}
+
+	now := time.Now()
+	forged, err := keys.NewRevocation(other.key, sk.Cert().Key, now, "forged", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := forged.Bytes()
+	// Claim A as the author: the author's key is the first field after
+	// the map header and key 1 (a1 01 58 20 …); the signature stays T's.
+	copy(raw[4:36], a.ID().Bytes())
+	f, err := item.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Verify(now); !errors.Is(err, item.ErrBadSignature) {
+		t.Errorf("a revocation claiming A but signed by T verifies: %v", err)
+	}
+	bySub, err := item.New(sk, item.KindRevocation, item.KeysSpace(), now, forged.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.RevocationOf(bySub); !errors.Is(err, keys.ErrNotIdentity) {
+		t.Errorf("a revocation signed by A's subkey reads as %v; want ErrNotIdentity", err)
+	}
+}
+
+// TestIdentityRevocation: an identity that revokes itself becomes a
+// revoked contact at its peer, and its items dated after are refused.
+func TestIdentityRevocation(t *testing.T) {
+	a, b := newHNode(t, 71), newHNode(t, 72)
+	pairUp(t, a, b)
+	rev, err := a.keys.Revoke(a.ID(), "identity key compromised")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSync(t, a, b)
+	if st, _ := b.contacts.StateOf(a.ID()); st != contacts.Revoked {
+		t.Fatalf("B sees A as %s after A revoked itself; want revoked", st)
+	}
+	later, err := rating.NewRating(a.key, rating.Rating{Subject: b.ID(), Verdict: rating.Bad}, rev.At.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.keys.Admit(later); !errors.Is(err, keys.ErrRevoked) {
+		t.Errorf("B admits A's item dated after A revoked itself: %v", err)
+	}
+}
