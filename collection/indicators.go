@@ -96,8 +96,12 @@ func (s *Service) recipientKeys(to []string) ([]identity.ID, []*recipient.Public
 // iocItem signs a normalised record as an item of space sp: in the clear
 // for CLEAR and GREEN, sealed to keys and to us for the restricted levels.
 func (s *Service) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
+	signer, err := s.h.Signer()
+	if err != nil {
+		return nil, err
+	}
 	if !rec.TLP.Restricted() {
-		it, err := ioc.NewItem(s.h.Key(), sp, now, rec)
+		it, err := ioc.NewItem(signer, sp, now, rec)
 		if err != nil {
 			return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
 		}
@@ -111,7 +115,7 @@ func (s *Service) iocItem(sp item.Space, now time.Time, rec *ioc.Record, keys []
 	if err != nil {
 		return nil, err
 	}
-	return item.New(s.h.Key(), item.KindIOCSealed, sp, now, sealed)
+	return item.New(signer, item.KindIOCSealed, sp, now, sealed)
 }
 
 // Add stores our own IOC items (or their tombstones) in a collection, in

@@ -39,13 +39,24 @@ type Service struct {
 	mu     sync.Mutex
 	loaded bool
 	byKey  map[revoked]Revocation // the earliest revocation of each key
+
+	// sig is our signing subkey (subkeys.go); sig.mu is taken before mu.
+	sig struct {
+		mu      sync.Mutex
+		period  time.Duration
+		current *item.Subkey // nil until first used, or after a revocation
+	}
 }
 
 // revoked names a key as a revocation binds it: its author's items only.
 type revoked struct{ author, subject identity.ID }
 
 // New returns the service.
-func New(h Host) *Service { return &Service{h: h, byKey: map[revoked]Revocation{}} }
+func New(h Host) *Service {
+	s := &Service{h: h, byKey: map[revoked]Revocation{}}
+	s.sig.period = DefaultSigningPeriod
+	return s
+}
 
 // Scope is the one scope revocations travel in (§5.12): the keys space,
 // class trusted.

@@ -1,11 +1,13 @@
 package node
 
 import (
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/ghostwire/ghostwire/contacts"
+	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/keys"
@@ -155,5 +157,83 @@ func TestIdentityRevocation(t *testing.T) {
 	}
 	if err := b.keys.Admit(later); !errors.Is(err, keys.ErrRevoked) {
 		t.Errorf("B admits A's item dated after A revoked itself: %v", err)
+	}
+}
+
+// signerOf returns the key that signed it, failing unless a subkey did.
+func signerOf(t *testing.T, it *item.Item) identity.ID {
+	t.Helper()
+	if _, ok := it.Cert(); !ok {
+		t.Fatalf("item %s was signed by the identity key; want a signing subkey", it.ID())
+	}
+	return it.Signer()
+}
+
+func rate(t *testing.T, h *hnode, peer identity.ID, verdict int) *item.Item {
+	t.Helper()
+	r, err := h.rate.Rate(peer, verdict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := hex.DecodeString(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _, err := h.db.GetItem(item.ID(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// TestSigningSubkeyRotates: the node signs its ratings with a certified
+// subkey, the same one until its period ends, then a new one; key list
+// shows both, the old one past; a peer accepts items of both; key revoke
+// retires the current one at once and the next item has a new subkey.
+func TestSigningSubkeyRotates(t *testing.T) {
+	const period = 24 * time.Hour
+	a := newHNode(t, 81, func(c *Config) { c.SubkeyPeriod = period })
+	b := newHNode(t, 82)
+	pairUp(t, a, b)
+	first := signerOf(t, rate(t, a, b.ID(), rating.Good))
+	if again := signerOf(t, rate(t, a, b.ID(), rating.Bad)); again != first {
+		t.Fatalf("the subkey changed within its period: %s then %s", first.Short(), again.Short())
+	}
+	mustSync(t, a, b)
+	a.setSkew(period + time.Minute)
+	b.setSkew(period + time.Minute)
+	second := signerOf(t, rate(t, a, b.ID(), rating.Good))
+	if second == first {
+		t.Fatal("the subkey did not rotate after its period")
+	}
+	subs, err := a.keys.Subkeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 2 || subs[0].Key != second || subs[0].State != keys.StateCurrent || subs[1].Key != first || subs[1].State != keys.StatePast {
+		t.Fatalf("key list %+v; want the new subkey current and the first past", subs)
+	}
+	res := mustSync(t, a, b)
+	if len(res.gotB) == 0 {
+		t.Fatal("B received nothing after the rotation")
+	}
+
+	info, err := a.keys.RevokeSubkey(second.Hex()[:12], "laptop lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != keys.StateRevoked || info.Reason != "laptop lost" {
+		t.Fatalf("revoked subkey shows %+v", info)
+	}
+	third := signerOf(t, rate(t, a, b.ID(), rating.Bad))
+	if third == second || third == first {
+		t.Fatal("the node signs with a revoked subkey")
+	}
+	mustSync(t, a, b)
+	if revs, err := b.keys.Revocations(); err != nil || len(revs) != 1 || revs[0].Subject != second {
+		t.Fatalf("B holds revocations %+v (%v); want A's of its second subkey", revs, err)
+	}
+	if _, err := a.keys.RevokeSubkey(second.Hex(), "again"); fault.KindOf(err) != fault.Invalid {
+		t.Errorf("revoking a revoked subkey again: %v; want an invalid-request error", err)
 	}
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// ScopeLimit is the most items a scope admits here (scopeset.Admission);
 	// zero means syncproto.MaxScopeItems, the most a session reconciles.
 	ScopeLimit int
+	// SubkeyPeriod is how long a signing subkey signs before the node
+	// rotates to a new one; zero means keys.DefaultSigningPeriod (monthly).
+	SubkeyPeriod time.Duration
 	// SpoolDir is where an IOC import spools its input (encrypted, unlinked
 	// at once) so it can be checked whole before anything is stored; empty
 	// means the system's temporary directory. The CLI gives the data
@@ -211,6 +214,7 @@ func New(cfg Config) (*Node, error) {
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
 	n.keys = keys.New(host{n})
+	n.keys.SetSigningPeriod(cfg.SubkeyPeriod)
 	n.services = []service.Service{n.keys, n.dm, n.coll, n.rate, n.room}
 	// Messages whose timer ran out while the node was off burn now, before
 	// New returns: before the listener, the dialer or the local API can
