@@ -236,7 +236,20 @@ func (s *Service) Subkeys() ([]SubkeyInfo, error) {
 			return nil
 		})
 	})
-	slices.SortFunc(out, func(a, b SubkeyInfo) int { return b.Start.Compare(a.Start) })
+	// Newest first; of two made in one millisecond (tests rotate fast),
+	// the one still current, then the one retired last.
+	slices.SortFunc(out, func(a, b SubkeyInfo) int {
+		if c := b.Start.Compare(a.Start); c != 0 {
+			return c
+		}
+		if a.Retired.IsZero() != b.Retired.IsZero() {
+			if a.Retired.IsZero() {
+				return -1
+			}
+			return 1
+		}
+		return b.Retired.Compare(a.Retired)
+	})
 	return out, err
 }
 

@@ -85,7 +85,7 @@ func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
 		peerCommand(), pairCommand(), msgCommand(), roomCommand(), iocCommand(), collectionCommand(),
-		trustCommand(),
+		trustCommand(), keyCommand(),
 		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }
