@@ -91,6 +91,20 @@ func TestRevocationTwoHops(t *testing.T) {
 	if err := c.keys.Admit(afterThief); !errors.Is(err, keys.ErrRevoked) {
 		t.Errorf("C admits the thief's item: %v; want ErrRevoked", err)
 	}
+	// The edge (§5.12): at the revocation time is after, a millisecond
+	// before is before.
+	for _, e := range []struct {
+		created time.Time
+		refused bool
+	}{{rev.At, true}, {rev.At.Add(-time.Millisecond), false}} {
+		it, err := rating.NewRating(sk, rating.Rating{Subject: c.ID(), Verdict: rating.Bad}, e.created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.keys.Admit(it); errors.Is(err, keys.ErrRevoked) != e.refused {
+			t.Errorf("an item created %s from the revocation time: admit %v, want refused=%v", e.created.Sub(rev.At), err, e.refused)
+		}
+	}
 }
 
 // TestRevocationBindsOnlyItsAuthor: a revocation by T naming A's subkey
