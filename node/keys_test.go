@@ -251,3 +251,15 @@ func TestSigningSubkeyRotates(t *testing.T) {
 		t.Errorf("revoking a revoked subkey again: %v; want an invalid-request error", err)
 	}
 }
+
+// TestKeysScopeFirst: the keys scope leads every peer's scope list, so
+// its round finishes no later than any other and its items are sent first
+// (docs/protocol.md §5.12).
+func TestKeysScopeFirst(t *testing.T) {
+	a, b := newHNode(t, 91), newHNode(t, 92)
+	pairUp(t, a, b)
+	sc := a.scopesFor(b.ID())
+	if len(sc) < 2 || sc[0] != keys.Scope() {
+		t.Fatalf("scopes offered to a peer start %x; want the keys scope %x first", sc[:1], keys.Scope())
+	}
+}
