@@ -349,6 +349,10 @@ func TestServicesStayBelowTheNode(t *testing.T) {
 	// room, the newest service, imports no sibling service either: what it
 	// needs of another kind (a peer's recipient key) comes through Host.
 	rules["room"] = append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts")
+	// keys, too: it marks a contact revoked through Host, and it judges
+	// every item the node receives, so it must not depend on the kinds it
+	// judges.
+	rules["keys"] = append(slices.Clone(never), module+"/dm", module+"/collection", module+"/contacts", module+"/room", module+"/rating")
 	for _, p := range listPackages(t) {
 		for pkg, never := range rules {
 			if p.ImportPath != module+"/"+pkg {

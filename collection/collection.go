@@ -31,6 +31,9 @@ func New(h Host) *Service { return &Service{h: h} }
 // Host is what the service needs of the node.
 type Host interface {
 	service.Host
+	// Signer is the signing subkey our new indicators are signed with
+	// (docs/protocol.md §5.9); their author is still our identity.
+	Signer() (item.Signer, error)
 	// ResolvePeer reads a peer given by address or local name.
 	ResolvePeer(string) (identity.ID, error)
 	// Admission checks our own new items against the node's limits (a

@@ -97,10 +97,15 @@ func (s *Service) recipientKeys(to []string) ([]identity.ID, []*recipient.Public
 // clear for CLEAR and GREEN, sealed to keys and to us for the restricted
 // levels, then naming the collection inside the seal so that a recipient
 // that does not hold the collection can file it (docs/protocol.md §5.8).
+// The node's current signing subkey signs it (docs/protocol.md §5.9).
 func (s *Service) iocItem(collection string, now time.Time, rec *ioc.Record, keys []*recipient.PublicKey) (*item.Item, error) {
 	sp := item.CollectionSpace(collection)
+	signer, err := s.h.Signer()
+	if err != nil {
+		return nil, err
+	}
 	if !rec.TLP.Restricted() {
-		it, err := ioc.NewItem(s.h.Key(), sp, now, rec)
+		it, err := ioc.NewItem(signer, sp, now, rec)
 		if err != nil {
 			return nil, fault.Invalidf("see docs/ioc.md for the fields", "%v", err)
 		}
@@ -116,7 +121,7 @@ func (s *Service) iocItem(collection string, now time.Time, rec *ioc.Record, key
 	if err != nil {
 		return nil, err
 	}
-	return item.New(s.h.Key(), item.KindIOCSealed, sp, now, sealed)
+	return item.New(signer, item.KindIOCSealed, sp, now, sealed)
 }
 
 // Add stores our own IOC items (or their tombstones) in a collection, in

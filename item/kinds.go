@@ -29,6 +29,10 @@ const (
 	KindIOCSealed Kind = 17
 	KindSighting  Kind = 18 // an analyst's verdict on an indicator statement, §5.10 (rating)
 	KindRating    Kind = 19 // an analyst's rating of a source, §5.10 (rating)
+	// KindRevocation is an identity's revocation of one of its subkeys, or
+	// of itself, §5.12 (keys). A tombstone cannot delete it: a thief who
+	// holds a revoked key must not be able to bring the key back.
+	KindRevocation Kind = 20
 
 	// The room kinds, §13.2 (room): a room's state (genesis and every
 	// membership change with its rekey), further parts of an epoch's
@@ -46,9 +50,9 @@ const (
 type KindInfo struct {
 	Kind Kind
 	Name string
-	// Deletable is false only for tombstones: they are permanent, so a
-	// deleted item can never come back through a peer that missed the
-	// deletion.
+	// Deletable is false for tombstones and revocations: they are
+	// permanent, so a deleted item or a revoked key can never come back
+	// through a peer that missed the deletion or the revocation.
 	Deletable bool
 }
 
@@ -63,6 +67,7 @@ var kinds = []KindInfo{
 	{KindIOCSealed, "ioc sealed", true},
 	{KindSighting, "sighting", true},
 	{KindRating, "rating", true},
+	{KindRevocation, "revocation", false},
 	{KindRoomState, "room state", true},
 	{KindRoomKeys, "room key part", true},
 	{KindRoomInvite, "room invite", true},

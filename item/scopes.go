@@ -14,6 +14,7 @@ const (
 	collectionSpaceLabel = "ghostwire space: collection v1"
 	scopeLabel           = "ghostwire scope v1"
 	reputationSpaceLabel = "ghostwire space: reputation v1"
+	keysSpaceLabel       = "ghostwire space: keys v1"
 
 	// ClassPair is the class of what only two peers see (their direct
 	// space).
@@ -77,3 +78,8 @@ func ReputationSpace() Space { return Space(sha256.Sum256([]byte(reputationSpace
 func RestrictedScope(author, recipient identity.ID) Scope {
 	return ScopeOf(DirectSpace(author, recipient), DirectClass(author, recipient))
 }
+
+// KeysSpace is the one space of revocations (docs/protocol.md §5.12): a
+// revocation concerns every item its author signed, in any space, so it
+// must reach every peer that may hold one.
+func KeysSpace() Space { return Space(sha256.Sum256([]byte(keysSpaceLabel))) }

@@ -449,3 +449,22 @@ func (c *Client) Trust(ctx context.Context, peer string) (*apitype.TrustReport, 
 	var x apitype.TrustReport
 	return &x, c.Do(ctx, http.MethodGet, "/v1/trust"+Query("peer", peer), nil, &x)
 }
+
+// Keys is GET /v1/keys: the identity and its subkeys, newest first.
+func (c *Client) Keys(ctx context.Context) (*apitype.KeyList, error) {
+	var x apitype.KeyList
+	return &x, c.Do(ctx, http.MethodGet, "/v1/keys", nil, &x)
+}
+
+// RotateKey is POST /v1/keys/rotate; purpose is "signing" or empty.
+func (c *Client) RotateKey(ctx context.Context, purpose string) (*apitype.Subkey, error) {
+	var x apitype.Subkey
+	return &x, c.Do(ctx, http.MethodPost, "/v1/keys/rotate", apitype.RotateRequest{Purpose: purpose}, &x)
+}
+
+// RevokeKey is POST /v1/keys/{key}/revoke: key is a subkey's hex key or a
+// prefix of at least 8 characters.
+func (c *Client) RevokeKey(ctx context.Context, key, reason string) (*apitype.Subkey, error) {
+	var x apitype.Subkey
+	return &x, c.Do(ctx, http.MethodPost, "/v1/keys/"+url.PathEscape(key)+"/revoke", apitype.RevokeKeyRequest{Reason: reason}, &x)
+}

@@ -85,7 +85,7 @@ func (f *futureItems) retry(n *Node, now time.Time) {
 	}
 	f.mu.Unlock()
 	for _, x := range ready {
-		if x.it.Verify(now) != nil || !n.isPeer(x.peer) || !n.scopeCheck(x.peer, x.sc)(x.it) {
+		if x.it.Verify(now) != nil || !n.isPeer(x.peer) || !n.scopeCheck(x.peer, x.sc)(x.it) || n.keys.Admit(x.it) != nil {
 			continue
 		}
 		entries := []store.Entry{{Item: x.it, Scopes: []item.Scope{x.sc}}}

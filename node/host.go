@@ -49,6 +49,8 @@ func (h host) Rescope(peers ...identity.ID) {
 }
 
 func (h host) Vault() *vault.Vault                                  { return h.n.cfg.Vault }
+func (h host) Signer() (item.Signer, error)                         { return h.n.keys.Signer() }
+func (h host) RevokeContact(id identity.ID) error                   { return h.n.revokeContact(id) }
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }
 
 func (h host) ResolvePeer(s string) (identity.ID, error) { return h.n.ResolvePeer(s) }

@@ -17,6 +17,7 @@ import (
 	"github.com/ghostwire/ghostwire/gate"
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/keys"
 	"github.com/ghostwire/ghostwire/quota"
 	"github.com/ghostwire/ghostwire/rating"
 	"github.com/ghostwire/ghostwire/recipient"
@@ -65,6 +66,9 @@ type Config struct {
 	// ScopeLimit is the most items a scope admits here (scopeset.Admission);
 	// zero means syncproto.MaxScopeItems, the most a session reconciles.
 	ScopeLimit int
+	// SubkeyPeriod is how long a signing subkey signs before the node
+	// rotates to a new one; zero means keys.DefaultSigningPeriod (monthly).
+	SubkeyPeriod time.Duration
 	// SpoolDir is where an IOC import spools its input (encrypted, unlinked
 	// at once) so it can be checked whole before anything is stored; empty
 	// means the system's temporary directory. The CLI gives the data
@@ -98,6 +102,7 @@ type Node struct {
 	quota    *quota.Ledger  // what each author and peer has stored here
 	// The item-kind services, in the order their scopes are offered; each
 	// guards its own state (the store, mostly).
+	keys     *keys.Service       // revocations, offered first (§5.12)
 	dm       *dm.Service         // direct messages
 	coll     *collection.Service // indicator collections
 	rate     *rating.Service     // sightings and ratings
@@ -209,7 +214,9 @@ func New(cfg Config) (*Node, error) {
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
-	n.services = []service.Service{n.dm, n.coll, n.rate, n.room}
+	n.keys = keys.New(host{n})
+	n.keys.SetSigningPeriod(cfg.SubkeyPeriod)
+	n.services = []service.Service{n.keys, n.dm, n.coll, n.rate, n.room}
 	n.coll.MarkFresh()
 	if err := n.coll.UpgradeRestricted(); err != nil {
 		return nil, fmt.Errorf("node: upgrading the store's restricted indicators: %w", err)

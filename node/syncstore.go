@@ -148,9 +148,13 @@ func (n *Node) preRefuse(qb *quota.Batch, held recon.Set, peer identity.ID, raw 
 	return keep, refused
 }
 
-// admitItem checks an item against its author's and peer's quotas (if it is
-// new here: one we hold already costs nothing more) and the scope's limit.
+// admitItem checks an item against its author's revocations (§5.12), its
+// author's and peer's quotas (if it is new here: one we hold already costs
+// nothing more) and the scope's limit.
 func (n *Node) admitItem(adm *scopeset.Admission, qb *quota.Batch, held recon.Set, peer identity.ID, sc item.Scope, it *item.Item) error {
+	if err := n.keys.Admit(it); err != nil {
+		return err
+	}
 	fresh := !held.Contains(recon.ID(it.ID()))
 	if fresh {
 		if err := qb.Admit(n.id, it.Author(), peer, it.Size()); err != nil {

@@ -251,3 +251,25 @@ func (n *Node) Refused(id identity.ID) error {
 	}
 	return nil
 }
+
+// revokeContact marks a contact revoked because its identity published a
+// revocation of itself (docs/protocol.md §5.12): it is refused at every
+// handshake from now on, like a blocked one. Its session is cancelled, not
+// waited for: the call comes from that very session, while it stores the
+// revocation.
+func (n *Node) revokeContact(id identity.ID) error {
+	if _, ok := n.contacts.StateOf(id); !ok {
+		return nil
+	}
+	if err := n.contacts.Revoke(id); err != nil {
+		return err
+	}
+	n.tellPeers()
+	n.st.mu.Lock()
+	if ps := n.st.sessions[id]; ps != nil {
+		ps.cancel()
+	}
+	n.st.mu.Unlock()
+	n.notifyChanged()
+	return nil
+}

@@ -15,6 +15,10 @@ import (
 // Host is what the service needs of the node.
 type Host interface {
 	service.Host
+	// Signer is the signing subkey our new sightings and ratings are
+	// signed with (docs/protocol.md §5.9); their author is still our
+	// identity.
+	Signer() (item.Signer, error)
 	// Statement returns the IOC item ref names (an item ID or content ID,
 	// or a unique prefix), or an error saying why none or several match.
 	Statement(ref string) (*item.Item, error)
@@ -100,7 +104,11 @@ func (s *Service) Sight(ref string, verdict int) (*apitype.Sighting, error) {
 	if target.Kind() != item.KindIOC {
 		return nil, fault.Invalidf("sight only clear and green indicators", "%s is sealed to its recipients: a sighting goes to every peer and would reveal it", ref)
 	}
-	it, err := NewSighting(s.h.Key(), Sighting{Target: target.ID(), Source: target.Author(), Verdict: verdict}, s.h.Now())
+	signer, err := s.h.Signer()
+	if err != nil {
+		return nil, err
+	}
+	it, err := NewSighting(signer, Sighting{Target: target.ID(), Source: target.Author(), Verdict: verdict}, s.h.Now())
 	if err != nil {
 		return nil, fault.Invalidf("the verdict is seen or false-positive", "%v", err)
 	}
@@ -113,7 +121,11 @@ func (s *Service) Sight(ref string, verdict int) (*apitype.Sighting, error) {
 
 // Rate records our rating of peer.
 func (s *Service) Rate(peer identity.ID, verdict int) (*apitype.Rating, error) {
-	it, err := NewRating(s.h.Key(), Rating{Subject: peer, Verdict: verdict}, s.h.Now())
+	signer, err := s.h.Signer()
+	if err != nil {
+		return nil, err
+	}
+	it, err := NewRating(signer, Rating{Subject: peer, Verdict: verdict}, s.h.Now())
 	if errors.Is(err, ErrSelf) {
 		return nil, fault.Invalidf("rate other sources; your own indicators always count as fully trusted here", "you cannot rate yourself")
 	}

@@ -88,7 +88,7 @@ func commands() []*command {
 	return []*command{
 		initCommand(), idCommand(), runNodeCommand(), statusCommand(),
 		peerCommand(), pairCommand(), msgCommand(), roomCommand(), iocCommand(), collectionCommand(),
-		trustCommand(), taxiiCommand(),
+		trustCommand(), taxiiCommand(), keyCommand(),
 		checkCommand(), testnetCommand(), demoCommand(),
 	}
 }

@@ -1,0 +1,31 @@
+package apitype
+
+import "time"
+
+// Subkey is one of the node's subkeys as key list shows it
+// (docs/protocol.md §5.9, §5.12).
+type Subkey struct {
+	Key     string     `json:"key"`     // the subkey's public key, hex
+	Purpose string     `json:"purpose"` // "signing" (encryption subkeys are recipient keys, §9.1)
+	Start   time.Time  `json:"start"`   // the certificate's not-before
+	End     time.Time  `json:"end"`     // the certificate's not-after
+	Retired *time.Time `json:"retired,omitempty"`
+	State   string     `json:"state"`            // "current", "past" or "revoked"
+	Reason  string     `json:"reason,omitempty"` // the revocation's reason
+}
+
+// KeyList is GET /v1/keys: the identity and its subkeys, newest first.
+type KeyList struct {
+	Identity string   `json:"identity"`
+	Subkeys  []Subkey `json:"subkeys"`
+}
+
+// RotateRequest is POST /v1/keys/rotate.
+type RotateRequest struct {
+	Purpose string `json:"purpose,omitempty"` // "signing" (the default)
+}
+
+// RevokeKeyRequest is POST /v1/keys/{key}/revoke.
+type RevokeKeyRequest struct {
+	Reason string `json:"reason"` // 1 to 256 characters, one line; every peer sees it
+}
