@@ -103,7 +103,8 @@ func lookup(cmds []*command, name string) *command {
 }
 
 const topUsage = `ghostwire: an anonymous peer-to-peer node. Every peer is an Ed25519 identity
-whose Tor onion address is its public key; peers reach each other only through Tor.
+whose Tor onion address is its public key; peers reach each other only through Tor,
+or, in LAN mode (run --lan), by direct TCP on one local network and never through Tor.
 
 Usage:
   ghostwire <command> [flags] [arguments]
