@@ -12,6 +12,7 @@ package dm
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/identity"
@@ -69,6 +70,27 @@ func New(h Host) *Service {
 	}
 	return s
 }
+
+// SealKind has items of kind k kept like burnable messages: sealed under
+// their own vault key, burnt at the deadline fn gives (the burn loop, and
+// on start), and erased by Burn. fn reads the item alone (it runs inside a
+// store transaction) and says whether the item burns at all; one that
+// does not is stored as every other item. Without a vault it does
+// nothing: the kind's service refuses items that burn then. Call it
+// before the store is used concurrently. Rooms use it (docs/protocol.md
+// §13.6): one vault and one burn loop serve every kind that burns.
+func (s *Service) SealKind(k item.Kind, fn func(*item.Item) (until time.Time, burns bool)) {
+	if s.seal == nil {
+		return
+	}
+	s.seal.others[k] = fn
+	s.h.Store().AddSealer(k, s.seal)
+}
+
+// Burn destroys items sealed here (any kind SealKind registered) now:
+// their vault keys, then what the store kept of them; their IDs are
+// remembered until keep, so sync neither offers them nor takes them back.
+func (s *Service) Burn(ids []item.ID, keep time.Time, why string) { s.burn(ids, keep, why) }
 
 // SetErasureForTest, with off, stores burnable messages as their own bytes
 // and burns them by deleting them from the store alone, without a vault

@@ -33,6 +33,11 @@ type sealer struct {
 	// catch.
 	clear bool
 
+	// others are the other kinds kept erasably (SealKind), each with when
+	// an item burns at the latest and whether it burns at all. Written
+	// only before the store is used concurrently.
+	others map[item.Kind]func(*item.Item) (time.Time, bool)
+
 	mu    sync.Mutex
 	slots map[item.ID]uint32 // the vault slot of each sealed item
 }
@@ -46,20 +51,28 @@ const (
 var _ store.Sealer = (*sealer)(nil)
 
 func newSealer(v *vault.Vault, rand io.Reader) *sealer {
-	return &sealer{v: v, rand: rand, slots: map[item.ID]uint32{}}
+	return &sealer{v: v, rand: rand, slots: map[item.ID]uint32{}, others: map[item.Kind]func(*item.Item) (time.Time, bool){}}
 }
 
-// Seal seals burnable messages; every other item is stored as it is.
+// Seal seals burnable messages, and the items of other kinds that burn
+// (SealKind); every other item is stored as it is.
 func (z *sealer) Seal(it *item.Item) ([]byte, time.Time, bool, error) {
-	if it.Kind() != item.KindBurnMessage {
+	var until time.Time
+	if it.Kind() == item.KindBurnMessage {
+		t, _, err := decodeBurn(it.Payload())
+		if err != nil {
+			// Check admits only payloads that decode; ours are made valid.
+			return nil, time.Time{}, false, fmt.Errorf("dm: storing a burnable message: %w", err)
+		}
+		until = deadline(it, t)
+	} else if fn := z.others[it.Kind()]; fn != nil {
+		var burns bool
+		if until, burns = fn(it); !burns {
+			return nil, time.Time{}, false, nil
+		}
+	} else {
 		return nil, time.Time{}, false, nil
 	}
-	t, _, err := decodeBurn(it.Payload())
-	if err != nil {
-		// Check admits only payloads that decode; ours are made valid.
-		return nil, time.Time{}, false, fmt.Errorf("dm: storing a burnable message: %w", err)
-	}
-	until := deadline(it, t)
 	id := it.ID()
 	if z.clear {
 		return append([]byte{formClear}, it.Bytes()...), until, true, nil

@@ -66,3 +66,47 @@ func TestRoomRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomTimerRoutes: the timer routes and fields reach the room service
+// (docs/api.md, Rooms), and each refusal says why with a hint: a ttl that
+// is not a duration or out of range, a message asking for a timer on a
+// node without a burn vault (this test node has none), and a set-timer
+// in a room one does not know. None changes anything.
+func TestRoomTimerRoutes(t *testing.T) {
+	tn := startTestNode(t, t.TempDir(), 1)
+	if code, body := tn.req(t, "POST", "/v1/rooms", "application/json", strings.NewReader(`{"name":"ops"}`)); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	before := tn.state(t)
+	for _, c := range []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"ttl not a duration", "POST", "/v1/rooms", `{"name":"timed","ttl":"soon"}`, 400, "not a duration"},
+		{"ttl under a minute", "POST", "/v1/rooms", `{"name":"timed","ttl":"30s"}`, 400, "outside the range"},
+		{"ttl over 365 days", "POST", "/v1/rooms", `{"name":"timed","ttl":"366d"}`, 400, "outside the range"},
+		{"room timer without a vault", "POST", "/v1/rooms", `{"name":"timed","ttl":"7d"}`, 400, "no burn vault"},
+		{"set-timer without a vault", "POST", "/v1/rooms/ops/timer", `{"ttl":"1h"}`, 400, "no burn vault"},
+		{"set-timer out of range", "POST", "/v1/rooms/ops/timer", `{"ttl":"400d"}`, 400, "outside the range"},
+		{"set-timer unknown room", "POST", "/v1/rooms/nope/timer", `{"ttl":"off"}`, 404, "room list"},
+		{"message ttl without a vault", "POST", "/v1/rooms/ops/messages", `{"text":"x","ttl":"10m"}`, 400, "no burn vault"},
+		{"after-read without a vault", "POST", "/v1/rooms/ops/messages", `{"text":"x","burn_after_read":true}`, 400, "no burn vault"},
+		{"message ttl not a duration", "POST", "/v1/rooms/ops/messages", `{"text":"x","ttl":"later"}`, 400, "not a duration"},
+	} {
+		code, body := tn.req(t, c.method, c.path, "application/json", strings.NewReader(c.body))
+		var e ErrorBody
+		if code != c.code || !strings.Contains(body, c.want) || json.Unmarshal([]byte(body), &e) != nil || e.Hint == "" {
+			t.Errorf("%s: %d %s, want %d containing %q and a hint", c.name, code, body, c.code, c.want)
+		}
+		if after := tn.state(t); after != before {
+			t.Fatalf("%s changed state", c.name)
+		}
+	}
+	// Clearing a timer the room does not have changes nothing, and says so.
+	code, body := tn.req(t, "POST", "/v1/rooms/ops/timer", "application/json", strings.NewReader(`{"ttl":"off"}`))
+	var room apitype.Room
+	if code != 200 || json.Unmarshal([]byte(body), &room) != nil || room.Timer != "" || room.Epoch != 0 {
+		t.Fatalf("set-timer off on a room without one: %d %s", code, body)
+	}
+}

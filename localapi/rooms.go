@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
+	"github.com/ghostwire/ghostwire/room"
 )
 
 // The room routes (docs/api.md, Rooms). A room in a path is its name or
@@ -18,6 +21,15 @@ import (
 // createRoomRequest is POST /v1/rooms.
 type createRoomRequest struct {
 	Name string `json:"name"`
+	// TTL is the room's timer from the start (docs/protocol.md §13.6):
+	// "10m", "24h", "7d", 1m to 365d; empty for none.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// roomTimerRequest is POST /v1/rooms/{room}/timer: TTL as in
+// createRoomRequest, "" or "off" clears the room's timer.
+type roomTimerRequest struct {
+	TTL string `json:"ttl"`
 }
 
 // roomPeerRequest is POST /v1/rooms/{room}/invites.
@@ -28,6 +40,11 @@ type roomPeerRequest struct {
 // roomMessageRequest is POST /v1/rooms/{room}/messages.
 type roomMessageRequest struct {
 	Text string `json:"text"`
+	// TTL and BurnAfterRead are the message's own timer (docs/protocol.md
+	// §13.6); the room's timer applies without them, and a TTL longer
+	// than the room's is refused.
+	TTL           string `json:"ttl,omitempty"`
+	BurnAfterRead bool   `json:"burn_after_read,omitempty"`
 }
 
 func roomRoutes() []route {
@@ -40,6 +57,7 @@ func roomRoutes() []route {
 		{"POST /v1/rooms/{room}/leave", roomDo(func(s *server, sp item.Space) (*apitype.Room, error) { return s.n.Room().Leave(sp) })},
 		{"DELETE /v1/rooms/{room}/members/{peer}", jsonHandler((*server).removeFromRoom)},
 		{"POST /v1/rooms/{room}/messages", jsonHandler((*server).sendToRoom)},
+		{"POST /v1/rooms/{room}/timer", jsonHandler((*server).setRoomTimer)},
 		{"GET /v1/rooms/{room}/messages", func(s *server) http.HandlerFunc { return s.roomMessages }},
 	}
 }
@@ -58,8 +76,37 @@ func (s *server) createRoom(r *http.Request) (int, any, error) {
 	if err := decodeBody(r, &req); err != nil {
 		return 0, nil, err
 	}
-	room, err := s.n.Room().Create(req.Name)
+	ttl, err := roomTTL(req.TTL)
+	if err != nil {
+		return 0, nil, err
+	}
+	room, err := s.n.Room().Create(req.Name, ttl)
 	return http.StatusCreated, room, err
+}
+
+// roomTTL reads a room timer: empty or "off" is none.
+func roomTTL(s string) (time.Duration, error) {
+	if s == "" || s == "off" {
+		return 0, nil
+	}
+	return dm.ParseTTL(s)
+}
+
+func (s *server) setRoomTimer(r *http.Request) (int, any, error) {
+	var req roomTimerRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	sp, err := s.room(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	ttl, err := roomTTL(req.TTL)
+	if err != nil {
+		return 0, nil, err
+	}
+	room, err := s.n.Room().SetTimer(sp, ttl)
+	return http.StatusOK, room, err
 }
 
 func (s *server) roomMembers(r *http.Request) (int, any, error) {
@@ -122,7 +169,13 @@ func (s *server) sendToRoom(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	m, err := s.n.Room().Send(sp, req.Text)
+	t := room.Timer{AfterRead: req.BurnAfterRead}
+	if req.TTL != "" {
+		if t.TTL, err = dm.ParseTTL(req.TTL); err != nil {
+			return 0, nil, err
+		}
+	}
+	m, err := s.n.Room().Send(sp, req.Text, t)
 	return http.StatusAccepted, m, err
 }
 
@@ -160,10 +213,18 @@ func (c *Client) Rooms(ctx context.Context) ([]apitype.Room, error) {
 	return out, c.Do(ctx, http.MethodGet, "/v1/rooms", nil, &out)
 }
 
-// CreateRoom makes a room owned by the node.
-func (c *Client) CreateRoom(ctx context.Context, name string) (*apitype.Room, error) {
+// CreateRoom makes a room owned by the node, with the timer ttl ("10m",
+// "24h", "7d"; "" for none).
+func (c *Client) CreateRoom(ctx context.Context, name, ttl string) (*apitype.Room, error) {
 	var out apitype.Room
-	return &out, c.Do(ctx, http.MethodPost, "/v1/rooms", createRoomRequest{Name: name}, &out)
+	return &out, c.Do(ctx, http.MethodPost, "/v1/rooms", createRoomRequest{Name: name, TTL: ttl}, &out)
+}
+
+// SetRoomTimer sets a room's timer ("10m", "24h", "7d"), or clears it
+// ("off"); only the owner may.
+func (c *Client) SetRoomTimer(ctx context.Context, room, ttl string) (*apitype.Room, error) {
+	var out apitype.Room
+	return &out, c.Do(ctx, http.MethodPost, roomPath(room, "timer"), roomTimerRequest{TTL: ttl}, &out)
 }
 
 // RoomMembers lists a room's members.
@@ -196,10 +257,12 @@ func (c *Client) RemoveFromRoom(ctx context.Context, room, peer string) (*apityp
 	return &out, c.Do(ctx, http.MethodDelete, roomPath(room, "members", peer), nil, &out)
 }
 
-// SendToRoom posts a message to a room.
-func (c *Client) SendToRoom(ctx context.Context, room, text string) (*apitype.RoomMessage, error) {
+// SendToRoom posts a message to a room, with its own timer: burning
+// after each member reads it (afterRead), or when ttl ("10m", "24h",
+// "7d") runs out; neither set, the room's timer applies, if any.
+func (c *Client) SendToRoom(ctx context.Context, room, text string, afterRead bool, ttl string) (*apitype.RoomMessage, error) {
 	var out apitype.RoomMessage
-	return &out, c.Do(ctx, http.MethodPost, roomPath(room, "messages"), roomMessageRequest{Text: text}, &out)
+	return &out, c.Do(ctx, http.MethodPost, roomPath(room, "messages"), roomMessageRequest{Text: text, TTL: ttl, BurnAfterRead: afterRead}, &out)
 }
 
 // RoomMessages lists a room's messages.

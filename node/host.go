@@ -48,7 +48,11 @@ func (h host) Rescope(peers ...identity.ID) {
 	h.n.urge(peers...)
 }
 
-func (h host) Vault() *vault.Vault                                  { return h.n.cfg.Vault }
+func (h host) Vault() *vault.Vault { return h.n.cfg.Vault }
+
+// Burn is the room service's way to the node's one burn machinery (dm's
+// sealer and vault, docs/protocol.md §13.6).
+func (h host) Burn(ids []item.ID, keep time.Time, why string)       { h.n.dm.Burn(ids, keep, why) }
 func (h host) Signer() (item.Signer, error)                         { return h.n.keys.Signer() }
 func (h host) RevokeContact(id identity.ID) error                   { return h.n.revokeContact(id) }
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) { return h.n.peerKey(id) }

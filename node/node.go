@@ -214,6 +214,9 @@ func New(cfg Config) (*Node, error) {
 	n.dm, n.coll = dm.New(host{n}), collection.New(host{n})
 	n.rate = rating.New(host{n})
 	n.room = room.New(host{n})
+	// Room messages with a timer are kept and burnt like burnable direct
+	// messages: one vault, one burn loop (docs/protocol.md §13.6).
+	n.dm.SealKind(room.KindMessage, room.Deadline)
 	n.keys = keys.New(host{n})
 	n.keys.SetSigningPeriod(cfg.SubkeyPeriod)
 	n.services = []service.Service{n.keys, n.dm, n.coll, n.rate, n.room}

@@ -38,7 +38,7 @@ func BenchmarkRekey(b *testing.B) {
 		b.Run(fmt.Sprintf("members=%d/room", n), func(b *testing.B) {
 			var size, items int
 			for b.Loop() {
-				st, parts, _, err := makeState(owner, rand.Reader, r, 1, members, pubs, removed, time.Now())
+				st, parts, _, err := makeState(owner, rand.Reader, r, 1, members, pubs, removed, 0, time.Now())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -43,6 +43,7 @@ type state struct {
 	commit  []byte
 	keys    []byte // the first part's sealed key; empty when it has none
 	parts   uint64
+	ttl     uint64 // the room's timer in seconds under this epoch; 0: none
 }
 
 // checkName reports why name cannot name a room, or nil.
@@ -115,8 +116,8 @@ func decodeState(it *item.Item) (*state, error) {
 		return nil, malformed("the owner is not the state's first member")
 	case len(w.Commit) != 32:
 		return nil, malformed("key commitment is %d bytes, want 32", len(w.Commit))
-	case w.TTL != 0:
-		return nil, malformed("a room timer is not supported by this version")
+	case w.TTL != 0 && !ttlRange(w.TTL):
+		return nil, malformed("room ttl %d seconds is outside 60 to 31,536,000", w.TTL)
 	case w.Parts != partsFor(w.Name, len(members), len(removed)):
 		return nil, malformed("%d key parts, the layout gives %d", w.Parts, partsFor(w.Name, len(members), len(removed)))
 	}
@@ -133,7 +134,7 @@ func decodeState(it *item.Item) (*state, error) {
 		return nil, err
 	}
 	return &state{it: it, nonce: w.Nonce, name: w.Name, epoch: w.Epoch, members: members, removed: removed,
-		commit: w.Commit, keys: w.Keys, parts: w.Parts}, nil
+		commit: w.Commit, keys: w.Keys, parts: w.Parts, ttl: w.TTL}, nil
 }
 
 // checkPart checks that a sealed part wraps the key for exactly want, in
@@ -258,10 +259,12 @@ func decodeMark(it *item.Item) (*mark, error) {
 
 // message is a decoded room message (kind 37), still sealed.
 type message struct {
-	it    *item.Item
-	epoch uint64
-	nonce []byte
-	ct    []byte
+	it        *item.Item
+	epoch     uint64
+	nonce     []byte
+	ct        []byte
+	ttl       uint64 // seconds; 0: does not burn
+	afterRead bool
 }
 
 func decodeMessage(it *item.Item) (*message, error) {
@@ -275,7 +278,10 @@ func decodeMessage(it *item.Item) (*message, error) {
 	if len(w.Nonce) != 24 || len(w.Ciphertext) < 16 {
 		return nil, malformed("message nonce or ciphertext too short")
 	}
-	return &message{it: it, epoch: w.Epoch, nonce: w.Nonce, ct: w.Ciphertext}, nil
+	if err := timerOf(&w); err != nil {
+		return nil, err
+	}
+	return &message{it: it, epoch: w.Epoch, nonce: w.Nonce, ct: w.Ciphertext, ttl: w.TTL, afterRead: w.AfterRead}, nil
 }
 
 // decodeBody reads an opened message body.
@@ -288,7 +294,7 @@ func decodeBody(pt []byte) (string, error) {
 		return "", malformed("message text is not UTF-8 or too long")
 	}
 	if b.TTL != 0 {
-		return "", malformed("a message timer is not supported by this version")
+		return "", malformed("a timer inside a message body (§13.6: it belongs in the signed payload)")
 	}
 	return b.Text, nil
 }

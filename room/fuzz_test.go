@@ -79,6 +79,16 @@ func FuzzDecodeMark(f *testing.F) {
 }
 
 func FuzzDecodeMessage(f *testing.F) {
+	// Timed messages (§13.6): a ttl alone, after-read with one, and the
+	// edges of the range, on both sides.
+	for _, w := range []wireMessage{{TTL: 600}, {TTL: 3600, AfterRead: true}, {TTL: 59}, {TTL: 31_536_001}, {AfterRead: true}} {
+		w.Nonce, w.Ciphertext = make([]byte, 24), make([]byte, 16)
+		b, err := wire.Marshal(w)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	fuzzDecoder[wireMessage](f, KindMessage, func(it *item.Item) error { _, err := decodeMessage(it); return err })
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/vault"
 )
 
 // world is a set of nodes in one process, each with a real store, whose
@@ -36,7 +37,10 @@ type node struct {
 	rk  *recipient.PrivateKey
 	dir string
 	db  *store.DB
+	v   *vault.Vault // a real vault, so timers are allowed; nothing is sealed with it here
 	svc *Service
+	// burnt lists what the service burnt (Host.Burn), in order.
+	burnt []item.ID
 	// rescoped lists the peers the service asked to rescope, in order.
 	rescoped []identity.ID
 }
@@ -64,12 +68,18 @@ func (n *node) open() {
 		n.w.t.Fatal(err)
 	}
 	n.db = db
+	if n.v, err = vault.Open(filepath.Join(filepath.Dir(n.dir), "burn.vault"), make([]byte, 32), rand.Reader); err != nil {
+		n.w.t.Fatal(err)
+	}
 	n.svc = New(host{n})
 }
 
 func (n *node) close() {
 	n.w.t.Helper()
 	if err := n.db.Close(); err != nil {
+		n.w.t.Fatal(err)
+	}
+	if err := n.v.Close(); err != nil {
 		n.w.t.Fatal(err)
 	}
 	n.db, n.svc = nil, nil
@@ -96,6 +106,16 @@ func (h host) PeerName(identity.ID) string { return "" }
 func (h host) Rescope(p ...identity.ID)    { h.n.rescoped = append(h.n.rescoped, p...) }
 func (h host) Changed()                    {}
 func (h host) Changes() <-chan struct{}    { return make(chan struct{}) }
+func (h host) Vault() *vault.Vault         { return h.n.v }
+
+// Burn does what the node's does once the keys are gone: it takes the
+// items out of the store and remembers them.
+func (h host) Burn(ids []item.ID, keep time.Time, _ string) {
+	h.n.burnt = append(h.n.burnt, ids...)
+	if err := h.n.db.Burn(ids, keep); err != nil {
+		h.n.w.t.Error(err)
+	}
+}
 
 func (h host) PeerKey(id identity.ID) (*recipient.PublicKey, error) {
 	if k := h.n.w.keys[id]; k != nil {

@@ -54,7 +54,7 @@ func TestLayoutEdges(t *testing.T) {
 	for _, c := range []struct{ members, removed int }{{1, 999}, {64, 0}, {65, 0}, {500, 500}, {999, 1}, {1000, 0}} {
 		members, pubs := pool[:c.members], pubPool[:c.members]
 		removed := pool[MaxMembers-c.removed:]
-		st, parts, _, err := makeState(k, rand.Reader, r, 1, members, pubs, removed, time.Now())
+		st, parts, _, err := makeState(k, rand.Reader, r, 1, members, pubs, removed, 0, time.Now())
 		if err != nil {
 			t.Fatalf("%d members, %d removed: %v", c.members, c.removed, err)
 		}

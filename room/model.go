@@ -155,8 +155,9 @@ func (m *model) leftBy(id identity.ID, epoch uint64, t time.Time) bool {
 }
 
 // admit applies §13.3 to a message: its author is a member of its epoch,
-// has not left it before writing, and the epoch had not ended more than
-// StaleGrace before the message was written.
+// has not left it before writing, it keeps the timer the epoch's state
+// sets (§13.6), and the epoch had not ended more than StaleGrace before
+// the message was written.
 func (m *model) admit(msg *message) error {
 	st := m.states[msg.epoch]
 	if st == nil {
@@ -168,6 +169,9 @@ func (m *model) admit(msg *message) error {
 	}
 	if m.leftBy(a, msg.epoch, msg.it.Created()) {
 		return fmt.Errorf("%w (%s left epoch %d before writing)", ErrNotMember, a.Short(), msg.epoch)
+	}
+	if st.ttl != 0 && (msg.ttl == 0 || msg.ttl > st.ttl) {
+		return fmt.Errorf("%w (epoch %d's timer is %d s, the message's %d s)", ErrTimer, msg.epoch, st.ttl, msg.ttl)
 	}
 	if next := m.next(msg.epoch); next != nil && msg.it.Created().After(next.it.Created().Add(StaleGrace)) {
 		return fmt.Errorf("%w: epoch %d ended at %s", ErrStale, msg.epoch, next.it.Created().Format(time.RFC3339))

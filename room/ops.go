@@ -19,10 +19,19 @@ import (
 )
 
 // Create makes a room owned by this node, with this node its only member
-// (epoch 0); Invite adds the others.
-func (s *Service) Create(name string) (*apitype.Room, error) {
+// (epoch 0); Invite adds the others. A nonzero ttl is the room's timer
+// from the start (docs/protocol.md §13.6).
+func (s *Service) Create(name string, ttl time.Duration) (*apitype.Room, error) {
 	if err := checkName(name); err != nil {
 		return nil, fault.Invalidf(fmt.Sprintf("give a name of 1 to %d bytes", MaxName), "%v", err)
+	}
+	if ttl != 0 {
+		if err := checkTTL(ttl); err != nil {
+			return nil, err
+		}
+		if s.h.Vault() == nil {
+			return nil, errNoVault()
+		}
 	}
 	nonce := make([]byte, NonceSize)
 	if _, err := io.ReadFull(s.h.Rand(), nonce); err != nil {
@@ -32,7 +41,7 @@ func (s *Service) Create(name string) (*apitype.Room, error) {
 	r := &record{space: Space(me, nonce), owner: me, nonce: nonce, name: name, status: statusJoined}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	if _, err := s.publishState(r, 0, []identity.ID{me}, nil); err != nil {
+	if _, err := s.publishState(r, 0, []identity.ID{me}, nil, ttl); err != nil {
 		return nil, err
 	}
 	if err := s.putRecord(r); err != nil {
@@ -117,7 +126,7 @@ func (s *Service) Invite(sp item.Space, peers ...identity.ID) (*apitype.Room, er
 		}
 		members = append(members, peer)
 	}
-	st, err := s.publishState(r, m.current().epoch+1, members, removedBy(m, members))
+	st, err := s.publishState(r, m.current().epoch+1, members, removedBy(m, members), m.current().timer())
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +190,7 @@ func (s *Service) rekey(r *record, add, remove []identity.ID, locked bool) (*sta
 		return nil, err
 	}
 	members := slices.DeleteFunc(append(m.active(), add...), func(id identity.ID) bool { return slices.Contains(remove, id) })
-	return s.publishState(r, m.current().epoch+1, members, removedBy(m, members))
+	return s.publishState(r, m.current().epoch+1, members, removedBy(m, members), m.current().timer())
 }
 
 // removedBy lists who the current state has and members has not.
@@ -196,10 +205,11 @@ func removedBy(m *model, members []identity.ID) []identity.ID {
 }
 
 // publishState makes and publishes a room state and its key parts: a new
-// epoch key sealed to each member (docs/protocol.md §13.4). The state
+// epoch key sealed to each member (docs/protocol.md §13.4), and the room's
+// timer ttl (0: none, §13.6), which every rekey carries forward. The state
 // also goes to each removed member's invite scope,
 // so its node learns it was removed.
-func (s *Service) publishState(r *record, epoch uint64, members, removed []identity.ID) (*state, error) {
+func (s *Service) publishState(r *record, epoch uint64, members, removed []identity.ID, ttl time.Duration) (*state, error) {
 	if len(members) > MaxMembers {
 		return nil, fault.Invalidf("a room has at most 1,000 members", "%d members, the limit is %d", len(members), MaxMembers)
 	}
@@ -220,7 +230,7 @@ func (s *Service) publishState(r *record, epoch uint64, members, removed []ident
 	// notices beyond that are left out, the removals themselves are not.
 	notice := removed[:min(len(removed), MaxMembers-len(members))]
 	now := s.h.Now()
-	stIt, keyIts, key, err := makeState(s.h.Key(), s.h.Rand(), r, epoch, members, pubs, notice, now)
+	stIt, keyIts, key, err := makeState(s.h.Key(), s.h.Rand(), r, epoch, members, pubs, notice, ttl, now)
 	if err != nil {
 		return nil, err
 	}
@@ -312,8 +322,10 @@ func (s *Service) Leave(sp item.Space) (*apitype.Room, error) {
 	return s.show(r)
 }
 
-// Send posts a message to a room under its current epoch.
-func (s *Service) Send(sp item.Space, text string) (*apitype.RoomMessage, error) {
+// Send posts a message to a room under its current epoch, with the timer
+// t asks for, limited by the room's (docs/protocol.md §13.6): the zero
+// Timer takes the room's.
+func (s *Service) Send(sp item.Space, text string, t Timer) (*apitype.RoomMessage, error) {
 	if !utf8.ValidString(text) || strings.TrimSpace(text) == "" {
 		return nil, fault.Invalidf("send some text", "message text is empty or not UTF-8")
 	}
@@ -332,6 +344,13 @@ func (s *Service) Send(sp item.Space, text string) (*apitype.RoomMessage, error)
 	if err != nil {
 		return nil, fault.New(fault.NotSynced, "wait until the node has synced with a member", "the room's current key has not reached this node yet")
 	}
+	t, err = effective(t, cur)
+	if err != nil {
+		return nil, err
+	}
+	if t.TTL != 0 && s.h.Vault() == nil {
+		return nil, errNoVault()
+	}
 	body, err := wire.Marshal(wireBody{Text: text})
 	if err != nil {
 		return nil, err
@@ -341,7 +360,7 @@ func (s *Service) Send(sp item.Space, text string) (*apitype.RoomMessage, error)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := wire.Marshal(wireMessage{Epoch: cur.epoch, Nonce: nonce, Ciphertext: ct})
+	payload, err := encodeMessage(cur.epoch, nonce, ct, t)
 	if err != nil {
 		return nil, err
 	}
@@ -352,8 +371,12 @@ func (s *Service) Send(sp item.Space, text string) (*apitype.RoomMessage, error)
 	if _, err := s.h.Publish([]store.Entry{{Item: it, Scopes: []item.Scope{Scope(sp)}}}, nil); err != nil {
 		return nil, err
 	}
+	msg, err := decodeMessage(it)
+	if err != nil {
+		return nil, err
+	}
 	return &apitype.RoomMessage{ID: it.ID().String(), Room: hex.EncodeToString(sp[:]), Author: me.String(),
-		Epoch: cur.epoch, Created: it.Created(), Text: text, Mine: true}, nil
+		Epoch: cur.epoch, Created: it.Created(), Text: text, Mine: true, Burn: m.burnView(msg)}, nil
 }
 
 // epochKey returns the key of epoch, unwrapping it the first time.
@@ -387,7 +410,7 @@ func errUnknown() error {
 // needs: a fresh epoch key sealed to each member's recipient key, pubs in
 // the order of members (docs/protocol.md §13.4).
 func makeState(signer item.Signer, rand io.Reader, r *record, epoch uint64, members []identity.ID, pubs []*recipient.PublicKey,
-	removed []identity.ID, now time.Time) (st *item.Item, keyItems []*item.Item, key []byte, err error) {
+	removed []identity.ID, ttl time.Duration, now time.Time) (st *item.Item, keyItems []*item.Item, key []byte, err error) {
 	key = make([]byte, KeySize)
 	if _, err := io.ReadFull(rand, key); err != nil {
 		return nil, nil, nil, fmt.Errorf("room: reading randomness: %w", err)
@@ -398,7 +421,8 @@ func makeState(signer item.Signer, rand io.Reader, r *record, epoch uint64, memb
 		return nil, nil, nil, err
 	}
 	commit := commitment(r.space, epoch, key)
-	w := wireState{Nonce: r.nonce, Name: r.name, Epoch: epoch, Commit: commit, Keys: sealed[0], Parts: uint64(len(groups))}
+	w := wireState{Nonce: r.nonce, Name: r.name, Epoch: epoch, Commit: commit, Keys: sealed[0], Parts: uint64(len(groups)),
+		TTL: uint64(ttl / time.Second)}
 	for _, id := range members {
 		w.Members = append(w.Members, id.Bytes())
 	}

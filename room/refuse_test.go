@@ -18,7 +18,7 @@ import (
 func threeRoom(t *testing.T) (w *world, owner, bob, carol *node, sp item.Space) {
 	w = newWorld(t)
 	owner, bob, carol = w.node(), w.node(), w.node()
-	sp = space(t, must[*apitype.Room](t)(owner.svc.Create("ops")))
+	sp = space(t, must[*apitype.Room](t)(owner.svc.Create("ops", 0)))
 	must[*apitype.Room](t)(owner.svc.Invite(sp, bob.id(), carol.id()))
 	for _, n := range []*node{bob, carol} {
 		syncPair(owner, n)
@@ -102,7 +102,7 @@ func TestRefuseRemovedMemberPost(t *testing.T) {
 	// Her own service refuses too, with the reason, once the notice of her
 	// removal reached it.
 	syncPair(owner, carol)
-	if _, err := carol.svc.Send(sp, "still here"); err == nil || !strings.Contains(err.Error(), "removed") {
+	if _, err := carol.svc.Send(sp, "still here", Timer{}); err == nil || !strings.Contains(err.Error(), "removed") {
 		t.Fatalf("a removed member's send: %v", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestRefuseForgedInvite(t *testing.T) {
 func TestRefuseHugeName(t *testing.T) {
 	w, owner, bob, _, sp := threeRoom(t)
 	n, _ := owner.db.CountItems()
-	_, err := owner.svc.Create(strings.Repeat("x", 100<<10))
+	_, err := owner.svc.Create(strings.Repeat("x", 100<<10), 0)
 	f := fault.As(err)
 	if f == nil || f.Kind != fault.Invalid || !strings.Contains(f.Msg, "102400 bytes") || f.Hint == "" {
 		t.Fatalf("a 100 KB name: %v", err)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
+	"github.com/ghostwire/ghostwire/vault"
 	"github.com/ghostwire/ghostwire/wire"
 )
 
@@ -30,6 +32,13 @@ type Host interface {
 	Changed()
 	// Changes is closed at the next stored change (any service's).
 	Changes() <-chan struct{}
+	// Vault holds the keys of burnable messages; nil means this node can
+	// neither send nor keep room messages with a timer, and refuses them.
+	Vault() *vault.Vault
+	// Burn destroys sealed items on this node (their vault keys first,
+	// then what the store kept) and remembers their IDs until keep, so
+	// sync neither offers them again nor takes them back.
+	Burn(ids []item.ID, keep time.Time, why string)
 }
 
 // bucketRooms records the rooms this node knows: space → wireRecord.
@@ -244,7 +253,10 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 			return func(*item.Item) bool { return false }
 		}
 		return func(it *item.Item) bool {
-			err := m.add(it)
+			err := s.burnable(it)
+			if err == nil {
+				err = m.add(it)
+			}
 			if errors.Is(err, ErrUnknownEpoch) {
 				s.mu.Lock()
 				s.mu.retry[peer] = true

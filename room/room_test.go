@@ -28,7 +28,7 @@ func space(t *testing.T, r *apitype.Room) item.Space {
 func TestLifecycle(t *testing.T) {
 	w := newWorld(t)
 	owner, bob, carol := w.node(), w.node(), w.node()
-	room := must[*apitype.Room](t)(owner.svc.Create("ops"))
+	room := must[*apitype.Room](t)(owner.svc.Create("ops", 0))
 	sp := space(t, room)
 
 	must[*apitype.Room](t)(owner.svc.Invite(sp, bob.id()))
@@ -38,7 +38,7 @@ func TestLifecycle(t *testing.T) {
 	if got := bob.status(sp); got != apitype.RoomPending {
 		t.Fatalf("bob's room after the invitation is %q, want pending", got)
 	}
-	if _, err := bob.svc.Send(sp, "too early"); err == nil {
+	if _, err := bob.svc.Send(sp, "too early", Timer{}); err == nil {
 		t.Fatal("a pending member could send")
 	}
 	must[*apitype.Room](t)(bob.svc.Join(sp))
@@ -46,9 +46,9 @@ func TestLifecycle(t *testing.T) {
 	syncPair(owner, bob)
 	syncPair(owner, carol)
 
-	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "hello from the owner"))
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "hello from the owner", Timer{}))
 	syncPair(owner, bob)
-	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "hello from bob"))
+	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "hello from bob", Timer{}))
 	syncPair(owner, bob)
 	// carol was away: she gets both from bob, never meeting the owner.
 	syncPair(bob, carol)
@@ -66,7 +66,7 @@ func TestLifecycle(t *testing.T) {
 	if got := carol.status(sp); got != apitype.RoomRemoved {
 		t.Fatalf("carol's room after her removal is %q, want removed", got)
 	}
-	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "after carol"))
+	must[*apitype.RoomMessage](t)(bob.svc.Send(sp, "after carol", Timer{}))
 	syncPair(owner, bob)
 	syncPair(bob, carol) // moves nothing: carol is out
 	// Carol's node no longer syncs the room; put the new items in its store
@@ -94,7 +94,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	must[*apitype.Room](t)(carol.svc.Join(sp))
 	syncPair(owner, carol)
-	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "welcome back"))
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "welcome back", Timer{}))
 	syncPair(owner, carol)
 	got := carol.texts(sp)
 	if got[len(got)-1] != "welcome back" || slices.Contains(got, "after carol") {
@@ -125,7 +125,7 @@ func TestLeaveAcrossInvite(t *testing.T) {
 	if got := bob.status(sp); got != apitype.RoomLeft {
 		t.Fatalf("bob's room after leaving is %q", got)
 	}
-	if _, err := bob.svc.Send(sp, "one more"); err == nil {
+	if _, err := bob.svc.Send(sp, "one more", Timer{}); err == nil {
 		t.Fatal("a member that left could send")
 	}
 	must[*apitype.Room](t)(owner.svc.Invite(sp, dave.id()))
@@ -134,7 +134,7 @@ func TestLeaveAcrossInvite(t *testing.T) {
 	if len(got.Members) != 3 || !slices.Contains(got.Removed, bob.id().String()) {
 		t.Fatalf("after bob's leave reached it the owner lists %d members, removed %q", len(got.Members), got.Removed)
 	}
-	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "without bob"))
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "without bob", Timer{}))
 	syncPair(owner, carol)
 	if got := carol.texts(sp); len(got) != 1 || got[0] != "without bob" {
 		t.Fatalf("carol reads %q", got)
@@ -153,7 +153,7 @@ func TestMessageBeforeItsState(t *testing.T) {
 	w, owner, bob, _, sp := threeRoom(t)
 	dave := w.node()
 	must[*apitype.Room](t)(owner.svc.Invite(sp, dave.id()))
-	msg := must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "under the new epoch"))
+	msg := must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "under the new epoch", Timer{}))
 	m := mustModel(t, owner, sp)
 	id, _ := hex.DecodeString(msg.ID)
 	it, _, err := owner.db.GetItem(item.ID(id))
@@ -182,7 +182,7 @@ func TestSharedRoomsCap(t *testing.T) {
 	w := newWorld(t)
 	owner, bob := w.node(), w.node()
 	for i := range MaxSharedRooms + 2 {
-		sp := space(t, must[*apitype.Room](t)(owner.svc.Create(fmt.Sprintf("room %d", i))))
+		sp := space(t, must[*apitype.Room](t)(owner.svc.Create(fmt.Sprintf("room %d", i), 0)))
 		must[*apitype.Room](t)(owner.svc.Invite(sp, bob.id()))
 	}
 	syncPair(owner, bob)

@@ -21,7 +21,7 @@ func TestHundredMembers(t *testing.T) {
 		members[i] = w.node()
 		members[i].close()
 	}
-	sp := space(t, must[*apitype.Room](t)(owner.svc.Create("hundred")))
+	sp := space(t, must[*apitype.Room](t)(owner.svc.Create("hundred", 0)))
 	ids := make([]identity.ID, len(members))
 	for i, m := range members {
 		ids[i] = m.id()
@@ -49,7 +49,7 @@ func TestHundredMembers(t *testing.T) {
 	if cur.parts != 2 || len(cur.members) != 99 {
 		t.Fatalf("the rekey has %d parts for %d members, want 2 for 99", cur.parts, len(cur.members))
 	}
-	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "after the removal"))
+	must[*apitype.RoomMessage](t)(owner.svc.Send(sp, "after the removal", Timer{}))
 	visit(func(m *node) {
 		syncPair(owner, m)
 		if m == removed {

@@ -38,6 +38,9 @@ func (s *Service) describe(r *record, m *model) *apitype.Room {
 		out.Epoch, out.Name = cur.epoch, cur.name
 		t := cur.it.Created()
 		out.KeyChanged = &t
+		if cur.ttl != 0 {
+			out.Timer = formatTTL(cur.timer())
+		}
 		if r.status == statusJoined && !slices.Contains(act, s.h.ID()) {
 			out.Status = apitype.RoomRemoved
 		}
@@ -104,17 +107,26 @@ func (s *Service) Messages(sp item.Space) ([]*apitype.RoomMessage, error) {
 	msgs := slices.Clone(m.messages)
 	slices.SortFunc(msgs, func(a, b *message) int { return item.VersionOf(a.it).Compare(item.VersionOf(b.it)) })
 	out := []*apitype.RoomMessage{}
+	var read []*message
+	now := s.h.Now()
 	for _, msg := range msgs {
+		if until, ok := msg.deadline(); ok && !until.After(now) {
+			continue // burning now (the node's burn loop): never shown again
+		}
 		a := msg.it.Author()
 		rm := &apitype.RoomMessage{ID: msg.it.ID().String(), Room: hex.EncodeToString(sp[:]), Author: a.String(),
-			Name: s.h.PeerName(a), Epoch: msg.epoch, Created: msg.it.Created(), Mine: a == s.h.ID()}
+			Name: s.h.PeerName(a), Epoch: msg.epoch, Created: msg.it.Created(), Mine: a == s.h.ID(), Burn: m.burnView(msg)}
 		if text, err := s.open(m, msg); err == nil {
 			rm.Text = text
+			read = append(read, msg)
 		} else {
 			rm.Sealed = true
 		}
 		out = append(out, rm)
 	}
+	// Listed is read: an after-read message shown opened burns here now,
+	// shown once in full (docs/protocol.md §13.6).
+	s.burnRead(read)
 	return out, nil
 }
 

@@ -15,8 +15,8 @@ type wireState struct {
 	Commit  []byte   `cbor:"6,keyasint"`
 	Keys    []byte   `cbor:"7,keyasint"`
 	Parts   uint64   `cbor:"8,keyasint"`
-	// TTL is the room's default message timer in seconds (§13.6): reserved
-	// for burn-after-reading, never set by this version and not enforced.
+	// TTL is the room's timer in seconds (§13.6): the longest any message
+	// written under this epoch lives. Absent when the room has none.
 	TTL uint64 `cbor:"9,keyasint,omitempty"`
 }
 
@@ -44,18 +44,27 @@ type wireMark struct {
 	Epoch uint64 `cbor:"1,keyasint"`
 }
 
-// wireMessage is a room message (kind 37).
+// wireMessage is a room message (kind 37). Its timer sits beside the
+// ciphertext, not inside it (§13.6): a member that holds the message but
+// not its epoch's key (it joined later) must still burn it on time, and the
+// node must know before storing it that it is to be kept erasably.
 type wireMessage struct {
 	Epoch      uint64 `cbor:"1,keyasint"`
 	Nonce      []byte `cbor:"2,keyasint"`
 	Ciphertext []byte `cbor:"3,keyasint"`
+	// TTL is seconds from the message's creation to its deadline; absent
+	// for a message that does not burn.
+	TTL uint64 `cbor:"4,keyasint,omitempty"`
+	// AfterRead burns each member's copy once that member has read it.
+	AfterRead bool `cbor:"5,keyasint,omitempty"`
 }
 
 // wireBody is a room message's plaintext.
 type wireBody struct {
 	Text string `cbor:"1,keyasint"`
-	// TTL is reserved for burn-after-reading (§13.6): seconds, never set by
-	// this version.
+	// TTL is key 2, which an earlier version reserved for the timer; the
+	// timer lives in the signed payload instead (§13.6), so a body that
+	// carries key 2 is refused.
 	TTL uint64 `cbor:"2,keyasint,omitempty"`
 }
 

@@ -77,15 +77,8 @@ func msgSend(e *env, call *verbCall, burnAfterRead bool, ttl string) error {
 	if err := checkUTF8("the message", text); err != nil {
 		return err
 	}
-	if ttl != "" {
-		// Checked here too, so a typo is a usage error before the node is asked.
-		d, err := dm.ParseTTL(ttl)
-		if err == nil && (d < dm.MinTTL || d > dm.MaxTTL) {
-			err = fmt.Errorf("--ttl %s is outside the range 1m to 365d", ttl)
-		}
-		if err != nil {
-			return fail(exitUsage, err, "give --ttl as a number and a unit from 1m to 365d: --ttl 10m, --ttl 24h, --ttl 7d")
-		}
+	if err := checkTTLFlag(ttl); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()

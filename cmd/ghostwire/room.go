@@ -8,12 +8,14 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/room"
 )
 
 func roomCommand() *command {
-	var follow bool
+	var follow, burnAfterRead bool
+	var ttl, createTTL string
 	return &command{
 		name:    "room",
 		summary: "group conversations with an owner who rekeys",
@@ -31,20 +33,41 @@ taking part at once; the owner's node rekeys without you when it hears of it.
 onion address or a name from 'peer add --name'; - reads the text from
 standard input. --follow keeps listing as messages arrive (Ctrl-C stops).
 
+Burning. A message sent with --ttl D (1m to 365d: 10m, 24h, 7d) is destroyed on
+every member's node D after it was sent, also on a node that was off then (it
+burns when it starts). One sent with --burn-after-read is destroyed on each
+member's node once that member has read it ('room read' shows it once, in
+full); the author's own copy stays until its timer runs out (365d, or the
+room's timer), so the author's node can still pass it to members not yet
+reached. The owner may give the room a timer ('room create NAME --ttl D',
+'room set-timer ROOM D|off'): every message written from then on burns within
+D at the latest; a message may ask for less, not more. 'room read' says which
+timer applies to each message and who set it: the author ('message') or the
+owner ('room'). Burning erases the message from the data directory
+(docs/storage.md); it cannot reach a screen, a copy made before, or a member
+running other software.
+
 Example:
-  ghostwire room create ops
+  ghostwire room create ops --ttl 7d
   ghostwire room invite ops bob
   ghostwire room send ops "meet at noon"
+  ghostwire room send ops "the door code is 4711" --burn-after-read --ttl 10m
   ghostwire room read ops --follow`,
 		verbs: []*verb{
-			nodeVerb("create", "room create <name> [--data DIR] [--json]", nil, roomCreate),
+			nodeVerb("create", "room create <name> [--ttl D] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+				fs.StringVar(&createTTL, "ttl", "", "give the room a timer `D`: every message burns within D (1m to 365d, e.g. 10m, 24h, 7d)")
+			}, func(e *env, call *verbCall) error { return roomCreate(e, call, createTTL) }),
+			nodeVerb("set-timer", "room set-timer <room> <D>|off [--data DIR] [--json]", nil, roomSetTimer),
 			nodeVerb("invite", "room invite <room> <peer> [--data DIR] [--json]", nil, roomInvite),
 			nodeVerb("join", "room join [<room>] [--data DIR] [--json]", nil, roomJoin),
 			nodeVerb("leave", "room leave <room> [--data DIR] [--json]", nil, roomLeave),
 			nodeVerb("remove", "room remove <room> <peer> [--data DIR] [--json]", nil, roomRemove),
 			nodeVerb("list", "room list [--data DIR] [--json]", nil, roomList),
 			nodeVerb("members", "room members <room> [--data DIR] [--json]", nil, roomMembers),
-			nodeVerb("send", "room send <room> <text>|- [--data DIR] [--json]", nil, roomSend),
+			nodeVerb("send", "room send <room> <text>|- [--burn-after-read] [--ttl D] [--data DIR] [--json]", func(fs *flag.FlagSet) {
+				fs.BoolVar(&burnAfterRead, "burn-after-read", false, "destroy each member's copy once that member has read it")
+				fs.StringVar(&ttl, "ttl", "", "destroy the message `D` after sending it, everywhere (1m to 365d, at most the room's timer)")
+			}, func(e *env, call *verbCall) error { return roomSend(e, call, burnAfterRead, ttl) }),
 			nodeVerb("read", "room read <room> [--follow] [--data DIR] [--json]", func(fs *flag.FlagSet) {
 				fs.BoolVar(&follow, "follow", false, "keep listing new messages")
 			}, func(e *env, call *verbCall) error { return roomRead(e, call, follow) }),
@@ -62,14 +85,48 @@ func roomArgs(call *verbCall, verb string, names ...string) error {
 		fmt.Sprintf("e.g. ghostwire room %s %s; 'ghostwire room list' shows your rooms", verb, want))
 }
 
-func roomCreate(e *env, call *verbCall) error {
+func roomCreate(e *env, call *verbCall, ttl string) error {
 	if err := roomArgs(call, "create", "name"); err != nil {
 		return err
 	}
 	if err := checkUTF8("the room name", call.args[0]); err != nil {
 		return err
 	}
-	return roomDo(e, call, func(ctx context.Context) (*apitype.Room, error) { return call.api.CreateRoom(ctx, call.args[0]) })
+	if err := checkTTLFlag(ttl); err != nil {
+		return err
+	}
+	return roomDo(e, call, func(ctx context.Context) (*apitype.Room, error) { return call.api.CreateRoom(ctx, call.args[0], ttl) })
+}
+
+// roomSetTimer sets or clears a room's timer (the owner's rekey).
+func roomSetTimer(e *env, call *verbCall) error {
+	if err := roomArgs(call, "set-timer", "room", "D|off"); err != nil {
+		return err
+	}
+	if d := call.args[1]; d != "off" {
+		if err := checkTTLFlag(d); err != nil {
+			return err
+		}
+	}
+	return roomDo(e, call, func(ctx context.Context) (*apitype.Room, error) {
+		return call.api.SetRoomTimer(ctx, call.args[0], call.args[1])
+	})
+}
+
+// checkTTLFlag checks a timer the user typed before the node is asked, so
+// a typo is a usage error: a number and a unit, 1m to 365d.
+func checkTTLFlag(ttl string) error {
+	if ttl == "" {
+		return nil
+	}
+	d, err := dm.ParseTTL(ttl)
+	if err == nil && (d < dm.MinTTL || d > dm.MaxTTL) {
+		err = fmt.Errorf("--ttl %s is outside the range 1m to 365d", ttl)
+	}
+	if err != nil {
+		return fail(exitUsage, err, "give --ttl as a number and a unit from 1m to 365d: --ttl 10m, --ttl 24h, --ttl 7d")
+	}
+	return nil
 }
 
 func roomInvite(e *env, call *verbCall) error {
@@ -170,8 +227,12 @@ func printRoom(e *env, r *apitype.Room) {
 	if r.KeyChanged != nil {
 		changed = r.KeyChanged.Local().Format("2006-01-02 15:04:05")
 	}
-	printf(e.stdout, "%s  %-20s %-8s %3d members  epoch %d (key changed %s)  owner %s\n",
-		r.ID[:16], r.Name, r.Status, r.Members, r.Epoch, changed, shortID(r.Owner))
+	timer := ""
+	if r.Timer != "" {
+		timer = "  timer " + r.Timer
+	}
+	printf(e.stdout, "%s  %-20s %-8s %3d members  epoch %d (key changed %s)  owner %s%s\n",
+		r.ID[:16], r.Name, r.Status, r.Members, r.Epoch, changed, shortID(r.Owner), timer)
 }
 
 func roomMembers(e *env, call *verbCall) error {
@@ -214,7 +275,7 @@ func roomMembers(e *env, call *verbCall) error {
 	return nil
 }
 
-func roomSend(e *env, call *verbCall) error {
+func roomSend(e *env, call *verbCall, burnAfterRead bool, ttl string) error {
 	if len(call.args) != 2 {
 		return fail(exitUsage, fmt.Errorf("room send takes a room and the text, got %d arguments", len(call.args)),
 			`quote the text: ghostwire room send ops "hello there", or pass - to read it from standard input`)
@@ -230,16 +291,19 @@ func roomSend(e *env, call *verbCall) error {
 	if err := checkUTF8("the message", text); err != nil {
 		return err
 	}
+	if err := checkTTLFlag(ttl); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	m, err := call.api.SendToRoom(ctx, call.args[0], text)
+	m, err := call.api.SendToRoom(ctx, call.args[0], text, burnAfterRead, ttl)
 	if err != nil {
 		return err
 	}
 	if call.asJSON {
 		return printJSON(e, m)
 	}
-	printf(e.stdout, "%s epoch %d\n", m.ID, m.Epoch)
+	printf(e.stdout, "%s epoch %d%s\n", m.ID, m.Epoch, roomBurnNote(m))
 	return nil
 }
 
@@ -291,5 +355,28 @@ func printRoomMessage(e *env, m *apitype.RoomMessage) {
 	if m.Sealed {
 		text = fmt.Sprintf("[sealed under epoch %d: this node holds no key for it]", m.Epoch)
 	}
-	printf(e.stdout, "%s %-10s %s\n", m.Created.Local().Format("2006-01-02 15:04:05"), who, text)
+	printf(e.stdout, "%s %-10s %s%s\n", m.Created.Local().Format("2006-01-02 15:04:05"), who, text, roomBurnNote(m))
+}
+
+// roomBurnNote says how a room message burns, which timer applies and who
+// set it: "  [burns at 2026-12-03 16:10 (ttl 10m, the room's, set by
+// abcd…wxyz)]".
+func roomBurnNote(m *apitype.RoomMessage) string {
+	b := m.Burn
+	if b == nil {
+		return ""
+	}
+	whose := "the message's own"
+	if b.Source == apitype.TimerRoom {
+		whose = "the room's"
+	}
+	by := shortID(b.SetBy)
+	if b.SetBy == m.Author && m.Mine {
+		by = "you"
+	}
+	at := b.Deadline.Local().Format("2006-01-02 15:04")
+	if b.AfterRead {
+		return fmt.Sprintf("  [burns after reading or at %s (ttl %s, %s, set by %s)]", at, b.TTL, whose, by)
+	}
+	return fmt.Sprintf("  [burns at %s (ttl %s, %s, set by %s)]", at, b.TTL, whose, by)
 }

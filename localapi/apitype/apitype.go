@@ -198,8 +198,18 @@ type Burn struct {
 	AfterRead bool      `json:"after_read"`
 	TTL       string    `json:"ttl"`      // "10m", "24h", "7d"; 365d for after-read alone
 	Deadline  time.Time `json:"deadline"` // created + ttl: burnt on every node by then
-	SetBy     string    `json:"set_by"`   // the author's address: whoever sent it set the timer
+	SetBy     string    `json:"set_by"`   // the address of whoever set the timer: the author, or a room's owner
+	// Source says whose timer it is, in a room: "message" (the author's
+	// own) or "room" (the room's timer, set by its owner); absent for a
+	// direct message, whose timer is always the author's.
+	Source string `json:"source,omitempty"`
 }
+
+// Sources of a room message's timer (Burn.Source).
+const (
+	TimerMessage = "message"
+	TimerRoom    = "room"
+)
 
 // IOC is one signed statement about an indicator, as the API shows it.
 type IOC struct {
@@ -371,6 +381,9 @@ type Room struct {
 	Epoch      uint64     `json:"epoch"`
 	KeyChanged *time.Time `json:"key_changed,omitempty"`
 	InvitedBy  string     `json:"invited_by,omitempty"`
+	// Timer is the room's timer ("10m", "24h", "7d"), the longest any
+	// message written now lives, set by the owner; absent when none.
+	Timer string `json:"timer,omitempty"`
 }
 
 // RoomMember is one member as GET /v1/rooms/{room}/members lists it.
@@ -403,6 +416,9 @@ type RoomMessage struct {
 	Text   string `json:"text"`
 	Sealed bool   `json:"sealed,omitempty"`
 	Mine   bool   `json:"mine,omitempty"`
+	// Burn is the message's timer, which one applies and who set it;
+	// absent when it does not burn.
+	Burn *Burn `json:"burn,omitempty"`
 }
 
 // FeedObject is one object of a feed page (GET /v1/iocs/feed): an
