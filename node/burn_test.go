@@ -22,6 +22,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/room"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/vault"
 	"github.com/ghostwire/ghostwire/wire"
@@ -197,11 +198,15 @@ func forensic(t *testing.T, dir string, seed byte, markers []string, keys []vaul
 			}
 		}
 	}
+	// Every item version found, for the room messages among them: those
+	// open only with an epoch key unwrapped from a state (room.Recover).
+	var all []*item.Item
 	openItem := func(raw []byte) {
 		it, err := item.Decode(raw)
 		if err != nil {
 			return
 		}
+		all = append(all, it)
 		sealed := it.Payload()
 		if it.Kind() == item.KindBurnMessage {
 			var p struct {
@@ -256,6 +261,9 @@ func forensic(t *testing.T, dir string, seed byte, markers []string, keys []vaul
 	}
 	if versions == 0 {
 		t.Fatal("badger showed no versions at all: the scan reads nothing")
+	}
+	for _, text := range room.Recover(all, secrets.Key.ID(), rk) {
+		look([]byte(text))
 	}
 	v.Slots(func(slot uint32, ref vault.Ref, err error) {
 		if err != nil {
