@@ -20,12 +20,12 @@ import (
 // sync is done by hand (syncPair) through the services' own Scopes, Check
 // and Accepted: everything of a node but its sessions.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	now  time.Time
 	keys map[identity.ID]*recipient.PublicKey
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	return &world{t: t, now: time.Now().Truncate(time.Millisecond), keys: map[identity.ID]*recipient.PublicKey{}}
 }
 

@@ -281,6 +281,7 @@ func (s *Service) Join(sp item.Space) (*apitype.Room, error) {
 	if _, err := s.h.Publish([]store.Entry{{Item: it, Scopes: []item.Scope{Scope(sp)}}}, nil); err != nil {
 		return nil, err
 	}
+	s.invalidate() // our join is a membership item (cache.go)
 	s.h.Rescope(others(r.members, s.h.ID())...)
 	return s.show(r)
 }

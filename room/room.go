@@ -53,6 +53,10 @@ type Service struct {
 		// active caches each joined room's current members (model.active),
 		// which Scopes reads for every peer on every push; nil when stale.
 		active map[item.Space][]identity.ID
+		// models caches each joined room's membership model (cache.go);
+		// an entry is dropped when a membership item of its room is
+		// stored.
+		models map[item.Space]*model
 		keys   map[epochRef][]byte  // epoch keys opened, so each is unwrapped once
 		retry  map[identity.ID]bool // peers whose items waited for a state
 	}
@@ -70,6 +74,7 @@ type epochRef struct {
 func New(h Host) *Service {
 	s := &Service{h: h}
 	s.mu.keys = map[epochRef][]byte{}
+	s.mu.models = map[item.Space]*model{}
 	s.mu.retry = map[identity.ID]bool{}
 	return s
 }
@@ -165,10 +170,12 @@ func (s *Service) load(r *record) (*model, error) {
 	return m, nil
 }
 
-// invalidate drops the cached memberships after a change.
+// invalidate drops the cached memberships after a change of ours: who is
+// in each room, and the admission models (cache.go).
 func (s *Service) invalidate() {
 	s.mu.Lock()
 	s.mu.active = nil
+	clear(s.mu.models)
 	s.mu.Unlock()
 }
 
@@ -190,7 +197,7 @@ func (s *Service) actives() map[item.Space][]identity.ID {
 		if r.status != statusJoined {
 			continue
 		}
-		m, err := s.load(r)
+		m, err := s.admission(r)
 		if err != nil {
 			s.h.Log().Warn("reading a room failed", "err", err)
 			continue
@@ -248,7 +255,7 @@ func (s *Service) Check(peer identity.ID, sc item.Scope) func(*item.Item) bool {
 		if Scope(r.space) != sc || r.status != statusJoined {
 			continue
 		}
-		m, err := s.load(r)
+		m, err := s.admission(r)
 		if err != nil {
 			return func(*item.Item) bool { return false }
 		}
@@ -323,31 +330,42 @@ func (s *Service) checkInvite(it *item.Item, me, peer identity.ID) error {
 // arrived after items that waited for it has the peer sync again.
 func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 	me := s.h.ID()
-	touched, stateCame := false, false
+	stateCame, messages := false, false
+	var membership []item.Space // rooms whose membership items came
 	var leaves []*item.Item
 	for _, it := range items {
 		switch it.Kind() {
 		case KindInvite:
-			touched = true
+			membership = append(membership, it.Space())
 			if inv, err := decodeInvite(it); err == nil && inv.invitee == me {
 				if err := s.invited(inv); err != nil {
 					return err
 				}
 			}
 		case KindState, KindKeys:
-			touched, stateCame = true, true
-		case KindJoin, KindMessage:
-			touched = true
+			membership, stateCame = append(membership, it.Space()), true
+		case KindJoin:
+			membership = append(membership, it.Space())
+		case KindMessage:
+			messages = true
 		case KindLeave:
-			touched = true
+			membership = append(membership, it.Space())
 			leaves = append(leaves, it)
 		}
 	}
-	if !touched {
+	if len(membership) == 0 {
+		// Messages change neither who is in a room nor what admits the
+		// next frame: the caches stand.
+		if messages {
+			s.h.Changed()
+		}
 		return nil
 	}
 	before := s.actives()
-	s.invalidate()
+	s.forget(membership...)
+	s.mu.Lock()
+	s.mu.active = nil
+	s.mu.Unlock()
 	after := s.actives()
 	s.h.Changed()
 	s.mu.Lock()

@@ -13,7 +13,7 @@ import (
 
 type storeEntry = store.Entry
 
-func space(t *testing.T, r *apitype.Room) item.Space {
+func space(t testing.TB, r *apitype.Room) item.Space {
 	t.Helper()
 	b, err := hex.DecodeString(r.ID)
 	if err != nil || len(b) != item.SpaceSize {

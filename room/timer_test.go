@@ -18,9 +18,20 @@ import (
 // the way a member running other software could.
 func timedMessage(t *testing.T, n *node, sp item.Space, body wireBody, ttl uint64, afterRead bool, at time.Time) *item.Item {
 	t.Helper()
-	m := mustModel(t, n, sp)
-	cur := m.current()
-	key, err := n.svc.epochKey(m, cur.epoch)
+	return signMessage(t, n, sp, mustModel(t, n, sp).current().epoch, wireMessage{TTL: ttl, AfterRead: afterRead}, body, at)
+}
+
+// timedMessageAt signs a message by n under epoch, without a timer.
+func timedMessageAt(t *testing.T, n *node, sp item.Space, epoch uint64, body wireBody, at time.Time) *item.Item {
+	t.Helper()
+	return signMessage(t, n, sp, epoch, wireMessage{}, body, at)
+}
+
+// signMessage seals body under epoch's key as n holds it and signs w with
+// its epoch, nonce and ciphertext filled in.
+func signMessage(t *testing.T, n *node, sp item.Space, epoch uint64, w wireMessage, body wireBody, at time.Time) *item.Item {
+	t.Helper()
+	key, err := n.svc.epochKey(mustModel(t, n, sp), epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +39,11 @@ func timedMessage(t *testing.T, n *node, sp item.Space, body wireBody, ttl uint6
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce, ct, err := sealBody(rand.Reader, key, sp, n.id(), cur.epoch, pt)
-	if err != nil {
+	w.Epoch = epoch
+	if w.Nonce, w.Ciphertext, err = sealBody(rand.Reader, key, sp, n.id(), epoch, pt); err != nil {
 		t.Fatal(err)
 	}
-	return sign(t, n.key, KindMessage, sp, at, wireMessage{Epoch: cur.epoch, Nonce: nonce, Ciphertext: ct, TTL: ttl, AfterRead: afterRead})
+	return sign(t, n.key, KindMessage, sp, at, w)
 }
 
 // TestRoomTimer walks what a user does with timers: a room created with
@@ -185,7 +196,7 @@ func TestRoomBurnAfterRead(t *testing.T) {
 	syncPair(bob, owner)
 	syncPair(bob, carol)
 	var id item.ID
-	for _, b := range bob.burntCandidates(sp) {
+	for _, b := range bob.burntCandidates(t, sp) {
 		if b.String() == m.ID {
 			id = b
 		}
@@ -212,9 +223,9 @@ func name(n, bob *node) string {
 }
 
 // burntCandidates lists the IDs of the room's messages n holds.
-func (n *node) burntCandidates(sp item.Space) []item.ID {
+func (n *node) burntCandidates(t *testing.T, sp item.Space) []item.ID {
 	var out []item.ID
-	for _, msg := range mustModel(n.w.t, n, sp).messages {
+	for _, msg := range mustModel(t, n, sp).messages {
 		out = append(out, msg.it.ID())
 	}
 	return out
