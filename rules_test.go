@@ -742,6 +742,38 @@ func TestRoomKindsOnlyInRoom(t *testing.T) {
 	}
 }
 
+// TestBurnOnlyAfterTheKey: the store's Burn only tidies up: it removes a
+// sealed item's records, while what erases it is destroying its vault key
+// first (docs/storage.md §4). So outside dm, which destroys the key and
+// then calls it (dm.Service.Burn), no package calls Store().Burn: a room
+// message burnt that way would leave its key in the vault, and every copy
+// badger kept of it readable. Rooms burn through their Host, which is the
+// node's way to dm (docs/protocol.md §13.6).
+func TestBurnOnlyAfterTheKey(t *testing.T) {
+	fset := token.NewFileSet()
+	parseSources(t, fset, func(p string, f *ast.File) {
+		if dir := filepath.ToSlash(filepath.Dir(p)); dir == "dm" || dir == "store" {
+			return
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Burn" {
+				return true
+			}
+			if inner, ok := sel.X.(*ast.CallExpr); ok {
+				if is, ok := inner.Fun.(*ast.SelectorExpr); ok && is.Sel.Name == "Store" {
+					t.Errorf("%s calls Store().Burn; burn through dm (its vault key first), as Host.Burn does", fset.Position(call.Pos()))
+				}
+			}
+			return true
+		})
+	})
+}
+
 // testTAXIIImports: taxii has no business logic of its own (docs/taxii.md):
 // of ours it imports only the local API's types, never the node, the
 // collections or the store, so everything it serves went through the

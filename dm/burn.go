@@ -14,18 +14,16 @@ import (
 	"github.com/ghostwire/ghostwire/wire"
 )
 
-// Burn timers, docs/protocol.md §5.11: the range Briar offers.
+// Burn timers, docs/protocol.md §5.11: the range of every kind that
+// burns (item.MinTTL, item.MaxTTL).
 const (
-	MinTTL = time.Minute
-	MaxTTL = 365 * 24 * time.Hour
+	MinTTL = item.MinTTL
+	MaxTTL = item.MaxTTL
 )
 
 // burnMemory is how long past a burnt message's deadline its ID is kept
-// (store.Burn), so that a peer that has not burnt it yet, and offers it
-// again, is ignored. Past the deadline plus the clock skew items are
-// allowed (item.MaxFutureSkew) the message is refused as expired wherever
-// it comes from, so the ID need not be kept longer.
-const burnMemory = item.MaxFutureSkew + time.Hour
+// (item.BurnMemory).
+const burnMemory = item.BurnMemory
 
 // Timer says how a message burns. The zero Timer is an ordinary message.
 type Timer struct {

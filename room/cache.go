@@ -35,7 +35,7 @@ func (s *Service) admission(r *record) (*model, error) {
 	s.mu.Unlock()
 	if m == nil {
 		var err error
-		if m, err = s.loadMembership(r); err != nil {
+		if m, err = s.build(r, false); err != nil {
 			return nil, err
 		}
 		s.mu.Lock()
@@ -49,27 +49,6 @@ func (s *Service) admission(r *record) (*model, error) {
 		s.mu.Unlock()
 	}
 	return m.clone(), nil
-}
-
-// loadMembership builds a room's model from its stored membership items,
-// leaving the messages out.
-func (s *Service) loadMembership(r *record) (*model, error) {
-	m := newModel(r.space, r.owner)
-	var items []*item.Item
-	err := s.h.Store().SpaceItems(r.space, func(it *item.Item) error {
-		if it.Kind() != KindMessage {
-			items = append(items, it)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	order(items)
-	for _, it := range items {
-		m.add(it) // a refused item stays out, as in load
-	}
-	return m, nil
 }
 
 // forget drops the cached models of spaces (all of them without any).

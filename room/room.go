@@ -153,11 +153,16 @@ func parseRecord(k, v []byte) (*record, bool) {
 // load builds the model of a room from the store. Items that no longer
 // pass (a message from before its state was known, refused now that it
 // is) stay out of the model, so no listing shows them.
-func (s *Service) load(r *record) (*model, error) {
+func (s *Service) load(r *record) (*model, error) { return s.build(r, true) }
+
+// build is load, leaving the messages out unless messages is true.
+func (s *Service) build(r *record, messages bool) (*model, error) {
 	m := newModel(r.space, r.owner)
 	var items []*item.Item
 	err := s.h.Store().SpaceItems(r.space, func(it *item.Item) error {
-		items = append(items, it)
+		if messages || it.Kind() != KindMessage {
+			items = append(items, it)
+		}
 		return nil
 	})
 	if err != nil {

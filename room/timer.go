@@ -11,19 +11,6 @@ import (
 	"github.com/ghostwire/ghostwire/wire"
 )
 
-// Burn timers of rooms, docs/protocol.md §13.6: the range of direct
-// messages (§5.11), one minute to 365 days.
-const (
-	MinTTL = time.Minute
-	MaxTTL = 365 * 24 * time.Hour
-)
-
-// burnMemory is how long past a burnt message's deadline its ID is kept
-// (store.Burn) so that a member that has not burnt it yet cannot bring it
-// back; after that it is refused as expired anyway. The same span as a
-// direct message's (§5.11).
-const burnMemory = item.MaxFutureSkew + time.Hour
-
 // ErrTimer: a message whose timer breaks the room's (§13.6): none, or a
 // longer one, under an epoch whose state sets a timer.
 var ErrTimer = errors.New("room: the message's timer does not keep the room's")
@@ -40,12 +27,12 @@ type Timer struct {
 
 // ttlRange reports whether secs, a timer on the wire, is in range.
 func ttlRange(secs uint64) bool {
-	return secs >= uint64(MinTTL/time.Second) && secs <= uint64(MaxTTL/time.Second)
+	return secs >= uint64(item.MinTTL/time.Second) && secs <= uint64(item.MaxTTL/time.Second)
 }
 
 // checkTTL is the user's error for a timer out of range.
 func checkTTL(d time.Duration) error {
-	if d < MinTTL || d > MaxTTL || d%time.Second != 0 {
+	if d < item.MinTTL || d > item.MaxTTL || d%time.Second != 0 {
 		return fault.Invalidf("give a ttl from 1m to 365d, such as 10m, 24h or 7d",
 			"ttl %s is outside the range 1m to 365d (in whole seconds)", d)
 	}
@@ -54,7 +41,7 @@ func checkTTL(d time.Duration) error {
 
 // effective is the timer a message we write under st carries: its own,
 // limited by the room's; the room's when it asks for none; with only
-// AfterRead and no room timer, MaxTTL, so that no burnable message
+// AfterRead and no room timer, item.MaxTTL, so that no burnable message
 // outlives the longest timer.
 func effective(t Timer, st *state) (Timer, error) {
 	room := st.timer()
@@ -72,7 +59,7 @@ func effective(t Timer, st *state) (Timer, error) {
 	case room != 0:
 		t.TTL = room
 	case t.AfterRead:
-		t.TTL = MaxTTL
+		t.TTL = item.MaxTTL
 	}
 	return t, nil
 }
@@ -186,7 +173,7 @@ func (s *Service) burnRead(shown []*message) {
 		}
 		until, _ := msg.deadline()
 		ids = append(ids, msg.it.ID())
-		if u := until.Add(burnMemory); u.After(keep) {
+		if u := until.Add(item.BurnMemory); u.After(keep) {
 			keep = u
 		}
 	}

@@ -116,12 +116,12 @@ func TestRoomTimerCreate(t *testing.T) {
 	if room.Timer != "7d" || room.Epoch != 0 {
 		t.Fatalf("created with 7d: timer %q, epoch %d", room.Timer, room.Epoch)
 	}
-	for _, d := range []time.Duration{time.Second, MinTTL - time.Second, MaxTTL + time.Second, MinTTL + time.Millisecond} {
+	for _, d := range []time.Duration{time.Second, item.MinTTL - time.Second, item.MaxTTL + time.Second, item.MinTTL + time.Millisecond} {
 		if _, err := owner.svc.Create("bad "+d.String(), d); fault.KindOf(err) != fault.Invalid {
 			t.Fatalf("create with ttl %s: %v, want invalid", d, err)
 		}
 	}
-	for _, d := range []time.Duration{MinTTL, MaxTTL} {
+	for _, d := range []time.Duration{item.MinTTL, item.MaxTTL} {
 		if _, err := owner.svc.Create("edge "+d.String(), d); err != nil {
 			t.Fatalf("create with ttl %s (the edge of the range): %v", d, err)
 		}

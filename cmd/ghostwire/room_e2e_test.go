@@ -55,12 +55,11 @@ func (n *e2eNode) waitRoomStatus(t testing.TB, room, status string) {
 	})
 }
 
-// TestE2ERoom runs a room over the private Tor network with three nodes:
-// alice creates it and invites bob and carol; messages go both ways; carol,
-// offline while alice writes, gets the message from bob with alice stopped;
-// alice removes carol, whose node then reads nothing new; bob leaves and
-// alice's node rekeys without him; carol rejoins on a new invitation.
-func TestE2ERoom(t *testing.T) {
+// startRoomTrio starts alice, bob and carol on a private Tor network,
+// paired, alice holding the others' recipient keys and they hers (a
+// message to each: the first sync brings them), as a room's owner needs.
+func startRoomTrio(t *testing.T) []*e2eNode {
+	t.Helper()
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	var nodes []*e2eNode
@@ -69,17 +68,27 @@ func TestE2ERoom(t *testing.T) {
 		n.start(t)
 		nodes = append(nodes, n)
 	}
-	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 	for _, n := range nodes {
 		n.waitReachable(t)
 	}
 	pair(t, nodes...)
-	// Each needs the others' recipient keys, which the first sync brings.
-	for _, n := range []*e2eNode{bob, carol} {
+	alice := nodes[0]
+	for _, n := range nodes[1:] {
 		var sent struct{ ID string }
 		alice.cli(t, &sent, "msg", "send", n.name, "hello "+n.name)
 		n.waitMessage(t, "alice", "hello "+n.name, "received", "read")
 	}
+	return nodes
+}
+
+// TestE2ERoom runs a room over the private Tor network with three nodes:
+// alice creates it and invites bob and carol; messages go both ways; carol,
+// offline while alice writes, gets the message from bob with alice stopped;
+// alice removes carol, whose node then reads nothing new; bob leaves and
+// alice's node rekeys without him; carol rejoins on a new invitation.
+func TestE2ERoom(t *testing.T) {
+	nodes := startRoomTrio(t)
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 
 	var room apitype.Room
 	alice.cli(t, &room, "room", "create", "ops")

@@ -17,24 +17,8 @@ import (
 // starts again (before her node serves anything, and before it syncs);
 // syncing with the others does not bring it back.
 func TestE2ERoomBurn(t *testing.T) {
-	checkBaseline(t)
-	nw := startNetwork(t, 0)
-	var nodes []*e2eNode
-	for _, name := range []string{"alice", "bob", "carol"} {
-		n := newE2ENode(t, name, "--testnet", nw.Dir)
-		n.start(t)
-		nodes = append(nodes, n)
-	}
+	nodes := startRoomTrio(t)
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
-	for _, n := range nodes {
-		n.waitReachable(t)
-	}
-	pair(t, nodes...)
-	for _, n := range []*e2eNode{bob, carol} { // the recipient keys come with the first sync
-		var sent struct{ ID string }
-		alice.cli(t, &sent, "msg", "send", n.name, "hello "+n.name)
-		n.waitMessage(t, "alice", "hello "+n.name, "received", "read")
-	}
 
 	var room apitype.Room
 	alice.cli(t, &room, "room", "create", "timed", "--ttl", "1m")
