@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,13 +52,26 @@ const (
 
 // SubkeyInfo is one of our subkeys as key list shows it.
 type SubkeyInfo struct {
-	Key     identity.ID
+	Key     identity.ID // a signing subkey's public key
+	Print   []byte      // an encryption subkey's: SHA-256 of its public key
 	Purpose string
 	Start   time.Time // the certificate's not-before
 	End     time.Time // the certificate's not-after
 	Retired time.Time // when it stopped signing; zero while current
 	State   string
 	Reason  string // the revocation's, when revoked
+	// Destroy is when an encryption subkey's private key is destroyed
+	// (its grace ends), or was; zero while current.
+	Destroy time.Time
+}
+
+// Hex names the subkey as key list shows it: a signing subkey's public
+// key, an encryption subkey's fingerprint, in hex.
+func (in SubkeyInfo) Hex() string {
+	if in.Purpose == PurposeEncryption {
+		return hex.EncodeToString(in.Print)
+	}
+	return in.Key.Hex()
 }
 
 // subkeyRecord is a stored subkey. The certificate is not stored: Ed25519

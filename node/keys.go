@@ -6,33 +6,43 @@ import (
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 )
 
-// Keys lists our identity and its subkeys for key list.
+// Keys lists our identity and its subkeys for key list: the encryption
+// subkeys first, then the signing ones, each newest first.
 func (n *Node) Keys() (*apitype.KeyList, error) {
-	subs, err := n.keys.Subkeys()
 	out := &apitype.KeyList{Identity: n.id.String(), Subkeys: []apitype.Subkey{}}
-	for _, s := range subs {
+	enc, err := n.keys.EncryptionSubkeys()
+	if err != nil {
+		return out, err
+	}
+	subs, err := n.keys.Subkeys()
+	for _, s := range append(enc, subs...) {
 		out.Subkeys = append(out.Subkeys, subkeyInfo(s))
 	}
 	return out, err
 }
 
 // RotateKey certifies a new subkey for purpose now and retires the
-// current one. Only signing subkeys rotate here; the encryption key is
-// the recipient key (§9.1), whose rotation is not built yet.
+// current one: the signing subkey, or the encryption subkey (whose old
+// private key is destroyed once its grace period ends).
 func (n *Node) RotateKey(purpose string) (*apitype.Subkey, error) {
+	var s keys.SubkeyInfo
+	var err error
 	switch purpose {
 	case "", keys.PurposeSigning:
+		s, err = n.keys.Rotate()
 	case keys.PurposeEncryption:
-		return nil, fault.Invalidf("rotate the signing subkey (--purpose signing); encryption subkeys do not rotate yet",
-			"encryption subkey rotation is not built yet")
+		if n.cfg.KeyVault == nil {
+			return nil, fault.Invalidf("rotate the signing subkey (--purpose signing); this node keeps no encryption subkeys",
+				"this node has no vault for encryption subkeys")
+		}
+		s, err = n.keys.RotateEncryption()
 	default:
 		return nil, fault.Invalidf("the purpose is signing or encryption", "unknown purpose %q", purpose)
 	}
-	s, err := n.keys.Rotate()
 	if err != nil {
 		return nil, err
 	}
-	n.log.Info("signing subkey rotated by request", "subkey", s.Key)
+	n.log.Info("subkey rotated by request", "purpose", s.Purpose, "subkey", s.Hex()[:16])
 	x := subkeyInfo(s)
 	return &x, nil
 }
@@ -50,10 +60,14 @@ func (n *Node) RevokeKey(ref, reason string) (*apitype.Subkey, error) {
 }
 
 func subkeyInfo(s keys.SubkeyInfo) apitype.Subkey {
-	x := apitype.Subkey{Key: s.Key.Hex(), Purpose: s.Purpose, Start: s.Start, End: s.End, State: s.State, Reason: s.Reason}
+	x := apitype.Subkey{Key: s.Hex(), Purpose: s.Purpose, Start: s.Start, End: s.End, State: s.State, Reason: s.Reason}
 	if !s.Retired.IsZero() {
 		r := s.Retired
 		x.Retired = &r
+	}
+	if !s.Destroy.IsZero() {
+		d := s.Destroy
+		x.Destroy = &d
 	}
 	return x
 }

@@ -23,14 +23,20 @@ peer first in each session, and from then on every peer refuses what that
 subkey signs after the revocation time. Items it signed before stay valid.
 The reason is public to every peer; keep it short.
 
+It also certifies an encryption subkey, which peers seal your direct messages
+to; the node replaces it every week and destroys the old private key two weeks
+later. From then on the messages sealed to it are listed as unreadable, here
+and in any copy of the data directory, even with the passphrase.
+
 Example:
   ghostwire key list
   ghostwire key rotate --purpose signing
+  ghostwire key rotate --purpose encryption
   ghostwire key revoke 3f9a02c1 --reason "laptop stolen"`,
 		verbs: []*verb{
 			nodeVerb("list", "key list [--data DIR] [--json]", nil, keyList),
 			nodeVerb("rotate", "key rotate [--purpose signing|encryption] [--data DIR] [--json]", func(fs *flag.FlagSet) {
-				fs.StringVar(&purpose, "purpose", "signing", "which subkey to replace: `signing` (encryption subkeys do not rotate yet)")
+				fs.StringVar(&purpose, "purpose", "signing", "which subkey to replace: `signing` or encryption")
 			}, func(e *env, call *verbCall) error { return keyRotate(e, call, purpose) }),
 			nodeVerb("revoke", "key revoke SUBKEY --reason R [--data DIR] [--json]", func(fs *flag.FlagSet) {
 				fs.StringVar(&reason, "reason", "", "why, in one line every peer will see (`R`)")
@@ -52,7 +58,12 @@ func keyList(e *env, call *verbCall) error {
 	printf(e.stdout, "identity  %s\n", x.Identity)
 	for _, s := range x.Subkeys {
 		line := s.Key[:16] + "  " + s.Purpose + "  " + s.Start.Format(time.DateOnly) + " to " + s.End.Format(time.DateOnly) + "  " + s.State
-		if s.Retired != nil && s.State != "current" {
+		switch {
+		case s.State == "grace" && s.Destroy != nil:
+			line += " until " + s.Destroy.Format(time.DateOnly) + ", then destroyed"
+		case s.State == "destroyed" && s.Destroy != nil:
+			line += " on " + s.Destroy.Format(time.DateOnly)
+		case s.Retired != nil && s.State != "current":
 			line += " since " + s.Retired.Format(time.DateOnly)
 		}
 		if s.Reason != "" {
