@@ -17,7 +17,7 @@ import (
 
 // subkeyOf certifies a fresh signing subkey for h's identity, valid from an
 // hour ago for a month.
-func subkeyOf(t *testing.T, h *hnode, seed byte) *item.Subkey {
+func subkeyOf(t testing.TB, h *hnode, seed byte) *item.Subkey {
 	t.Helper()
 	sub := testKey(t, seed)
 	now := time.Now()
@@ -34,7 +34,7 @@ func subkeyOf(t *testing.T, h *hnode, seed byte) *item.Subkey {
 
 // publishRating stores, at h, a rating signed by key (for its identity) in
 // the reputation scope, which every peer relays.
-func publishRating(t *testing.T, h *hnode, key item.Signer, subject identity.ID, created time.Time) *item.Item {
+func publishRating(t testing.TB, h *hnode, key item.Signer, subject identity.ID, created time.Time) *item.Item {
 	t.Helper()
 	it, err := rating.NewRating(key, rating.Rating{Subject: subject, Verdict: rating.Good}, created)
 	if err != nil {
