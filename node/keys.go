@@ -1,6 +1,9 @@
 package node
 
 import (
+	"errors"
+	"time"
+
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/keys"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
@@ -18,7 +21,45 @@ func (n *Node) Keys() (*apitype.KeyList, error) {
 	for _, s := range append(enc, subs...) {
 		out.Subkeys = append(out.Subkeys, subkeyInfo(s))
 	}
+	if r, ok := n.ownRevocation(); ok {
+		out.Revoked = &apitype.IdentityRevocation{Identity: n.id.String(), At: r.At, Reason: r.Reason}
+	}
 	return out, err
+}
+
+// ownRevocation returns our identity's revocation of itself, if any.
+func (n *Node) ownRevocation() (keys.Revocation, bool) {
+	revs, err := n.keys.Revocations()
+	if err != nil {
+		return keys.Revocation{}, false
+	}
+	for _, r := range revs {
+		if r.Author == n.id && r.Identity() {
+			return r, true
+		}
+	}
+	return keys.Revocation{}, false
+}
+
+// RevokeIdentity signs and publishes our identity's revocation of itself
+// from now on (docs/protocol.md §5.12): every peer that receives it marks
+// us revoked and refuses our handshakes and every item we sign from now
+// on. It is final: the onion address is dead. The node keeps running so
+// that the revocation reaches every peer it can.
+func (n *Node) RevokeIdentity(reason string) (*apitype.IdentityRevocation, error) {
+	if r, ok := n.ownRevocation(); ok {
+		return nil, fault.Invalidf("nothing to do: it stays revoked; make a new identity in a new data directory",
+			"this identity revoked itself already, on %s", r.At.Format(time.RFC3339))
+	}
+	r, err := n.keys.Revoke(n.id, reason)
+	if errors.Is(err, keys.ErrInvalid) {
+		return nil, fault.Invalidf("give a reason of 1 to 256 characters, on one line", "%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.log.Warn("this identity revoked itself; peers refuse it from now on", "at", r.At)
+	return &apitype.IdentityRevocation{Identity: n.id.String(), At: r.At, Reason: r.Reason}, nil
 }
 
 // RotateKey certifies a new subkey for purpose now and retires the

@@ -21,6 +21,16 @@ type Subkey struct {
 type KeyList struct {
 	Identity string   `json:"identity"`
 	Subkeys  []Subkey `json:"subkeys"`
+	// Revoked is present once the identity has revoked itself.
+	Revoked *IdentityRevocation `json:"revoked,omitempty"`
+}
+
+// IdentityRevocation is POST /v1/identity/revoke's answer, and key list's
+// mark of a revoked identity: the identity revoked itself from At on.
+type IdentityRevocation struct {
+	Identity string    `json:"identity"`
+	At       time.Time `json:"at"`
+	Reason   string    `json:"reason"`
 }
 
 // RotateRequest is POST /v1/keys/rotate.
