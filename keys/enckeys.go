@@ -292,7 +292,19 @@ func (s *Service) rotateEncLocked(now time.Time) error {
 		return err
 	}
 	fp := pk.Fingerprint()
+	// Each certificate is dated after the last: senders keep the newest by
+	// (created, ID), and two rotations in one millisecond (or a clock set
+	// back) must not leave them sealing to the one rotated out.
 	created := now.Truncate(time.Millisecond)
+	recs, err := s.encRecords()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.rec.Created >= created.UnixMilli() {
+			created = time.UnixMilli(r.rec.Created + 1)
+		}
+	}
 	rec := encRecord{Slot: slot, Print: fp[:], Created: created.UnixMilli(), NotBefore: created.UnixMilli(),
 		NotAfter: created.Add(s.enc.cfg.Period + s.enc.cfg.Grace).UnixMilli()}
 	cert, err := s.certOf(pk, rec)

@@ -351,3 +351,59 @@ func (d encDisk) has(b []byte) bool {
 	}
 	return false
 }
+
+// TestEncryptionRestart: the key set is rebuilt from the store and the
+// key vault when the node starts again, so a subkey in its grace still
+// opens what was sealed to it; a key vault moved aside costs the messages
+// sealed to the keys it held, and the node certifies a new subkey at once
+// instead of failing to start.
+func TestEncryptionRestart(t *testing.T) {
+	c := newEncClock(time.Now().Truncate(time.Millisecond))
+	dirB := t.TempDir()
+	a, b := openEncNode(t, t.TempDir(), 0xe5, c, true), openEncNode(t, dirB, 0xe6, c, true)
+	defer a.close()
+	if _, err := a.AddPeer(b.id, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddPeer(a.id, "a"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, b, a)
+	if _, err := a.dm.Send(b.id, "before the restart"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b)
+	if _, err := b.RotateKey(keys.PurposeEncryption); err != nil {
+		t.Fatal(err)
+	}
+	b.close()
+
+	b = openEncNode(t, dirB, 0xe6, c, true)
+	if texts, bad := listTexts(t, b, a.id); strings.Join(texts, ",") != "before the restart" || bad != 0 {
+		t.Fatalf("B after a restart reads %q (%d unreadable); want the message sealed to its subkey in grace", texts, bad)
+	}
+	if got := encStates(t, b); got != "current,grace" {
+		t.Fatalf("B's encryption subkeys after a restart: %s; want current,grace", got)
+	}
+	b.close()
+
+	if err := os.Rename(keyVaultPath(dirB), keyVaultPath(dirB)+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	b = openEncNode(t, dirB, 0xe6, c, true)
+	defer b.close()
+	if texts, bad := listTexts(t, b, a.id); len(texts) != 0 || bad != 1 {
+		t.Fatalf("B without its key vault reads %q and lists %d unreadable; want none, and 1", texts, bad)
+	}
+	if got := encStates(t, b); got != "current,grace,grace" {
+		t.Fatalf("B's encryption subkeys with a new key vault: %s; want a new current one", got)
+	}
+	deliver(t, b, a)
+	if _, err := a.dm.Send(b.id, "after the new vault"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, a, b)
+	if texts, _ := listTexts(t, b, a.id); strings.Join(texts, ",") != "after the new vault" {
+		t.Fatalf("B with a new key vault reads %q; want the message sealed to its new subkey", texts)
+	}
+}
