@@ -316,29 +316,8 @@ func (s *Service) rotateEncLocked(now time.Time) error {
 		return err
 	}
 	err = s.h.Store().Update(func(tx *store.Tx) error {
-		var old [][]byte
-		err := tx.Scan(bucketEncKey, nil, func(k, raw []byte) error {
-			var r encRecord
-			if err := wire.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("keys: a stored encryption subkey does not decode: %w", err)
-			}
-			if r.Retired == 0 {
-				r.Retired = created.UnixMilli()
-				b, err := wire.Marshal(&r)
-				if err != nil {
-					return err
-				}
-				old = append(old, slices.Clone(k), b)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := retireCurrent(tx, bucketEncKey, created.UnixMilli(), func(r *encRecord) *int64 { return &r.Retired }); err != nil {
 			return err
-		}
-		for i := 0; i < len(old); i += 2 {
-			if err := tx.Put(bucketEncKey, old[i], old[i+1]); err != nil {
-				return err
-			}
 		}
 		return tx.Put(bucketEncKey, ref[:], v)
 	})

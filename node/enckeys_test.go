@@ -49,6 +49,19 @@ func openEncNode(t *testing.T, dir string, seed byte, c *encClock, erase bool) *
 	return &burnNode{Node: n, db: db, v: kv, dir: dir}
 }
 
+// pairBurnNodes makes a and b each other's peers and hands a b's
+// recipient-key certificate, as their first sync would.
+func pairBurnNodes(t *testing.T, a, b *burnNode) {
+	t.Helper()
+	if _, err := a.AddPeer(b.id, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddPeer(a.id, "a"); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, b, a)
+}
+
 // listTexts lists n's conversation with peer: the texts it can read, and
 // how many messages it lists as unreadable.
 func listTexts(t *testing.T, n *burnNode, peer identity.ID) (texts []string, unreadable int) {
@@ -92,13 +105,7 @@ func TestEncryptionRotation(t *testing.T) {
 	a, b := openEncNode(t, t.TempDir(), 0xe1, c, true), openEncNode(t, t.TempDir(), 0xe2, c, true)
 	defer a.close()
 	defer b.close()
-	if _, err := a.AddPeer(b.id, "b"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.AddPeer(a.id, "a"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, b, a)
+	pairBurnNodes(t, a, b)
 	deliver(t, a, b)
 	if got := encStates(t, b); got != "current" {
 		t.Fatalf("B's encryption subkeys at start: %s; want one current", got)
@@ -181,13 +188,7 @@ func encForensicRun(t *testing.T, erase bool) (opened, markersFound int) {
 	c := newEncClock(time.Now().Truncate(time.Millisecond))
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a, b := openEncNode(t, dirA, 0xe3, c, erase), openEncNode(t, dirB, 0xe4, c, erase)
-	if _, err := a.AddPeer(b.id, "b"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.AddPeer(a.id, "a"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, b, a)
+	pairBurnNodes(t, a, b)
 	tag := make([]byte, 6)
 	rand.Read(tag)
 	var markers []string
@@ -214,7 +215,7 @@ func encForensicRun(t *testing.T, erase bool) (opened, markersFound int) {
 		t.Fatalf("B reads %d of %d messages before rotating", len(texts), count)
 	}
 	// The secrets the key vaults hold now: what a copy taken today opens.
-	before := append(vaultSecrets(t, dirA, 0xe3), vaultSecrets(t, dirB, 0xe4)...)
+	before := append(vaultKeysAt(t, keyVaultPath(dirA), 0xe3), vaultKeysAt(t, keyVaultPath(dirB), 0xe4)...)
 	c.add(keys.DefaultEncryptionPeriod + time.Minute)
 	for _, n := range []*burnNode{a, b} {
 		if err := n.TickKeys(); err != nil { // rotates
@@ -263,23 +264,6 @@ func encForensicRun(t *testing.T, erase bool) (opened, markersFound int) {
 	return opened, markersFound
 }
 
-// vaultSecrets returns the secrets the key vault in dir holds now.
-func vaultSecrets(t *testing.T, dir string, seed byte) []vault.Key {
-	t.Helper()
-	v, err := vault.Open(keyVaultPath(dir), encSecrets(seed).StoreKey[:], rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	var out []vault.Key
-	v.Slots(func(slot uint32, ref vault.Ref, err error) {
-		if k, err := v.Key(slot, ref); err == nil {
-			out = append(out, k)
-		}
-	})
-	return out
-}
-
 // encCandidates is every recipient key a forensic search of the copy in
 // dir finds, holding the passphrase: the identity's derived key, every
 // key its key vault gives, and every earlier subkey secret (of before)
@@ -300,7 +284,7 @@ func encCandidates(t *testing.T, dir string, seed byte, before []vault.Key, disk
 		}
 		out = append(out, p)
 	}
-	for _, k := range vaultSecrets(t, dir, seed) {
+	for _, k := range vaultKeysAt(t, keyVaultPath(dir), seed) {
 		add(k)
 	}
 	for _, k := range before {
@@ -362,13 +346,7 @@ func TestEncryptionRestart(t *testing.T) {
 	dirB := t.TempDir()
 	a, b := openEncNode(t, t.TempDir(), 0xe5, c, true), openEncNode(t, dirB, 0xe6, c, true)
 	defer a.close()
-	if _, err := a.AddPeer(b.id, "b"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.AddPeer(a.id, "a"); err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, b, a)
+	pairBurnNodes(t, a, b)
 	if _, err := a.dm.Send(b.id, "before the restart"); err != nil {
 		t.Fatal(err)
 	}

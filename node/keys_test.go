@@ -19,7 +19,13 @@ import (
 // hour ago for a month.
 func subkeyOf(t testing.TB, h *hnode, seed byte) *item.Subkey {
 	t.Helper()
-	sub := testKey(t, seed)
+	return certifiedSubkey(t, h, testKey(t, seed))
+}
+
+// certifiedSubkey certifies sub as a signing subkey of h's identity, valid
+// from an hour ago for a month.
+func certifiedSubkey(t testing.TB, h *hnode, sub *identity.PrivateKey) *item.Subkey {
+	t.Helper()
 	now := time.Now()
 	cert, err := item.Certify(h.key, sub.ID(), item.PurposeItem, now.Add(-time.Hour), now.Add(30*24*time.Hour))
 	if err != nil {

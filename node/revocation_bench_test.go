@@ -107,16 +107,7 @@ func freshSubkey(tb testing.TB, h *hnode) *item.Subkey {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	now := time.Now()
-	cert, err := item.Certify(h.key, sub.ID(), item.PurposeItem, now.Add(-time.Hour), now.Add(30*24*time.Hour))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sk, err := item.NewSubkey(h.ID(), sub, cert)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sk
+	return certifiedSubkey(tb, h, sub)
 }
 
 // allRefuse reports whether every node of the chain refuses it as signed

@@ -81,7 +81,13 @@ type PrivateKey struct {
 func Derive(k *identity.PrivateKey) (*PrivateKey, error) {
 	seed := k.Seed()
 	defer clear(seed)
-	ikm, err := hkdf.Key(sha256.New, seed, nil, deriveLabel, 64)
+	return keyFrom(k.ID(), seed, deriveLabel)
+}
+
+// keyFrom is the KEM's DeriveKeyPair of HKDF-SHA256(secret, info = label,
+// L = 64): how both the derived key and encryption subkeys are made.
+func keyFrom(owner identity.ID, secret []byte, label string) (*PrivateKey, error) {
+	ikm, err := hkdf.Key(sha256.New, secret, nil, label, 64)
 	if err != nil {
 		return nil, fmt.Errorf("bug: %w", err)
 	}
@@ -91,7 +97,7 @@ func Derive(k *identity.PrivateKey) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recipient: derive: %w", err)
 	}
-	return &PrivateKey{owner: k.ID(), k: priv}, nil
+	return &PrivateKey{owner: owner, k: priv}, nil
 }
 
 // Public returns the public half.

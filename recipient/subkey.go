@@ -1,7 +1,6 @@
 package recipient
 
 import (
-	"crypto/hkdf"
 	"crypto/hpke"
 	"crypto/sha256"
 	"fmt"
@@ -22,17 +21,7 @@ func NewSubkey(owner identity.ID, secret []byte) (*PrivateKey, error) {
 	if len(secret) != 32 {
 		return nil, fmt.Errorf("bug: recipient: a subkey secret of %d bytes", len(secret))
 	}
-	ikm, err := hkdf.Key(sha256.New, secret, nil, subkeyLabel, 64)
-	if err != nil {
-		return nil, fmt.Errorf("bug: %w", err)
-	}
-	defer clear(ikm)
-	kem, _, _ := suite()
-	priv, err := kem.DeriveKeyPair(ikm)
-	if err != nil {
-		return nil, fmt.Errorf("recipient: derive: %w", err)
-	}
-	return &PrivateKey{owner: owner, k: priv}, nil
+	return keyFrom(owner, secret, subkeyLabel)
 }
 
 // WithOlder returns a key that seals and certifies as p and opens what
