@@ -385,3 +385,60 @@ func TestEncryptionRestart(t *testing.T) {
 		t.Fatalf("B with a new key vault reads %q; want the message sealed to its new subkey", texts)
 	}
 }
+
+// TestRotationThreeNodes (issue 18's rotation test): three nodes in a
+// ring, each rotating both of its subkeys three times, with real sessions
+// between rounds. Each node writes to the next right after rotating, so
+// some messages are sealed to a key its recipient has just rotated out;
+// every one arrives readable, and each node ends with one current
+// encryption subkey and three in grace.
+func TestRotationThreeNodes(t *testing.T) {
+	var ns []*hnode
+	for i := range 3 {
+		kv, err := vault.Open(filepath.Join(t.TempDir(), "keys.vault"), bytes.Repeat([]byte{byte(i + 1)}, 32), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { kv.Close() })
+		ns = append(ns, newHNode(t, byte(0xd1+i), func(c *Config) { c.KeyVault = kv }))
+	}
+	for i := range ns {
+		pairUp(t, ns[i], ns[(i+1)%3])
+	}
+	ring := func() {
+		for i := range ns {
+			mustSync(t, ns[i], ns[(i+1)%3])
+		}
+	}
+	ring()
+	var want []string
+	for round := range 3 {
+		for i, n := range ns {
+			for _, p := range []string{keys.PurposeEncryption, keys.PurposeSigning} {
+				if _, err := n.RotateKey(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Sent before the ring brings the new certificate: sealed to
+			// the key just rotated out.
+			text := fmt.Sprintf("round %d from %d", round, i)
+			if _, err := n.dm.Send(ns[(i+1)%3].ID(), text); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, text)
+		}
+		ring()
+	}
+	for i, n := range ns {
+		from := ns[(i+2)%3]
+		ms := messages(t, n, from.ID())
+		for _, text := range want {
+			if strings.HasSuffix(text, fmt.Sprintf("from %d", (i+2)%3)) && !hasMessage(ms, "in", text) {
+				t.Errorf("node %d does not read %q from node %d", i, text, (i+2)%3)
+			}
+		}
+		if got := encStates(t, &burnNode{Node: n.Node}); got != "current,grace,grace,grace" {
+			t.Errorf("node %d's encryption subkeys: %s; want one current and three in grace", i, got)
+		}
+	}
+}
