@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/wire"
 )
@@ -137,4 +141,39 @@ func FuzzCertificatePayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSubkeyVector pins the encryption subkey derivation and its
+// certificate (docs/protocol.md §9.1, §8.9): identity seed 0x05*32,
+// subkey secret 0x07*32, created = not-before = t0 (2025-06-01 12:00 UTC)
+// and not-after = t0 + 21 days. The file holds the public key's SHA-256, the certificate
+// payload and the certificate item, in hex (regenerate with -update).
+func TestSubkeyVector(t *testing.T) {
+	id, err := identity.NewKeyFromSeed(bytes.Repeat([]byte{5}, identity.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := NewSubkey(id.ID(), bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := SubkeyCertificate(id, sub, t0, t0, t0.Add(21*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := sub.Fingerprint()
+	got := fmt.Sprintf("fingerprint %x\npayload %x\nitem %x\n", fp, cert.Payload(), cert.Bytes())
+	vec := filepath.Join("testdata", "subkey_v1.txt")
+	if *update {
+		if err := os.WriteFile(vec, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(vec)
+	if err != nil {
+		t.Fatalf("%v (regenerate with: go test ./recipient -run TestSubkeyVector -update)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("the subkey or its certificate differs from %s:\n%s\nwant\n%s", vec, got, want)
+	}
 }
