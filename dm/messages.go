@@ -367,6 +367,13 @@ func (s *Service) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]
 	body, ok := opened[id]
 	if !ok {
 		pt, err := recipient.Open(sealed, messageAAD(it.Space(), it.Author()), s.h.RecipientKey())
+		if errors.Is(err, recipient.ErrMalformed) && burn == nil {
+			// Sealed to an encryption subkey of ours whose grace ended:
+			// the key is destroyed, so nothing here opens it any more
+			// (docs/trust.md §4). It stays listed, without its text, so
+			// the conversation does not silently lose a message.
+			return s.unreadable(it, peer), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -397,6 +404,23 @@ func (s *Service) messageFrom(it *item.Item, peer identity.ID, read map[item.ID]
 		}
 	}
 	return m, nil
+}
+
+// unreadable lists a message that no key of ours opens any more.
+func (s *Service) unreadable(it *item.Item, peer identity.ID) *Message {
+	m := &Message{ID: it.ID().String(), Peer: peer.String(), Created: it.Created(), Unreadable: true}
+	if it.Author() == s.h.ID() {
+		m.Direction, m.State = "out", StateDelivered
+		if !s.delivered(it.ID()) {
+			m.State = StateQueued
+		}
+		return m
+	}
+	m.Direction, m.State = "in", StateReceived
+	if t, ok := s.receivedAt(it.ID()); ok {
+		m.Received = &t
+	}
+	return m
 }
 
 func (s *Service) outboxMessages(only *identity.ID) []*Message {

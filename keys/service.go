@@ -9,6 +9,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
+	"github.com/ghostwire/ghostwire/recipient"
 	"github.com/ghostwire/ghostwire/service"
 	"github.com/ghostwire/ghostwire/store"
 )
@@ -19,6 +20,9 @@ type Host interface {
 	// Publish stores our own new items in their scopes and sends them to
 	// every peer that shares one.
 	Publish(entries []store.Entry, expiries []item.Expiry) (added int, err error)
+	// Peers lists the contacts: an encryption subkey's certificate goes
+	// into the pair scope of each.
+	Peers() []identity.ID
 	// RevokeContact marks a contact revoked (its identity published a
 	// revocation of itself) and ends its session; nothing when id is not
 	// a contact.
@@ -45,6 +49,17 @@ type Service struct {
 		mu      sync.Mutex
 		period  time.Duration
 		current *item.Subkey // nil until first used, or after a revocation
+	}
+
+	// enc is our encryption subkeys (enckeys.go); enc.mu is taken before
+	// mu and never with sig.mu.
+	enc struct {
+		mu    sync.Mutex
+		cfg   EncryptionConfig
+		swept bool                  // the vault's orphan slots destroyed
+		keep  bool                  // SetEncryptionErasureForTest
+		key   *recipient.PrivateKey // current, with the older ones alive
+		cert  *item.Item            // the current one's certificate
 	}
 }
 

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,13 +52,26 @@ const (
 
 // SubkeyInfo is one of our subkeys as key list shows it.
 type SubkeyInfo struct {
-	Key     identity.ID
+	Key     identity.ID // a signing subkey's public key
+	Print   []byte      // an encryption subkey's: SHA-256 of its public key
 	Purpose string
 	Start   time.Time // the certificate's not-before
 	End     time.Time // the certificate's not-after
 	Retired time.Time // when it stopped signing; zero while current
 	State   string
 	Reason  string // the revocation's, when revoked
+	// Destroy is when an encryption subkey's private key is destroyed
+	// (its grace ends), or was; zero while current.
+	Destroy time.Time
+}
+
+// Hex names the subkey as key list shows it: a signing subkey's public
+// key, an encryption subkey's fingerprint, in hex.
+func (in SubkeyInfo) Hex() string {
+	if in.Purpose == PurposeEncryption {
+		return hex.EncodeToString(in.Print)
+	}
+	return in.Key.Hex()
 }
 
 // subkeyRecord is a stored subkey. The certificate is not stored: Ed25519
@@ -129,29 +143,8 @@ func (s *Service) rotateLocked(now time.Time) (*item.Subkey, error) {
 	}
 	err = s.h.Store().Update(func(tx *store.Tx) error {
 		// Retire the subkeys still current: one signs at a time.
-		var old [][]byte
-		err := tx.Scan(bucketSubkey, nil, func(k, raw []byte) error {
-			var r subkeyRecord
-			if err := wire.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("keys: a stored subkey does not decode: %w", err)
-			}
-			if r.Retired == 0 {
-				r.Retired = now.UnixMilli()
-				b, err := wire.Marshal(&r)
-				if err != nil {
-					return err
-				}
-				old = append(old, slices.Clone(k), b)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := retireCurrent(tx, bucketSubkey, now.UnixMilli(), func(r *subkeyRecord) *int64 { return &r.Retired }); err != nil {
 			return err
-		}
-		for i := 0; i < len(old); i += 2 {
-			if err := tx.Put(bucketSubkey, old[i], old[i+1]); err != nil {
-				return err
-			}
 		}
 		return tx.Put(bucketSubkey, key.ID().Bytes(), v)
 	})
@@ -290,4 +283,36 @@ func (s *Service) RevokeSubkey(ref, reason string) (SubkeyInfo, error) {
 	out := match[0]
 	out.State, out.Reason = StateRevoked, r.Reason
 	return out, nil
+}
+
+// retireCurrent marks, in bucket, every record of type R whose retired
+// field (Unix ms, 0 while current) is 0 as retired at at: the step every
+// rotation takes, in the transaction that stores the new key.
+func retireCurrent[R any](tx *store.Tx, bucket string, at int64, retired func(*R) *int64) error {
+	var old [][]byte
+	err := tx.Scan(bucket, nil, func(k, raw []byte) error {
+		var r R
+		if err := wire.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("keys: a stored subkey does not decode: %w", err)
+		}
+		if *retired(&r) != 0 {
+			return nil
+		}
+		*retired(&r) = at
+		b, err := wire.Marshal(&r)
+		if err != nil {
+			return err
+		}
+		old = append(old, slices.Clone(k), b)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(old); i += 2 {
+		if err := tx.Put(bucket, old[i], old[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

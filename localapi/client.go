@@ -462,6 +462,13 @@ func (c *Client) RotateKey(ctx context.Context, purpose string) (*apitype.Subkey
 	return &x, c.Do(ctx, http.MethodPost, "/v1/keys/rotate", apitype.RotateRequest{Purpose: purpose}, &x)
 }
 
+// RevokeIdentity is POST /v1/identity/revoke: the identity revokes itself,
+// for good.
+func (c *Client) RevokeIdentity(ctx context.Context, reason string) (*apitype.IdentityRevocation, error) {
+	var x apitype.IdentityRevocation
+	return &x, c.Do(ctx, http.MethodPost, "/v1/identity/revoke", apitype.RevokeKeyRequest{Reason: reason}, &x)
+}
+
 // RevokeKey is POST /v1/keys/{key}/revoke: key is a subkey's hex key or a
 // prefix of at least 8 characters.
 func (c *Client) RevokeKey(ctx context.Context, key, reason string) (*apitype.Subkey, error) {

@@ -31,3 +31,14 @@ func (s *server) revokeKey(r *http.Request) (int, any, error) {
 	x, err := s.n.RevokeKey(r.PathValue("key"), req.Reason)
 	return http.StatusOK, x, err
 }
+
+// revokeIdentity is POST /v1/identity/revoke (apitype.RevokeKeyRequest):
+// the identity revokes itself.
+func (s *server) revokeIdentity(r *http.Request) (int, any, error) {
+	var req apitype.RevokeKeyRequest
+	if err := decodeBody(r, &req); err != nil {
+		return 0, nil, err
+	}
+	x, err := s.n.RevokeIdentity(req.Reason)
+	return http.StatusOK, x, err
+}

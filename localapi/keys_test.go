@@ -42,7 +42,7 @@ func TestKeyRoutes(t *testing.T) {
 		code                     int
 		want                     string
 	}{
-		{"rotate encryption", "POST", "/v1/keys/rotate", `{"purpose":"encryption"}`, 400, "not built yet"},
+		{"rotate encryption without a key vault", "POST", "/v1/keys/rotate", `{"purpose":"encryption"}`, 400, "no vault for encryption subkeys"},
 		{"rotate an unknown purpose", "POST", "/v1/keys/rotate", `{"purpose":"onion"}`, 400, "signing or encryption"},
 		{"revoke an unknown subkey", "POST", "/v1/keys/00000000/revoke", `{"reason":"lost"}`, 400, "key list"},
 		{"revoke with no reason", "POST", "/v1/keys/" + first.Key + "/revoke", `{}`, 400, "reason"},

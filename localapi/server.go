@@ -313,6 +313,7 @@ func routes() []route {
 		{"GET /v1/keys", jsonHandler((*server).keyList)},
 		{"POST /v1/keys/rotate", jsonHandler((*server).rotateKey)},
 		{"POST /v1/keys/{key}/revoke", jsonHandler((*server).revokeKey)},
+		{"POST /v1/identity/revoke", jsonHandler((*server).revokeIdentity)},
 		{"GET /v1/requests", jsonHandler((*server).requests)},
 		{"POST /v1/requests/{peer}/accept", jsonHandler((*server).acceptRequest)},
 		{"POST /v1/requests/{peer}/ignore", jsonHandler((*server).ignoreRequest)},

@@ -300,8 +300,13 @@ func forensic(t *testing.T, dir string, seed byte, markers []string, keys []vaul
 
 // vaultKeys returns the keys the vault of the node in dir holds now.
 func vaultKeys(t *testing.T, dir string, seed byte) []vault.Key {
+	return vaultKeysAt(t, filepath.Join(dir, "vault"), seed)
+}
+
+// vaultKeysAt returns the keys the vault file at path holds now.
+func vaultKeysAt(t *testing.T, path string, seed byte) []vault.Key {
 	secrets, _ := identity.GenerateSecrets(bytes.NewReader(bytes.Repeat([]byte{seed}, 128)))
-	v, err := vault.Open(filepath.Join(dir, "vault"), secrets.StoreKey[:], rand.Reader)
+	v, err := vault.Open(path, secrets.StoreKey[:], rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}

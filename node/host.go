@@ -20,7 +20,7 @@ type host struct{ n *Node }
 
 func (h host) ID() identity.ID                            { return h.n.id }
 func (h host) Key() *identity.PrivateKey                  { return h.n.key }
-func (h host) RecipientKey() *recipient.PrivateKey        { return h.n.rkey }
+func (h host) RecipientKey() *recipient.PrivateKey        { return h.n.recipientKey() }
 func (h host) Store() *store.DB                           { return h.n.db }
 func (h host) Now() time.Time                             { return h.n.cfg.Now() }
 func (h host) Rand() io.Reader                            { return h.n.cfg.Rand }

@@ -34,7 +34,7 @@ type hnode struct {
 	skew atomic.Int64 // added to the wall clock, nanoseconds
 }
 
-func newHNode(t *testing.T, seed byte, tune ...func(*Config)) *hnode {
+func newHNode(t testing.TB, seed byte, tune ...func(*Config)) *hnode {
 	t.Helper()
 	h := &hnode{}
 	h.Node, h.db = bareNode(t, seed, func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }, tune...)
@@ -44,7 +44,7 @@ func newHNode(t *testing.T, seed byte, tune ...func(*Config)) *hnode {
 func (h *hnode) setSkew(d time.Duration) { h.skew.Store(int64(d)) }
 
 // pairUp makes a and b each other's peers.
-func pairUp(t *testing.T, a, b *hnode) {
+func pairUp(t testing.TB, a, b *hnode) {
 	t.Helper()
 	if _, err := a.AddPeer(b.ID(), ""); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ const sessionTimeout = 30 * time.Second
 // syncOnce runs one session, a dialing b over 127.0.0.1, until both sides
 // report the sync complete (then it closes it, as an idle node does), a
 // side ends it, or sessionTimeout passes.
-func syncOnce(t *testing.T, a, b *hnode) sessionResult {
+func syncOnce(t testing.TB, a, b *hnode) sessionResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
 	defer cancel()
@@ -185,7 +185,7 @@ func sideEnded(side string, err error, ctx context.Context) error {
 
 // mustSync runs sessions between a and b until one completes, failing the
 // test if any fails: every session of an honest pair must complete.
-func mustSync(t *testing.T, a, b *hnode) sessionResult {
+func mustSync(t testing.TB, a, b *hnode) sessionResult {
 	t.Helper()
 	res := syncOnce(t, a, b)
 	if res.err != nil {
@@ -243,7 +243,7 @@ func forgeTombstone(t *testing.T, target item.ID, sp item.Space, seed byte) *ite
 	return f
 }
 
-func testKey(t *testing.T, seed byte) *identity.PrivateKey {
+func testKey(t testing.TB, seed byte) *identity.PrivateKey {
 	t.Helper()
 	s, err := identity.GenerateSecrets(constReader(seed))
 	if err != nil {

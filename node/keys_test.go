@@ -17,9 +17,15 @@ import (
 
 // subkeyOf certifies a fresh signing subkey for h's identity, valid from an
 // hour ago for a month.
-func subkeyOf(t *testing.T, h *hnode, seed byte) *item.Subkey {
+func subkeyOf(t testing.TB, h *hnode, seed byte) *item.Subkey {
 	t.Helper()
-	sub := testKey(t, seed)
+	return certifiedSubkey(t, h, testKey(t, seed))
+}
+
+// certifiedSubkey certifies sub as a signing subkey of h's identity, valid
+// from an hour ago for a month.
+func certifiedSubkey(t testing.TB, h *hnode, sub *identity.PrivateKey) *item.Subkey {
+	t.Helper()
 	now := time.Now()
 	cert, err := item.Certify(h.key, sub.ID(), item.PurposeItem, now.Add(-time.Hour), now.Add(30*24*time.Hour))
 	if err != nil {
@@ -34,7 +40,7 @@ func subkeyOf(t *testing.T, h *hnode, seed byte) *item.Subkey {
 
 // publishRating stores, at h, a rating signed by key (for its identity) in
 // the reputation scope, which every peer relays.
-func publishRating(t *testing.T, h *hnode, key item.Signer, subject identity.ID, created time.Time) *item.Item {
+func publishRating(t testing.TB, h *hnode, key item.Signer, subject identity.ID, created time.Time) *item.Item {
 	t.Helper()
 	it, err := rating.NewRating(key, rating.Rating{Subject: subject, Verdict: rating.Good}, created)
 	if err != nil {

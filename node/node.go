@@ -47,6 +47,18 @@ type Config struct {
 	// the caller opens it beside the store and closes it after Run
 	// returns. Nil: the node neither sends nor keeps burnable messages.
 	Vault *vault.Vault
+	// KeyVault holds the private keys of our encryption subkeys (package
+	// keys, docs/trust.md §4), each in a slot destroyed in place once its
+	// grace period ends; the caller opens it beside the store (not the
+	// burn vault: its sweep would take these slots for orphans) and closes
+	// it after Run returns. Nil: no encryption subkeys; peers seal to the
+	// keyring's key, which never rotates.
+	KeyVault *vault.Vault
+	// EncryptionPeriod is how long an encryption subkey is current, and
+	// EncryptionGrace how long a rotated-out one still opens what was
+	// sealed to it; zero means keys.DefaultEncryptionPeriod (weekly) and
+	// keys.DefaultEncryptionGrace (two weeks).
+	EncryptionPeriod, EncryptionGrace time.Duration
 	// Mode is how the node may reach peers (cloak.ModeTor, later
 	// cloak.ModeLAN). It is required: the zero Mode allows nothing.
 	Mode cloak.Mode
@@ -219,6 +231,10 @@ func New(cfg Config) (*Node, error) {
 	n.dm.SealKind(room.KindMessage, room.Deadline)
 	n.keys = keys.New(host{n})
 	n.keys.SetSigningPeriod(cfg.SubkeyPeriod)
+	if cfg.KeyVault != nil {
+		n.keys.SetEncryption(keys.EncryptionConfig{Vault: cfg.KeyVault, Base: rk,
+			Period: cfg.EncryptionPeriod, Grace: cfg.EncryptionGrace})
+	}
 	n.services = []service.Service{n.keys, n.dm, n.coll, n.rate, n.room}
 	n.coll.MarkFresh()
 	if err := n.coll.UpgradeRestricted(); err != nil {
@@ -310,6 +326,12 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		n.burnLoop(ctx)
+	}()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.keyLoop(ctx)
 	}()
 
 	<-ctx.Done()

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ghostwire/ghostwire/cloak"
 	"github.com/ghostwire/ghostwire/contacts"
@@ -81,7 +83,17 @@ func (n *Node) ResolvePeer(s string) (identity.ID, error) { return n.contacts.Re
 // name; unlike ResolvePeer it accepts our own address and any other.
 func (n *Node) ResolveAuthor(s string) (identity.ID, error) { return n.contacts.ResolveAuthor(s) }
 
-func (n *Node) peerKey(id identity.ID) (*recipient.PublicKey, error) { return n.contacts.Key(id) }
+// peerKey is the peer's current recipient key. One whose certificate has
+// ended is not used (its owner may have destroyed it, docs/trust.md §4):
+// messages wait in the outbox for the peer's next certificate, which the
+// next sync brings.
+func (n *Node) peerKey(id identity.ID) (*recipient.PublicKey, error) {
+	k, err := n.contacts.Key(id)
+	if err == nil && k.Expired(n.cfg.Now()) {
+		return nil, fmt.Errorf("node: the encryption key of %s ended on %s; waiting for its next one", id.Short(), k.NotAfter.Format(time.DateOnly))
+	}
+	return k, err
+}
 
 // peer returns a peer as the API shows it.
 func (n *Node) peer(id identity.ID) (*Peer, error) {
@@ -125,8 +137,14 @@ func (n *Node) peerView(c contacts.Contact) *Peer {
 	return p
 }
 
-// publishRecipientKey makes (once) and stores our recipient-key certificate.
+// publishRecipientKey makes (once) and stores our recipient-key
+// certificate; with encryption subkeys, it certifies the first (or a due
+// one) and destroys the keys whose grace ended while the node was off.
 func (n *Node) publishRecipientKey() error {
+	if n.cfg.KeyVault != nil {
+		_, err := n.keys.EncryptionTick()
+		return err
+	}
 	var have bool
 	n.db.View(func(tx *store.Tx) error {
 		_, err := tx.Get(bucketMeta, []byte(metaOwnCert))
@@ -148,6 +166,9 @@ func (n *Node) publishRecipientKey() error {
 }
 
 func (n *Node) ownCert() (*item.Item, error) {
+	if n.cfg.KeyVault != nil {
+		return n.keys.Certificate()
+	}
 	var id item.ID
 	err := n.db.View(func(tx *store.Tx) error {
 		raw, err := tx.Get(bucketMeta, []byte(metaOwnCert))

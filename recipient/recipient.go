@@ -63,10 +63,15 @@ var (
 	ErrMalformed = errors.New("recipient: malformed or altered sealed payload")
 )
 
-// PrivateKey is a peer's recipient key, from its [Keyring] or [Derive].
+// PrivateKey is a peer's recipient key, from its [Keyring], [Derive] or
+// [NewSubkey]. It may carry older keys of the same owner ([PrivateKey.WithOlder]):
+// payloads are sealed to, and certified as, the newest alone, and [Open]
+// tries each in turn, so that what was sealed to a key rotated out still
+// opens until that key is destroyed.
 type PrivateKey struct {
 	owner identity.ID
 	k     hpke.PrivateKey
+	older []hpke.PrivateKey
 }
 
 // Derive computes the identity's derived recipient key, the first key of
@@ -76,7 +81,13 @@ type PrivateKey struct {
 func Derive(k *identity.PrivateKey) (*PrivateKey, error) {
 	seed := k.Seed()
 	defer clear(seed)
-	ikm, err := hkdf.Key(sha256.New, seed, nil, deriveLabel, 64)
+	return keyFrom(k.ID(), seed, deriveLabel)
+}
+
+// keyFrom is the KEM's DeriveKeyPair of HKDF-SHA256(secret, info = label,
+// L = 64): how both the derived key and encryption subkeys are made.
+func keyFrom(owner identity.ID, secret []byte, label string) (*PrivateKey, error) {
+	ikm, err := hkdf.Key(sha256.New, secret, nil, label, 64)
 	if err != nil {
 		return nil, fmt.Errorf("bug: %w", err)
 	}
@@ -86,7 +97,7 @@ func Derive(k *identity.PrivateKey) (*PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recipient: derive: %w", err)
 	}
-	return &PrivateKey{owner: k.ID(), k: priv}, nil
+	return &PrivateKey{owner: owner, k: priv}, nil
 }
 
 // Public returns the public half.
@@ -98,24 +109,62 @@ func (p *PrivateKey) Public() *PublicKey {
 type PublicKey struct {
 	Owner identity.ID
 	k     hpke.PublicKey
+	// NotBefore and NotAfter bound the certificate of an encryption
+	// subkey (docs/protocol.md §9.1); both are zero for a key certified
+	// without a window (the derived key, and every key before rotation).
+	NotBefore, NotAfter time.Time
 }
 
 // Bytes returns the serialized HPKE public key.
 func (p *PublicKey) Bytes() []byte { return p.k.Bytes() }
 
-// wireKey is the certificate payload (docs/protocol.md §9.1).
-type wireKey struct {
-	KEM uint16 `cbor:"1,keyasint"`
-	Key []byte `cbor:"2,keyasint"`
+// Expired reports whether the certificate has a window that ended before
+// now. A sender does not seal to such a key: its owner may have destroyed
+// it (§9.1), and waits for the owner's next certificate instead.
+func (p *PublicKey) Expired(now time.Time) bool {
+	return !p.NotAfter.IsZero() && now.After(p.NotAfter)
 }
 
-// Certificate returns the signed item that publishes p's public key.
+// PurposeEncryption is the purpose an encryption subkey's certificate
+// names (docs/protocol.md §9.1): 2, beside §5.9's 1 for item signing, so
+// that one registry of purposes serves both kinds of certificate.
+const PurposeEncryption = 2
+
+// wireKey is the certificate payload (docs/protocol.md §9.1). Keys 3–5
+// are present together (an encryption subkey) or not at all (a key
+// without a window).
+type wireKey struct {
+	KEM       uint16 `cbor:"1,keyasint"`
+	Key       []byte `cbor:"2,keyasint"`
+	Purpose   uint64 `cbor:"3,keyasint,omitempty"`
+	NotBefore uint64 `cbor:"4,keyasint,omitempty"`
+	NotAfter  uint64 `cbor:"5,keyasint,omitempty"`
+}
+
+// Certificate returns the signed item that publishes p's public key,
+// without a window.
 func Certificate(k *identity.PrivateKey, p *PrivateKey, created time.Time) (*item.Item, error) {
+	return certificate(k, p, created, wireKey{})
+}
+
+// SubkeyCertificate returns the signed item that publishes p as an
+// encryption subkey valid from notBefore to notAfter (inclusive, Unix ms),
+// created at created (§9.1).
+func SubkeyCertificate(k *identity.PrivateKey, p *PrivateKey, created, notBefore, notAfter time.Time) (*item.Item, error) {
+	nb, na := notBefore.UnixMilli(), notAfter.UnixMilli()
+	if nb <= 0 || na < nb {
+		return nil, fmt.Errorf("recipient: a subkey window from %d to %d ms", nb, na)
+	}
+	return certificate(k, p, created, wireKey{Purpose: PurposeEncryption, NotBefore: uint64(nb), NotAfter: uint64(na)})
+}
+
+func certificate(k *identity.PrivateKey, p *PrivateKey, created time.Time, w wireKey) (*item.Item, error) {
 	if k.ID() != p.owner {
 		return nil, fmt.Errorf("bug: recipient: certifying another identity's key")
 	}
 	kem, _, _ := suite()
-	payload, err := wire.Marshal(wireKey{KEM: kem.ID(), Key: p.k.PublicKey().Bytes()})
+	w.KEM, w.Key = kem.ID(), p.k.PublicKey().Bytes()
+	payload, err := wire.Marshal(w)
 	if err != nil {
 		return nil, err
 	}
@@ -128,19 +177,42 @@ func FromCertificate(it *item.Item) (*PublicKey, error) {
 	if it.Kind() != item.KindRecipientKey || it.Space() != Space {
 		return nil, fmt.Errorf("%w: not a recipient-key certificate", ErrMalformed)
 	}
-	var w wireKey
-	if err := wire.UnmarshalCanonical(it.Payload(), &w); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	w, err := decodeCert(it.Payload())
+	if err != nil {
+		return nil, err
 	}
 	kem, _, _ := suite()
-	if w.KEM != kem.ID() {
-		return nil, fmt.Errorf("%w: KEM %#x, want %#x", ErrMalformed, w.KEM, kem.ID())
-	}
 	pk, err := kem.NewPublicKey(w.Key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	return &PublicKey{Owner: it.Author(), k: pk}, nil
+	out := &PublicKey{Owner: it.Author(), k: pk}
+	if w.Purpose != 0 {
+		out.NotBefore, out.NotAfter = time.UnixMilli(int64(w.NotBefore)).UTC(), time.UnixMilli(int64(w.NotAfter)).UTC()
+	}
+	return out, nil
+}
+
+// decodeCert reads a certificate payload strictly (§9.1): canonical CBOR,
+// our KEM, and keys 3–5 all present with purpose 2 and a window that
+// does not end before it starts, or all absent.
+func decodeCert(b []byte) (*wireKey, error) {
+	var w wireKey
+	if err := wire.UnmarshalCanonical(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	kem, _, _ := suite()
+	switch {
+	case w.KEM != kem.ID():
+		return nil, fmt.Errorf("%w: KEM %#x, want %#x", ErrMalformed, w.KEM, kem.ID())
+	case w.Purpose == 0 && (w.NotBefore != 0 || w.NotAfter != 0):
+		return nil, fmt.Errorf("%w: a window without a purpose", ErrMalformed)
+	case w.Purpose != 0 && w.Purpose != PurposeEncryption:
+		return nil, fmt.Errorf("%w: purpose %d is not encryption", ErrMalformed, w.Purpose)
+	case w.Purpose != 0 && (w.NotBefore == 0 || w.NotAfter < w.NotBefore || w.NotAfter > 1<<63-1):
+		return nil, fmt.Errorf("%w: a window from %d to %d", ErrMalformed, w.NotBefore, w.NotAfter)
+	}
+	return &w, nil
 }
 
 // wireSealed is a sealed payload (docs/protocol.md §9.2).
@@ -276,9 +348,18 @@ func Open(sealed, aad []byte, k *PrivateKey) ([]byte, error) {
 		if !bytes.Equal(s.To, own) {
 			continue
 		}
-		key, err := hpke.Open(k.k, kdf, aead, info(k.owner, aad), s.Wrapped)
+		// Newest first: nearly everything is sealed to the key in use.
+		// The stanza does not say which of our keys it was sealed to
+		// (that would tell every holder of the item when we rotated), so
+		// a key that fails is no proof of tampering until all have.
+		var key []byte
+		for _, pk := range append([]hpke.PrivateKey{k.k}, k.older...) {
+			if key, err = hpke.Open(pk, kdf, aead, info(k.owner, aad), s.Wrapped); err == nil {
+				break
+			}
+		}
 		if err != nil || len(key) != payloadKeySize {
-			return nil, fmt.Errorf("%w: our key does not open it", ErrMalformed)
+			return nil, fmt.Errorf("%w: none of our keys opens it (altered, or sealed to a key we destroyed)", ErrMalformed)
 		}
 		defer clear(key)
 		if subtle.ConstantTimeCompare(commitment(key), w.Commit) != 1 {

@@ -36,7 +36,12 @@ func (d dataDir) keyFile() string     { return filepath.Join(d.path, "identity.k
 func (d dataDir) storeDir() string    { return filepath.Join(d.path, "store") }
 func (d dataDir) keyringFile() string { return filepath.Join(d.path, "recipient.keyring") }
 func (d dataDir) vaultFile() string   { return filepath.Join(d.path, "burn.vault") }
-func (d dataDir) lockFile() string    { return filepath.Join(d.path, "lock") }
+
+// keyVaultFile holds the encryption subkeys' private keys (docs/trust.md
+// §4): a vault of its own, since the burn vault's sweep destroys every
+// slot that is not a burnable message's.
+func (d dataDir) keyVaultFile() string { return filepath.Join(d.path, "keys.vault") }
+func (d dataDir) lockFile() string     { return filepath.Join(d.path, "lock") }
 
 // lock takes the directory's exclusive lock without waiting. The lock is
 // released when the process exits, however it exits.
@@ -207,16 +212,27 @@ func (d dataDir) openStore(s *identity.Secrets, log *slog.Logger) (*store.DB, er
 // vault stops the node with what to do: moving it aside costs only the
 // burnable messages it held, which nobody can read without it anyway.
 func (d dataDir) openVault(s *identity.Secrets) (*vault.Vault, error) {
-	v, err := vault.Open(d.vaultFile(), s.StoreKey[:], rand.Reader)
-	aside := fmt.Sprintf("to start afresh, move %s aside: the burnable messages it held become unreadable (to anyone), nothing else is lost", d.vaultFile())
+	return openVaultFile(s, d.vaultFile(), "the burnable messages it held become unreadable (to anyone), nothing else is lost")
+}
+
+// openKeyVault opens (creating if needed) the vault of the encryption
+// subkeys. Moved aside, it costs the messages sealed to the current
+// subkey and those in grace; the node certifies a new subkey at start.
+func (d dataDir) openKeyVault(s *identity.Secrets) (*vault.Vault, error) {
+	return openVaultFile(s, d.keyVaultFile(), "direct messages sealed to your current and recent encryption subkeys become unreadable; the node makes a new subkey")
+}
+
+func openVaultFile(s *identity.Secrets, path, loss string) (*vault.Vault, error) {
+	v, err := vault.Open(path, s.StoreKey[:], rand.Reader)
+	aside := fmt.Sprintf("to start afresh, move %s aside: %s", path, loss)
 	switch {
 	case errors.Is(err, vault.ErrWrongKey):
-		return nil, fail(exitCorrupt, fmt.Errorf("%s does not open with this identity's key: it belongs to another identity", d.vaultFile()),
+		return nil, fail(exitCorrupt, fmt.Errorf("%s does not open with this identity's key: it belongs to another identity", path),
 			"restore the identity.key that belongs to this data directory", aside)
 	case errors.Is(err, vault.ErrDamaged):
 		return nil, fail(exitCorrupt, err, aside)
 	case err != nil:
-		return nil, fileError(err, d.vaultFile())
+		return nil, fileError(err, path)
 	}
 	return v, nil
 }

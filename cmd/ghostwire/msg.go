@@ -136,7 +136,11 @@ func printMessage(e *env, m *node.Message) {
 	if m.Direction == "in" {
 		arrow = "←"
 	}
-	printf(e.stdout, "%s %s %-10s %-9s %s%s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, shownState(m), m.Text, burnNote(m, who))
+	text := m.Text
+	if m.Unreadable {
+		text = "[unreadable: sealed to an encryption key this node destroyed after rotation]"
+	}
+	printf(e.stdout, "%s %s %-10s %-9s %s%s\n", m.Created.Local().Format("2006-01-02 15:04:05"), arrow, who, shownState(m), text, burnNote(m, who))
 }
 
 // burnNote says how a message burns and who set its timer (the author):

@@ -152,6 +152,11 @@ func runNode(e *env, c *command, args []string) error {
 		return err
 	}
 	defer v.Close()
+	kv, err := d.openKeyVault(secrets)
+	if err != nil {
+		return err
+	}
+	defer kv.Close()
 
 	var n *node.Node
 	mode, reachable := cloak.ModeTor, fmt.Sprintf("reachable at %s", secrets.Key.ID())
@@ -172,7 +177,7 @@ func runNode(e *env, c *command, args []string) error {
 		tr = onion.NewTransport(tor)
 	}
 	n, err = node.New(node.Config{
-		Secrets: secrets, Keyring: keyring, Store: db, Vault: v, Mode: mode, Transport: tr,
+		Secrets: secrets, Keyring: keyring, Store: db, Vault: v, KeyVault: kv, Mode: mode, Transport: tr,
 		Logger:      log,
 		SpoolDir:    path,
 		OnReachable: func() { printf(e.stderr, "ghostwire: %s\n", reachable) },

@@ -190,6 +190,10 @@ type Message struct {
 	// Burn is the message's burn timer, absent for a message that does not
 	// burn (docs/protocol.md §5.11).
 	Burn *Burn `json:"burn,omitempty"`
+	// Unreadable is true for a message sealed to an encryption subkey this
+	// node has destroyed (its grace period ended, docs/trust.md §4): it
+	// is listed, with an empty text, and can never be opened again here.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // Burn is how a message burns: after it is read, when its timer runs out,
