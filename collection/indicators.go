@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"github.com/ghostwire/ghostwire/fault"
@@ -218,6 +219,29 @@ type Filter struct {
 	// and authors scoring below MinTrust are left out.
 	SourceTrust func(identity.ID) float64
 	MinTrust    float64
+	// Sightings, if set, gives the current sightings of an IOC item;
+	// export writes those of every statement of an indicator with it
+	// (docs/taxii.md, "Sightings").
+	Sightings Sightings
+}
+
+// Sightings gives the current sightings of the IOC item id (rating's
+// SightingsByTarget); nil has none.
+type Sightings func(id item.ID) []ioc.Sighting
+
+// of returns the sightings of every item in ids, oldest first.
+func (f Sightings) of(ids []item.ID) []ioc.Sighting {
+	if f == nil {
+		return nil
+	}
+	var out []ioc.Sighting
+	for _, id := range ids {
+		out = append(out, f(id)...)
+	}
+	slices.SortFunc(out, func(a, b ioc.Sighting) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	return out
 }
 
 // List lists the current statements (the newest per author and
