@@ -72,8 +72,10 @@ func (s *Service) ListEach(f Filter, fn func(*IOC) error) error {
 
 // Feed returns one page of a collection's feed (docs/api.md): its current
 // statements and retractions as STIX objects, in the order this node
-// stored them, after q.After. It reads at most q.Limit + feedBudget index
-// entries for at most feedTime, so More may be true on a short page.
+// stored them, after q.After, each followed by its sightings. It reads
+// the records from the added index (EachIndexed), at most q.Limit +
+// feedBudget index entries for at most feedTime, so More may be true on a
+// short page.
 func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	if q.Limit <= 0 || q.Limit > MaxFeedPage {
 		q.Limit = MaxFeedPage
@@ -85,7 +87,7 @@ func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	read := 0
 	last := q.After
 	until := time.Now().Add(feedTime)
-	err := s.Each(q.Collection, q.After, true, func(l *Listed) error {
+	err := s.EachIndexed(q.Collection, q.After, true, func(l *Listed) error {
 		read++
 		if len(page.Objects) >= q.Limit || read > q.Limit+feedBudget || (read > 1 && time.Now().After(until)) {
 			page.More = true

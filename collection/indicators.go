@@ -189,10 +189,15 @@ func (s *Service) show1(it *item.Item, collection string) (*IOC, error) {
 
 // shown shows an opened record of item it as the API does.
 func (s *Service) shown(it *item.Item, r *ioc.Record, collection string) *IOC {
-	id, cid := it.ID(), r.ContentID()
-	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: it.Author().String(),
+	return s.shownOf(it.ID(), it.Author(), it.Created(), r, collection)
+}
+
+// shownOf is shown from the facts of an item instead of the item.
+func (s *Service) shownOf(id item.ID, author identity.ID, created time.Time, r *ioc.Record, collection string) *IOC {
+	cid := r.ContentID()
+	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: author.String(),
 		Type: r.Type.String(), Value: r.Value, TLP: r.TLP.Name(), Tags: r.Tags, Description: r.Description,
-		References: r.References, Created: it.Created(), Expired: r.Expired(s.h.Now())}
+		References: r.References, Created: created, Expired: r.Expired(s.h.Now())}
 	if r.Confidence != ioc.NoConfidence {
 		c := r.Confidence
 		out.Confidence = &c

@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ghostwire/ghostwire/ioc/stixschema"
 	"github.com/ghostwire/ghostwire/localapi"
 	"github.com/ghostwire/ghostwire/node"
-	"github.com/ghostwire/ghostwire/taxii"
 )
 
 // TestTAXIISightings: a node's sightings are served as STIX sightings
@@ -39,15 +36,7 @@ func TestTAXIISightings(t *testing.T) {
 		sighted[xs[i].Value] = verdict
 	}
 
-	tokens := taxii.TokenFile(filepath.Join(t.TempDir(), "tokens.json"))
-	secret, err := tokens.Add(strings.NewReader(strings.Repeat("k", 64)), "t", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(taxii.New(api, taxii.Config{Tokens: tokens}).Handler())
-	defer srv.Close()
-	c := &client{base: srv.URL, auth: "Bearer " + secret}
-	objects := "/ghostwire/collections/" + taxii.Exposure{Collection: "default", TLP: "green"}.ID() + "/objects/"
+	c, objects := serveDefault(t, api)
 	objs, _ := c.walk(t, objects, url.Values{"limit": {"2"}})
 	v, err := stixschema.New()
 	if err != nil {
