@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -29,9 +30,68 @@ const (
 	// retraction can still be shown as the revoked object it ends.
 	bucketFacts = "iocfacts"
 	// bucketAddedDone holds one key ("old") once the added index covers
-	// every item stored before it existed (indexAddedOld).
+	// every item stored before it existed (indexAddedOld), and "v2" once
+	// every entry carries its record (indexV2).
 	bucketAddedDone = "iocadded-done"
+	// bucketLatest: author ‖ space ‖ content ID → created (Unix ms, 8
+	// bytes) ‖ item ID: the newest version (§5.5) of each statement this
+	// node indexed, live or not, so a listing tells a current statement
+	// from a superseded one with one lookup instead of reading every
+	// version.
+	bucketLatest = "ioclatest"
+	// bucketGone: target item ID ‖ author ‖ space → empty, for every
+	// tombstone stored: the item it deletes, if it is the author's in that
+	// space (item.Deletes), is not listed, whether it came before the
+	// tombstone or after it.
+	bucketGone = "iocgone"
 )
+
+// The added index's values (docs/ioc.md §8): facts length (4 bytes,
+// big-endian) ‖ facts (bucketFacts' value) ‖ the item's payload for a
+// CLEAR or GREEN statement, so that a page of a feed or listing is one
+// ordered scan. A sealed statement's payload is not copied: burning it
+// must leave nothing readable (store.Burn), so it is read from its item.
+// An empty value is an entry written before version 2 (indexV2).
+func addedValue(f, payload []byte) []byte {
+	v := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(f)+len(payload)), uint32(len(f)))
+	return append(append(v, f...), payload...)
+}
+
+func splitAdded(v []byte) (f, payload []byte, ok bool) {
+	if len(v) < 4 || uint64(len(v)-4) < uint64(binary.BigEndian.Uint32(v)) {
+		return nil, nil, false
+	}
+	n := binary.BigEndian.Uint32(v)
+	return v[4 : 4+n], v[4+n:], true
+}
+
+func latestKey(author identity.ID, sp item.Space, c ioc.ContentID) []byte {
+	k := make([]byte, 0, identity.IDSize+item.SpaceSize+len(c))
+	k = append(k, author.Bytes()...)
+	k = append(k, sp[:]...)
+	return append(k, c[:]...)
+}
+
+func goneKey(target item.ID, author identity.ID, sp item.Space) []byte {
+	k := append(target[:], author.Bytes()...)
+	return append(k, sp[:]...)
+}
+
+// putLatest records it as the newest version of its statement if it is.
+func putLatest(tx *store.Tx, it *item.Item, c ioc.ContentID) error {
+	k := latestKey(it.Author(), it.Space(), c)
+	v, err := tx.Get(bucketLatest, k)
+	if err == nil && len(v) == 8+item.IDSize {
+		old := item.Version{Created: binary.BigEndian.Uint64(v), ID: item.ID(v[8:])}
+		if !item.VersionOf(it).Newer(old) {
+			return nil
+		}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	id := it.ID()
+	return tx.Put(bucketLatest, k, append(binary.BigEndian.AppendUint64(nil, it.CreatedMillis()), id[:]...))
+}
 
 const (
 	factIOC        = 1
@@ -125,7 +185,10 @@ func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
 			if err := tx.Put(bucketContent, ck, nil); err != nil {
 				return err
 			}
-			return putAdded(tx, it, s.addedNow, f)
+			if err := putLatest(tx, it, c); err != nil {
+				return err
+			}
+			return putAdded(tx, it, s.addedNow, f, plainPayload(it))
 		}
 	case item.KindTombstone:
 		target, err := item.TombstoneTarget(it)
@@ -133,6 +196,9 @@ func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
 			return nil
 		}
 		return func(tx *store.Tx) error {
+			if err := tx.Put(bucketGone, goneKey(target, it.Author(), it.Space()), nil); err != nil {
+				return err
+			}
 			v, err := tx.Get(bucketFacts, target[:])
 			if errors.Is(err, store.ErrNotFound) {
 				return nil // not an indicator we index
@@ -143,7 +209,7 @@ func (s *Service) Indexer(it *item.Item) func(tx *store.Tx) error {
 			if !ok || f.retraction || f.author != it.Author() || f.space != it.Space() {
 				return nil // deletes nothing we list
 			}
-			return putAdded(tx, it, s.addedNow, append([]byte{factRetraction}, target[:]...))
+			return putAdded(tx, it, s.addedNow, append([]byte{factRetraction}, target[:]...), nil)
 		}
 	}
 	return nil
@@ -163,9 +229,18 @@ func (s *Service) addedNow() int64 {
 	}
 }
 
+// plainPayload is what the added index keeps of an IOC item's record: a
+// CLEAR or GREEN item's payload; nothing of a sealed one.
+func plainPayload(it *item.Item) []byte {
+	if it.Kind() != item.KindIOC {
+		return nil
+	}
+	return it.Payload()
+}
+
 // putAdded indexes it as added at when(), unless it is indexed already (an
-// item stored again keeps its first time).
-func putAdded(tx *store.Tx, it *item.Item, when func() int64, f []byte) error {
+// item stored again keeps its first time), with payload in the entry.
+func putAdded(tx *store.Tx, it *item.Item, when func() int64, f, payload []byte) error {
 	id := it.ID()
 	if _, err := tx.Get(bucketFacts, id[:]); err == nil {
 		return nil
@@ -174,26 +249,33 @@ func putAdded(tx *store.Tx, it *item.Item, when func() int64, f []byte) error {
 	}
 	us := when()
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(f)), uint64(us))
-	if err := tx.Put(bucketFacts, id[:], append(v, f...)); err != nil {
+	v = append(v, f...)
+	if err := tx.Put(bucketFacts, id[:], v); err != nil {
 		return err
 	}
-	return tx.Put(bucketAdded, addedKey(it.Space(), us, id), nil)
+	return tx.Put(bucketAdded, addedKey(it.Space(), us, id), addedValue(v, payload))
 }
 
-// indexAddedOld indexes, once per store, the IOC items stored before the
-// added index existed, as added when they were created. Retractions
-// stored before it are not shown: what they retracted is gone.
-func (s *Service) indexAddedOld() error {
+// marked reports whether the store holds the mark key in bucket, which
+// says a one-time indexing pass is done.
+func (s *Service) marked(bucket, key string) (bool, error) {
 	done := false
 	err := s.h.Store().View(func(tx *store.Tx) error {
-		_, err := tx.Get(bucketAddedDone, []byte("old"))
+		_, err := tx.Get(bucket, []byte(key))
 		done = err == nil
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		return err
 	})
-	if err != nil || done {
+	return done, err
+}
+
+// indexAddedOld indexes, once per store, the IOC items stored before the
+// added index existed, as added when they were created. Retractions
+// stored before it are not shown: what they retracted is gone.
+func (s *Service) indexAddedOld() error {
+	if done, err := s.marked(bucketAddedDone, "old"); err != nil || done {
 		return err
 	}
 	var batch []*item.Item
@@ -208,7 +290,10 @@ func (s *Service) indexAddedOld() error {
 					continue
 				}
 				created := func() int64 { return it.Created().UnixMicro() }
-				if err := putAdded(tx, it, created, iocFacts(it, &r)); err != nil {
+				if err := putLatest(tx, it, r.ContentID()); err != nil {
+					return err
+				}
+				if err := putAdded(tx, it, created, iocFacts(it, &r), plainPayload(it)); err != nil {
 					return err
 				}
 			}
@@ -279,8 +364,82 @@ func (s *Service) markFresh() error {
 		if err := tx.Put(bucketContentDone, []byte("old"), nil); err != nil {
 			return err
 		}
+		if err := tx.Put(bucketAddedDone, []byte("v2"), nil); err != nil {
+			return err
+		}
 		return tx.Put(bucketAddedDone, []byte("old"), nil)
 	})
+}
+
+// indexV2 brings, once per store, the added index entries written before
+// version 2 up to it: each readable statement's entry gets its record and
+// its version a place in bucketLatest. Entries of items gone since are
+// left as they are; a listing reads those from the store, as before.
+func (s *Service) indexV2() error {
+	if done, err := s.marked(bucketAddedDone, "v2"); err != nil || done {
+		return err
+	}
+	type old struct {
+		k []byte
+		f facts
+		v []byte
+	}
+	var from []byte
+	for {
+		var batch []old
+		err := s.h.Store().View(func(tx *store.Tx) error {
+			return tx.ScanFrom(bucketAdded, nil, from, func(k, v []byte) error {
+				if len(batch) == 2048 {
+					from = bytes.Clone(k)
+					return store.ErrStop
+				}
+				if len(v) > 0 || len(k) != item.SpaceSize+8+item.IDSize {
+					return nil
+				}
+				fv, err := tx.Get(bucketFacts, k[item.SpaceSize+8:])
+				if err != nil {
+					return nil
+				}
+				if f, ok := decodeFacts(fv); ok {
+					batch = append(batch, old{bytes.Clone(k), f, fv})
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		more := len(batch) == 2048
+		err = s.h.Store().Update(func(tx *store.Tx) error {
+			for _, o := range batch {
+				var payload []byte
+				if !o.f.retraction {
+					it, dead, err := s.h.Store().GetItem(item.ID(o.k[item.SpaceSize+8:]))
+					if err != nil || dead {
+						continue
+					}
+					r, err := s.record(it)
+					if err != nil {
+						continue
+					}
+					if err := putLatest(tx, it, r.ContentID()); err != nil {
+						return err
+					}
+					payload = plainPayload(it)
+				}
+				if err := tx.Put(bucketAdded, o.k, addedValue(o.v, payload)); err != nil {
+					return err
+				}
+			}
+			if !more {
+				return tx.Put(bucketAddedDone, []byte("v2"), nil)
+			}
+			return nil
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
 }
 
 // indexBefore brings the content and added indexes up to date with what
@@ -292,6 +451,9 @@ func (s *Service) indexBefore() {
 	}
 	if err := s.indexAddedOld(); err != nil {
 		s.h.Log().Warn("collection: cannot index older indicators yet; listings leave them out until then", "err", err)
+	}
+	if err := s.indexV2(); err != nil {
+		s.h.Log().Warn("collection: cannot bring the added index to version 2 yet; listings read older indicators from the store until then", "err", err)
 	}
 }
 
@@ -360,6 +522,20 @@ const eachBatch = 256
 // It holds one batch of index entries at a time, whatever the collection
 // holds. fn returning store.ErrStop ends it without error.
 func (s *Service) Each(name string, after Cursor, retractions bool, fn func(*Listed) error) error {
+	return s.each(name, after, retractions, false, fn)
+}
+
+// EachIndexed is Each reading each CLEAR or GREEN statement's record from
+// the added index instead of its item: one ordered scan, whatever the
+// store holds, where Each reads each item at random (docs/ioc.md §7.4).
+// The copy is the item's signed payload, written with it; what it cannot
+// tell is that the item itself was since damaged on disk, which Each
+// reports (store.Skipped) and the feed need not.
+func (s *Service) EachIndexed(name string, after Cursor, retractions bool, fn func(*Listed) error) error {
+	return s.each(name, after, retractions, true, fn)
+}
+
+func (s *Service) each(name string, after Cursor, retractions, fromIndex bool, fn func(*Listed) error) error {
 	if err := checkCollection(name); err != nil {
 		return err
 	}
@@ -368,13 +544,18 @@ func (s *Service) Each(name string, after Cursor, retractions bool, fn func(*Lis
 	type entry struct {
 		c Cursor
 		f facts
+		// the statement's record and whether it is current, when the
+		// entry alone tells (fast); otherwise listedOf reads the store
+		payload []byte
+		fast    bool
+		current bool
 	}
 	batch := make([]entry, 0, eachBatch)
 	for {
 		batch = batch[:0]
 		from := addedKey(sp, after.Added, after.ID)
 		err := s.h.Store().View(func(tx *store.Tx) error {
-			return tx.ScanKeysFrom(bucketAdded, sp[:], from, func(k []byte) error {
+			return tx.ScanFrom(bucketAdded, sp[:], from, func(k, v []byte) error {
 				if len(k) != item.SpaceSize+8+item.IDSize {
 					return nil
 				}
@@ -382,15 +563,27 @@ func (s *Service) Each(name string, after Cursor, retractions bool, fn func(*Lis
 				if c == after {
 					return nil
 				}
-				v, err := tx.Get(bucketFacts, c.ID[:])
-				if err != nil {
-					return nil
+				fv, payload, ok := splitAdded(v)
+				if !ok { // written before version 2
+					var err error
+					if fv, err = tx.Get(bucketFacts, c.ID[:]); err != nil {
+						return nil
+					}
+					payload = nil
 				}
-				f, ok := decodeFacts(v)
+				f, ok := decodeFacts(fv)
 				if !ok {
 					return nil
 				}
-				batch = append(batch, entry{c, f})
+				e := entry{c: c, f: f}
+				if fromIndex && len(payload) > 0 && !f.retraction {
+					cur, known, err := currentByIndex(tx, c.ID, &f)
+					if err != nil {
+						return err
+					}
+					e.payload, e.fast, e.current = payload, known, cur
+				}
+				batch = append(batch, e)
 				if len(batch) == eachBatch {
 					return store.ErrStop
 				}
@@ -401,7 +594,17 @@ func (s *Service) Each(name string, after Cursor, retractions bool, fn func(*Lis
 			return err
 		}
 		for _, e := range batch {
-			l, err := s.listedOf(name, e.c, e.f, retractions)
+			var l *Listed
+			switch {
+			case e.fast && !e.current:
+			case e.fast:
+				l = s.listedFromIndex(name, e.c, &e.f, e.payload)
+				if l == nil { // a record that does not decode: read the item
+					l, err = s.listedOf(name, e.c, e.f, retractions)
+				}
+			default:
+				l, err = s.listedOf(name, e.c, e.f, retractions)
+			}
 			if err != nil {
 				return err
 			}
@@ -420,6 +623,54 @@ func (s *Service) Each(name string, after Cursor, retractions bool, fn func(*Lis
 		}
 		after = batch[len(batch)-1].c
 	}
+}
+
+// currentByIndex tells from the gone and latest buckets whether statement
+// id (with facts f) is current: not deleted, and no live newer version of
+// its author's. known is false when the index cannot tell (the newest
+// version was deleted, so an older one may be current again): the caller
+// then reads the store.
+func currentByIndex(tx *store.Tx, id item.ID, f *facts) (current, known bool, err error) {
+	gone := func(id item.ID) (bool, error) {
+		_, err := tx.Get(bucketGone, goneKey(id, f.author, f.space))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if g, err := gone(id); err != nil || g {
+		return false, err == nil, err
+	}
+	v, err := tx.Get(bucketLatest, latestKey(f.author, f.space, ioc.ContentIDOf(f.typ, f.value)))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, false, nil
+	} else if err != nil {
+		return false, false, err
+	}
+	if len(v) != 8+item.IDSize {
+		return false, false, nil
+	}
+	newest := item.ID(v[8:])
+	if newest == id {
+		return true, true, nil
+	}
+	if (item.Version{Created: binary.BigEndian.Uint64(v), ID: newest}).Newer(item.Version{Created: uint64(f.created.UnixMilli()), ID: id}) {
+		if g, err := gone(newest); err != nil || !g {
+			return false, err == nil, err // superseded by a live version
+		}
+	}
+	return false, false, nil
+}
+
+// listedFromIndex is what Each shows of a current statement whose record
+// the added index holds; nil if the record does not decode.
+func (s *Service) listedFromIndex(name string, c Cursor, f *facts, payload []byte) *Listed {
+	r, err := ioc.Decode(payload)
+	if err != nil {
+		return nil
+	}
+	return &Listed{Cursor: c, Added: f.added, IOC: s.shownOf(c.ID, f.author, f.created, &r, name),
+		Entry: ioc.Entry{Record: r, Author: f.author, Created: f.created}}
 }
 
 // listedOf is what Each shows of one added entry: nil for a statement

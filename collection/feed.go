@@ -6,6 +6,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/fault"
 	"github.com/ghostwire/ghostwire/ioc"
+	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/localapi/apitype"
 	"github.com/ghostwire/ghostwire/store"
 )
@@ -35,6 +36,9 @@ type FeedQuery struct {
 	// IDs and Types, when set, keep only objects with one of these STIX
 	// ids or types.
 	IDs, Types []string
+	// Sightings, if set, gives each statement's sightings, served right
+	// after it (docs/taxii.md, "Sightings").
+	Sightings Sightings
 }
 
 // ListEach calls fn with each current statement List would list for f,
@@ -68,8 +72,10 @@ func (s *Service) ListEach(f Filter, fn func(*IOC) error) error {
 
 // Feed returns one page of a collection's feed (docs/api.md): its current
 // statements and retractions as STIX objects, in the order this node
-// stored them, after q.After. It reads at most q.Limit + feedBudget index
-// entries for at most feedTime, so More may be true on a short page.
+// stored them, after q.After, each followed by its sightings. It reads
+// the records from the added index (EachIndexed), at most q.Limit +
+// feedBudget index entries for at most feedTime, so More may be true on a
+// short page.
 func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	if q.Limit <= 0 || q.Limit > MaxFeedPage {
 		q.Limit = MaxFeedPage
@@ -81,25 +87,44 @@ func (s *Service) Feed(q FeedQuery) (*apitype.FeedPage, error) {
 	read := 0
 	last := q.After
 	until := time.Now().Add(feedTime)
-	err := s.Each(q.Collection, q.After, true, func(l *Listed) error {
+	err := s.EachIndexed(q.Collection, q.After, true, func(l *Listed) error {
 		read++
-		if len(page.Objects) == q.Limit || read > q.Limit+feedBudget || (read > 1 && time.Now().After(until)) {
+		if len(page.Objects) >= q.Limit || read > q.Limit+feedBudget || (read > 1 && time.Now().After(until)) {
 			page.More = true
 			return store.ErrStop
 		}
-		last = l.Cursor
 		if !slices.Contains(q.TLPs, l.Entry.Record.TLP) {
+			last = l.Cursor
 			return nil
 		}
 		o, err := ioc.ObjectOf(&l.Entry, l.Retracted)
 		if err != nil {
 			return err
 		}
-		if (len(q.IDs) > 0 && !slices.Contains(q.IDs, o.ID)) || (len(q.Types) > 0 && !slices.Contains(q.Types, o.Type)) {
-			return nil
+		l.Entry.Sightings = q.Sightings.of([]item.ID{l.Cursor.ID})
+		sg, err := ioc.SightingObjectsOf(&l.Entry)
+		if err != nil {
+			return err
 		}
-		page.Objects = append(page.Objects, apitype.FeedObject{ID: o.ID, Type: o.Type, Version: o.Modified,
-			Added: l.Added, TLP: l.Entry.Record.TLP.Name(), Cursor: l.Cursor.String(), Object: o.JSON})
+		objs := append([]ioc.STIXObject{o}, sg...)
+		n := 0
+		for _, o := range objs {
+			if (len(q.IDs) == 0 || slices.Contains(q.IDs, o.ID)) && (len(q.Types) == 0 || slices.Contains(q.Types, o.Type)) {
+				objs[n] = o
+				n++
+			}
+		}
+		// A statement and its sightings share one cursor, so they go on one
+		// page: the page ends before them if they would overflow it.
+		if len(page.Objects) > 0 && len(page.Objects)+n > q.Limit {
+			page.More = true
+			return store.ErrStop
+		}
+		last = l.Cursor
+		for _, o := range objs[:n] {
+			page.Objects = append(page.Objects, apitype.FeedObject{ID: o.ID, Type: o.Type, Version: o.Modified,
+				Added: l.Added, TLP: l.Entry.Record.TLP.Name(), Cursor: l.Cursor.String(), Object: o.JSON})
+		}
 		return nil
 	})
 	if err != nil {

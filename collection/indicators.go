@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"github.com/ghostwire/ghostwire/fault"
@@ -188,10 +189,15 @@ func (s *Service) show1(it *item.Item, collection string) (*IOC, error) {
 
 // shown shows an opened record of item it as the API does.
 func (s *Service) shown(it *item.Item, r *ioc.Record, collection string) *IOC {
-	id, cid := it.ID(), r.ContentID()
-	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: it.Author().String(),
+	return s.shownOf(it.ID(), it.Author(), it.Created(), r, collection)
+}
+
+// shownOf is shown from the facts of an item instead of the item.
+func (s *Service) shownOf(id item.ID, author identity.ID, created time.Time, r *ioc.Record, collection string) *IOC {
+	cid := r.ContentID()
+	out := &IOC{ID: id.String(), ContentID: cid.String(), Collection: collection, Author: author.String(),
 		Type: r.Type.String(), Value: r.Value, TLP: r.TLP.Name(), Tags: r.Tags, Description: r.Description,
-		References: r.References, Created: it.Created(), Expired: r.Expired(s.h.Now())}
+		References: r.References, Created: created, Expired: r.Expired(s.h.Now())}
 	if r.Confidence != ioc.NoConfidence {
 		c := r.Confidence
 		out.Confidence = &c
@@ -218,6 +224,29 @@ type Filter struct {
 	// and authors scoring below MinTrust are left out.
 	SourceTrust func(identity.ID) float64
 	MinTrust    float64
+	// Sightings, if set, gives the current sightings of an IOC item;
+	// export writes those of every statement of an indicator with it
+	// (docs/taxii.md, "Sightings").
+	Sightings Sightings
+}
+
+// Sightings gives the current sightings of the IOC item id (rating's
+// SightingsByTarget); nil has none.
+type Sightings func(id item.ID) []ioc.Sighting
+
+// of returns the sightings of every item in ids, oldest first.
+func (f Sightings) of(ids []item.ID) []ioc.Sighting {
+	if f == nil {
+		return nil
+	}
+	var out []ioc.Sighting
+	for _, id := range ids {
+		out = append(out, f(id)...)
+	}
+	slices.SortFunc(out, func(a, b ioc.Sighting) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	return out
 }
 
 // List lists the current statements (the newest per author and

@@ -134,16 +134,7 @@ func (s *Service) byContentID(ref string, prefix []byte) ([]*IOC, error) {
 // content index existed. Items stored since are indexed as they are stored,
 // so running it beside them only writes some entries twice.
 func (s *Service) indexOld() error {
-	done := false
-	err := s.h.Store().View(func(tx *store.Tx) error {
-		_, err := tx.Get(bucketContentDone, []byte("old"))
-		done = err == nil
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	if err != nil || done {
+	if done, err := s.marked(bucketContentDone, "old"); err != nil || done {
 		return err
 	}
 	var keys [][]byte

@@ -464,6 +464,7 @@ func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filte
 		t time.Time
 	}{}
 	now := s.h.Now()
+	var held []item.ID // the statements in spaces, whose sightings are the indicator's
 	for _, k := range keys {
 		id := item.ID(k[item.IDSize:])
 		it, dead, err := s.h.Store().GetItem(id)
@@ -479,6 +480,7 @@ func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filte
 				return ioc.Entry{}, time.Time{}, false, err
 			}
 			if ok && !tf.retraction && spaces[tf.space] {
+				held = append(held, id)
 				r := ioc.Record{Type: tf.typ, Value: tf.value, TLP: tf.tlp, Confidence: ioc.NoConfidence}
 				retracted[key{tf.author, tf.space}] = struct {
 					e ioc.Entry
@@ -494,6 +496,7 @@ func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filte
 		if err != nil {
 			continue
 		}
+		held = append(held, id)
 		kk := key{it.Author(), it.Space()}
 		if old, ok := current[kk]; ok && !item.VersionOf(it).Newer(item.VersionOf(old.it)) {
 			continue
@@ -525,6 +528,7 @@ func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filte
 		}
 	}
 	if best != nil {
+		best.Sightings = f.Sightings.of(held)
 		return *best, time.Time{}, true, nil
 	}
 	var when time.Time
@@ -538,6 +542,7 @@ func (s *Service) exportGroup(keys [][]byte, spaces map[item.Space]bool, f Filte
 		}
 	}
 	if best != nil {
+		best.Sightings = f.Sightings.of(held)
 		return *best, when, true, nil
 	}
 	return ioc.Entry{}, time.Time{}, false, nil

@@ -21,6 +21,9 @@ type Entry struct {
 	// node computes it (docs/reputation.md); nil leaves the stated confidence as
 	// it is. STIX export writes it into confidence (Confidence).
 	SourceTrust *float64
+	// Sightings are the current sightings of the indicator's statements
+	// (docs/taxii.md, "Sightings"), written after its object.
+	Sightings []Sighting
 }
 
 // Confidence is what STIX export writes as confidence (STIX 2.1 §3.2,
@@ -164,7 +167,7 @@ func stixFor(e *Entry) *stixOut {
 	o := &stixOut{SpecVersion: "2.1", Created: ts(e.Created), Modified: ts(e.Created),
 		Description: r.Description, MarkingRefs: []string{tlp2IDs[r.TLP]}}
 	if !e.Author.IsZero() {
-		o.CreatedByRef = "identity--" + derivedUUID("author", e.Author.Bytes())
+		o.CreatedByRef = authorRef(e.Author)
 	}
 	o.Labels = slices.Clone(r.Tags)
 	if r.Type == TypeHostname {
@@ -209,15 +212,16 @@ func stixFor(e *Entry) *stixOut {
 
 // mispOut is an exported MISP attribute.
 type mispOut struct {
-	UUID         string    `json:"uuid"`
-	Type         string    `json:"type"`
-	Category     string    `json:"category"`
-	Value        string    `json:"value"`
-	ToIDs        bool      `json:"to_ids"`
-	Comment      string    `json:"comment"`
-	Timestamp    string    `json:"timestamp"`
-	Distribution string    `json:"distribution"`
-	Tag          []mispTag `json:"Tag"`
+	UUID         string         `json:"uuid"`
+	Type         string         `json:"type"`
+	Category     string         `json:"category"`
+	Value        string         `json:"value"`
+	ToIDs        bool           `json:"to_ids"`
+	Comment      string         `json:"comment"`
+	Timestamp    string         `json:"timestamp"`
+	Distribution string         `json:"distribution"`
+	Tag          []mispTag      `json:"Tag"`
+	Sighting     []mispSighting `json:"Sighting,omitempty"`
 }
 
 // mispExportTypes gives the MISP type and category export writes per type.

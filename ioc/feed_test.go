@@ -35,6 +35,17 @@ type strictAttribute struct {
 	Timestamp    string      `json:"timestamp"`
 	Distribution string      `json:"distribution"`
 	Tag          []strictTag `json:"Tag"`
+	// Sighting: MISP core format's Sighting (type 0 seen, 1 false
+	// positive, 2 expiration; date_sighting in Unix seconds).
+	Sighting []strictSighting `json:"Sighting"`
+}
+
+type strictSighting struct {
+	UUID         string    `json:"uuid"`
+	Type         string    `json:"type"`
+	DateSighting string    `json:"date_sighting"`
+	Source       string    `json:"source"`
+	Organisation strictOrg `json:"Organisation"`
 }
 
 type strictOrg struct {

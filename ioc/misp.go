@@ -15,6 +15,8 @@ type mispAttribute struct {
 	ToIDs   flexBool  `json:"to_ids"`
 	UUID    string    `json:"uuid"`
 	Tag     []mispTag `json:"Tag"`
+	// Sighting is only counted: see notMappedSighting.
+	Sighting []json.RawMessage `json:"Sighting"`
 }
 
 type mispTag struct {
@@ -281,6 +283,9 @@ func (ev *mispEvent) attribute(a *mispAttribute, where string, n *int) {
 	if !ok {
 		im.issue(Skipped, where, a.UUID, a.Type, "attribute type "+a.Type+" is not an indicator type")
 		return
+	}
+	if len(a.Sighting) > 0 {
+		im.issue(Partial, where, a.UUID, a.Type, fmt.Sprintf("%d sightings not imported: %s", len(a.Sighting), notMappedSighting))
 	}
 	value, desc := a.Value, a.Comment
 	var extra []typedValue

@@ -17,7 +17,7 @@ import (
 // TestExportValidatesAgainstOASISSchemas re-exports every fixture that
 // imports and a generated 10,000-indicator collection (every type, every
 // TLP level, with and without validity, confidence, tags, references, and
-// some retracted), and checks every object against the official OASIS
+// some retracted or sighted), and checks every object against the official OASIS
 // STIX 2.1 JSON schemas: 0 errors.
 func TestExportValidatesAgainstOASISSchemas(t *testing.T) {
 	v, err := stixschema.New()
@@ -86,6 +86,9 @@ func TestExportValidatesAgainstOASISSchemas(t *testing.T) {
 	sw := NewSTIXWriter(&b)
 	for i := range 10_000 {
 		e := syntheticEntry(t, i, author, created)
+		if i%13 == 0 && !e.Record.TLP.Restricted() {
+			e.Sightings = []Sighting{{ID: fmt.Sprintf("%064x", i), Sighter: testKey(t, 3).ID(), FalsePositive: i%2 == 0, Created: created.Add(time.Minute)}}
+		}
 		var revoked time.Time
 		if i%97 == 0 {
 			revoked = created.Add(time.Hour)

@@ -121,6 +121,8 @@ func (im *importer) stixObject(b *stixBundle, o *stixObject, where string) {
 		im.stixIndicator(b, o, where)
 	case "vulnerability":
 		im.stixVulnerability(b, o, where)
+	case "sighting":
+		im.issue(Skipped, where, o.ID, o.Type, notMappedSighting)
 	case "":
 		im.issue(Failed, where, o.ID, "", "object has no type")
 	default:

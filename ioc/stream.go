@@ -44,7 +44,8 @@ func NewSTIXWriter(w io.Writer) *STIXWriter {
 }
 
 // Write writes e's object, and the marking and identity it refers to if
-// they are not written yet. A non-zero revoked is when its author retracted
+// they are not written yet, then e's sightings, each after its sighter's
+// identity. A non-zero revoked is when its author retracted
 // it (docs/protocol.md §5.7): the object is written revoked, modified then.
 func (sw *STIXWriter) Write(e *Entry, revoked time.Time) error {
 	if m := e.Record.TLP; m.Valid() && !sw.markings[m] {
@@ -61,7 +62,23 @@ func (sw *STIXWriter) Write(e *Entry, revoked time.Time) error {
 	}
 	c := e.Record.ContentID()
 	sw.ids.Write(c[:])
-	return sw.emit(stixObjectFor(e, revoked))
+	if err := sw.emit(stixObjectFor(e, revoked)); err != nil {
+		return err
+	}
+	for i := range e.Sightings {
+		s := &e.Sightings[i]
+		if !sw.authors[s.Sighter] {
+			sw.authors[s.Sighter] = true
+			if err := sw.emit(authorIdentity(s.Sighter, s.Created)); err != nil {
+				return err
+			}
+		}
+		sw.ids.Write([]byte(s.ID))
+		if err := sw.emit(sightingFor(e, s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (sw *STIXWriter) emit(v any) error {
@@ -101,7 +118,7 @@ func MarkingID(m TLP) string { return tlp2IDs[m] }
 func authorIdentity(a identity.ID, created time.Time) map[string]string {
 	t := ts(created)
 	return map[string]string{"type": "identity", "spec_version": "2.1",
-		"id": "identity--" + derivedUUID("author", a.Bytes()), "created": t, "modified": t,
+		"id": authorRef(a), "created": t, "modified": t,
 		"name": a.String(), "identity_class": "individual"}
 }
 
@@ -151,7 +168,8 @@ type MISPEvent struct {
 
 // MISPWriter writes one MISP event {"Event": …} (docs/ioc.md §6.2) one
 // attribute at a time: an attribute per record with its tlp: tag and other
-// tags, to_ids = !Informational, the description as comment. Confidence
+// tags, to_ids = !Informational, the description as comment, and its
+// sightings as MISP Sighting entries. Confidence
 // and validity have no MISP attribute field and are not written. The
 // event is unpublished with distribution 0 (this organisation only), so
 // importing it into MISP shares nothing until an analyst decides. Its
@@ -187,7 +205,7 @@ func (mw *MISPWriter) Write(e *Entry) error {
 	tc := mispExportTypes[r.Type]
 	a := mispOut{UUID: derivedUUID("ioc", c[:]), Type: tc[0], Category: tc[1], Value: r.Value,
 		ToIDs: !r.Informational, Comment: r.Description, Timestamp: strconv.FormatInt(e.Created.Unix(), 10),
-		Distribution: "5", Tag: []mispTag{{Name: "tlp:" + r.TLP.Name()}}}
+		Distribution: "5", Tag: []mispTag{{Name: "tlp:" + r.TLP.Name()}}, Sighting: mispSightingsFor(e.Sightings)}
 	for _, t := range r.Tags {
 		a.Tag = append(a.Tag, mispTag{Name: t})
 	}

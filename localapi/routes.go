@@ -314,6 +314,9 @@ func (s *server) feed(r *http.Request) (int, any, error) {
 		}
 		fq.TLPs = append(fq.TLPs, m)
 	}
+	if fq.Sightings, err = s.n.Ratings().SightingsByTarget(); err != nil {
+		return 0, nil, err
+	}
 	page, err := s.n.Collections().Feed(fq)
 	return http.StatusOK, page, err
 }
@@ -469,6 +472,10 @@ func (s *server) exportIOCs(w http.ResponseWriter, r *http.Request) {
 	}
 	format := q.Get("format")
 	if err := collection.CheckExportFormat(format, f); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if f.Sightings, err = s.n.Ratings().SightingsByTarget(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

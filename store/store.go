@@ -385,6 +385,17 @@ func (tx *Tx) ScanKeys(bucket string, prefix []byte, fn func(k []byte) error) er
 // (which should start with prefix): a cursor resumes a listing by seeking,
 // not by scanning what came before it.
 func (tx *Tx) ScanKeysFrom(bucket string, prefix, from []byte, fn func(k []byte) error) error {
+	return tx.scanFrom(bucket, prefix, from, false, func(k, _ []byte) error { return fn(k) })
+}
+
+// ScanFrom is Scan starting at the first key at or after from, with the
+// values: an index that keeps what a listing shows in its values is read
+// in order, without a lookup per entry.
+func (tx *Tx) ScanFrom(bucket string, prefix, from []byte, fn func(k, v []byte) error) error {
+	return tx.scanFrom(bucket, prefix, from, true, fn)
+}
+
+func (tx *Tx) scanFrom(bucket string, prefix, from []byte, values bool, fn func(k, v []byte) error) error {
 	p := key(bucket, prefix)
 	opts := badger.DefaultIteratorOptions
 	opts.PrefetchValues = false
@@ -393,7 +404,14 @@ func (tx *Tx) ScanKeysFrom(bucket string, prefix, from []byte, fn func(k []byte)
 	defer it.Close()
 	strip := len(bucket) + 1
 	for it.Seek(key(bucket, from)); it.ValidForPrefix(p); it.Next() {
-		if err := fn(it.Item().Key()[strip:]); err != nil {
+		var v []byte
+		if values {
+			var err error
+			if v, err = it.Item().ValueCopy(nil); err != nil {
+				return fmt.Errorf("store: scan: %w", err)
+			}
+		}
+		if err := fn(it.Item().Key()[strip:], v); err != nil {
 			if errors.Is(err, ErrStop) {
 				return nil
 			}
