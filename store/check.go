@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -40,6 +41,13 @@ type Report struct {
 	// Salvaged and SalvagedRecords count what Salvage copied.
 	Salvaged        int `json:"salvaged,omitempty"`
 	SalvagedRecords int `json:"salvaged_records,omitempty"`
+	// Rebuilt says badger could not open the store as it is, so its files
+	// were read one by one (rebuild.go); Files says what was read of each.
+	Rebuilt bool         `json:"rebuilt,omitempty"`
+	Files   []FileReport `json:"files,omitempty"`
+	// KeysLost says the key registry is gone or does not read: no file of
+	// the store can be decrypted, and only a backup brings it back.
+	KeysLost bool `json:"keys_lost,omitempty"`
 }
 
 // Clean reports whether Check found nothing wrong.
@@ -110,8 +118,7 @@ func walkStore(dir string, key []byte, dst *DB) (*Report, error) {
 	files, unnamed, torn, err := preflight(dir)
 	switch {
 	case err != nil && errors.Is(err, ErrDamaged):
-		r.problem("%v", err)
-		return r, nil
+		return walkRebuilt(dir, key, dst, r, mk, err)
 	case err != nil:
 		return nil, err
 	case files.empty() && mk != nil:
@@ -127,18 +134,63 @@ func walkStore(dir string, key []byte, dst *DB) (*Report, error) {
 		}
 	}
 	if len(unnamed) > 0 {
-		r.problem("%d table files are not named by the MANIFEST (a truncated MANIFEST, or left by a crash); their records are not checked", len(unnamed))
+		// Badger would delete them: a MANIFEST that lost its entries
+		// (truncated) still reads, and names none of the tables that hold
+		// the data. Read every table instead.
+		return walkRebuilt(dir, key, dst, r, mk,
+			fmt.Errorf("%d table files are not named by the MANIFEST (a truncated MANIFEST, or left by a crash)", len(unnamed)))
 	}
-	bdb, cleanup, err := openForCheck(dir, key, len(unnamed) > 0 || torn)
+	bdb, cleanup, err := openForCheck(dir, key, torn)
 	if err != nil {
 		if errors.Is(err, ErrDamaged) {
-			r.problem("%v", err)
-			return r, nil
+			return walkRebuilt(dir, key, dst, r, mk, err)
 		}
 		return nil, err
 	}
 	defer cleanup()
+	r.compare(dir, mk, walk(bdb, r, dst))
+	return r, nil
+}
+
+// walkRebuilt is walkStore on a copy of dir rebuilt from the files that
+// read (rebuild.go), for a store badger cannot open as it is; cause says
+// why.
+func walkRebuilt(dir string, key []byte, dst *DB, r *Report, mk *marker, cause error) (*Report, error) {
+	tmp, files, err := rebuildCopy(dir, key)
+	switch {
+	case errors.Is(err, ErrWrongKey) || err != nil && !errors.Is(err, ErrDamaged):
+		return nil, err
+	case err != nil:
+		// Lost keys say more than what badger made of them.
+		r.KeysLost = true
+		r.problem("%v", err)
+		return r, nil
+	}
+	r.problem("%v", cause)
+	defer os.RemoveAll(tmp)
+	r.Rebuilt, r.Files = true, files
+	tables := 0
+	for _, f := range files {
+		if strings.HasSuffix(f.Name, ".sst") && f.Lost == "" {
+			tables++
+		}
+	}
+	bdb, err := openRebuilt(tmp, key, tables)
+	if err != nil {
+		r.problem("badger cannot open even the files that read: %v", err)
+		return r, nil
+	}
 	rec := walk(bdb, r, dst)
+	if err := bdb.Close(); err != nil {
+		r.problem("closing the rebuilt copy: %v", err)
+	}
+	r.compare(dir, mk, rec)
+	return r, nil
+}
+
+// compare checks the store's record rec (nil if none was read) against
+// the marker mk and the items the walk found.
+func (r *Report) compare(dir string, mk *marker, rec *record) {
 	switch {
 	case rec == nil && mk != nil:
 		r.problem("its record is gone though %s names it", markerPath(dir))
@@ -155,7 +207,6 @@ func walkStore(dir string, key []byte, dst *DB) (*Report, error) {
 			r.Missing = int(rec.live - found)
 		}
 	}
-	return r, nil
 }
 
 // openForCheck opens dir read-only, or a copy of it when badger would have

@@ -21,7 +21,10 @@ whole and 6 when it is damaged or missing.
 
 With --salvage OUT it also copies every readable item (and every readable
 record: peers, outbox, collections) into a new store in the directory OUT,
-which must not exist yet. To use it, with the node stopped, move DIR/store
+which must not exist yet. When badger cannot open the store (its MANIFEST or
+a table damaged), salvage reads the files one by one: every table that reads,
+each log up to its first bad checksum, and says per file what was lost.
+Without the store's KEYREGISTRY nothing can be read: restore it from a backup. To use it, with the node stopped, move DIR/store
 and DIR/store.id aside and put OUT and OUT.id in their place. The exit code
 still describes the store that was checked. Nothing is ever deleted.
 
@@ -75,7 +78,13 @@ func runCheck(e *env, c *command, args []string) error {
 		return nil
 	}
 	hint := fmt.Sprintf("'ghostwire check --data %s --salvage OUT' copies every readable item into a new store at OUT", path)
-	if *salvage != "" {
+	switch {
+	case rep.KeysLost:
+		// Nothing reads without the data keys: salvage cannot help.
+		return fail(exitCorrupt, errors.New("the store is damaged beyond salvage: its KEYREGISTRY is lost"),
+			fmt.Sprintf("restore %s (with its KEYREGISTRY) from your backup; no tool can read the store without the keys that file held", d.storeDir()),
+			fmt.Sprintf("then 'ghostwire check --data %s' verifies what you restored", path))
+	case *salvage != "":
 		hint = fmt.Sprintf("the readable part is in %s; see 'ghostwire check --help' for putting it in place", *salvage)
 	}
 	return fail(exitCorrupt, errors.New("the store is damaged"), hint)
@@ -111,6 +120,16 @@ func printReport(e *env, r *store.Report, salvage string) {
 	fmt.Fprintln(e.stdout)
 	for _, p := range r.Problems {
 		printf(e.stdout, "problem     %s\n", p)
+	}
+	if r.Rebuilt {
+		// badger could not open the store: say what was read of each file.
+		for _, f := range r.Files {
+			if f.Lost == "" {
+				printf(e.stdout, "read        %s: all %d entries\n", f.Name, f.Entries)
+			} else {
+				printf(e.stdout, "read        %s: %d entries; lost %s\n", f.Name, f.Entries, f.Lost)
+			}
+		}
 	}
 	if salvage != "" {
 		printf(e.stdout, "salvaged    %d items and %d records into %s\n", r.Salvaged, r.SalvagedRecords, salvage)

@@ -1,0 +1,171 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Badger's log files — the memtable write-ahead logs (.mem) and the value
+// logs (.vlog) — share one layout (badger/v4 memtable.go, structs.go):
+//
+//	keyID (8, big-endian) | baseIV (12) | entry | entry | …
+//	entry: meta (1) | userMeta (1) | uvarint klen | uvarint vlen |
+//	       uvarint expiresAt | key ‖ value (AES-CTR under the file's data
+//	       key, IV = baseIV ‖ the entry's offset) | CRC-32C (4, big-endian)
+//	       of everything before it
+//
+// The checksum covers the bytes as stored, so a log can be walked and its
+// damage located without the data key. Salvage walks each log to report
+// how much of it is intact, and hands badger only the intact prefix of a
+// write-ahead log: badger's own replay allocates whatever length a damaged
+// header claims (up to 4 GiB) before it checks anything.
+
+// logHeaderSize is the size of a log file's header (badger's vlogHeaderSize).
+const logHeaderSize = 20
+
+// maxLogKey is the longest key badger accepts in a log entry; a longer one
+// is damage (badger's safeRead treats it as the log's end).
+const maxLogKey = 1 << 16
+
+// Badger's entry meta bits for transactions (badger/v4 structs.go).
+const (
+	logBitTxn    = 1 << 6 // part of a transaction
+	logBitFinTxn = 1 << 7 // the transaction's end marker
+)
+
+// logWalk is what walkLog found in one log file.
+type logWalk struct {
+	KeyID uint64 // from the header
+	// Entries is how many entries read intact; End is the offset just past
+	// the last of them, Committed the offset just past the last complete
+	// transaction (what badger replays from a write-ahead log).
+	Entries        int
+	End, Committed int64
+	// Damage says why the walk stopped before the file's end; empty when
+	// it ended at the file's end or at the zeros badger preallocates.
+	Damage string
+}
+
+// errLogHeader means a log file is shorter than its header.
+var errLogHeader = errors.New("shorter than its 20-byte header")
+
+// walkLog walks the log of size bytes in r. Memory is bounded whatever the
+// bytes say: lengths are checked against what is left of the file, and the
+// key and value are checksummed as they stream past, never held.
+func walkLog(r io.ReaderAt, size int64) (logWalk, error) {
+	var w logWalk
+	if size < logHeaderSize {
+		return w, errLogHeader
+	}
+	var hdr [logHeaderSize]byte
+	if _, err := r.ReadAt(hdr[:], 0); err != nil {
+		return w, err
+	}
+	w.KeyID = binary.BigEndian.Uint64(hdr[:8])
+	w.End, w.Committed = logHeaderSize, logHeaderSize
+	br := bufio.NewReaderSize(io.NewSectionReader(r, logHeaderSize, size-logHeaderSize), 32<<10)
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	inTxn := false
+	for {
+		crc.Reset()
+		tee := &countingReader{r: br, h: crc}
+		meta, err := tee.ReadByte()
+		if err == io.EOF {
+			return w, nil
+		}
+		if err != nil {
+			w.Damage = fmt.Sprintf("unreadable at byte %d: %v", w.End, err)
+			return w, nil
+		}
+		if _, err := tee.ReadByte(); err != nil { // userMeta
+			w.Damage = fmt.Sprintf("cut short at byte %d", w.End)
+			return w, nil
+		}
+		klen, err1 := binary.ReadUvarint(tee)
+		vlen, err2 := binary.ReadUvarint(tee)
+		_, err3 := binary.ReadUvarint(tee) // expiresAt
+		if err := errors.Join(err1, err2, err3); err != nil {
+			w.Damage = fmt.Sprintf("a damaged entry header at byte %d", w.End)
+			return w, nil
+		}
+		if klen == 0 {
+			// Badger never writes an empty key: this is the preallocated
+			// tail, unless something other than zeros follows.
+			if meta == 0 && allZero(r, w.End, size) {
+				return w, nil
+			}
+			w.Damage = fmt.Sprintf("a damaged entry at byte %d", w.End)
+			return w, nil
+		}
+		rest := size - w.End - tee.n
+		if klen > maxLogKey || vlen > uint64(rest) || klen+vlen+4 > uint64(rest) {
+			w.Damage = fmt.Sprintf("an entry at byte %d claims %d bytes where %d are left", w.End, klen+vlen, rest)
+			return w, nil
+		}
+		if _, err := io.CopyN(crc, br, int64(klen+vlen)); err != nil {
+			w.Damage = fmt.Sprintf("cut short at byte %d", w.End)
+			return w, nil
+		}
+		var sum [4]byte
+		if _, err := io.ReadFull(br, sum[:]); err != nil {
+			w.Damage = fmt.Sprintf("cut short at byte %d", w.End)
+			return w, nil
+		}
+		if binary.BigEndian.Uint32(sum[:]) != crc.Sum32() {
+			w.Damage = fmt.Sprintf("a bad checksum at byte %d", w.End)
+			return w, nil
+		}
+		w.Entries++
+		w.End += tee.n + int64(klen+vlen) + 4
+		switch {
+		case meta&logBitFinTxn != 0:
+			inTxn = false
+			w.Committed = w.End
+		case meta&logBitTxn != 0:
+			inTxn = true
+		case !inTxn:
+			w.Committed = w.End
+		}
+	}
+}
+
+// countingReader feeds what it reads to a hash and counts it.
+type countingReader struct {
+	r *bufio.Reader
+	h io.Writer
+	n int64
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.h.Write([]byte{b})
+		c.n++
+	}
+	return b, err
+}
+
+// allZero reports whether the file holds only zeros from off on.
+func allZero(r io.ReaderAt, off, size int64) bool {
+	buf := make([]byte, 32<<10)
+	for off < size {
+		n := int64(len(buf))
+		if size-off < n {
+			n = size - off
+		}
+		if _, err := r.ReadAt(buf[:n], off); err != nil {
+			return false
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false
+			}
+		}
+		off += n
+	}
+	return true
+}
