@@ -157,8 +157,8 @@ func (nw *Network) JoinTorrc() string {
 	return strings.Join(append(first,
 		"%include "+nw.DirAuthFile,
 		"PathsNeededToBuildCircuits 0.67",
-		"GeoIPFile " + filepath.Join(nw.Dir, emptyGeoIPFile),
-		"GeoIPv6File " + filepath.Join(nw.Dir, emptyGeoIPFile),
+		"GeoIPFile "+filepath.Join(nw.Dir, emptyGeoIPFile),
+		"GeoIPv6File "+filepath.Join(nw.Dir, emptyGeoIPFile),
 		"ClientOnly 1",
 	), "\n") + "\n"
 }
