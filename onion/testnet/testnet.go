@@ -52,11 +52,18 @@ type Config struct {
 	// JoinTorrc, without TestingTorNetwork, so they keep the Tor network's
 	// timing: a 24 h onion-service time period and a 15 min block on
 	// re-asking an HSDir that lacked a descriptor. The authorities still run
-	// TestingTorNetwork (a quick start) but vote every 300 s, the shortest
-	// interval such a client accepts (votingTorrc). docs/tor.md, "The
-	// private network and the real one", says how this was verified.
+	// TestingTorNetwork (a quick start) but, once the first full consensus
+	// is out, vote every 300 s, the shortest interval such a client accepts
+	// (realTimingVote). docs/tor.md, "The private network and the real
+	// one", says how this was verified. RealTimingEnv=1 in the environment
+	// turns it on for every network started, so `./run realtime` runs the
+	// demo and the end-to-end tests with real timing unchanged.
 	RealTiming bool
 }
+
+// RealTimingEnv, set to 1, makes every Start use Config.RealTiming: a
+// development knob for `./run realtime`, not a user setting.
+const RealTimingEnv = "GHOSTWIRE_TESTNET_REAL_TIMING"
 
 // Role is what a node does in the network.
 type Role string
@@ -155,6 +162,9 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	}
 	if cfg.Authorities < 1 || cfg.Authorities > 9 || cfg.Clients < 0 || cfg.Clients > 16 {
 		return nil, fmt.Errorf("testnet: %d authorities and %d clients: want 1–9 and 0–16", cfg.Authorities, cfg.Clients)
+	}
+	if os.Getenv(RealTimingEnv) == "1" {
+		cfg.RealTiming = true
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 120 * time.Second
@@ -352,12 +362,23 @@ func (s *starter) start(ctx context.Context) (*Network, error) {
 
 	t1 := time.Now()
 	s.progress("starting %d authorities", len(auths))
-	real := s.cfg.RealTiming
-	if err := s.spawnAll(ctx, nw, auths, func(dir string, n Node) string { return authorityTorrc(dir, n, real) }); err != nil {
+	if err := s.spawnAll(ctx, nw, auths, authorityTorrc); err != nil {
 		return nw, err
 	}
-	if err := s.waitConsensus(ctx, auths[0], len(auths)); err != nil {
+	if err := s.waitConsensus(ctx, auths[0], len(auths), false); err != nil {
 		return nw, err
+	}
+	real := s.cfg.RealTiming
+	if real {
+		s.progress("switching the authorities to real-timing votes (every 300 s)")
+		for _, a := range auths {
+			if err := setConf(ctx, a, realTimingVote); err != nil {
+				return nw, err
+			}
+		}
+		if err := s.waitConsensus(ctx, auths[0], len(auths), true); err != nil {
+			return nw, err
+		}
 	}
 	nw.Timings.Consensus = time.Since(t1)
 
@@ -481,9 +502,9 @@ func certFingerprint(path string) (string, error) {
 // waitConsensus polls the authority's DirPort until its microdesc consensus
 // lists want routers, each Running, Stable, Guard and HSDir. Clients started
 // before that fetch a partial consensus and back off for tens of seconds.
-// With real timing it also waits for a consensus that a tor without
+// With realTiming it also waits for a consensus that a tor without
 // TestingTorNetwork accepts (consensus.realTiming).
-func (s *starter) waitConsensus(ctx context.Context, auth Node, want int) error {
+func (s *starter) waitConsensus(ctx context.Context, auth Node, want int, realTiming bool) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d/tor/status-vote/current/consensus-microdesc", auth.DirPort)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	last := consensus{routers: -1}
@@ -494,11 +515,11 @@ func (s *starter) waitConsensus(ctx context.Context, auth Node, want int) error 
 		if got.routers != last.routers {
 			s.progress("consensus: %d of %d routers usable", got.routers, want)
 		}
-		if s.cfg.RealTiming && got.routers >= want && !got.realTiming() && got != last {
+		if realTiming && got.routers >= want && !got.realTiming() && got != last {
 			s.progress("consensus: fresh for %s, delays %d/%d s; waiting for one a real-timing client accepts (300 s, 20/20 s)", got.interval(), got.voteDelay, got.distDelay)
 		}
 		last = got
-		if got.routers >= want && (!s.cfg.RealTiming || got.realTiming()) {
+		if got.routers >= want && (!realTiming || got.realTiming()) {
 			return nil
 		}
 		select {

@@ -60,7 +60,7 @@ func commonTorrc(dir, node string) []string {
 // and vanguard circuits, which need Stable nodes, stall with "No available
 // nodes". AssumeReachable skips the reachability self-test that delays the
 // first full consensus by 15–25 s.
-func authorityTorrc(dir string, n Node, realTiming bool) string {
+func authorityTorrc(dir string, n Node) string {
 	lines := commonTorrc(dir, n.Name)
 	lines = append(lines,
 		fmt.Sprintf("ControlPort 127.0.0.1:%d", n.ControlPort),
@@ -74,9 +74,9 @@ func authorityTorrc(dir string, n Node, realTiming bool) string {
 		"TestingV3AuthInitialVotingInterval 5",
 		"TestingV3AuthInitialVoteDelay 2",
 		"TestingV3AuthInitialDistDelay 2",
-	)
-	lines = append(lines, votingTorrc(realTiming)...)
-	lines = append(lines,
+		"V3AuthVotingInterval 10",
+		"V3AuthVoteDelay 2",
+		"V3AuthDistDelay 2",
 		"V3AuthNIntervalsValid 2",
 		"AuthDirVoteStableGuaranteeMinUptime 0",
 		"AuthDirVoteStableGuaranteeMTBF 0",
@@ -89,20 +89,16 @@ func authorityTorrc(dir string, n Node, realTiming bool) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// votingTorrc is the authorities' voting schedule after the first
-// consensus (the TestingV3AuthInitial options set the one before it). With
-// testing timing it is tor's testing minimum, 10 s. With real timing it is
-// the least a tor without TestingTorNetwork accepts: its consensus parser
-// (ns_parse.c, MIN_VOTE_INTERVAL, MIN_VOTE_SECONDS, MIN_DIST_SECONDS)
-// rejects a consensus fresh for less than 300 s or with vote or
-// distribution delays under 20 s ("Vote/consensus freshness interval is
-// too short"), so such a tor never bootstraps on the fast schedule.
-func votingTorrc(realTiming bool) []string {
-	if realTiming {
-		return []string{"V3AuthVotingInterval 300", "V3AuthVoteDelay 20", "V3AuthDistDelay 20"}
-	}
-	return []string{"V3AuthVotingInterval 10", "V3AuthVoteDelay 2", "V3AuthDistDelay 2"}
-}
+// realTimingVote is the authorities' voting schedule on a real-timing
+// network, set over the control port once the fast schedule has produced a
+// full consensus (so the start stays quick). It is the least a tor without
+// TestingTorNetwork accepts: its consensus parser (ns_parse.c,
+// MIN_VOTE_INTERVAL, MIN_VOTE_SECONDS, MIN_DIST_SECONDS) rejects a consensus
+// fresh for under 300 s or with vote or distribution delays under 20 s
+// ("Vote/consensus freshness interval is too short"), so on the 10 s
+// schedule such a client never bootstraps. Voting every 300 s from the
+// start instead made the first full consensus take up to a whole interval.
+const realTimingVote = "SETCONF V3AuthVotingInterval=300 V3AuthVoteDelay=20 V3AuthDistDelay=20"
 
 // clientTorrc configures a plain client. ExtendedErrors makes onion failures
 // come back as SOCKS5 codes 0xF0–0xF7 instead of a generic failure.
@@ -168,18 +164,14 @@ func (nw *Network) JoinTorrc() string {
 // service time period from the consensus (hsdir_interval, 24 h by default)
 // and blocks re-asking an HSDir that lacked a descriptor for 15 min, as on
 // the Tor network. Of everything TestingTorNetwork implies, a client on
-// loopback needs only these, each found by starting without it:
-//   - ExtendAllowPrivateAddresses 1: otherwise every circuit dies at its
-//     first hop ("Client asked me to connect directly to a private
-//     address"), so the client never fetches a consensus.
-//   - EnforceDistinctSubnets 0: every router is on 127.0.0.1, one /16, and a
-//     path may not put two routers of one /16 in a circuit.
-//
-// The custom DirAuthority lines make tor warn that the client looks
-// different from other Tor users; on loopback that is the point.
+// loopback needs only ExtendAllowPrivateAddresses: without it every circuit
+// dies at its first hop ("Client asked me to connect directly to a private
+// address") and the client never fetches a consensus. Tried and not needed:
+// EnforceDistinctSubnets 0 (all routers share 127.0.0.0/16, yet such a
+// client bootstrapped and reached an onion), ClientRejectInternalAddresses 0
+// (it governs SOCKS targets, and the node dials only onions). The custom
+// DirAuthority lines make tor warn that the client looks different from
+// other Tor users; on loopback that is the point.
 func realTimingClientTorrc() []string {
-	return []string{
-		"ExtendAllowPrivateAddresses 1",
-		"EnforceDistinctSubnets 0",
-	}
+	return []string{"ExtendAllowPrivateAddresses 1"}
 }
