@@ -46,7 +46,7 @@ type Config struct {
 	// Progress, if set, is called with a short line at each start phase
 	// (for a CLI's stderr). It is called from Start's goroutine only.
 	Progress func(string)
-	// Timeout bounds the whole start; 0 means 120 s.
+	// Timeout bounds the whole start; 0 means 120 s (240 s with RealTiming).
 	Timeout time.Duration
 	// RealTiming runs the clients, and every node's tor that joins through
 	// JoinTorrc, without TestingTorNetwork, so they keep the Tor network's
@@ -168,6 +168,10 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 120 * time.Second
+		if cfg.RealTiming {
+			// One more vote, and real-timing tors back off longer.
+			cfg.Timeout = 240 * time.Second
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
