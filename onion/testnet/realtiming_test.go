@@ -9,19 +9,16 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha3"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,28 +300,12 @@ func timePeriod(t *testing.T, nw *Network, indexHex string, now time.Time) (leng
 // consensus carries (none on a young network).
 func consensusSRVs(t *testing.T, nw *Network) [][]byte {
 	t.Helper()
-	a := nw.Authorities()[0]
-	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/tor/status-vote/current/consensus-microdesc", a.DirPort), nil)
-	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}).Do(req)
-	if err != nil {
-		t.Fatalf("fetching the consensus: %v", err)
+	url := fmt.Sprintf("http://127.0.0.1:%d/tor/status-vote/current/consensus-microdesc", nw.Authorities()[0].DirPort)
+	c := fetchConsensus(context.Background(), &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}, url)
+	if c.routers == 0 {
+		t.Fatal("no consensus from the first authority")
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, line := range strings.Split(string(body), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && (f[0] == "shared-rand-current-value" || f[0] == "shared-rand-previous-value") {
-			if v, err := base64.StdEncoding.DecodeString(f[2]); err == nil {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
+	return c.srvs
 }
 
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -519,7 +520,7 @@ func (s *starter) waitConsensus(ctx context.Context, auth Node, want int, realTi
 		if got.routers != last.routers {
 			s.progress("consensus: %d of %d routers usable", got.routers, want)
 		}
-		if realTiming && got.routers >= want && !got.realTiming() && got != last {
+		if realTiming && got.routers >= want && !got.realTiming() && !got.validAfter.Equal(last.validAfter) {
 			s.progress("consensus: fresh for %s, delays %d/%d s; waiting for one a real-timing client accepts (300 s, 20/20 s)", got.interval(), got.voteDelay, got.distDelay)
 		}
 		last = got
@@ -539,6 +540,7 @@ type consensus struct {
 	routers              int // routers with every flag onion services need
 	validAfter, fresh    time.Time
 	voteDelay, distDelay int
+	srvs                 [][]byte // shared random values, current and previous
 }
 
 func (c consensus) interval() time.Duration { return c.fresh.Sub(c.validAfter) }
@@ -580,6 +582,11 @@ func fetchConsensus(ctx context.Context, c *http.Client, url string) consensus {
 		}
 		if v, ok := strings.CutPrefix(line, "voting-delay "); ok {
 			fmt.Sscanf(v, "%d %d", &out.voteDelay, &out.distDelay)
+		}
+		if f := strings.Fields(line); len(f) == 3 && (f[0] == "shared-rand-current-value" || f[0] == "shared-rand-previous-value") {
+			if v, err := base64.StdEncoding.DecodeString(f[2]); err == nil {
+				out.srvs = append(out.srvs, v)
+			}
 		}
 		flags, ok := strings.CutPrefix(line, "s ")
 		if !ok {
