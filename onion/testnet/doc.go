@@ -23,4 +23,13 @@
 //
 // A node joins a running network with its own tor by adding JoinTorrc's lines
 // to that tor's configuration.
+//
+// # Real-network timing
+//
+// TestingTorNetwork also shortens what a test of the real network's
+// behaviour needs: the onion-service time period and the client's HSDir
+// re-query block. With Config.RealTiming the clients, and every tor that
+// joins through JoinTorrc, run without it; the authorities then vote every
+// 300 s, the shortest schedule such a tor accepts (docs/tor.md, "The
+// private network and the real one").
 package testnet

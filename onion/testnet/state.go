@@ -185,3 +185,16 @@ func bootstrapPhase(ctx context.Context, n Node) (torctl.Phase, error) {
 	}
 	return torctl.ParsePhase(kv[0].Val)
 }
+
+// setConf sends one SETCONF command to a node's control port.
+func setConf(ctx context.Context, n Node, cmd string) error {
+	c, err := torctl.Dial(ctx, n.ControlAddr(), torctl.Auth{CookieFile: n.CookieFile()})
+	if err != nil {
+		return fmt.Errorf("testnet: %s: %w", n.Name, err)
+	}
+	defer c.Close()
+	if _, err := c.SendRequest("%s", cmd); err != nil {
+		return fmt.Errorf("testnet: %s: %s: %w", n.Name, cmd, err)
+	}
+	return nil
+}

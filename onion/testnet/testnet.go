@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -46,9 +47,24 @@ type Config struct {
 	// Progress, if set, is called with a short line at each start phase
 	// (for a CLI's stderr). It is called from Start's goroutine only.
 	Progress func(string)
-	// Timeout bounds the whole start; 0 means 120 s.
+	// Timeout bounds the whole start; 0 means 120 s (240 s with RealTiming).
 	Timeout time.Duration
+	// RealTiming runs the clients, and every node's tor that joins through
+	// JoinTorrc, without TestingTorNetwork, so they keep the Tor network's
+	// timing: a 24 h onion-service time period and a 15 min block on
+	// re-asking an HSDir that lacked a descriptor. The authorities still run
+	// TestingTorNetwork (a quick start) but, once the first full consensus
+	// is out, vote every 300 s, the shortest interval such a client accepts
+	// (realTimingVote). docs/tor.md, "The private network and the real
+	// one", says how this was verified. RealTimingEnv=1 in the environment
+	// turns it on for every network started, so `./run realtime` runs the
+	// demo and the end-to-end tests with real timing unchanged.
+	RealTiming bool
 }
+
+// RealTimingEnv, set to 1, makes every Start use Config.RealTiming: a
+// development knob for `./run realtime`, not a user setting.
+const RealTimingEnv = "GHOSTWIRE_TESTNET_REAL_TIMING"
 
 // Role is what a node does in the network.
 type Role string
@@ -109,6 +125,8 @@ type Network struct {
 	Ready       bool      `json:"ready"` // every client bootstrapped at start
 	Nodes       []Node    `json:"nodes"`
 	Timings     Timings   `json:"timings"`
+	// RealTiming: see Config.RealTiming; JoinTorrc follows it.
+	RealTiming bool `json:"real_timing,omitempty"`
 
 	log *slog.Logger
 }
@@ -146,8 +164,15 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	if cfg.Authorities < 1 || cfg.Authorities > 9 || cfg.Clients < 0 || cfg.Clients > 16 {
 		return nil, fmt.Errorf("testnet: %d authorities and %d clients: want 1–9 and 0–16", cfg.Authorities, cfg.Clients)
 	}
+	if os.Getenv(RealTimingEnv) == "1" {
+		cfg.RealTiming = true
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 120 * time.Second
+		if cfg.RealTiming {
+			// One more vote, and real-timing tors back off longer.
+			cfg.Timeout = 240 * time.Second
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -281,7 +306,7 @@ func (s *starter) progress(format string, args ...any) {
 // that Start can stop the processes it holds.
 func (s *starter) start(ctx context.Context) (*Network, error) {
 	t0 := time.Now()
-	nw := &Network{Dir: s.dir, DirAuthFile: filepath.Join(s.dir, dirAuthFile), Started: t0, log: s.log}
+	nw := &Network{Dir: s.dir, DirAuthFile: filepath.Join(s.dir, dirAuthFile), Started: t0, RealTiming: s.cfg.RealTiming, log: s.log}
 	nports := 3*s.cfg.Authorities + 2*s.cfg.Clients
 	if s.cfg.Bridge {
 		nports += 3
@@ -345,15 +370,27 @@ func (s *starter) start(ctx context.Context) (*Network, error) {
 	if err := s.spawnAll(ctx, nw, auths, authorityTorrc); err != nil {
 		return nw, err
 	}
-	if err := s.waitConsensus(ctx, auths[0], len(auths)); err != nil {
+	if err := s.waitConsensus(ctx, auths[0], len(auths), false); err != nil {
 		return nw, err
+	}
+	real := s.cfg.RealTiming
+	if real {
+		s.progress("switching the authorities to real-timing votes (every 300 s)")
+		for _, a := range auths {
+			if err := setConf(ctx, a, realTimingVote); err != nil {
+				return nw, err
+			}
+		}
+		if err := s.waitConsensus(ctx, auths[0], len(auths), true); err != nil {
+			return nw, err
+		}
 	}
 	nw.Timings.Consensus = time.Since(t1)
 
 	t2 := time.Now()
 	if clients := nw.Clients(); len(clients) > 0 {
 		s.progress("consensus lists all %d routers; starting %d clients", len(auths), len(clients))
-		if err := s.spawnAll(ctx, nw, clients, clientTorrc); err != nil {
+		if err := s.spawnAll(ctx, nw, clients, func(dir string, n Node) string { return clientTorrc(dir, n, real) }); err != nil {
 			return nw, err
 		}
 		for _, c := range clients {
@@ -470,51 +507,88 @@ func certFingerprint(path string) (string, error) {
 // waitConsensus polls the authority's DirPort until its microdesc consensus
 // lists want routers, each Running, Stable, Guard and HSDir. Clients started
 // before that fetch a partial consensus and back off for tens of seconds.
-func (s *starter) waitConsensus(ctx context.Context, auth Node, want int) error {
+// With realTiming it also waits for a consensus that a tor without
+// TestingTorNetwork accepts (consensus.realTiming).
+func (s *starter) waitConsensus(ctx context.Context, auth Node, want int, realTiming bool) error {
 	url := fmt.Sprintf("http://127.0.0.1:%d/tor/status-vote/current/consensus-microdesc", auth.DirPort)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	last := -1
+	last := consensus{routers: -1}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		got := consensusRouters(ctx, client, url)
-		if got != last {
-			s.progress("consensus: %d of %d routers usable", got, want)
-			last = got
+		got := fetchConsensus(ctx, client, url)
+		if got.routers != last.routers {
+			s.progress("consensus: %d of %d routers usable", got.routers, want)
 		}
-		if got >= want {
+		if realTiming && got.routers >= want && !got.realTiming() && !got.validAfter.Equal(last.validAfter) {
+			s.progress("consensus: fresh for %s, delays %d/%d s; waiting for one a real-timing client accepts (300 s, 20/20 s)", got.interval(), got.voteDelay, got.distDelay)
+		}
+		last = got
+		if got.routers >= want && (!realTiming || got.realTiming()) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("testnet: waiting for a full consensus (%d of %d routers): %w", last, want, ctx.Err())
+			return fmt.Errorf("testnet: waiting for a full consensus (%d of %d routers): %w", last.routers, want, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// consensusRouters counts routers with every flag onion services need; any
-// fetch or parse problem counts as zero so the caller simply polls again.
-func consensusRouters(ctx context.Context, c *http.Client, url string) int {
+// consensus is what waitConsensus reads from a consensus document.
+type consensus struct {
+	routers              int // routers with every flag onion services need
+	validAfter, fresh    time.Time
+	voteDelay, distDelay int
+	srvs                 [][]byte // shared random values, current and previous
+}
+
+func (c consensus) interval() time.Duration { return c.fresh.Sub(c.validAfter) }
+
+// realTiming reports whether a tor without TestingTorNetwork accepts the
+// consensus: tor's MIN_VOTE_INTERVAL (300 s), MIN_VOTE_SECONDS and
+// MIN_DIST_SECONDS (20 s) in ns_parse.c.
+func (c consensus) realTiming() bool {
+	return c.interval() >= 300*time.Second && c.voteDelay >= 20 && c.distDelay >= 20
+}
+
+// fetchConsensus reads the consensus; any fetch or parse problem gives the
+// zero value (no routers), so the caller simply polls again.
+func fetchConsensus(ctx context.Context, c *http.Client, url string) consensus {
+	var out consensus
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0
+		return out
 	}
 	// Go asks for gzip by default and tor then answers with deflate, which
 	// Go does not decode.
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0
+		return out
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0
+		return out
 	}
-	n := 0
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 1<<20))
 	for sc.Scan() {
-		flags, ok := strings.CutPrefix(sc.Text(), "s ")
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "valid-after "); ok {
+			out.validAfter, _ = time.Parse(time.DateTime, v)
+		}
+		if v, ok := strings.CutPrefix(line, "fresh-until "); ok {
+			out.fresh, _ = time.Parse(time.DateTime, v)
+		}
+		if v, ok := strings.CutPrefix(line, "voting-delay "); ok {
+			fmt.Sscanf(v, "%d %d", &out.voteDelay, &out.distDelay)
+		}
+		if f := strings.Fields(line); len(f) == 3 && (f[0] == "shared-rand-current-value" || f[0] == "shared-rand-previous-value") {
+			if v, err := base64.StdEncoding.DecodeString(f[2]); err == nil {
+				out.srvs = append(out.srvs, v)
+			}
+		}
+		flags, ok := strings.CutPrefix(line, "s ")
 		if !ok {
 			continue
 		}
@@ -523,10 +597,10 @@ func consensusRouters(ctx context.Context, c *http.Client, url string) int {
 			have[f] = true
 		}
 		if have["Running"] && have["Stable"] && have["Guard"] && have["HSDir"] {
-			n++
+			out.routers++
 		}
 	}
-	return n
+	return out
 }
 
 // waitBootstrap polls a client's bootstrap phase until it is 100 %.

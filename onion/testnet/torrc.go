@@ -89,11 +89,27 @@ func authorityTorrc(dir string, n Node) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// realTimingVote is the authorities' voting schedule on a real-timing
+// network, set over the control port once the fast schedule has produced a
+// full consensus (so the start stays quick). It is the least a tor without
+// TestingTorNetwork accepts: its consensus parser (ns_parse.c,
+// MIN_VOTE_INTERVAL, MIN_VOTE_SECONDS, MIN_DIST_SECONDS) rejects a consensus
+// fresh for under 300 s or with vote or distribution delays under 20 s
+// ("Vote/consensus freshness interval is too short"), so on the 10 s
+// schedule such a client never bootstraps. Voting every 300 s from the
+// start instead made the first full consensus take up to a whole interval.
+const realTimingVote = "SETCONF V3AuthVotingInterval=300 V3AuthVoteDelay=20 V3AuthDistDelay=20"
+
 // clientTorrc configures a plain client. ExtendedErrors makes onion failures
 // come back as SOCKS5 codes 0xF0–0xF7 instead of a generic failure.
 // IsolateSOCKSAuth is tor's default, so per-credential isolation needs no flag.
-func clientTorrc(dir string, n Node) string {
+// With real timing the client runs without TestingTorNetwork, as a node's
+// own tor does (realTimingClientTorrc).
+func clientTorrc(dir string, n Node, realTiming bool) string {
 	lines := commonTorrc(dir, n.Name)
+	if realTiming {
+		lines = append(realTimingClientTorrc(), lines[1:]...)
+	}
 	lines = append(lines,
 		fmt.Sprintf("ControlPort 127.0.0.1:%d", n.ControlPort),
 		fmt.Sprintf("SocksPort 127.0.0.1:%d ExtendedErrors", n.SocksPort),
@@ -130,12 +146,32 @@ func bridgeTorrc(dir string, n Node, obfs4proxy string) string {
 // as a client: the node's own managed tor appends them to its configuration.
 // The node supplies its own DataDirectory, ports and logging.
 func (nw *Network) JoinTorrc() string {
-	return strings.Join([]string{
-		"TestingTorNetwork 1",
-		"%include " + nw.DirAuthFile,
+	first := []string{"TestingTorNetwork 1"}
+	if nw.RealTiming {
+		first = realTimingClientTorrc()
+	}
+	return strings.Join(append(first,
+		"%include "+nw.DirAuthFile,
 		"PathsNeededToBuildCircuits 0.67",
-		"GeoIPFile " + filepath.Join(nw.Dir, emptyGeoIPFile),
-		"GeoIPv6File " + filepath.Join(nw.Dir, emptyGeoIPFile),
+		"GeoIPFile "+filepath.Join(nw.Dir, emptyGeoIPFile),
+		"GeoIPv6File "+filepath.Join(nw.Dir, emptyGeoIPFile),
 		"ClientOnly 1",
-	}, "\n") + "\n"
+	), "\n") + "\n"
+}
+
+// realTimingClientTorrc replaces TestingTorNetwork for a client of a
+// real-timing network. Without TestingTorNetwork tor computes the onion
+// service time period from the consensus (hsdir_interval, 24 h by default)
+// and blocks re-asking an HSDir that lacked a descriptor for 15 min, as on
+// the Tor network. Of everything TestingTorNetwork implies, a client on
+// loopback needs only ExtendAllowPrivateAddresses: without it every circuit
+// dies at its first hop ("Client asked me to connect directly to a private
+// address") and the client never fetches a consensus. Tried and not needed:
+// EnforceDistinctSubnets 0 (all routers share 127.0.0.0/16, yet such a
+// client bootstrapped and reached an onion), ClientRejectInternalAddresses 0
+// (it governs SOCKS targets, and the node dials only onions). The custom
+// DirAuthority lines make tor warn that the client looks different from
+// other Tor users; on loopback that is the point.
+func realTimingClientTorrc() []string {
+	return []string{"ExtendAllowPrivateAddresses 1"}
 }
