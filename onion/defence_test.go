@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // TestServiceHasPoWDefence: the node's service is published with the
@@ -118,59 +118,72 @@ func TestHungTorIsNotHealthy(t *testing.T) {
 // NoIsolateSOCKSAuth or PreferSOCKSNoAuth would put all peers on one
 // circuit, so the node refuses to attach to it (ErrMergedCircuits), while
 // the same tor with the isolation flags left alone is accepted. The tor is
-// Debian-shaped: a unix: control socket with its cookie beside it, which
-// the node finds without --tor-cookie.
+// Debian's system tor in shape and account (testuser.StartSystemTor): a
+// unix: control socket with its cookie beside it, which the node, run as
+// its own unprivileged user in debian-tor's group, finds without
+// --tor-cookie and reads through that group.
 func TestAttachRefusesMergedCircuits(t *testing.T) {
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
 	for _, c := range []struct {
 		flags string
-		want  error
+		want  string // the helper's verdict: ok, or merged (ErrMergedCircuits)
 	}{
-		{"ExtendedErrors", nil},
-		{"ExtendedErrors NoIsolateSOCKSAuth", onion.ErrMergedCircuits},
-		{"PreferSOCKSNoAuth", onion.ErrMergedCircuits},
+		{"ExtendedErrors", "ok"},
+		{"ExtendedErrors NoIsolateSOCKSAuth", "merged"},
+		{"PreferSOCKSNoAuth", "merged"},
 	} {
 		t.Run(c.flags, func(t *testing.T) {
-			dir, err := os.MkdirTemp("", "gw-iso-") // short: socket paths fit in 107 bytes
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.RemoveAll(dir)
-			run := filepath.Join(dir, "run")
-			os.Mkdir(run, 0o700)
-			torrc := strings.Join([]string{
-				"DataDirectory " + filepath.Join(dir, "data"),
-				"ControlPort unix:" + filepath.Join(run, "control"),
-				"CookieAuthentication 1",
-				"CookieAuthFile " + filepath.Join(run, "control.authcookie"),
-				"SocksPort unix:" + filepath.Join(run, "socks") + " " + c.flags,
-				"Log notice file " + filepath.Join(dir, "notice.log"),
-			}, "\n") + "\n" + network.JoinTorrc() // the private network: nothing leaves loopback
-			os.WriteFile(filepath.Join(dir, "torrc"), []byte(torrc), 0o600)
-			cmd := exec.Command("tor", "-f", filepath.Join(dir, "torrc"), "--defaults-torrc", "/dev/null")
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("starting tor: %v", err)
-			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
-			tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(run, "control")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tor.Close()
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				err = tor.CheckControl(ctx)
-				cancel()
-				// Until tor has opened its socket the dial fails; anything
-				// else is the answer.
-				if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
-					break
+			// The private network: nothing leaves loopback.
+			sys := testuser.StartSystemTor(t, network.JoinTorrc(), c.flags)
+			node, out, _ := asNode(t, "check-control", "GW_CONTROL="+sys.Control)
+			verdict := ""
+			for out.Scan() {
+				if l, ok := strings.CutPrefix(out.Text(), "CHECK "); ok {
+					verdict = l
 				}
 			}
-			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-				t.Errorf("CheckControl with SocksPort flags %q: %v, want %v", c.flags, err, c.want)
+			if err := node.Wait(); err != nil {
+				t.Fatalf("the node helper failed: %v", err)
+			}
+			if got, _, _ := strings.Cut(verdict, " "); got != c.want {
+				t.Errorf("CheckControl with SocksPort flags %q: %q, want %s", c.flags, verdict, c.want)
 			}
 		})
 	}
+}
+
+// checkControl is the node side of TestAttachRefusesMergedCircuits: it
+// attaches to control as Debian's user would (no cookie given), runs the
+// startup check until tor's socket answers, and prints "CHECK ok",
+// "CHECK merged …", "CHECK untrusted …" or "CHECK error …".
+func checkControl(control string) int {
+	tor, err := onion.Start(onion.Config{ControlAddr: control})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = tor.CheckControl(ctx)
+		cancel()
+		// Until tor has opened its socket the dial fails; anything
+		// else is the answer.
+		if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		fmt.Println("CHECK ok")
+	case errors.Is(err, onion.ErrMergedCircuits):
+		fmt.Println("CHECK merged", err)
+	case errors.Is(err, onion.ErrUntrustedTor):
+		fmt.Println("CHECK untrusted", err)
+	default:
+		fmt.Println("CHECK error", err)
+	}
+	return 0
 }
 
 // TestPoWFallback: a tor that does not know PoWDefensesEnabled (before

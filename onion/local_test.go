@@ -93,6 +93,8 @@ func runHelper(mode string) int {
 		return attachNode(os.Getenv("GW_CONTROL"), os.Getenv("GW_COOKIE"))
 	case "managed-node":
 		return managedNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
+	case "check-control":
+		return checkControl(os.Getenv("GW_CONTROL"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2
