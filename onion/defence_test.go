@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/testuser"
 )
@@ -23,19 +25,27 @@ import (
 // proof-of-work defence on, and the descriptor a client fetches carries
 // PoW parameters: client B's tor says so in its own debug log ("PoW params
 // present in descriptor", from consider_sending_introduce1), read through
-// its control port's DEBUG events while B dials the service.
+// its control port's DEBUG events while B dials the service. The node runs
+// as its own unprivileged user, attached to a system tor run as debian-tor.
 func TestServiceHasPoWDefence(t *testing.T) {
-	torA, torB := attach(t, 0), attach(t, 1)
-	ln, err := torA.Listen(context.Background(), newKey(t))
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	sys := testuser.StartSystemTor(t, network.JoinTorrc(), "ExtendedErrors")
+	_, out, _ := asNode(t, "echo-node", "GW_CONTROL="+sys.Control)
+	var onionAddr, pow string
+	for out.Scan() {
+		if l, ok := strings.CutPrefix(out.Text(), "SERVING "); ok {
+			onionAddr, pow, _ = strings.Cut(l, " ")
+			break
+		}
+	}
+	if pow != "pow=true" {
+		t.Fatalf("the node's service: %q %q; want it published with the PoW defence (tor 0.4.9 knows it)", onionAddr, pow)
+	}
+	id, err := identity.ParseID(onionAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go echo(ln)
-	waitReachable(t, ln.Service)
-	if !ln.PoWDefence() {
-		t.Fatal("tor 0.4.9 accepted the service without the PoW defence")
-	}
+	torB := attach(t, 1)
 
 	nc := rawControl(t, 1)
 	fmt.Fprintf(nc, "SETEVENTS DEBUG\r\n")
@@ -49,7 +59,7 @@ func TestServiceHasPoWDefence(t *testing.T) {
 			}
 		}
 	}()
-	c := dialRetry(t, torB, ln.ID())
+	c := dialRetry(t, torB, id)
 	c.Close()
 	select {
 	case l := <-found:
@@ -57,6 +67,40 @@ func TestServiceHasPoWDefence(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the client's tor never saw PoW parameters in the service's descriptor")
 	}
+}
+
+// echoNode is the node side of TestServiceHasPoWDefence: attached to
+// control as Debian's user would be, it publishes a fresh identity's
+// service, echoes every connection, prints "SERVING ONION pow=BOOL" once
+// the descriptor is uploaded, and runs until stdin closes.
+func echoNode(control string) int {
+	tor, err := onion.Start(onion.Config{ControlAddr: control})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := tor.Listen(ctx, key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ln.Close()
+	go echo(ln)
+	if err := ln.Service.WaitReachable(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("SERVING %s pow=%v\n", key.ID().Onion(), ln.PoWDefence())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // TestHungTorIsNotHealthy: a managed tor that is stopped (SIGSTOP) keeps

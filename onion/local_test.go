@@ -95,6 +95,8 @@ func runHelper(mode string) int {
 		return managedNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
 	case "check-control":
 		return checkControl(os.Getenv("GW_CONTROL"))
+	case "echo-node":
+		return echoNode(os.Getenv("GW_CONTROL"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2
