@@ -97,6 +97,8 @@ func runHelper(mode string) int {
 		return checkControl(os.Getenv("GW_CONTROL"))
 	case "echo-node":
 		return echoNode(os.Getenv("GW_CONTROL"))
+	case "only-peers-node":
+		return onlyPeersNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2
