@@ -216,6 +216,20 @@ func TestNoSocketsOutsideTransports(t *testing.T) {
 	})
 }
 
+// TestNoAccountLookupsThroughNSS: no non-test code imports os/user. Its
+// lookups go through NSS, which may ask nscd, sssd or an LDAP server over a
+// socket outside tor; the node found the tor account that way while
+// attaching, until the leak test that runs it unprivileged caught it.
+// Accounts are read from /etc/passwd instead (onion/internal/torctl). The
+// exception is testuser, which only tests import.
+func TestNoAccountLookupsThroughNSS(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/testuser" && slices.Contains(p.Imports, "os/user") {
+			t.Errorf("%s imports os/user: read the local account database instead (see onion/internal/torctl localUser)", p.ImportPath)
+		}
+	}
+}
+
 // TestNoGlobalSharedState: no package-level variable of non-test code
 // holds state behind a lock or an atomic (sync, sync/atomic), directly or
 // inside one of our own types. State that goroutines share has an owner

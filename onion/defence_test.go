@@ -6,9 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,26 +16,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // TestServiceHasPoWDefence: the node's service is published with the
 // proof-of-work defence on, and the descriptor a client fetches carries
 // PoW parameters: client B's tor says so in its own debug log ("PoW params
 // present in descriptor", from consider_sending_introduce1), read through
-// its control port's DEBUG events while B dials the service.
+// its control port's DEBUG events while B dials the service. The node runs
+// as its own unprivileged user, attached to a system tor run as debian-tor.
 func TestServiceHasPoWDefence(t *testing.T) {
-	torA, torB := attach(t, 0), attach(t, 1)
-	ln, err := torA.Listen(context.Background(), newKey(t))
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	sys := testuser.StartSystemTor(t, network.JoinTorrc(), "ExtendedErrors")
+	_, out, _ := asNode(t, "echo-node", "GW_CONTROL="+sys.Control)
+	var onionAddr, pow string
+	for out.Scan() {
+		if l, ok := strings.CutPrefix(out.Text(), "SERVING "); ok {
+			onionAddr, pow, _ = strings.Cut(l, " ")
+			break
+		}
+	}
+	if pow != "pow=true" {
+		t.Fatalf("the node's service: %q %q; want it published with the PoW defence (tor 0.4.9 knows it)", onionAddr, pow)
+	}
+	id, err := identity.ParseID(onionAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go echo(ln)
-	waitReachable(t, ln.Service)
-	if !ln.PoWDefence() {
-		t.Fatal("tor 0.4.9 accepted the service without the PoW defence")
-	}
+	torB := attach(t, 1)
 
 	nc := rawControl(t, 1)
 	fmt.Fprintf(nc, "SETEVENTS DEBUG\r\n")
@@ -49,7 +59,7 @@ func TestServiceHasPoWDefence(t *testing.T) {
 			}
 		}
 	}()
-	c := dialRetry(t, torB, ln.ID())
+	c := dialRetry(t, torB, id)
 	c.Close()
 	select {
 	case l := <-found:
@@ -57,6 +67,40 @@ func TestServiceHasPoWDefence(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the client's tor never saw PoW parameters in the service's descriptor")
 	}
+}
+
+// echoNode is the node side of TestServiceHasPoWDefence: attached to
+// control as Debian's user would be, it publishes a fresh identity's
+// service, echoes every connection, prints "SERVING ONION pow=BOOL" once
+// the descriptor is uploaded, and runs until stdin closes.
+func echoNode(control string) int {
+	tor, err := onion.Start(onion.Config{ControlAddr: control})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := tor.Listen(ctx, key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ln.Close()
+	go echo(ln)
+	if err := ln.Service.WaitReachable(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("SERVING %s pow=%v\n", key.ID().Onion(), ln.PoWDefence())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // TestHungTorIsNotHealthy: a managed tor that is stopped (SIGSTOP) keeps
@@ -118,59 +162,72 @@ func TestHungTorIsNotHealthy(t *testing.T) {
 // NoIsolateSOCKSAuth or PreferSOCKSNoAuth would put all peers on one
 // circuit, so the node refuses to attach to it (ErrMergedCircuits), while
 // the same tor with the isolation flags left alone is accepted. The tor is
-// Debian-shaped: a unix: control socket with its cookie beside it, which
-// the node finds without --tor-cookie.
+// Debian's system tor in shape and account (testuser.StartSystemTor): a
+// unix: control socket with its cookie beside it, which the node, run as
+// its own unprivileged user in debian-tor's group, finds without
+// --tor-cookie and reads through that group.
 func TestAttachRefusesMergedCircuits(t *testing.T) {
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
 	for _, c := range []struct {
 		flags string
-		want  error
+		want  string // the helper's verdict: ok, or merged (ErrMergedCircuits)
 	}{
-		{"ExtendedErrors", nil},
-		{"ExtendedErrors NoIsolateSOCKSAuth", onion.ErrMergedCircuits},
-		{"PreferSOCKSNoAuth", onion.ErrMergedCircuits},
+		{"ExtendedErrors", "ok"},
+		{"ExtendedErrors NoIsolateSOCKSAuth", "merged"},
+		{"PreferSOCKSNoAuth", "merged"},
 	} {
 		t.Run(c.flags, func(t *testing.T) {
-			dir, err := os.MkdirTemp("", "gw-iso-") // short: socket paths fit in 107 bytes
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.RemoveAll(dir)
-			run := filepath.Join(dir, "run")
-			os.Mkdir(run, 0o700)
-			torrc := strings.Join([]string{
-				"DataDirectory " + filepath.Join(dir, "data"),
-				"ControlPort unix:" + filepath.Join(run, "control"),
-				"CookieAuthentication 1",
-				"CookieAuthFile " + filepath.Join(run, "control.authcookie"),
-				"SocksPort unix:" + filepath.Join(run, "socks") + " " + c.flags,
-				"Log notice file " + filepath.Join(dir, "notice.log"),
-			}, "\n") + "\n" + network.JoinTorrc() // the private network: nothing leaves loopback
-			os.WriteFile(filepath.Join(dir, "torrc"), []byte(torrc), 0o600)
-			cmd := exec.Command("tor", "-f", filepath.Join(dir, "torrc"), "--defaults-torrc", "/dev/null")
-			if err := cmd.Start(); err != nil {
-				t.Fatalf("starting tor: %v", err)
-			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
-			tor, err := onion.Start(onion.Config{ControlAddr: "unix:" + filepath.Join(run, "control")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tor.Close()
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				err = tor.CheckControl(ctx)
-				cancel()
-				// Until tor has opened its socket the dial fails; anything
-				// else is the answer.
-				if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
-					break
+			// The private network: nothing leaves loopback.
+			sys := testuser.StartSystemTor(t, network.JoinTorrc(), c.flags)
+			node, out, _ := asNode(t, "check-control", "GW_CONTROL="+sys.Control)
+			verdict := ""
+			for out.Scan() {
+				if l, ok := strings.CutPrefix(out.Text(), "CHECK "); ok {
+					verdict = l
 				}
 			}
-			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-				t.Errorf("CheckControl with SocksPort flags %q: %v, want %v", c.flags, err, c.want)
+			if err := node.Wait(); err != nil {
+				t.Fatalf("the node helper failed: %v", err)
+			}
+			if got, _, _ := strings.Cut(verdict, " "); got != c.want {
+				t.Errorf("CheckControl with SocksPort flags %q: %q, want %s", c.flags, verdict, c.want)
 			}
 		})
 	}
+}
+
+// checkControl is the node side of TestAttachRefusesMergedCircuits: it
+// attaches to control as Debian's user would (no cookie given), runs the
+// startup check until tor's socket answers, and prints "CHECK ok",
+// "CHECK merged …", "CHECK untrusted …" or "CHECK error …".
+func checkControl(control string) int {
+	tor, err := onion.Start(onion.Config{ControlAddr: control})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = tor.CheckControl(ctx)
+		cancel()
+		// Until tor has opened its socket the dial fails; anything
+		// else is the answer.
+		if err == nil || errors.Is(err, onion.ErrMergedCircuits) || errors.Is(err, onion.ErrUntrustedTor) || time.Now().After(deadline) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		fmt.Println("CHECK ok")
+	case errors.Is(err, onion.ErrMergedCircuits):
+		fmt.Println("CHECK merged", err)
+	case errors.Is(err, onion.ErrUntrustedTor):
+		fmt.Println("CHECK untrusted", err)
+	default:
+		fmt.Println("CHECK error", err)
+	}
+	return 0
 }
 
 // TestPoWFallback: a tor that does not know PoWDefensesEnabled (before

@@ -10,90 +10,68 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
-// The local-attacker tests run a helper as another, unprivileged local
-// user: this test binary re-executed with a different uid, as issue 21's
-// attacker would be. They need root to switch users.
+// The local-attacker tests run as the users of a shared machine would: the
+// node (onion's code, in this test binary re-executed as a helper) as its
+// own unprivileged account, and the attacker as another one (package
+// testuser). The test itself stays root only to switch accounts, read
+// /proc and judge; as anyone else it fails, since it cannot become the
+// attacker.
 
-// testUser is the account the helpers run as; created with useradd when
-// missing.
-const testUser = "gwtest-other"
-
-// otherUser returns the uid and gid of testUser, creating the account.
-func otherUser(t *testing.T) (uid, gid uint32) {
+// asUser starts this test binary as a helper in mode, run as acct with
+// extra environment; its stdout is returned as a line reader, and its stdin
+// stays open until the test ends or the caller closes it (a node helper
+// runs until then).
+func asUser(t *testing.T, acct testuser.Account, mode string, env ...string) (*exec.Cmd, *bufio.Scanner, io.WriteCloser) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Fatal("the local-attacker tests switch to another user and must run as root (sudo go test ./onion/)")
-	}
-	u, err := user.Lookup(testUser)
-	if err != nil {
-		out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", testUser).CombinedOutput()
-		if err != nil {
-			t.Fatalf("useradd %s: %v\n%s", testUser, err, out)
-		}
-		if u, err = user.Lookup(testUser); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, _ := strconv.Atoi(u.Uid)
-	b, _ := strconv.Atoi(u.Gid)
-	return uint32(a), uint32(b)
-}
-
-// helperBinary is a copy of this test binary that the other user may run
-// (the build directory is private to us).
-func helperBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		os.Chmod(d, 0o755)
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "helper.test")
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// asOther starts the helper in mode as the other user, with extra
-// environment; its stdout is returned as a line reader.
-func asOther(t *testing.T, mode string, env ...string) (*exec.Cmd, *bufio.Scanner) {
-	t.Helper()
-	uid, gid := otherUser(t)
-	cmd := exec.Command(helperBinary(t))
+	cmd := exec.Command(testuser.Executable(t))
 	cmd.Env = append([]string{helperEnv + "=" + mode, "TMPDIR=/tmp"}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	acct.Start(cmd)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd, bufio.NewScanner(out)
+	t.Cleanup(func() { in.Close(); cmd.Process.Kill(); cmd.Wait() })
+	return cmd, bufio.NewScanner(out), in
+}
+
+// asOther starts the helper in mode as the attacker's account.
+func asOther(t *testing.T, mode string, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd, out, _ := asUser(t, testuser.Other(t), mode, env...)
+	return cmd, out
+}
+
+// asNode starts the helper in mode as the node's account, and checks from
+// /proc that it really runs as that account, not as root.
+func asNode(t *testing.T, mode string, env ...string) (*exec.Cmd, *bufio.Scanner, io.WriteCloser) {
+	t.Helper()
+	acct := testuser.Node(t)
+	cmd, out, in := asUser(t, acct, mode, env...)
+	acct.AssertRuns(t, "the node", cmd.Process.Pid)
+	return cmd, out, in
 }
 
 func runHelper(mode string) int {
@@ -111,9 +89,89 @@ func runHelper(mode string) int {
 			}
 		}
 		return 0
+	case "attach-node":
+		return attachNode(os.Getenv("GW_CONTROL"), os.Getenv("GW_COOKIE"))
+	case "managed-node":
+		return managedNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
+	case "check-control":
+		return checkControl(os.Getenv("GW_CONTROL"))
+	case "echo-node":
+		return echoNode(os.Getenv("GW_CONTROL"))
+	case "only-peers-node":
+		return onlyPeersNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 	return 2
+}
+
+// attachNode is the node side of TestAttachRefusesStrangersControlPort:
+// attached to control with the expected cookie, it checks the control port
+// ("CHECK untrusted=BOOL ERR"), then has the supervisor publish a fresh
+// identity's service there for 3.5 s (it tries at once and again after 1 s
+// and 2 s), and prints the start of the key tor would be sent ("KEY …").
+func attachNode(control, cookie string) int {
+	tor, err := onion.Start(onion.Config{ControlAddr: control, ControlCookie: cookie})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = tor.CheckControl(ctx)
+	fmt.Printf("CHECK untrusted=%v %v\n", errors.Is(err, onion.ErrUntrustedTor), err)
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := tor.Listen(ctx, key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	time.Sleep(3500 * time.Millisecond)
+	ln.Close()
+	blob := key.TorExpandedKey()
+	fmt.Printf("KEY %s\n", base64.StdEncoding.EncodeToString(blob[:])[:16])
+	return 0
+}
+
+// managedNode is the node side of TestOtherUserCannotReachSockets: a
+// managed tor with its sockets in base/sock, joined to the private network
+// by torrc, and a published service. Once the service is reachable it
+// prints "READY TORPID SOCKS CONTROL" and runs until stdin closes.
+func managedNode(base, torrc string) int {
+	tor, err := onion.Start(onion.Config{DataDir: filepath.Join(base, "tor"), SocketDir: filepath.Join(base, "sock"), Torrc: torrc})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := tor.Listen(ctx, key)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ln.Close()
+	if err := ln.Service.WaitReachable(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("READY %d %s %s\n", tor.PID(), tor.SocksAddr(), tor.ControlAddr())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // fakeControl is a control port that is not tor: it offers methods and
@@ -195,8 +253,11 @@ func serveFake(c net.Conn, methods, cookie string, secret []byte, seen func(stri
 // tor's cookie (which it cannot read), the node refuses it: CheckControl
 // fails with ErrUntrustedTor, and a Tor told to publish the identity's
 // service there never sends AUTHENTICATE or ADD_ONION, so the key stays.
+// The node runs as its own unprivileged user, and the real tor is a
+// Debian-shaped system tor whose cookie that user reads through tor's group.
 func TestAttachRefusesStrangersControlPort(t *testing.T) {
-	expected := network.Clients()[0].CookieFile()
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	expected := testuser.StartSystemTor(t, network.JoinTorrc(), "").Cookie
 	for _, c := range []struct{ name, methods, cookie, why string }{
 		{"NULL auth", "NULL", "", "no authentication (NULL)"},
 		{"own cookie elsewhere", "COOKIE,SAFECOOKIE", "own", "not the expected one"},
@@ -216,28 +277,23 @@ func TestAttachRefusesStrangersControlPort(t *testing.T) {
 				close(got)
 			}()
 
-			tor, err := onion.Start(onion.Config{ControlAddr: addr, ControlCookie: expected})
-			if err != nil {
-				t.Fatal(err)
+			node, nodeOut, _ := asNode(t, "attach-node", "GW_CONTROL="+addr, "GW_COOKIE="+expected)
+			var check, enc string
+			for nodeOut.Scan() {
+				if l, ok := strings.CutPrefix(nodeOut.Text(), "CHECK "); ok {
+					check = l
+				}
+				if l, ok := strings.CutPrefix(nodeOut.Text(), "KEY "); ok {
+					enc = l
+				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err = tor.CheckControl(ctx)
-			if !errors.Is(err, onion.ErrUntrustedTor) || !strings.Contains(err.Error(), c.why) {
-				t.Errorf("CheckControl: %v; want ErrUntrustedTor saying %q", err, c.why)
+			if err := node.Wait(); err != nil || enc == "" {
+				t.Fatalf("the node helper failed: %v (said CHECK %q, KEY %q)", err, check, enc)
 			}
-			key := newKey(t)
-			ln, err := tor.Listen(ctx, key)
-			if err != nil {
-				t.Fatal(err)
+			if !strings.HasPrefix(check, "untrusted=true ") || !strings.Contains(check, c.why) {
+				t.Errorf("CheckControl: %s; want ErrUntrustedTor saying %q", check, c.why)
 			}
-			// The supervisor tries at once and again after 1 s and 2 s.
-			time.Sleep(3500 * time.Millisecond)
-			ln.Close()
-			tor.Close()
 
-			blob := key.TorExpandedKey()
-			enc := base64.StdEncoding.EncodeToString(blob[:])[:16]
 			var lines []string
 		drain:
 			for {
@@ -273,47 +329,45 @@ func TestAttachRefusesStrangersControlPort(t *testing.T) {
 }
 
 // TestOtherUserCannotReachSockets: with a managed tor and a published
-// service, another local user gets "permission denied" on the onion
-// service's target, the SOCKS socket and the control socket, even when
-// every directory above the socket directory lets them through; and
-// neither the node nor its tor has a TCP listener in /proc/net/tcp{,6}.
+// service, run by the node's unprivileged account, another local user gets
+// "permission denied" on the onion service's target, the SOCKS socket and
+// the control socket, even when every directory above the socket directory
+// lets them through; and neither the node nor its tor has a TCP listener in
+// /proc/net/tcp{,6}.
 func TestOtherUserCannotReachSockets(t *testing.T) {
 	checkGoroutines(t)
-	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		os.Chmod(d, 0o755) // only the socket directory itself keeps others out
+	acct := testuser.Node(t)
+	base := acct.MkdirOwned(t, filepath.Join(t.TempDir(), "node"), 0o755) // only the socket directory itself keeps others out
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	node, out, stop := asNode(t, "managed-node", "GW_BASE="+base, "GW_TORRC="+network.JoinTorrc())
+	var ready []string
+	for out.Scan() {
+		if l, ok := strings.CutPrefix(out.Text(), "READY "); ok {
+			ready = strings.Fields(l)
+			break
+		}
 	}
-	sockDir := filepath.Join(base, "sock")
-	tor, err := onion.Start(onion.Config{DataDir: filepath.Join(base, "tor"), SocketDir: sockDir, Torrc: network.JoinTorrc()})
-	if err != nil {
-		t.Fatal(err)
+	if len(ready) != 3 {
+		node.Process.Kill()
+		t.Fatalf("the node helper did not publish its service: %v", node.Wait())
 	}
-	defer tor.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := tor.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tor.Listen(ctx, newKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	waitReachable(t, ln.Service)
+	torPID, _ := strconv.Atoi(ready[0])
+	acct.AssertRuns(t, "the node's tor", torPID)
 
+	sockDir := filepath.Join(base, "sock")
 	paths := []string{filepath.Join(sockDir, "service"), filepath.Join(sockDir, "socks"), filepath.Join(sockDir, "control")}
 	for _, p := range paths {
 		if fi, err := os.Lstat(p); err != nil || fi.Mode().Type() != os.ModeSocket {
 			t.Fatalf("%s is not a socket: %v", p, err)
 		}
 	}
-	if tor.SocksAddr() != "unix:"+paths[1] || tor.ControlAddr() != "unix:"+paths[2] {
-		t.Errorf("tor's SOCKS %q and control %q are not the sockets in %s", tor.SocksAddr(), tor.ControlAddr(), sockDir)
+	if ready[1] != "unix:"+paths[1] || ready[2] != "unix:"+paths[2] {
+		t.Errorf("tor's SOCKS %q and control %q are not the sockets in %s", ready[1], ready[2], sockDir)
 	}
-	cmd, out := asOther(t, "dial", "GW_PATHS="+strings.Join(paths, ","))
+	cmd, other := asOther(t, "dial", "GW_PATHS="+strings.Join(paths, ","))
 	var lines []string
-	for out.Scan() {
-		lines = append(lines, out.Text())
+	for other.Scan() {
+		lines = append(lines, other.Text())
 	}
 	cmd.Wait()
 	if len(lines) != len(paths) {
@@ -325,9 +379,9 @@ func TestOtherUserCannotReachSockets(t *testing.T) {
 		}
 	}
 
-	// No TCP listener belongs to this process or to its tor.
-	mine := socketInodes(t, os.Getpid())
-	for k := range socketInodes(t, tor.PID()) {
+	// No TCP listener belongs to the node or to its tor.
+	mine := socketInodes(t, node.Process.Pid)
+	for k := range socketInodes(t, torPID) {
 		mine[k] = true
 	}
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
@@ -341,6 +395,10 @@ func TestOtherUserCannotReachSockets(t *testing.T) {
 				t.Errorf("%s lists a listener of the node or its tor: %s", f, line)
 			}
 		}
+	}
+	stop.Close()
+	if err := node.Wait(); err != nil {
+		t.Errorf("the node helper did not stop cleanly: %v", err)
 	}
 }
 

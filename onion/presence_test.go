@@ -3,10 +3,13 @@ package onion_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/internal/torctl"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // dialRefused dials until tor answers something other than "descriptor not
@@ -51,10 +55,12 @@ func isAuthRefusal(err error) bool {
 // TestOnlyPeers: a service published with OnlyPeers lets in the peers it
 // names and nobody else; an unauthorised dial makes it build no rendezvous
 // circuit; adding and removing peers changes who gets in while the same tor
-// process keeps running.
+// process keeps running. Node A, with its managed tor, runs as its own
+// unprivileged user (onlyPeersNode, driven line by line); B and C are the
+// network's tors.
 func TestOnlyPeers(t *testing.T) {
 	torB, torC := attach(t, 1), attach(t, 0)
-	keyA, keyB, keyC := newKey(t), newKey(t), newKey(t)
+	keyB, keyC := newKey(t), newKey(t)
 	// B and C publish services of their own: a dialer presents the client
 	// key of the identity it publishes.
 	for _, p := range []struct {
@@ -68,65 +74,65 @@ func TestOnlyPeers(t *testing.T) {
 		defer ln.Close()
 	}
 
-	torA, err := onion.Start(onion.Config{DataDir: t.TempDir(), Torrc: network.JoinTorrc(), OnlyPeers: true, Logger: testLogger(t)})
+	acct := testuser.Node(t)
+	base := acct.MkdirOwned(t, filepath.Join(t.TempDir(), "a"), 0o700)
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	nodeA, out, in := asNode(t, "only-peers-node", "GW_BASE="+base, "GW_TORRC="+network.JoinTorrc())
+	// ask sends one command to A and returns its answer line.
+	ask := func(cmd string) string {
+		t.Helper()
+		fmt.Fprintln(in, cmd)
+		if !out.Scan() {
+			t.Fatalf("node A stopped answering (%q): %v", cmd, nodeA.Wait())
+		}
+		return out.Text()
+	}
+	idA, err := identity.ParseID(ask("peers " + keyB.ID().String()))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("node A: %v", err)
 	}
-	defer torA.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := torA.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	torA.SetPeers([]identity.ID{keyB.ID()})
-	lnA, err := torA.Listen(ctx, keyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnA.Close()
-	go echo(lnA)
-	waitReachable(t, lnA.Service)
-	pid := torA.PID()
+	pid := ask("pid")
+	acct.AssertRuns(t, "node A's tor", atoi(t, pid))
 
-	err = dialRefused(t, torC, keyA.ID())
+	err = dialRefused(t, torC, idA)
 	if !isAuthRefusal(err) {
 		t.Fatalf("unauthorised C: %v, want a client-authorisation refusal", err)
 	}
 	t.Logf("unauthorised dialer: %v", err)
-	if cs, err := torA.GetInfo("circuit-status"); err != nil || strings.Contains(cs, "HS_SERVICE_REND") {
-		t.Fatalf("A built a rendezvous circuit for an unauthorised dialer (%v):\n%s", err, cs)
+	if cs := ask("circuits"); cs != "no HS_SERVICE_REND" {
+		t.Fatalf("A built a rendezvous circuit for an unauthorised dialer: %s", cs)
 	}
-	c := dialRetry(t, torB, keyA.ID())
+	c := dialRetry(t, torB, idA)
 	c.Close()
 
-	torA.SetPeers([]identity.ID{keyB.ID(), keyC.ID()})
-	waitReachable(t, lnA.Service)
-	c = dialRetry(t, torC, keyA.ID())
+	ask("peers " + keyB.ID().String() + "," + keyC.ID().String())
+	c = dialRetry(t, torC, idA)
 	c.Close()
 
-	torA.SetPeers([]identity.ID{keyC.ID()})
-	waitReachable(t, lnA.Service)
-	err = dialRefused(t, torB, keyA.ID())
+	ask("peers " + keyC.ID().String())
+	err = dialRefused(t, torB, idA)
 	if !isAuthRefusal(err) && !strings.Contains(err.Error(), "introduction") {
 		t.Fatalf("removed peer B: %v, want a refusal", err)
 	}
 	t.Logf("removed peer: %v", err)
-	if torA.PID() != pid {
-		t.Fatalf("tor was restarted (pid %d, then %d); peer changes must not restart it", pid, torA.PID())
+	if got := ask("pid"); got != pid {
+		t.Fatalf("tor was restarted (pid %s, then %s); peer changes must not restart it", pid, got)
 	}
 
 	// What a prober learns once A is gone (docs/tor.md): the descriptor
 	// stays on the HSDirs, so an unauthorised dialer still hears "client
 	// authorization refused", while an authorised one, which can read the
 	// introduction points, finds nobody there.
-	lnA.Close()
-	torA.Close()
-	err = dialRefused(t, torB, keyA.ID())
+	in.Close()
+	if err := nodeA.Wait(); err != nil {
+		t.Fatalf("node A did not stop cleanly: %v", err)
+	}
+	err = dialRefused(t, torB, idA)
 	if !isAuthRefusal(err) {
 		t.Fatalf("unauthorised B, A offline: %v, want the same client-authorisation refusal", err)
 	}
 	t.Logf("unauthorised dialer, A offline: %v", err)
-	err = dialRefused(t, torC, keyA.ID())
+	err = dialRefused(t, torC, idA)
 	if isAuthRefusal(err) {
 		t.Fatalf("authorised C, A offline: %v, want an introduction failure", err)
 	}
@@ -148,16 +154,87 @@ func TestOnlyPeers(t *testing.T) {
 	}
 }
 
-// testLogger sends a Tor's log to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlogWriter{t}, nil))
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }
 
-type tlogWriter struct{ t *testing.T }
-
-func (w tlogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+// onlyPeersNode is node A of TestOnlyPeers: a managed tor in base joined to
+// the network by torrc, publishing a fresh identity with OnlyPeers and
+// echoing connections. It answers one line per command on stdin:
+//   - "peers ID,…": sets the peers, waits until the service is published
+//     for them, and answers A's onion address;
+//   - "pid": tor's process ID;
+//   - "circuits": whether tor holds a rendezvous circuit of the service.
+//
+// It closes everything when stdin closes.
+func onlyPeersNode(base, torrc string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "only-peers node:", err); return 1 }
+	tor, err := onion.Start(onion.Config{DataDir: filepath.Join(base, "tor"), Torrc: torrc, OnlyPeers: true})
+	if err != nil {
+		return fail(err)
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		return fail(err)
+	}
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	var ln *onion.Listener
+	defer func() {
+		if ln != nil {
+			ln.Close()
+		}
+	}()
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(in.Text(), " ")
+		switch cmd {
+		case "peers":
+			var ids []identity.ID
+			for _, s := range strings.Split(arg, ",") {
+				id, err := identity.ParseID(s)
+				if err != nil {
+					return fail(err)
+				}
+				ids = append(ids, id)
+			}
+			tor.SetPeers(ids)
+			if ln == nil {
+				if ln, err = tor.Listen(ctx, key); err != nil {
+					return fail(err)
+				}
+				go echo(ln)
+			}
+			if err := ln.Service.WaitReachable(ctx); err != nil {
+				return fail(err)
+			}
+			fmt.Println(key.ID())
+		case "pid":
+			fmt.Println(tor.PID())
+		case "circuits":
+			cs, err := tor.GetInfo("circuit-status")
+			switch {
+			case err != nil:
+				return fail(err)
+			case strings.Contains(cs, "HS_SERVICE_REND"):
+				fmt.Println(strings.ReplaceAll(cs, "\n", " | "))
+			default:
+				fmt.Println("no HS_SERVICE_REND")
+			}
+		default:
+			return fail(fmt.Errorf("unknown command %q", cmd))
+		}
+	}
+	return 0
 }
 
 // rawControl is an authenticated control connection to the network's i-th

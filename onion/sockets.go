@@ -79,12 +79,60 @@ func shareWithTor(dir string, torUID, torGID int) error {
 	if err := os.Chmod(dir, 0o710); err != nil {
 		return fmt.Errorf("onion: %w", err)
 	}
+	// Tor connects to the target by path, so it must pass through every
+	// directory above; otherwise the service is published, yet every
+	// connection to it fails inside tor, silently for the user.
+	if closed := closedToTor(dir, torUID, torGID); closed != "" {
+		return fmt.Errorf("onion: tor runs as uid %d and cannot pass through %s to reach the onion service's socket in %s; set TMPDIR to a directory it can pass through, or give ghostwire a --data directory outside it", torUID, closed, dir)
+	}
 	// The target socket (if Listen made it already) gets tor's group too,
 	// so tor may write to it (Listen makes it 0660).
 	if err := os.Chown(sockPath(dir, targetSocket), -1, torGID); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("onion: %w", err)
 	}
 	return nil
+}
+
+// closedToOthers returns the first of dir and its ancestors that other
+// users cannot pass through (no x for others), "" if there is none.
+func closedToOthers(dir string) string {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == "/" || d == "." {
+			return ""
+		}
+	}
+}
+
+// closedToTor returns the first ancestor of dir (dir itself excluded: it is
+// shared through tor's group) that a tor running as torUID and torGID
+// cannot pass through, "" if there is none. Supplementary groups of tor's
+// account are not considered: a directory that needs one is reported.
+func closedToTor(dir string, torUID, torGID int) string {
+	for d := filepath.Dir(filepath.Clean(dir)); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return d
+		}
+		st, perm := fi.Sys().(*syscall.Stat_t), fi.Mode().Perm()
+		var ok bool
+		switch {
+		case int(st.Uid) == torUID:
+			ok = perm&0o100 != 0
+		case int(st.Gid) == torGID:
+			ok = perm&0o010 != 0
+		default:
+			ok = perm&0o001 != 0
+		}
+		if !ok {
+			return d
+		}
+		if d == "/" || d == "." {
+			return ""
+		}
+	}
 }
 
 // removeSocket removes a stale socket left by an earlier run, and only a

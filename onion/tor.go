@@ -98,7 +98,9 @@ type Config struct {
 	// with tor's group when an attached tor runs as another user). Empty
 	// means DataDir/run for a managed tor and a fresh directory under
 	// os.TempDir when attached; a path too long for a socket name is
-	// replaced by a fresh directory under os.TempDir.
+	// replaced by a fresh directory under os.TempDir, and so, when attached,
+	// is a path under a directory other users cannot pass through (a 0700
+	// home), since the attached tor may run as another user.
 	SocketDir string
 
 	// Logger receives diagnostics; nil discards them.
@@ -217,6 +219,16 @@ func Start(cfg Config) (*Tor, error) {
 	want := cfg.SocketDir
 	if want == "" && cfg.DataDir != "" {
 		want = filepath.Join(cfg.DataDir, "run")
+	}
+	if want != "" && cfg.ControlAddr != "" {
+		if blocked := closedToOthers(filepath.Dir(want)); blocked != "" {
+			// An attached tor usually runs as its own account
+			// (debian-tor), and must connect to the onion service's target
+			// in this directory; a private home directory (Debian 12 makes
+			// them 0700) would leave the service published yet unreachable.
+			t.log.Info("onion: tor could not pass through a private directory to the onion service's socket; using a socket directory under TMPDIR", "dir", want, "closed", blocked)
+			want = ""
+		}
 	}
 	dir, fresh, err := socketDir(want)
 	if err != nil {

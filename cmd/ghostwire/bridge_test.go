@@ -45,24 +45,27 @@ func TestRunBridgeUsage(t *testing.T) {
 // instruction, shows tor reaching nothing but obfs4proxy's loopback SOCKS
 // port and obfs4proxy nothing but the bridge's obfs4 port: no authority, no
 // relay, no directory, not the bridge's plain ORPort, at any time, before
-// or after the bridges were set.
+// or after the bridges were set. Everything runs as one unprivileged
+// account — the network too, since `run --testnet` trusts only a network
+// directory of its own user — and the nodes are checked to run as it.
 func TestLeakBridge(t *testing.T) {
 	requireLeakTools(t, "strace", "unshare", "ip", "tor", "obfs4proxy")
 	if !inNetns(t) {
 		return
 	}
 	dir := t.TempDir()
-	netDir := filepath.Join(dir, "net")
+	acct := nodeAccount(t, filepath.Join(dir, "user"))
+	netDir := filepath.Join(dir, "user", "net")
 	t.Cleanup(func() {
-		if _, err := testnet.Load(netDir); err == nil {
-			if r := gwBounded(t, 30*time.Second, "testnet", "down", "--dir", netDir); r.code != 0 {
+		if _, err := os.Stat(filepath.Join(netDir, "testnet.json")); err == nil {
+			if r := gwBoundedAs(t, acct, 30*time.Second, "testnet", "down", "--dir", netDir); r.code != 0 {
 				t.Errorf("testnet down: %s", r.stderr)
 			}
 		}
 	})
-	gwBounded(t, testnetLimit, "testnet", "up", "--dir", netDir, "--clients", "1", "--bridge").ok(t, "testnet up")
+	gwBoundedAs(t, acct, bridgeTestnetLimit, "testnet", "up", "--dir", netDir, "--clients", "1", "--bridge").ok(t, "testnet up")
 	var nodes []testnet.NodeStatus
-	if err := json.Unmarshal([]byte(gwBounded(t, 20*time.Second, "testnet", "status", "--dir", netDir, "--json").ok(t, "testnet status")), &nodes); err != nil {
+	if err := json.Unmarshal([]byte(gwBoundedAs(t, acct, 20*time.Second, "testnet", "status", "--dir", netDir, "--json").ok(t, "testnet status")), &nodes); err != nil {
 		t.Fatal(err)
 	}
 	var bridge, bobTor testnet.NodeStatus
@@ -79,24 +82,26 @@ func TestLeakBridge(t *testing.T) {
 	}
 
 	var onions [2]string
-	datas := [2]string{filepath.Join(dir, "alice"), filepath.Join(dir, "bob")}
+	datas := [2]string{filepath.Join(dir, "user", "alice"), filepath.Join(dir, "user", "bob")}
 	for i, d := range datas {
 		var id idJSON
-		if err := json.Unmarshal([]byte(gwBounded(t, 20*time.Second, "init", "--data", d, "--no-passphrase", "--json").ok(t, "init")), &id); err != nil {
+		if err := json.Unmarshal([]byte(gwBoundedAs(t, acct, 20*time.Second, "init", "--data", d, "--no-passphrase", "--json").ok(t, "init")), &id); err != nil {
 			t.Fatal(err)
 		}
 		onions[i] = id.Onion
 	}
 	aliceLog := filepath.Join(dir, "alice.strace")
-	alice := startTraced(t, aliceLog, nil, binPath, "run", "--data", datas[0], "--testnet", netDir, "--bridge", bridge.BridgeLine)
-	bob := startTraced(t, filepath.Join(dir, "bob.strace"), nil, binPath, "run", "--data", datas[1],
+	alice := startTracedAs(t, acct, aliceLog, nil, binPath, "run", "--data", datas[0], "--testnet", netDir, "--bridge", bridge.BridgeLine)
+	assertRunsAs(t, alice, acct, "alice")
+	bob := startTracedAs(t, acct, filepath.Join(dir, "bob.strace"), nil, binPath, "run", "--data", datas[1],
 		"--tor-control", bobTor.ControlAddr(), "--tor-cookie", bobTor.CookieFile())
-	waitTracedReachable(t, "alice", datas[0], alice)
-	waitTracedReachable(t, "bob", datas[1], bob)
-	if out := gwBounded(t, 10*time.Second, "status", "--data", datas[0]).ok(t, "alice's status"); !strings.Contains(out, "via bridges (1)") {
+	assertRunsAs(t, bob, acct, "bob")
+	waitTracedReachable(t, acct, "alice", datas[0], alice)
+	waitTracedReachable(t, acct, "bob", datas[1], bob)
+	if out := gwBoundedAs(t, acct, 10*time.Second, "status", "--data", datas[0]).ok(t, "alice's status"); !strings.Contains(out, "via bridges (1)") {
 		t.Errorf("alice's status does not say she uses the bridge:\n%s", out)
 	}
-	pairAndDeliver(t, datas[0], onions[0], datas[1], onions[1], "bridge test: hello bob")
+	pairAndDeliver(t, acct, datas[0], onions[0], datas[1], onions[1], "bridge test: hello bob")
 	for _, p := range []*tracedProc{alice, bob} {
 		if err := p.stop(t); err != nil {
 			t.Errorf("a node did not exit cleanly on SIGTERM: %v\n%s", err, p.stderr)

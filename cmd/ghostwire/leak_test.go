@@ -27,7 +27,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	osuser "os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -41,6 +40,7 @@ import (
 	"github.com/ghostwire/ghostwire/dm"
 	"github.com/ghostwire/ghostwire/node"
 	"github.com/ghostwire/ghostwire/onion/testnet"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // Environment of a re-executed test binary.
@@ -65,13 +65,18 @@ const tracedCalls = "execve,clone,clone3,fork,vfork,socket,connect,bind,getsockn
 // outer run's limit, because a test binary killed on timeout runs no
 // cleanup; the outer run then still kills what it finds in the namespace.
 const (
-	innerLimit     = 150 * time.Second
-	testnetLimit   = 60 * time.Second
-	reachableLimit = 45 * time.Second
-	deliveryLimit  = 90 * time.Second
-	demoLimit      = 100 * time.Second
-	stopLimit      = 15 * time.Second
-	pollEvery      = 250 * time.Millisecond
+	innerLimit   = 210 * time.Second
+	testnetLimit = 60 * time.Second
+	// bridgeTestnetLimit: a network with the obfs4 bridge took 61 s (run
+	// as root) and 68 s (as the node's account) to start on the shared
+	// 2-core machine at a load average near 30; the bridge alone sat at
+	// "Starting" for most of it.
+	bridgeTestnetLimit = 100 * time.Second
+	reachableLimit     = 45 * time.Second
+	deliveryLimit      = 90 * time.Second
+	demoLimit          = 100 * time.Second
+	stopLimit          = 15 * time.Second
+	pollEvery          = 250 * time.Millisecond
 )
 
 // init turns the test binary into a planted leak when asked; it runs before
@@ -574,11 +579,11 @@ func summary(evs []sockEvent) []string {
 	return out
 }
 
-func countConnects(evs []sockEvent, port int) int {
+// countUnixConnects counts connects to the Unix socket path.
+func countUnixConnects(evs []sockEvent, path string) int {
 	c := 0
 	for _, ev := range evs {
-		if ev.call == "connect" && len(ev.addrs) == 1 && ev.addrs[0].family == "AF_INET" &&
-			ev.addrs[0].addr == "127.0.0.1" && ev.addrs[0].port == port {
+		if ev.call == "connect" && len(ev.addrs) == 1 && ev.addrs[0].family == "AF_UNIX" && ev.addrs[0].addr == path {
 			c++
 		}
 	}
@@ -713,9 +718,17 @@ func killNetns(ns string) []string {
 // SIGINT (ghostwire then stops what it started) and kills after a grace.
 func gwBounded(t *testing.T, limit time.Duration, args ...string) result {
 	t.Helper()
+	return gwBoundedAs(t, testuser.Account{}, limit, args...)
+}
+
+// gwBoundedAs is gwBounded run as acct (the zero Account: this process's
+// user).
+func gwBoundedAs(t *testing.T, acct testuser.Account, limit time.Duration, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
+	acct.Start(cmd)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	var o, e bytes.Buffer
@@ -755,17 +768,17 @@ type tracedProc struct {
 // its tracee if the test did not stop them.
 func startTraced(t *testing.T, log string, env []string, argv ...string) *tracedProc {
 	t.Helper()
-	return startTracedAs(t, "", log, env, argv...)
+	return startTracedAs(t, testuser.Account{}, log, env, argv...)
 }
 
-// startTracedAs is startTraced with the tracee run as user (strace -u: real,
+// startTracedAs is startTraced with the tracee run as acct (strace -u: real,
 // effective and saved IDs and the supplementary groups of that account), or
-// as this process's user when user is "".
-func startTracedAs(t *testing.T, user, log string, env []string, argv ...string) *tracedProc {
+// as this process's user for the zero Account.
+func startTracedAs(t *testing.T, acct testuser.Account, log string, env []string, argv ...string) *tracedProc {
 	t.Helper()
 	args := []string{"-f", "--seccomp-bpf", "-s", "256", "-e", "trace=" + tracedCalls, "-o", log}
-	if user != "" {
-		args = append(args, "-u", user)
+	if acct.Switches() {
+		args = append(args, "-u", acct.Name)
 	}
 	args = append(append(args, "--"), argv...)
 	p := &tracedProc{cmd: exec.Command("strace", args...), log: log, stderr: new(bytes.Buffer), done: make(chan struct{})}
@@ -1036,9 +1049,12 @@ func TestLeakDetectorParse(t *testing.T) {
 	}
 }
 
-// TestLeakTwoPeers runs alice and bob attached to two client tors of a
-// private network, alice messages bob, and every socket syscall of both
-// node processes must go to that node's own tor.
+// TestLeakTwoPeers runs alice and bob, each attached to a system tor of its
+// own on a private network, alice messages bob, and every socket syscall of
+// both node processes must go to that node's own tor. The nodes run as an
+// unprivileged account and their tors as Debian's debian-tor, shaped as
+// Debian ships it: control and SOCKS on Unix sockets in a run directory,
+// the cookie readable by tor's group, which the nodes' account is in.
 func TestLeakTwoPeers(t *testing.T) {
 	requireLeakTools(t, "strace", "unshare", "ip", "tor")
 	if !inNetns(t) {
@@ -1053,49 +1069,47 @@ func TestLeakTwoPeers(t *testing.T) {
 			}
 		}
 	})
-	gwBounded(t, testnetLimit, "testnet", "up", "--dir", netDir, "--clients", "2").ok(t, "testnet up")
-	var nodes []testnet.NodeStatus
-	if err := json.Unmarshal([]byte(gwBounded(t, 20*time.Second, "testnet", "status", "--dir", netDir, "--json").ok(t, "testnet status")), &nodes); err != nil {
+	// The authorities only: each node's tor is a system tor the test starts.
+	gwBounded(t, testnetLimit, "testnet", "up", "--dir", netDir, "--clients", "0").ok(t, "testnet up")
+	nw, err := testnet.Load(netDir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var clients []testnet.NodeStatus
-	for _, n := range nodes {
-		if n.Role == testnet.RoleClient {
-			clients = append(clients, n)
-		}
-	}
-	if len(clients) != 2 || clients[0].SocksPort == 0 || clients[1].SocksPort == 0 {
-		t.Fatalf("want 2 clients with SOCKS ports, got %+v", clients)
-	}
+	testuser.ShareTorrcFiles(t, nw.JoinTorrc())
+	acct := nodeAccount(t, filepath.Join(dir, "nodes"))
 
 	type peer struct {
 		name, data, onion string
-		tor               testnet.NodeStatus
+		tor               *testuser.SystemTor
 		proc              *tracedProc
 	}
-	peers := []*peer{{name: "alice", tor: clients[0]}, {name: "bob", tor: clients[1]}}
+	peers := []*peer{{name: "alice"}, {name: "bob"}}
 	for _, p := range peers {
-		p.data = filepath.Join(dir, p.name)
+		p.tor = testuser.StartSystemTor(t, nw.JoinTorrc(), "ExtendedErrors")
+		p.data = filepath.Join(dir, "nodes", p.name)
 		var id idJSON
-		out := gwBounded(t, 20*time.Second, "init", "--data", p.data, "--no-passphrase", "--json").ok(t, "init "+p.name)
+		out := gwBoundedAs(t, acct, 20*time.Second, "init", "--data", p.data, "--no-passphrase", "--json").ok(t, "init "+p.name)
 		if err := json.Unmarshal([]byte(out), &id); err != nil {
 			t.Fatal(err)
 		}
 		p.onion = id.Onion
-		p.proc = startTraced(t, filepath.Join(dir, p.name+".strace"), nil,
-			binPath, "run", "--data", p.data, "--tor-control", p.tor.ControlAddr(), "--tor-cookie", p.tor.CookieFile())
+		// No --tor-cookie: the node finds the cookie beside Debian's
+		// control socket, as a user of the system tor would have it.
+		p.proc = startTracedAs(t, acct, filepath.Join(dir, p.name+".strace"), nil,
+			binPath, "run", "--data", p.data, "--tor-control", p.tor.Control)
+		assertRunsAs(t, p.proc, acct, p.name)
 	}
 	for _, p := range peers {
-		waitTracedReachable(t, p.name, p.data, p.proc)
+		waitTracedReachable(t, acct, p.name, p.data, p.proc)
 	}
 	// A LAN-mode node on the same host, advertising by mDNS on an
 	// interface of this namespace, while the Tor-mode nodes work: they
 	// must still send no multicast and open no direct connection (issue
 	// 16), and its own trace shows the mDNS it sent, so the host really
 	// carried LAN traffic meanwhile.
-	lanNode := startLANNeighbour(t, dir)
+	lanNode := startLANNeighbour(t, acct, filepath.Join(dir, "nodes"), dir)
 	alice, bob := peers[0], peers[1]
-	pairAndDeliver(t, alice.data, alice.onion, bob.data, bob.onion, "leak test: hello bob")
+	pairAndDeliver(t, acct, alice.data, alice.onion, bob.data, bob.onion, "leak test: hello bob")
 	for _, p := range peers {
 		if err := p.proc.stop(t); err != nil {
 			t.Errorf("%s did not exit cleanly on SIGTERM: %v\n%s", p.name, err, p.proc.stderr)
@@ -1124,21 +1138,33 @@ func TestLeakTwoPeers(t *testing.T) {
 		if len(tr.procs) != 1 || tr.procs[0].name() != binPath+" run" {
 			t.Errorf("%s: the node process executed other programs: %v", p.name, tr.procs)
 		}
-		policy := leakPolicy{
-			tcp: []int{p.tor.ControlPort, p.tor.SocksPort},
-			// The node binds its onion service's target socket; tor connects to it.
-			unix: []string{filepath.Join(p.data, "api.sock"), filepath.Join(p.data, "sock", "service")},
+		control := strings.TrimPrefix(p.tor.Control, "unix:")
+		// The nodes' directory is private (0700, as Debian 12 makes a
+		// home), so debian-tor cannot pass through it to the onion
+		// service's target: the node binds it in a directory of its own
+		// under TMPDIR instead, shared with tor's group.
+		target := filepath.Join(p.data, "sock", "service")
+		for _, ev := range tr.events {
+			if a := ev.addrs; ev.call == "bind" && len(a) == 1 && a[0].family == "AF_UNIX" && filepath.Base(a[0].addr) == "service" &&
+				strings.HasPrefix(a[0].addr, filepath.Join(os.TempDir(), "gw-")) {
+				target = a[0].addr
+			}
 		}
-		t.Logf("%s (tor control %d, SOCKS %d): %d socket events:\n\t%s", p.name,
-			p.tor.ControlPort, p.tor.SocksPort, len(tr.events), strings.Join(summary(tr.events), "\n\t"))
+		policy := leakPolicy{
+			// Its tor's control and SOCKS sockets; and it binds its onion
+			// service's target socket, which tor connects to.
+			unix: []string{filepath.Join(p.data, "api.sock"), target, control, p.tor.Socks},
+		}
+		t.Logf("%s (tor control %s, SOCKS %s, onion target %s): %d socket events:\n\t%s", p.name,
+			control, p.tor.Socks, target, len(tr.events), strings.Join(summary(tr.events), "\n\t"))
 		for _, l := range leaks(tr.events, policy) {
 			t.Errorf("%s: LEAK: %s", p.name, l)
 		}
-		if n := countConnects(tr.events, p.tor.ControlPort); n == 0 {
+		if n := countUnixConnects(tr.events, control); n == 0 {
 			t.Errorf("%s: no connect to its tor's control port: the trace proves nothing", p.name)
 		}
 		if p == alice {
-			if n := countConnects(tr.events, p.tor.SocksPort); n == 0 {
+			if n := countUnixConnects(tr.events, p.tor.Socks); n == 0 {
 				t.Errorf("alice: no connect to her tor's SOCKS port, yet she delivered a message: the trace proves nothing")
 			}
 		}
@@ -1147,7 +1173,7 @@ func TestLeakTwoPeers(t *testing.T) {
 
 // waitTracedReachable polls a traced node's status until its onion
 // service is reachable; the node exiting fails the test.
-func waitTracedReachable(t *testing.T, name, data string, proc *tracedProc) {
+func waitTracedReachable(t *testing.T, acct testuser.Account, name, data string, proc *tracedProc) {
 	t.Helper()
 	poll(t, name+" reachable", reachableLimit, func() (bool, string) {
 		select {
@@ -1155,7 +1181,7 @@ func waitTracedReachable(t *testing.T, name, data string, proc *tracedProc) {
 			t.Fatalf("%s exited: %v\n%s", name, proc.err, proc.stderr)
 		default:
 		}
-		r := gwBounded(t, 10*time.Second, "status", "--data", data, "--json")
+		r := gwBoundedAs(t, acct, 10*time.Second, "status", "--data", data, "--json")
 		var st node.Status
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
 			return false, r.stderr
@@ -1164,16 +1190,16 @@ func waitTracedReachable(t *testing.T, name, data string, proc *tracedProc) {
 	})
 }
 
-// pairAndDeliver makes alice and bob peers, has alice send text to bob,
-// and waits until alice sees it delivered and bob holds it.
-func pairAndDeliver(t *testing.T, aliceData, aliceOnion, bobData, bobOnion, text string) {
+// pairAndDeliver makes alice and bob (both run by acct) peers, has alice
+// send text to bob, and waits until alice sees it delivered and bob holds it.
+func pairAndDeliver(t *testing.T, acct testuser.Account, aliceData, aliceOnion, bobData, bobOnion, text string) {
 	t.Helper()
-	gwBounded(t, 10*time.Second, "peer", "add", bobOnion, "--name", "bob", "--data", aliceData).ok(t, "alice adds bob")
-	gwBounded(t, 10*time.Second, "peer", "add", aliceOnion, "--name", "alice", "--data", bobData).ok(t, "bob adds alice")
-	gwBounded(t, 40*time.Second, "msg", "send", "bob", text, "--data", aliceData).ok(t, "alice sends")
+	gwBoundedAs(t, acct, 10*time.Second, "peer", "add", bobOnion, "--name", "bob", "--data", aliceData).ok(t, "alice adds bob")
+	gwBoundedAs(t, acct, 10*time.Second, "peer", "add", aliceOnion, "--name", "alice", "--data", bobData).ok(t, "bob adds alice")
+	gwBoundedAs(t, acct, 40*time.Second, "msg", "send", "bob", text, "--data", aliceData).ok(t, "alice sends")
 	poll(t, "alice's message delivered", deliveryLimit, func() (bool, string) {
 		var ms []dm.Message
-		r := gwBounded(t, 10*time.Second, "msg", "list", "--data", aliceData, "--json")
+		r := gwBoundedAs(t, acct, 10*time.Second, "msg", "list", "--data", aliceData, "--json")
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ms) != nil {
 			return false, r.stderr
 		}
@@ -1185,7 +1211,7 @@ func pairAndDeliver(t *testing.T, aliceData, aliceOnion, bobData, bobOnion, text
 		return false, r.stdout
 	})
 	var got []dm.Message
-	if err := json.Unmarshal([]byte(gwBounded(t, 10*time.Second, "msg", "list", "--data", bobData, "--json").ok(t, "bob lists")), &got); err != nil {
+	if err := json.Unmarshal([]byte(gwBoundedAs(t, acct, 10*time.Second, "msg", "list", "--data", bobData, "--json").ok(t, "bob lists")), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(got, func(m dm.Message) bool { return m.Direction == "in" && m.Text == text }) {
@@ -1214,11 +1240,9 @@ func TestLeakDemo(t *testing.T) {
 	// Users run GhostWire from their own account, not as root: run the demo,
 	// its nodes and their tors as an unprivileged account when the test can,
 	// so that nothing here passes only because root may do more.
-	user := unprivilegedUser(t, dir)
-	demo := startTracedAs(t, user, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
-	if user != "" {
-		assertRunsAs(t, demo, user)
-	}
+	acct := nodeAccount(t, dir)
+	demo := startTracedAs(t, acct, log, nil, binPath, "demo", "--dir", filepath.Join(dir, "demo"))
+	assertRunsAs(t, demo, acct, "the demo")
 	if err := demo.waitOrInterrupt(t, demoLimit); err != nil {
 		t.Fatalf("ghostwire demo failed: %v\n%s", err, demo.stderr)
 	}
@@ -1321,68 +1345,34 @@ func nodeLogTails(dir string) string {
 	return b.String()
 }
 
-// unprivilegedUser prepares dir and the test binary for the account
-// "nobody" and returns its name when the test runs as root; otherwise the
-// test already runs unprivileged and it returns "".
-func unprivilegedUser(t *testing.T, dir string) string {
+// nodeAccount returns the account the nodes run as (package testuser: a
+// dedicated unprivileged account when the test runs as root) and gives it
+// dir, where it keeps its data directories, and the way to the binary.
+func nodeAccount(t *testing.T, dir string) testuser.Account {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		return ""
+	acct := testuser.Node(t)
+	if acct.Switches() {
+		// The binary's directory is 0700 (os.MkdirTemp); the node's user
+		// must pass through it.
+		testuser.PassThrough(t, filepath.Dir(binPath))
+		acct.MkdirOwned(t, dir, 0o700)
 	}
-	u, err := osuser.Lookup("nobody")
-	if err != nil {
-		t.Fatalf("leak test: running as root needs the account nobody to run the nodes unprivileged: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	// The binary's directory is 0700 (os.MkdirTemp); nobody must reach it.
-	if err := os.Chmod(filepath.Dir(binPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if d == filepath.Dir(dir) {
-			// t.TempDir's parent: nobody only needs to pass through it.
-			if err := os.Chmod(d, 0o711); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.Chown(d, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("the demo, its nodes and their tors run as %s (uid %d)", u.Username, uid)
-	return u.Username
+	return acct
 }
 
-// assertRunsAs checks that p's tracee runs as user, its real, effective,
-// saved and filesystem user IDs alike: the proof that the demo, and the nodes
-// and tors it starts, do not run as root.
-func assertRunsAs(t *testing.T, p *tracedProc, user string) {
+// assertRunsAs checks, once strace has exec'd the node binary, that p's
+// tracee runs as acct, its real, effective, saved and filesystem user IDs
+// alike: the proof that the node (and what it starts) does not run as root.
+func assertRunsAs(t *testing.T, p *tracedProc, acct testuser.Account, what string) {
 	t.Helper()
-	u, err := osuser.Lookup(user)
-	if err != nil {
-		t.Fatal(err)
+	if !acct.Switches() {
+		return // the test's own user: nothing was switched
 	}
 	for range 200 { // 10 s: strace starts its tracee at once
 		// Before its execve the child is strace's fork, still root.
 		if pid := p.tracee(); pid > 0 && isExe(pid, binPath) {
-			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, line := range strings.Split(string(status), "\n") {
-				if ids, ok := strings.CutPrefix(line, "Uid:"); ok {
-					for _, id := range strings.Fields(ids) {
-						if id != u.Uid {
-							t.Fatalf("the demo runs with user IDs %q, want all %s (%s)", strings.TrimSpace(ids), u.Uid, user)
-						}
-					}
-					t.Logf("the demo (pid %d) runs with user IDs %s", pid, strings.TrimSpace(ids))
-					return
-				}
-			}
-			t.Fatalf("/proc/%d/status has no Uid line", pid)
+			acct.AssertRuns(t, what, pid)
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -1395,10 +1385,11 @@ func isExe(pid int, path string) bool {
 	return err == nil && exe == path
 }
 
-// startLANNeighbour starts a LAN-mode node under strace on a veth pair it
-// adds to this test's namespace (gwlan0, 10.78.0.1/24, multicast on; the
-// kernel here has no dummy links), and waits until it listens there.
-func startLANNeighbour(t *testing.T, dir string) *tracedProc {
+// startLANNeighbour starts a LAN-mode node, run as acct with its data in
+// dataDir and its trace in dir, under strace on a veth pair it adds to this
+// test's namespace (gwlan0, 10.78.0.1/24, multicast on; the kernel here has
+// no dummy links), and waits until it listens there.
+func startLANNeighbour(t *testing.T, acct testuser.Account, dataDir, dir string) *tracedProc {
 	t.Helper()
 	for _, args := range [][]string{
 		{"link", "add", "gwlan0", "type", "veth", "peer", "name", "gwlan1"},
@@ -1411,9 +1402,9 @@ func startLANNeighbour(t *testing.T, dir string) *tracedProc {
 			t.Fatalf("leak test: ip %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	data := filepath.Join(dir, "lan-neighbour")
-	gwBounded(t, 20*time.Second, "init", "--data", data, "--no-passphrase").ok(t, "init the LAN node")
-	proc := startTraced(t, filepath.Join(dir, "lan-neighbour.strace"), nil,
+	data := filepath.Join(dataDir, "lan-neighbour")
+	gwBoundedAs(t, acct, 20*time.Second, "init", "--data", data, "--no-passphrase").ok(t, "init the LAN node")
+	proc := startTracedAs(t, acct, filepath.Join(dir, "lan-neighbour.strace"), nil,
 		binPath, "run", "--lan", "--interface", "gwlan0", "--data", data)
 	poll(t, "the LAN node listening on gwlan0", reachableLimit, func() (bool, string) {
 		select {
@@ -1421,7 +1412,7 @@ func startLANNeighbour(t *testing.T, dir string) *tracedProc {
 			t.Fatalf("the LAN node exited: %v\n%s", proc.err, proc.stderr)
 		default:
 		}
-		r := gwBounded(t, 10*time.Second, "status", "--data", data)
+		r := gwBoundedAs(t, acct, 10*time.Second, "status", "--data", data)
 		return strings.Contains(r.stdout, "listening on 10.78.0.1:"), r.stdout + r.stderr
 	})
 	return proc

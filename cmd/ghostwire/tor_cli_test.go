@@ -12,24 +12,53 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // TestRunRefusesPlantedTestnet: `run --testnet DIR` on a directory anyone
-// can write (a state file naming it, as a planter would leave) stops before
-// any tor starts, with the permission exit code and a hint.
+// can write (a state file naming it, as a planter would leave), or on one
+// another local user made, stops before any tor starts, with the permission
+// exit code and a hint. The node runs as its own unprivileged account, and
+// the second directory belongs to the attacker's (package testuser), so
+// neither refusal rests on root's view of the files.
 func TestRunRefusesPlantedTestnet(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "gw")
-	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
-	planted := filepath.Join(t.TempDir(), "net")
-	if err := os.Mkdir(planted, 0o777); err != nil {
-		t.Fatal(err)
+	home := t.TempDir()
+	acct := nodeAccount(t, home)
+	data := filepath.Join(home, "gw")
+	gwBoundedAs(t, acct, 20*time.Second, "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	// The node's process is gone before /proc could show it; the data
+	// directory init made shows whose it was.
+	if fi, err := os.Stat(data); err != nil || acct.Switches() && int(fi.Sys().(*syscall.Stat_t).Uid) != acct.UID {
+		t.Fatalf("init did not run as %s: %v", acct.Name, err)
 	}
-	os.Chmod(planted, 0o777)
-	state, _ := json.Marshal(map[string]string{"dir": planted, "dirauth_file": filepath.Join(planted, "dirauth")})
-	if err := os.WriteFile(filepath.Join(planted, "testnet.json"), state, 0o644); err != nil {
-		t.Fatal(err)
+	plant := func(t *testing.T, owner testuser.Account, mode os.FileMode) string {
+		planted := filepath.Join(t.TempDir(), "net")
+		if err := os.Mkdir(planted, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		state, _ := json.Marshal(map[string]string{"dir": planted, "dirauth_file": filepath.Join(planted, "dirauth")})
+		if err := os.WriteFile(filepath.Join(planted, "testnet.json"), state, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if owner.Switches() {
+			owner.Own(t, 0o644, filepath.Join(planted, "testnet.json"))
+			owner.MkdirOwned(t, planted, mode)
+		} else if err := os.Chmod(planted, mode); err != nil {
+			t.Fatal(err)
+		}
+		return planted
 	}
-	gw(t, "", "run", "--data", data, "--testnet", planted).expect(t, exitPermission, "", "writable by other users")
+	t.Run("writable by all", func(t *testing.T) {
+		planted := plant(t, acct, 0o777)
+		gwBoundedAs(t, acct, 20*time.Second, "run", "--data", data, "--testnet", planted).expect(t, exitPermission, "", "writable by other users")
+	})
+	t.Run("another user's", func(t *testing.T) {
+		other := testuser.Other(t)
+		planted := plant(t, other, 0o755)
+		gwBoundedAs(t, acct, 20*time.Second, "run", "--data", data, "--testnet", planted).
+			expect(t, exitPermission, "", fmt.Sprintf("belongs to uid %d, not to you", other.UID))
+	})
 	if _, err := os.Stat(filepath.Join(data, "tor")); err == nil {
 		t.Error("a tor data directory was made: the node went on after the refusal")
 	}

@@ -159,3 +159,21 @@ func FuzzReplyEnd(f *testing.F) {
 		}
 	})
 }
+
+// TestLocalUser: the tor account is found in the passwd file by its uid,
+// and NIS markers, short lines and other uids are not taken for it.
+func TestLocalUser(t *testing.T) {
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/bash\n+::105:105:::\nbroken:105\n"+
+		"debian-tor:x:102:105::/var/lib/tor:/bin/false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for uid, want := range map[int]string{102: "debian-tor", 0: "root", 105: "", 7: ""} {
+		if got := localUser(passwd, uid); got != want {
+			t.Errorf("localUser(%d) = %q, want %q", uid, got, want)
+		}
+	}
+	if got := localUser(filepath.Join(t.TempDir(), "none"), 0); got != "" {
+		t.Errorf("localUser without a passwd file = %q, want none", got)
+	}
+}
