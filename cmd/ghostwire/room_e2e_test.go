@@ -61,6 +61,7 @@ func (n *e2eNode) waitRoomStatus(t testing.TB, room, status string) {
 // alice removes carol, whose node then reads nothing new; bob leaves and
 // alice's node rekeys without him; carol rejoins on a new invitation.
 func TestE2ERoom(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	var nodes []*e2eNode
