@@ -811,3 +811,66 @@ func testTAXIIImports(t *testing.T) {
 		}
 	}
 }
+
+// TestNoRaceTestsRunInCI: a test built only without the race detector
+// (`//go:build !race`) never runs in `./run test`'s race suite, so it must be
+// named, with its package, in that verb's second, plain go test; otherwise
+// moving a test out of the race suite would quietly drop it from CI.
+func TestNoRaceTestsRunInCI(t *testing.T) {
+	script, err := os.ReadFile("run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := regexp.MustCompile(`(?m)^\s*go test -count=1 [^\n]*-run '\^\(([^)]*)\)\$' ([^\n]*)$`).FindSubmatch(script)
+	if plain == nil {
+		t.Fatal("./run test has no plain `go test -count=1 ... -run '^(A|B)$' ./pkg...` line; the !race tests need one")
+	}
+	names := strings.Split(string(plain[1]), "|")
+	pkgs := strings.Fields(string(plain[2]))
+	fset := token.NewFileSet()
+	found := 0
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noRace := false
+		for _, cg := range f.Comments {
+			if cg.Pos() >= f.Package {
+				break
+			}
+			for _, c := range cg.List {
+				if strings.HasPrefix(c.Text, "//go:build") && strings.Contains(c.Text, "!race") {
+					noRace = true
+				}
+			}
+		}
+		if !noRace {
+			return nil
+		}
+		dir := "./" + filepath.ToSlash(filepath.Dir(p))
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || fn.Name.Name == "TestMain" {
+				continue
+			}
+			found++
+			if !slices.Contains(names, fn.Name.Name) || !slices.Contains(pkgs, dir) {
+				t.Errorf("%s: %s is built without -race only, so ./run test must run it in its plain go test: add %s to its -run list and %s to its packages", p, fn.Name.Name, fn.Name.Name, dir)
+			}
+		}
+		return nil
+	})
+	if found == 0 {
+		t.Fatal("found no test built without -race; if none is left, remove ./run test's plain go test and this rule")
+	}
+}

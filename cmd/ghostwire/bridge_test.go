@@ -210,6 +210,7 @@ func isRouteProbe(evs []sockEvent, i int) bool {
 // again, for the new peer set) and exchange messages both ways, and
 // neither add restarted tor.
 func TestE2EOnlyPeers(t *testing.T) {
+	parallelTor(t)
 	nw := startNetwork(t, 0)
 	alice := newE2ENode(t, "alice", "--testnet", nw.Dir, "--only-peers")
 	bob := newE2ENode(t, "bob", "--testnet", nw.Dir, "--only-peers")

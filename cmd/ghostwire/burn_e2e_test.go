@@ -79,6 +79,7 @@ func burnOnce(t testing.TB, alice, bob *e2eNode, text string) time.Duration {
 // and then is destroyed on bob's node and, once his read receipt arrives,
 // on alice's.
 func TestE2EBurnAfterRead(t *testing.T) {
+	parallelTor(t)
 	alice, bob, _ := connectedPair(t)
 	d := burnOnce(t, alice, bob, "burn after reading, over tor")
 	t.Logf("read → destroyed on both sides: %s", d.Round(time.Millisecond))

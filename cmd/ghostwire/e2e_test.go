@@ -320,6 +320,7 @@ func pair(t testing.TB, nodes ...*e2eNode) {
 // network with each node on its own tor, then a restart of bob with
 // messages queued at alice while he was down, then alice removing bob.
 func TestE2EDemoRestartRemove(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	var alice, bob, carol *e2eNode
@@ -485,6 +486,7 @@ const sigtermSeed = 20261123
 // store when it exits — checked by opening the store directly, before any
 // later sync could send a lost item again and hide the loss.
 func TestSIGTERMDuringSync(t *testing.T) {
+	parallelTor(t)
 	const (
 		iterations = 20
 		perRound   = 100 // messages alice queues for bob before each start

@@ -91,6 +91,7 @@ func TestNeutralise(t *testing.T) {
 // `msg list` shows it with every control escaped and --json gives it
 // exactly. Text that is not UTF-8 and names with controls are refused.
 func TestPeerTextNeverReachesTerminal(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	alice := newE2ENode(t, "alice", "--testnet", nw.Dir)

@@ -17,6 +17,7 @@ import (
 // alice's list leaves it out, `trust show carol` names bob as the one who
 // vouched against her, and alice's STIX export gives it confidence 0.
 func TestE2EReputation(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	var nodes []*e2eNode

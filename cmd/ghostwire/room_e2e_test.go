@@ -87,6 +87,7 @@ func startRoomTrio(t *testing.T) []*e2eNode {
 // alice removes carol, whose node then reads nothing new; bob leaves and
 // alice's node rekeys without him; carol rejoins on a new invitation.
 func TestE2ERoom(t *testing.T) {
+	parallelTor(t)
 	nodes := startRoomTrio(t)
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 

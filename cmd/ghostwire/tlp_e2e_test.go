@@ -84,6 +84,7 @@ func (n *tlpNode) iocs(t *testing.T) map[string]node.IOC {
 // alice does not have dave. It checks that TLP holds where it matters: on
 // the other nodes' disks and APIs.
 func TestTLPEndToEnd(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t) // its cleanup runs last, after the nodes and the network stop
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -110,6 +110,7 @@ func TestRunRefusesNullAuthControlPort(t *testing.T) {
 // within seconds, and not reachable; after SIGCONT the same tor is used
 // again and the node is reachable.
 func TestE2EHungTorStatus(t *testing.T) {
+	parallelTor(t)
 	nw := startNetwork(t, 0)
 	alice := newE2ENode(t, "alice", "--testnet", nw.Dir)
 	alice.start(t)

@@ -17,6 +17,7 @@ import (
 // never added, writes to her: alice sees a request with the safety number
 // and nothing else, until she accepts it and carol's message arrives.
 func TestE2EContactsOverTor(t *testing.T) {
+	parallelTor(t)
 	checkBaseline(t)
 	nw := startNetwork(t, 0)
 	var nodes []*e2eNode
