@@ -75,20 +75,9 @@ func ParseTTL(s string) (time.Duration, error) {
 	return 0, fault.Invalidf("write it as a number and a unit: 10m, 24h or 7d", "ttl %q is not a duration", s)
 }
 
-// FormatTTL writes d the way ParseTTL reads it, in its largest whole unit.
-func FormatTTL(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return d.String()
-	case d%(24*time.Hour) == 0:
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return d.String()
-}
+// FormatTTL writes d the way ParseTTL reads it, in its largest whole unit
+// (item.FormatTTL).
+func FormatTTL(d time.Duration) string { return item.FormatTTL(d) }
 
 // decodeBurn reads a burnable message's payload (§5.11) strictly: canonical
 // CBOR, a TTL in range, a sealed body present.

@@ -1,6 +1,9 @@
 package item
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Burn timers, docs/protocol.md §5.11 (direct messages) and §13.6 (room
 // messages): every kind that burns takes its timer from one range, the
@@ -16,3 +19,19 @@ const (
 // allowed (MaxFutureSkew) the item is refused as expired wherever it comes
 // from, so the ID need not be kept longer; the hour is margin.
 const BurnMemory = MaxFutureSkew + time.Hour
+
+// FormatTTL writes a timer in its largest whole unit, "10m", "24h", "7d",
+// the form the CLI and the local API show and take (dm.ParseTTL).
+func FormatTTL(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return d.String()
+	case d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
+}

@@ -130,12 +130,8 @@ func burnSetup(t *testing.T, dirA, dirB string, timer dm.Timer, erase bool) []st
 		t.Fatal(err)
 	}
 	deliver(t, b, a) // b's recipient-key certificate
-	tag := make([]byte, 6)
-	rand.Read(tag)
-	var markers []string
-	for i := range burnCount {
-		m := fmt.Sprintf("MARKER-%x-%03d", tag, i)
-		markers = append(markers, m)
+	markers := newMarkers("MARKER")
+	for _, m := range markers {
 		if _, err := a.dm.SendTimed(b.id, "burn this: "+m, timer); err != nil {
 			t.Fatal(err)
 		}
@@ -144,6 +140,18 @@ func burnSetup(t *testing.T, dirA, dirB string, timer dm.Timer, erase bool) []st
 	a.close()
 	b.close()
 	return markers
+}
+
+// newMarkers returns burnCount unique markers: prefix, a random tag of
+// this run, and a number.
+func newMarkers(prefix string) []string {
+	tag := make([]byte, 6)
+	rand.Read(tag)
+	out := make([]string, burnCount)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%x-%03d", prefix, tag, i)
+	}
+	return out
 }
 
 // burnFinish runs what follows the delivery, on nodes opened afresh at

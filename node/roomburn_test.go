@@ -1,7 +1,6 @@
 package node
 
 import (
-	"crypto/rand"
 	"fmt"
 	"slices"
 	"testing"
@@ -124,12 +123,8 @@ func roomBurnSetup(t *testing.T, dirs [3]string, timer room.Timer, erase bool) (
 		}
 	}
 	roomSync(t, nodes[:]...)
-	tag := make([]byte, 6)
-	rand.Read(tag)
-	var markers []string
-	for i := range burnCount {
-		m := fmt.Sprintf("ROOMMARK-%x-%03d", tag, i)
-		markers = append(markers, m)
+	markers := newMarkers("ROOMMARK")
+	for _, m := range markers {
 		if _, err := writer.room.Send(sp, "burn this: "+m, timer); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package room
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,4 +53,38 @@ func carolItems(t *testing.T, n *node, sp item.Space) []*item.Item {
 		out = append(out, msg.it)
 	}
 	return out
+}
+
+// TestAdmissionCacheConcurrent: sessions check frames at once while the
+// cache is dropped and rebuilt under them (run it with -race): each
+// Check's copy is its own, so every frame's test sees the room as stored.
+func TestAdmissionCacheConcurrent(t *testing.T) {
+	_, _, bob, carol, sp := threeRoom(t)
+	frame := signMessage(t, carol, sp, mustModel(t, carol, sp).current().epoch, wireMessage{}, wireBody{Text: "at once"}, time.Now())
+	var wg sync.WaitGroup
+	refused := make(chan string, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if !bob.svc.Check(carol.id(), Scope(sp))(frame) {
+					refused <- "a check refused a member's message"
+					return
+				}
+				if g == 0 {
+					bob.svc.forget(sp)
+				}
+				if len(bob.svc.actives()[sp]) != 3 {
+					refused <- "the room's members went missing"
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(refused)
+	for msg := range refused {
+		t.Fatal(msg)
+	}
 }

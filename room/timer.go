@@ -50,8 +50,8 @@ func effective(t Timer, st *state) (Timer, error) {
 			return t, err
 		}
 		if room != 0 && t.TTL > room {
-			return t, fault.Invalidf(fmt.Sprintf("give a ttl of at most %s, or none to take the room's", formatTTL(room)),
-				"the room's timer is %s; a message may ask for less, not more", formatTTL(room))
+			return t, fault.Invalidf(fmt.Sprintf("give a ttl of at most %s, or none to take the room's", item.FormatTTL(room)),
+				"the room's timer is %s; a message may ask for less, not more", item.FormatTTL(room))
 		}
 		return t, nil
 	}
@@ -83,7 +83,7 @@ func (m *model) burnView(msg *message) *apitype.Burn {
 		return nil
 	}
 	ttl := time.Duration(msg.ttl) * time.Second
-	b := &apitype.Burn{AfterRead: msg.afterRead, TTL: formatTTL(ttl), Deadline: until,
+	b := &apitype.Burn{AfterRead: msg.afterRead, TTL: item.FormatTTL(ttl), Deadline: until,
 		SetBy: msg.it.Author().String(), Source: apitype.TimerMessage}
 	if st := m.states[msg.epoch]; st != nil && st.ttl != 0 && st.ttl == msg.ttl {
 		b.SetBy, b.Source = m.owner.String(), apitype.TimerRoom
@@ -93,20 +93,6 @@ func (m *model) burnView(msg *message) *apitype.Burn {
 
 // timer is the room's timer under st.
 func (st *state) timer() time.Duration { return time.Duration(st.ttl) * time.Second }
-
-// formatTTL writes d in its largest whole unit: 10m, 24h, 7d.
-func formatTTL(d time.Duration) string {
-	day := 24 * time.Hour
-	switch {
-	case d > 0 && d%day == 0:
-		return fmt.Sprintf("%dd", d/day)
-	case d > 0 && d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d > 0 && d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return d.String()
-}
 
 // Deadline is the room sealer's question (store.Sealer, through the
 // node's burn machinery): when a room message must be burnt by, and

@@ -39,7 +39,7 @@ func (s *Service) describe(r *record, m *model) *apitype.Room {
 		t := cur.it.Created()
 		out.KeyChanged = &t
 		if cur.ttl != 0 {
-			out.Timer = formatTTL(cur.timer())
+			out.Timer = item.FormatTTL(cur.timer())
 		}
 		if r.status == statusJoined && !slices.Contains(act, s.h.ID()) {
 			out.Status = apitype.RoomRemoved
