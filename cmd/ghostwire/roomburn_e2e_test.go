@@ -17,6 +17,7 @@ import (
 // starts again (before her node serves anything, and before it syncs);
 // syncing with the others does not bring it back.
 func TestE2ERoomBurn(t *testing.T) {
+	parallelTor(t)
 	nodes := startRoomTrio(t)
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 
