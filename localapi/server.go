@@ -426,7 +426,8 @@ func decodeBody(r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody)}
+			return &fault.Error{Kind: fault.TooLarge, Msg: fmt.Sprintf("body is larger than %d bytes", maxRequestBody),
+				Hint: "shorten it: a request body is at most 64 KiB (docs/api.md); names are at most 128 bytes, and a longer text goes in several messages"}
 		}
 		return invalid("send the whole body", "reading the body: %v", err)
 	}
