@@ -143,7 +143,11 @@ func (s *Service) EncryptionTick() (time.Time, error) {
 		_, err := c.Vault.Key(cur.rec.Slot, cur.ref)
 		lost = err != nil
 	}
+	// changed says the key set must be made again: at the first tick,
+	// and after a rotation or a destruction; not every minute.
+	changed := s.enc.key == nil
 	if cur == nil || lost || !now.Before(time.UnixMilli(cur.rec.Created).Add(c.Period)) {
+		changed = true
 		if err := s.rotateEncLocked(now); err != nil {
 			return time.Time{}, err
 		}
@@ -156,13 +160,16 @@ func (s *Service) EncryptionTick() (time.Time, error) {
 			if err := s.destroyLocked(r, now); err != nil {
 				return time.Time{}, err
 			}
+			changed = true
 		}
 	}
 	if recs, err = s.encRecords(); err != nil {
 		return time.Time{}, err
 	}
-	if err := s.buildKeyLocked(recs); err != nil {
-		return time.Time{}, err
+	if changed {
+		if err := s.buildKeyLocked(recs); err != nil {
+			return time.Time{}, err
+		}
 	}
 	next := time.UnixMilli(currentOf(recs).rec.Created).Add(c.Period)
 	for _, r := range recs {

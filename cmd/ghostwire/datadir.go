@@ -27,6 +27,8 @@ import (
 //
 //	identity.key       the key file (docs/keyfile.md), mode 0600
 //	recipient.keyring  the recipient keys (docs/keyfile.md §5), mode 0600
+//	burn.vault         the keys of burnable messages (docs/storage.md §4)
+//	keys.vault         the encryption subkeys' secrets (docs/trust.md §4)
 //	store/             the encrypted badger database
 //	store.id           the store's marker: its identity and item count (docs/storage.md)
 //	lock               held (flock) by the ghostwire process that owns the directory
