@@ -3,6 +3,9 @@ package onion_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/onion"
+	"github.com/ghostwire/ghostwire/testuser"
 )
 
 // straceTor writes a script that runs tor under strace, recording every
 // connect of tor and the children it starts (obfs4proxy)
 // from the first instruction, and returns the script and the trace file.
-func straceTor(t *testing.T) (script, trace string) {
+// Both are in a directory of acct's, who runs the script.
+func straceTor(t *testing.T, acct testuser.Account) (script, trace string) {
 	t.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
@@ -29,13 +35,14 @@ func straceTor(t *testing.T) (script, trace string) {
 	if err != nil {
 		tor = "/usr/sbin/tor"
 	}
-	dir := t.TempDir()
+	dir := acct.MkdirOwned(t, filepath.Join(t.TempDir(), "strace"), 0o700)
 	trace = filepath.Join(dir, "trace")
 	script = filepath.Join(dir, "tor")
 	body := "#!/bin/sh\nexec " + strace + " -f -e trace=connect -o " + trace + " " + tor + ` "$@"` + "\n"
 	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	acct.Own(t, 0o700, script)
 	return script, trace
 }
 
@@ -77,63 +84,67 @@ func inetCalls(t *testing.T, trace, call string) []string {
 // connection went anywhere but the bridge's obfs4 port or the obfs4 client
 // tor itself started on loopback: not the authorities, not the bridge's
 // plain ORPort. The torrc it started with held it off the network until
-// the bridges were set.
+// the bridges were set. Node A, its tor and obfs4proxy run as the node's
+// unprivileged account (bridgeNode); B is a tor of the network.
 func TestManagedTorOnlyThroughBridge(t *testing.T) {
 	br := network.Bridges()[0]
-	bridge, err := onion.ParseBridge(br.BridgeLine)
-	if err != nil {
+	if _, err := onion.ParseBridge(br.BridgeLine); err != nil {
 		t.Fatalf("the testnet's bridge line %q: %v", br.BridgeLine, err)
 	}
-	script, trace := straceTor(t)
-	dataDir := t.TempDir()
-	torA, err := onion.Start(onion.Config{DataDir: dataDir, Torrc: network.JoinTorrc(), Bridges: []onion.Bridge{bridge}, TorPath: script})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer torA.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := torA.WaitReady(ctx); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dataDir, "notice.log"))
-		out, _ := os.ReadFile(filepath.Join(dataDir, "tor.out"))
-		t.Fatalf("%v; tor's log:\n%s\n%s", err, log, out)
-	}
-	rc, err := os.ReadFile(filepath.Join(dataDir, "torrc"))
-	if err != nil || !strings.Contains(string(rc), "DisableNetwork 1\n") || strings.Contains(string(rc), "Bridge ") {
-		t.Fatalf("the managed torrc must hold tor off the network and name no bridge (%v):\n%s", err, rc)
-	}
-	if n := torA.Bridges(); n != 1 {
-		t.Fatalf("Bridges() = %d", n)
-	}
+	acct := testuser.Node(t)
+	script, trace := straceTor(t, acct)
+	dataDir := acct.MkdirOwned(t, filepath.Join(t.TempDir(), "a"), 0o700)
 	torB := attach(t, 1)
-	keyA, keyB := newKey(t), newKey(t)
-	lnA, err := torA.Listen(ctx, keyA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lnA.Close()
-	go echo(lnA)
-	lnB, err := torB.Listen(ctx, keyB)
+	keyB := newKey(t)
+	lnB, err := torB.Listen(context.Background(), keyB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lnB.Close()
 	go echo(lnB)
-	waitReachable(t, lnA.Service)
 	waitReachable(t, lnB.Service)
-	for _, c := range []net.Conn{dialRetry(t, torA, keyB.ID()), dialRetry(t, torB, keyA.ID())} {
-		if _, err := c.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
+
+	testuser.ShareTorrcFiles(t, network.JoinTorrc())
+	nodeA, out, stop := asNode(t, "bridge-node", "GW_BASE="+dataDir, "GW_TORRC="+network.JoinTorrc(),
+		"GW_BRIDGE="+br.BridgeLine, "GW_TORPATH="+script, "GW_PEER="+keyB.ID().String())
+	var ready []string
+	for out.Scan() {
+		if l, ok := strings.CutPrefix(out.Text(), "READY "); ok {
+			ready = strings.Fields(l)
+			break
 		}
-		buf := make([]byte, 4)
-		if _, err := c.Read(buf); err != nil || string(buf) != "ping" {
-			t.Fatalf("echo through the bridge: %q %v", buf, err)
-		}
-		c.Close()
 	}
-	local := listeners(t, descendants(t, torA.PID()))
-	lnA.Close()
-	torA.Close()
+	if len(ready) != 3 {
+		nodeA.Process.Kill()
+		t.Fatalf("node A did not come up through the bridge: %v", nodeA.Wait())
+	}
+	idA, err := identity.ParseID(ready[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	torPID, _ := strconv.Atoi(ready[1])
+	acct.AssertRuns(t, "node A's tor", torPID)
+	if ready[2] != "1" {
+		t.Fatalf("Bridges() = %s", ready[2])
+	}
+	rc, err := os.ReadFile(filepath.Join(dataDir, "torrc"))
+	if err != nil || !strings.Contains(string(rc), "DisableNetwork 1\n") || strings.Contains(string(rc), "Bridge ") {
+		t.Fatalf("the managed torrc must hold tor off the network and name no bridge (%v):\n%s", err, rc)
+	}
+	c := dialRetry(t, torB, idA)
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo through the bridge: %q %v", buf, err)
+	}
+	c.Close()
+	local := listeners(t, descendants(t, torPID))
+	stop.Close()
+	if err := nodeA.Wait(); err != nil {
+		t.Fatalf("node A did not stop cleanly: %v", err)
+	}
 
 	obfs4 := net.JoinHostPort("127.0.0.1", strconv.Itoa(br.OBFS4Port))
 	toBridge, toLocal := 0, 0
@@ -151,6 +162,72 @@ func TestManagedTorOnlyThroughBridge(t *testing.T) {
 		t.Fatalf("trace shows %d connections to the bridge and %d to obfs4proxy's SOCKS port; want both", toBridge, toLocal)
 	}
 	t.Logf("%d connections to the bridge's obfs4 port, %d to obfs4proxy's local SOCKS port, none elsewhere", toBridge, toLocal)
+}
+
+// bridgeNode is node A of TestManagedTorOnlyThroughBridge: a managed tor
+// in base with bridge as its only way in, started through torPath (the
+// strace script), publishing a fresh identity and echoing. It dials peer
+// through the bridge and checks the echo, prints "READY ONION TORPID
+// BRIDGES", and runs until stdin closes.
+func bridgeNode(base, torrc, bridgeLine, torPath, peer string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "bridge node:", err); return 1 }
+	bridge, err := onion.ParseBridge(bridgeLine)
+	if err != nil {
+		return fail(err)
+	}
+	peerID, err := identity.ParseID(peer)
+	if err != nil {
+		return fail(err)
+	}
+	tor, err := onion.Start(onion.Config{DataDir: base, Torrc: torrc, Bridges: []onion.Bridge{bridge}, TorPath: torPath})
+	if err != nil {
+		return fail(err)
+	}
+	defer tor.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tor.WaitReady(ctx); err != nil {
+		log, _ := os.ReadFile(filepath.Join(base, "notice.log"))
+		out, _ := os.ReadFile(filepath.Join(base, "tor.out"))
+		return fail(fmt.Errorf("%v; tor's log:\n%s\n%s", err, log, out))
+	}
+	key, err := identity.GenerateKey(rand.Reader)
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := tor.Listen(ctx, key)
+	if err != nil {
+		return fail(err)
+	}
+	defer ln.Close()
+	go echo(ln)
+	if err := ln.Service.WaitReachable(ctx); err != nil {
+		return fail(err)
+	}
+	var c net.Conn
+	for range 40 {
+		dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+		c, err = tor.Dial(dctx, peerID)
+		dcancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("dialing the peer through the bridge: %w", err))
+	}
+	buf := make([]byte, 4)
+	if _, err := c.Write([]byte("ping")); err != nil {
+		return fail(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		return fail(fmt.Errorf("echo through the bridge: %q %v", buf, err))
+	}
+	c.Close()
+	fmt.Printf("READY %s %d %d\n", key.ID().Onion(), tor.PID(), tor.Bridges())
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // descendants returns pid and every process below it.

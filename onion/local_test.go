@@ -97,6 +97,8 @@ func runHelper(mode string) int {
 		return checkControl(os.Getenv("GW_CONTROL"))
 	case "echo-node":
 		return echoNode(os.Getenv("GW_CONTROL"))
+	case "bridge-node":
+		return bridgeNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"), os.Getenv("GW_BRIDGE"), os.Getenv("GW_TORPATH"), os.Getenv("GW_PEER"))
 	case "only-peers-node":
 		return onlyPeersNode(os.Getenv("GW_BASE"), os.Getenv("GW_TORRC"))
 	}

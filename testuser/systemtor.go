@@ -103,9 +103,6 @@ func StartSystemTor(t testing.TB, extra, socksFlags string) *SystemTor {
 	return s
 }
 
-// PID is the tor process's ID.
-func (s *SystemTor) PID() int { return s.cmd.Process.Pid }
-
 // ShareFiles lets every account read files (and pass through their
 // directories) without letting anyone write them: a private network's
 // authority list and GeoIP file, made by root, that a tor running as

@@ -221,7 +221,7 @@ func (a Account) MkdirOwned(t testing.TB, dir string, mode os.FileMode) string {
 func (a Account) Switches() bool { return a.Name != "" && !a.Self }
 
 // PassThrough lets every user traverse dir and each of its ancestors (adds
-// x for others; nothing becomes listable or writable), so another account
+// x for group and others; nothing becomes listable or writable), so another account
 // can reach a directory of its own that a test made under t.TempDir (0700).
 func PassThrough(t testing.TB, dir string) {
 	t.Helper()

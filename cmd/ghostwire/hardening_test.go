@@ -241,10 +241,14 @@ const helperEnv = "GHOSTWIRE_TEST_HELPER"
 // runHelper plays the role named in helperEnv, if any, and reports whether
 // it did: the test binary re-executes itself to act as another user.
 func runHelper() bool {
-	if os.Getenv(helperEnv) != "foreign-listener" {
+	switch os.Getenv(helperEnv) {
+	case "foreign-listener":
+		foreignListener()
+	case "null-control":
+		nullControl() // tor_cli_test.go
+	default:
 		return false
 	}
-	foreignListener()
 	return true
 }
 

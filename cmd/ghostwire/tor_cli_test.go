@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,42 +67,83 @@ func TestRunRefusesPlantedTestnet(t *testing.T) {
 
 // TestRunRefusesNullAuthControlPort: attached to a control port that asks
 // for no authentication, the node stops at once with a clear error instead
-// of retrying, having sent nothing past PROTOCOLINFO.
+// of retrying, having sent nothing past PROTOCOLINFO. The node runs as its
+// own unprivileged account and the port belongs to the other local user
+// (package testuser) when the test runs as root; without root both are the
+// invoking user, which changes nothing the node could see.
 func TestRunRefusesNullAuthControlPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	home := t.TempDir()
+	acct := nodeAccount(t, home)
+	var other testuser.Account
+	if testuser.Root() {
+		other = testuser.Other(t)
+	}
+	fake := exec.Command(testuser.Executable(t))
+	fake.Env = append(os.Environ(), helperEnv+"=null-control")
+	other.Start(fake)
+	out, err := fake.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { fake.Process.Kill(); fake.Wait() }()
+	if other.Switches() {
+		other.AssertRuns(t, "the fake control port", fake.Process.Pid)
+	}
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "PORT ") {
+		t.Fatalf("the fake control port did not start: %q", lines.Text())
+	}
+	addr := "127.0.0.1:" + strings.TrimPrefix(lines.Text(), "PORT ")
 	got := make(chan string, 64)
 	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(got)
-				return
-			}
-			s := bufio.NewScanner(c)
-			for s.Scan() {
-				got <- s.Text()
-				if strings.HasPrefix(s.Text(), "PROTOCOLINFO") {
-					fmt.Fprint(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n")
-				} else {
-					fmt.Fprint(c, "250 OK\r\n")
-				}
-			}
-			c.Close()
+		for lines.Scan() {
+			got <- strings.TrimPrefix(lines.Text(), "GOT ")
 		}
+		close(got)
 	}()
-	data := filepath.Join(t.TempDir(), "gw")
-	gw(t, "", "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
-	gw(t, "", "run", "--data", data, "--tor-control", ln.Addr().String()).
+	data := filepath.Join(home, "gw")
+	gwBoundedAs(t, acct, 20*time.Second, "init", "--data", data, "--no-passphrase").expect(t, 0, "", "")
+	gwBoundedAs(t, acct, 20*time.Second, "run", "--data", data, "--tor-control", addr).
 		expect(t, exitUnavailable, "", "asks for no authentication (NULL)")
-	ln.Close()
+	if fi, err := os.Stat(data); err != nil || acct.Switches() && int(fi.Sys().(*syscall.Stat_t).Uid) != acct.UID {
+		t.Fatalf("the node did not run as %s: %v", acct.Name, err)
+	}
+	fake.Process.Kill()
 	for l := range got {
 		if !strings.HasPrefix(l, "PROTOCOLINFO") {
 			t.Errorf("the port received %q after offering NULL auth", l)
 		}
+	}
+}
+
+// nullControl is the fake of TestRunRefusesNullAuthControlPort: a control
+// port that offers NULL authentication and says 250 OK to anything else. It
+// prints "PORT n", then "GOT line" for every line it receives, until killed.
+func nullControl() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s := bufio.NewScanner(c)
+		for s.Scan() {
+			fmt.Printf("GOT %s\n", s.Text())
+			if strings.HasPrefix(s.Text(), "PROTOCOLINFO") {
+				fmt.Fprint(c, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\"0.4.9.8\"\r\n250 OK\r\n")
+			} else {
+				fmt.Fprint(c, "250 OK\r\n")
+			}
+		}
+		c.Close()
 	}
 }
 
