@@ -42,11 +42,7 @@ const recordKey = "record"
 // salvaged from another (Salvage) has its own, so a caller whose records
 // copy item data can tell that they were carried into a store that may
 // lack some of those items.
-func (db *DB) Identity() [16]byte {
-	db.putMu.Lock()
-	defer db.putMu.Unlock()
-	return db.rec.id
-}
+func (db *DB) Identity() [16]byte { return db.ident }
 
 // record is the store's identity and counts.
 type record struct {
