@@ -364,7 +364,8 @@ func (s *Service) markFresh() error {
 		if err := tx.Put(bucketContentDone, []byte("old"), nil); err != nil {
 			return err
 		}
-		if err := tx.Put(bucketAddedDone, []byte("v2"), nil); err != nil {
+		ident := s.h.Store().Identity()
+		if err := tx.Put(bucketAddedDone, []byte("v2"), ident[:]); err != nil {
 			return err
 		}
 		return tx.Put(bucketAddedDone, []byte("old"), nil)
@@ -374,10 +375,32 @@ func (s *Service) markFresh() error {
 // indexV2 brings, once per store, the added index entries written before
 // version 2 up to it: each readable statement's entry gets its record and
 // its version a place in bucketLatest. Entries of items gone since are
-// left as they are; a listing reads those from the store, as before.
+// left without a record; a listing reads those from the store, as before.
+//
+// The mark that it is done holds the store's identity. A store salvaged
+// from another (store.Salvage) has its own identity but the other's index
+// records, which may name items the salvage dropped, so there it runs
+// again over every entry, keeping a record only where its item is held,
+// and forgets the newest versions that are not.
 func (s *Service) indexV2() error {
-	if done, err := s.marked(bucketAddedDone, "v2"); err != nil || done {
+	ident := s.h.Store().Identity()
+	var mark []byte
+	err := s.h.Store().View(func(tx *store.Tx) error {
+		v, err := tx.Get(bucketAddedDone, []byte("v2"))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		mark = v
 		return err
+	})
+	if err != nil || bytes.Equal(mark, ident[:]) {
+		return err
+	}
+	recheck := mark != nil // copied from another store
+	if recheck {
+		if err := s.forgetLostLatest(); err != nil {
+			return err
+		}
 	}
 	type old struct {
 		k []byte
@@ -393,7 +416,7 @@ func (s *Service) indexV2() error {
 					from = bytes.Clone(k)
 					return store.ErrStop
 				}
-				if len(v) > 0 || len(k) != item.SpaceSize+8+item.IDSize {
+				if (len(v) > 0 && !recheck) || len(k) != item.SpaceSize+8+item.IDSize {
 					return nil
 				}
 				fv, err := tx.Get(bucketFacts, k[item.SpaceSize+8:])
@@ -415,24 +438,21 @@ func (s *Service) indexV2() error {
 				var payload []byte
 				if !o.f.retraction {
 					it, dead, err := s.h.Store().GetItem(item.ID(o.k[item.SpaceSize+8:]))
-					if err != nil || dead {
-						continue
+					if err == nil && !dead {
+						if r, err := s.record(it); err == nil {
+							if err := putLatest(tx, it, r.ContentID()); err != nil {
+								return err
+							}
+							payload = plainPayload(it)
+						}
 					}
-					r, err := s.record(it)
-					if err != nil {
-						continue
-					}
-					if err := putLatest(tx, it, r.ContentID()); err != nil {
-						return err
-					}
-					payload = plainPayload(it)
 				}
 				if err := tx.Put(bucketAdded, o.k, addedValue(o.v, payload)); err != nil {
 					return err
 				}
 			}
 			if !more {
-				return tx.Put(bucketAddedDone, []byte("v2"), nil)
+				return tx.Put(bucketAddedDone, []byte("v2"), ident[:])
 			}
 			return nil
 		})
@@ -440,6 +460,35 @@ func (s *Service) indexV2() error {
 			return err
 		}
 	}
+}
+
+// forgetLostLatest deletes the latest index's entries whose item is not
+// held: the statement's other versions are then judged from the store.
+func (s *Service) forgetLostLatest() error {
+	var lost [][]byte
+	err := s.h.Store().View(func(tx *store.Tx) error {
+		return tx.Scan(bucketLatest, nil, func(k, v []byte) error {
+			if len(v) != 8+item.IDSize {
+				lost = append(lost, bytes.Clone(k))
+				return nil
+			}
+			if _, _, err := s.h.Store().GetItem(item.ID(v[8:])); err != nil {
+				lost = append(lost, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return s.h.Store().Update(func(tx *store.Tx) error {
+		for _, k := range lost {
+			if err := tx.Delete(bucketLatest, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // indexBefore brings the content and added indexes up to date with what

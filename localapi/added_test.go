@@ -1,6 +1,8 @@
 package localapi
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -15,7 +17,8 @@ import (
 // version, and a retracted one not at all in the listing and revoked in
 // the feed. A store whose index predates records in its entries (written
 // by an older node) gives the same answers, before and after it is
-// brought up to date.
+// brought up to date; one salvaged from a store whose items it lost in
+// part does not show them from the index.
 func TestListingFromTheAddedIndex(t *testing.T) {
 	tn := startTestNode(t, t.TempDir(), 1)
 	importGreen(t, tn, 0, 3)
@@ -116,20 +119,52 @@ func TestListingFromTheAddedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("index from an older node, brought up to date")
-	empty := 0
+	// An entry's value is facts length (4 bytes) ‖ facts ‖ record
+	// (docs/ioc.md §7.4). Every live statement's entry holds its record,
+	// the superseded version's too; the retracted statement's and the
+	// retraction's hold none.
+	records := 0
 	if err := tn.db.View(func(tx *store.Tx) error {
 		return tx.Scan("iocadded", nil, func(_, v []byte) error {
-			if len(v) == 0 {
-				empty++
+			if len(v) < 4 {
+				t.Errorf("an added entry of %d bytes after the upgrade", len(v))
+				return nil
+			}
+			if n := int(binary.BigEndian.Uint32(v)); len(v) > 4+n {
+				records++
 			}
 			return nil
 		})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Only the retracted statement's entry keeps no record: its item is gone.
-	if empty != 1 {
-		t.Errorf("%d added entries without a record after the upgrade, want 1 (the retracted statement)", empty)
+	if records != 3 {
+		t.Errorf("%d added entries hold a record after the upgrade, want 3", records)
 	}
 	check("again")
+
+	// A salvage that could not keep host2's item copies the index records
+	// that name it into a store with another identity.
+	var host2 string
+	for _, x := range list() {
+		if x.Value == "host2.example" {
+			host2 = x.ID
+		}
+	}
+	raw, err := hex.DecodeString(host2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.db.Update(func(tx *store.Tx) error {
+		if err := tx.Delete("item", raw); err != nil { // store/items.go's bucket of item bytes
+			return err
+		}
+		return tx.Put("iocadded-done", []byte("v2"), []byte("another store's"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := "[domain-name:value = 'host0.example'] restated \n[domain-name:value = 'host1.example']  revoked"
+	if f := feed(); f != want {
+		t.Errorf("after a salvage that lost host2: feed\n%s\nwant\n%s", f, want)
+	}
 }

@@ -38,6 +38,12 @@ import (
 // recordKey is the record's key in bucketFormat.
 const recordKey = "record"
 
+// Identity is the store's random identity, kept in its record. A store
+// salvaged from another (Salvage) has its own, so a caller whose records
+// copy item data can tell that they were carried into a store that may
+// lack some of those items.
+func (db *DB) Identity() [16]byte { return db.ident }
+
 // record is the store's identity and counts.
 type record struct {
 	id   [16]byte

@@ -184,9 +184,10 @@ type DB struct {
 	mu       sync.RWMutex
 	bdb      *badger.DB
 	closed   bool
-	readOnly bool   // opened read-only because the disk was full
-	sizes    sizes  // chosen at open for the filesystem (sizesFor)
-	rec      record // badger's copy (guard.go); puts and live guarded by putMu
+	readOnly bool     // opened read-only because the disk was full
+	sizes    sizes    // chosen at open for the filesystem (sizesFor)
+	rec      record   // badger's copy (guard.go); puts and live guarded by putMu
+	ident    [16]byte // rec.id, set once at open: Identity reads it unlocked
 
 	putMu sync.Mutex // serialises PutItems (items.go) and guards rec.puts/rec.live
 
@@ -235,6 +236,7 @@ func OpenConfig(dir string, key []byte, cfg Config) (*DB, error) {
 	if err := db.open(); err != nil {
 		return nil, err
 	}
+	db.ident = db.rec.id
 	return db, nil
 }
 

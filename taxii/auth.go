@@ -48,9 +48,12 @@ func (t *Token) mayRead(x Exposure) bool {
 type Tokens struct {
 	path string
 	mu   sync.Mutex
-	// Guarded by mu: the file as last read, and its modification time.
+	// Guarded by mu: the file as last read, and what it was then. Its
+	// modification time alone cannot tell two writes apart within the
+	// file system's clock tick; a save replaces the file (a new inode),
+	// which SameFile sees.
 	list []Token
-	mod  time.Time
+	fi   os.FileInfo
 }
 
 // TokenFile returns the token file at path.
@@ -64,12 +67,12 @@ func (ts *Tokens) load() ([]Token, error) {
 	defer ts.mu.Unlock()
 	fi, err := os.Stat(ts.path)
 	if errors.Is(err, os.ErrNotExist) {
-		ts.list, ts.mod = nil, time.Time{}
+		ts.list, ts.fi = nil, nil
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	if fi.ModTime().Equal(ts.mod) && ts.list != nil {
+	if ts.list != nil && ts.fi != nil && os.SameFile(fi, ts.fi) && fi.ModTime().Equal(ts.fi.ModTime()) && fi.Size() == ts.fi.Size() {
 		return ts.list, nil
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
@@ -84,7 +87,7 @@ func (ts *Tokens) load() ([]Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("taxii: %s: %w; fix it or remove it and make the tokens again", ts.path, err)
 	}
-	ts.list, ts.mod = list, fi.ModTime()
+	ts.list, ts.fi = list, fi
 	return list, nil
 }
 
@@ -187,7 +190,13 @@ func (ts *Tokens) save(list []Token) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), ts.path)
+	if err := os.Rename(tmp.Name(), ts.path); err != nil {
+		return err
+	}
+	ts.mu.Lock()
+	ts.list, ts.fi = nil, nil // read what was written, next time
+	ts.mu.Unlock()
+	return nil
 }
 
 // errNoCredentials and errBadCredentials are both a 401; the text says

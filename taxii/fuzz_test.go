@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -81,6 +82,33 @@ func FuzzAccept(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		if acceptsTAXII(h) && !strings.Contains(strings.ToLower(h), "taxii+json") {
 			t.Fatalf("accepted %q", h)
+		}
+	})
+}
+
+// FuzzEnvelope: any POSTed body is read as an envelope with objects or
+// refused with a TAXII error, never a panic; what is accepted has at
+// least one object, each a JSON value, and a head per object.
+func FuzzEnvelope(f *testing.F) {
+	for _, s := range []string{`{"objects":[{"type":"indicator","id":"indicator--1","modified":"2026-01-01T00:00:00Z"}]}`,
+		`{"objects":[]}`, `{"objects":[1,"x",null]}`, `[]`, `null`, `{"objects":[{}]} {}`, `{"objects":[{"id":5}]}`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		objs, heads, err := decodeEnvelope(bytes.NewReader(b))
+		if err != nil {
+			if err.status != 400 && err.status != 413 {
+				t.Fatalf("refused with %d", err.status)
+			}
+			return
+		}
+		if len(objs) == 0 || len(heads) != len(objs) {
+			t.Fatalf("accepted %d objects with %d heads", len(objs), len(heads))
+		}
+		for _, o := range objs {
+			if !json.Valid(o) {
+				t.Fatalf("accepted an object that is not JSON: %q", o)
+			}
 		}
 	})
 }

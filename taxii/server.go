@@ -1,8 +1,9 @@
 // Package taxii serves a node's indicator collections as a TAXII 2.1
 // server (OASIS TAXII Version 2.1, docs/taxii.md): discovery, one API root,
-// a read-only TAXII collection per GhostWire collection and TLP level the
-// user exposes, objects with added_after/limit/next pagination and the
-// match[] filters, manifest and versions.
+// a TAXII collection per GhostWire collection and TLP level the user
+// exposes, objects with added_after/limit/next pagination and the match[]
+// filters, manifest and versions; read-only unless Config.Writable, which
+// imports POSTed objects and keeps their status resources.
 //
 // It has no business logic of its own: every object comes from the node
 // through the local API (Source, whose values are localapi/apitype's), in
@@ -36,9 +37,9 @@ const (
 // APIRoot is the server's one API root's path segment.
 const APIRoot = "ghostwire"
 
-// maxContentLength is the API root's max_content_length: the server takes
-// no object bodies (its collections are read-only), so this bounds only
-// what a refused POST may announce.
+// maxContentLength is the API root's max_content_length: the most a POST
+// of objects to a writable collection may send, and what a refused POST
+// may announce.
 const maxContentLength = 10 << 20
 
 // sourceTimeout bounds one call to the node.
@@ -116,13 +117,19 @@ type Config struct {
 	Expose []Exposure
 	Tokens *Tokens
 	Log    *slog.Logger
+	// Writable lets a token that may read a collection POST objects to it
+	// (TAXII 2.1 §5.5), imported as indicators signed by the node's own
+	// identity. Off by default: whoever holds a token then speaks for the
+	// node to every peer.
+	Writable bool
 }
 
 // Server is the TAXII 2.1 server over one node.
 type Server struct {
-	src Source
-	cfg Config
-	log *slog.Logger
+	src    Source
+	cfg    Config
+	log    *slog.Logger
+	status statuses // of POSTs, when Writable
 }
 
 // New returns a server reading src.
@@ -164,9 +171,7 @@ func (s *Server) Handler() http.Handler {
 	get(base+"collections/{id}/manifest/{$}", s.manifest)
 	get(base+"collections/{id}/objects/{oid}/{$}", s.object)
 	get(base+"collections/{id}/objects/{oid}/versions/{$}", s.versions)
-	get(base+"status/{sid}/{$}", func(*http.Request, *Token) (any, http.Header, error) {
-		return nil, nil, errorf(http.StatusNotFound, "no such status", "this server takes no objects, so it has no status resources")
-	})
+	get(base+"status/{sid}/{$}", s.statusOf)
 	mux.HandleFunc("POST "+base+"collections/{id}/objects/{$}", s.wrap(s.post))
 	mux.HandleFunc("DELETE "+base+"collections/{id}/objects/{oid}/{$}", s.wrap(func(r *http.Request, tok *Token) (any, http.Header, error) {
 		return nil, nil, errorf(http.StatusForbidden, "read-only collection", "GhostWire's TAXII collections are read-only; retract an indicator with 'ghostwire ioc retract'")
@@ -209,7 +214,11 @@ func (s *Server) wrap(h func(r *http.Request, tok *Token) (any, http.Header, err
 			w.Header()[k] = vs
 		}
 		w.Header().Set("Content-Type", MediaTAXII)
-		w.WriteHeader(http.StatusOK)
+		code := http.StatusOK
+		if ws, ok := v.(withStatus); ok {
+			code, v = ws.code, ws.v
+		}
+		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(v)
 	}
 }
@@ -284,10 +293,10 @@ type collectionOut struct {
 	MediaTypes  []string `json:"media_types"`
 }
 
-func describe(x Exposure) collectionOut {
+func (s *Server) describe(x Exposure) collectionOut {
 	return collectionOut{ID: x.ID(), Title: fmt.Sprintf("%s (TLP:%s)", x.Collection, strings.ToUpper(x.TLP)),
 		Description: fmt.Sprintf("GhostWire collection %q, its TLP:%s indicators; every object carries its TLP 2.0 marking", x.Collection, strings.ToUpper(x.TLP)),
-		CanRead:     true, MediaTypes: []string{MediaSTIX}}
+		CanRead:     true, CanWrite: s.cfg.Writable, MediaTypes: []string{MediaSTIX}}
 }
 
 func (s *Server) collections(r *http.Request, tok *Token) (any, http.Header, error) {
@@ -297,7 +306,7 @@ func (s *Server) collections(r *http.Request, tok *Token) (any, http.Header, err
 	}
 	out := []collectionOut{}
 	for _, x := range xs {
-		out = append(out, describe(x))
+		out = append(out, s.describe(x))
 	}
 	return map[string]any{"collections": out}, nil, nil
 }
@@ -329,11 +338,12 @@ func (s *Server) collection(r *http.Request, tok *Token) (any, http.Header, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	return describe(x), nil, nil
+	return s.describe(x), nil, nil
 }
 
 func (s *Server) post(r *http.Request, tok *Token) (any, http.Header, error) {
-	if _, err := s.find(r, tok); err != nil {
+	x, err := s.find(r, tok)
+	if err != nil {
 		return nil, nil, err
 	}
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/taxii+json" || (params["version"] != "" && params["version"] != "2.1") {
@@ -342,7 +352,10 @@ func (s *Server) post(r *http.Request, tok *Token) (any, http.Header, error) {
 	if r.ContentLength > maxContentLength {
 		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "too large", "the body is %d bytes; this server's max_content_length is %d", r.ContentLength, maxContentLength)
 	}
-	return nil, nil, errorf(http.StatusForbidden, "read-only collection", "GhostWire's TAXII collections are read-only (can_write is false); add indicators with 'ghostwire ioc import'")
+	if s.cfg.Writable {
+		return s.write(r, tok, x)
+	}
+	return nil, nil, errorf(http.StatusForbidden, "read-only collection", "this server's TAXII collections are read-only (can_write is false); serve them with 'ghostwire taxii serve --writable', or add indicators with 'ghostwire ioc import'")
 }
 
 // stamp writes a timestamp as TAXII's date_added and versions do.

@@ -22,14 +22,16 @@ const taxiiTokenFile = "taxii-tokens.json"
 func taxiiCommand() *command {
 	var data, listen, name string
 	var expose, collections multiFlag
-	var allowRestricted, list bool
+	var allowRestricted, list, writable bool
 	var remove string
 	return &command{
 		name:    "taxii",
 		summary: "serve the collections as a TAXII 2.1 feed on loopback, and make its tokens",
 		usage: `serve answers TAXII 2.1 clients (OpenCTI, MISP, a SIEM) on 127.0.0.1 only, over
-the running node's collections: one read-only TAXII collection per collection
-and TLP level exposed (default: every collection, CLEAR and GREEN). AMBER,
+the running node's collections: one TAXII collection per collection and TLP
+level exposed (default: every collection, CLEAR and GREEN), read-only unless
+--writable, which imports objects POSTed to a collection as indicators signed
+by this node. AMBER,
 AMBER+STRICT and RED are exposed only when named in --expose and allowed with
 --allow-restricted. Every request needs a token made by 'taxii token': as
 'Authorization: Bearer TOKEN', or HTTP Basic with the token's name and the
@@ -41,18 +43,19 @@ Example:
 		verbs: []*verb{
 			{
 				name:     "serve",
-				synopsis: "taxii serve [--listen 127.0.0.1:PORT] [--expose NAME[:LEVEL,…]]… [--allow-restricted] [--data DIR]",
+				synopsis: "taxii serve [--listen 127.0.0.1:PORT] [--expose NAME[:LEVEL,…]]… [--allow-restricted] [--writable] [--data DIR]",
 				flags: func(fs *flag.FlagSet) {
 					dataDirVar(fs, &data)
 					fs.StringVar(&listen, "listen", "127.0.0.1:9443", "loopback `address` to listen on")
 					fs.Var(&expose, "expose", "a `collection` to serve, NAME or NAME:LEVEL,LEVEL (repeat)")
 					fs.BoolVar(&allowRestricted, "allow-restricted", false, "allow exposing TLP:AMBER, AMBER+STRICT and RED levels named in --expose")
+					fs.BoolVar(&writable, "writable", false, "import objects POSTed to a collection, signed by this node (any token that may read it may write)")
 				},
 				run: func(e *env, args []string) error {
 					if len(args) != 0 {
 						return usageError("taxii serve takes flags only")
 					}
-					return taxiiServe(e, data, listen, expose, allowRestricted)
+					return taxiiServe(e, data, listen, expose, allowRestricted, writable)
 				},
 			},
 			{
@@ -94,7 +97,7 @@ func loopbackOnly(addr string) error {
 	return nil
 }
 
-func taxiiServe(e *env, data, listen string, expose []string, allowRestricted bool) error {
+func taxiiServe(e *env, data, listen string, expose []string, allowRestricted, writable bool) error {
 	if err := loopbackOnly(listen); err != nil {
 		return err
 	}
@@ -124,7 +127,7 @@ func taxiiServe(e *env, data, listen string, expose []string, allowRestricted bo
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	srv := &http.Server{
-		Handler:           taxii.New(api, taxii.Config{Expose: xs, Tokens: tokens, Log: log}).Handler(),
+		Handler:           taxii.New(api, taxii.Config{Expose: xs, Tokens: tokens, Log: log, Writable: writable}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
