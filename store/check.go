@@ -48,6 +48,8 @@ type Report struct {
 	// KeysLost says the key registry is gone or does not read: no file of
 	// the store can be decrypted, and only a backup brings it back.
 	KeysLost bool `json:"keys_lost,omitempty"`
+	// NoStore says there is no store at all (deleted or emptied).
+	NoStore bool `json:"no_store,omitempty"`
 }
 
 // Clean reports whether Check found nothing wrong.
@@ -122,9 +124,11 @@ func walkStore(dir string, key []byte, dst *DB) (*Report, error) {
 	case err != nil:
 		return nil, err
 	case files.empty() && mk != nil:
+		r.NoStore = true
 		r.problem("%v", missing(dir, "the store recorded in %s is not there", markerPath(dir)))
 		return r, nil
 	case files.empty():
+		r.NoStore = true
 		r.problem("%v", missing(dir, "there is no store"))
 		return r, nil
 	}

@@ -158,7 +158,41 @@ func preflight(dir string) (files badgerFiles, unnamed []uint64, torn bool, err 
 		}
 	}
 	slices.Sort(unnamed)
+	if err := checkWALs(dir); err != nil {
+		return files, nil, false, err
+	}
 	return files, unnamed, torn, nil
+}
+
+// checkWALs walks badger's write-ahead logs (the .mem files: what was
+// written since the last table) for damage other than a crash's torn last
+// write. Badger replays a log up to its first bad entry and cuts the rest
+// off, so a damaged byte in the middle would silently drop every
+// transaction after it.
+func checkWALs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store: reading %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".mem") || !e.Type().IsRegular() {
+			continue
+		}
+		var w LogWalk
+		info, err := e.Info()
+		if err == nil && info.Size() > 0 {
+			w, err = WalkLogFile(filepath.Join(dir, e.Name()))
+		}
+		switch {
+		case errors.Is(err, errLogHeader):
+			return damaged(dir, "its write-ahead log %s is %s", e.Name(), err)
+		case err != nil:
+			return fmt.Errorf("store: reading %s: %w", e.Name(), err)
+		case w.Damage != "" && !w.Torn:
+			return damaged(dir, "its write-ahead log %s has %s, and data after it that badger would drop", e.Name(), w.Damage)
+		}
+	}
+	return nil
 }
 
 // tornManifest is where open keeps a MANIFEST that ends in a partial entry
@@ -176,6 +210,63 @@ func keepManifest(dir string) (restore func(), err error) {
 		return nil, fmt.Errorf("store: keeping a copy of the MANIFEST: %w", err)
 	}
 	return func() { os.Rename(to, from) }, nil
+}
+
+// keptSuffix marks the copies keepLogs makes (badger reads only names
+// ending in .mem).
+const keptSuffix = ".kept"
+
+// keepLogs copies the write-ahead logs aside before an open that may be
+// refused, and returns the function that undoes what badger did to the
+// directory meanwhile: the logs put back, and the tables badger made from
+// them (any table not there before) removed, so that a refused open leaves
+// the store as it found it.
+func keepLogs(dir string) (restore func(), err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	before := map[string]bool{}
+	var kept []string
+	for _, e := range entries {
+		name := e.Name()
+		before[name] = true
+		if !strings.HasSuffix(name, ".mem") || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		os.Remove(p + keptSuffix) // left by a crash: the log holds at least as much
+		if err := copyFile(p, p+keptSuffix); err != nil {
+			for _, k := range kept {
+				os.Remove(k + keptSuffix)
+			}
+			return nil, fmt.Errorf("store: keeping a copy of %s: %w", name, err)
+		}
+		kept = append(kept, p)
+	}
+	return func() {
+		for _, p := range kept {
+			os.Rename(p+keptSuffix, p)
+		}
+		if now, err := os.ReadDir(dir); err == nil {
+			for _, e := range now {
+				if strings.HasSuffix(e.Name(), ".sst") && !before[e.Name()] {
+					os.Remove(filepath.Join(dir, e.Name()))
+				}
+			}
+		}
+	}, nil
+}
+
+// dropKeptLogs removes keepLogs' copies once the store opened.
+func dropKeptLogs(dir string) {
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".mem"+keptSuffix) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }
 
 // checkTable checks a table's footer and index against the index's
@@ -352,7 +443,18 @@ func (db *DB) open() error {
 		restoreManifest()
 		return err
 	}
-	restore := func() { restoreTables(); restoreManifest() }
+	restoreLogs := func() {}
+	if torn || len(unnamed) > 0 {
+		// The open may be refused (the record check decides), and badger,
+		// closing, flushes its write-ahead logs into a table and deletes
+		// them: keep them to put back.
+		if restoreLogs, err = keepLogs(db.dir); err != nil {
+			restoreTables()
+			restoreManifest()
+			return err
+		}
+	}
+	restore := func() { restoreLogs(); restoreTables(); restoreManifest() }
 	opts := badgerOptions(db.dir, db.key, db.sizes, db.log)
 	opts.ReadOnly = !isNew && db.space.free() < db.space.threshold()
 	bdb, err := openBadger(opts)
@@ -374,6 +476,7 @@ func (db *DB) open() error {
 	if torn {
 		os.Remove(filepath.Join(db.dir, tornManifest))
 	}
+	dropKeptLogs(db.dir)
 	if len(unnamed) > 0 {
 		db.log.Warn("store: moved table files its MANIFEST does not name (left by a crash) aside; the store checked whole without them",
 			"dir", filepath.Join(db.dir, unreferencedDir), "tables", len(unnamed))

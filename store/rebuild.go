@@ -293,12 +293,11 @@ func salvageLog(src, dst string, wal bool, known map[uint64]bool) (FileReport, e
 	f.Entries = w.Entries
 	keep := st.Size()
 	if wal {
+		// A transaction a crash left unfinished (a torn tail) was never
+		// acknowledged: dropping it, as badger does, loses nothing.
 		keep = w.Committed
-		if w.Damage != "" {
-			f.Lost = fmt.Sprintf("every entry after %s (%d bytes)", w.Damage, st.Size()-w.End)
-		}
-		if w.End > w.Committed {
-			f.Lost = strings.TrimPrefix(f.Lost+"; ", "; ") + "an unfinished transaction at its end"
+		if w.Damage != "" && !w.Torn {
+			f.Lost = fmt.Sprintf("everything from byte %d on: the transaction holding %s, and every one after it", w.Committed, w.Damage)
 		}
 	} else if w.Damage != "" {
 		f.Lost = fmt.Sprintf("the entries it holds at and after %s, unless each still reads through its pointer", w.Damage)

@@ -84,6 +84,10 @@ func runCheck(e *env, c *command, args []string) error {
 		return fail(exitCorrupt, errors.New("the store is damaged beyond salvage: its KEYREGISTRY is lost"),
 			fmt.Sprintf("restore %s (with its KEYREGISTRY) from your backup; no tool can read the store without the keys that file held", d.storeDir()),
 			fmt.Sprintf("then 'ghostwire check --data %s' verifies what you restored", path))
+	case rep.NoStore:
+		return fail(exitCorrupt, errors.New("the store is missing"),
+			fmt.Sprintf("restore %s from your backup; there is nothing here to salvage", d.storeDir()),
+			fmt.Sprintf("then 'ghostwire check --data %s' verifies what you restored", path))
 	case *salvage != "":
 		hint = fmt.Sprintf("the readable part is in %s; see 'ghostwire check --help' for putting it in place", *salvage)
 	}
