@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -360,4 +361,49 @@ func roomKeyForensic(t *testing.T, dir string, seed byte, markers []string, secr
 		}
 	}
 	return opened, usable
+}
+
+// TestRoomRekeyWaitsForExpiredKey: the owner never seals an epoch key to
+// a member's certificate that has ended (its subkey may be destroyed);
+// the rekey is refused with what to do, and goes through once a sync
+// brings the member's next certificate — as a direct message waits.
+func TestRoomRekeyWaitsForExpiredKey(t *testing.T) {
+	c := newEncClock(time.Now().Truncate(time.Millisecond))
+	dirs := [3]string{t.TempDir(), t.TempDir(), t.TempDir()}
+	nodes := roomKeyNodes(t, dirs, c, true)
+	defer func() {
+		for _, n := range nodes {
+			n.close()
+		}
+	}()
+	owner, member := nodes[0], nodes[1]
+	pairBurnNodes(t, owner, member)
+	r, err := owner.room.Create("waiting", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := owner.room.Find(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.room.Invite(sp, member.id); err != nil {
+		t.Fatal(err)
+	}
+	// The member's certificate ends (period plus grace) without a sync
+	// bringing its next one.
+	c.add(keys.DefaultEncryptionPeriod + keys.DefaultEncryptionGrace + time.Minute)
+	if err := owner.TickKeys(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = owner.room.SetTimer(sp, time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "ended") {
+		t.Fatalf("a rekey sealed to an ended certificate: %v; want it refused, saying the key ended", err)
+	}
+	if err := member.TickKeys(); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, member, owner)
+	if _, err := owner.room.SetTimer(sp, time.Hour); err != nil {
+		t.Fatalf("the rekey after the member's next certificate arrived: %v", err)
+	}
 }

@@ -219,10 +219,14 @@ func (s *Service) publishState(r *record, epoch uint64, members, removed []ident
 			pubs[i] = s.h.RecipientKey().Public()
 			continue
 		}
+		// The newest certificate this node holds, refused once it has
+		// ended (the subkey may be destroyed): the rekey waits for the
+		// member's next one, as a direct message to it does (§13.4).
 		pk, err := s.h.PeerKey(id)
 		if err != nil {
-			return nil, fault.Invalidf("let the node sync with it once (it must be online), then try again",
-				"%s's recipient key has not reached this node yet", id.Short())
+			return nil, fault.Invalidf("let the node sync with it once (it must be online), then try again; "+
+				"or remove it from the room first",
+				"no usable encryption key of %s on this node: %v", id.Short(), err)
 		}
 		pubs[i] = pk
 	}
