@@ -407,3 +407,51 @@ func TestRoomRekeyWaitsForExpiredKey(t *testing.T) {
 		t.Fatalf("the rekey after the member's next certificate arrived: %v", err)
 	}
 }
+
+// TestRoomLeftKeysDestroyed: a member that left a room keeps its epoch
+// keys for the grace, then destroys them, as if a later epoch had come.
+func TestRoomLeftKeysDestroyed(t *testing.T) {
+	c := newEncClock(time.Now().Truncate(time.Millisecond))
+	dirs := [3]string{t.TempDir(), t.TempDir(), t.TempDir()}
+	nodes := roomKeyNodes(t, dirs, c, true)
+	defer func() {
+		for _, n := range nodes {
+			n.close()
+		}
+	}()
+	owner, member := nodes[0], nodes[1]
+	pairBurnNodes(t, owner, member)
+	r, err := owner.room.Create("leaving", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := owner.room.Find(r.ID)
+	if _, err := owner.room.Invite(sp, member.id); err != nil {
+		t.Fatal(err)
+	}
+	roomSync(t, owner, member)
+	if _, err := member.room.Join(sp); err != nil {
+		t.Fatal(err)
+	}
+	roomSync(t, owner, member)
+	joined, err := member.room.Send(sp, "before leaving", room.Timer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := heldSlotKey(t, keyVaultPath(dirs[1]), roomKeySeeds[1], sp, joined.Epoch); !ok {
+		t.Fatal("the member keeps no key for the epoch it wrote in")
+	}
+	if _, err := member.room.Leave(sp); err != nil {
+		t.Fatal(err)
+	}
+	if err := member.TickKeys(); err != nil { // marks it superseded
+		t.Fatal(err)
+	}
+	c.add(keys.DefaultEncryptionGrace + time.Minute)
+	if err := member.TickKeys(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := heldSlotKey(t, keyVaultPath(dirs[1]), roomKeySeeds[1], sp, joined.Epoch); ok {
+		t.Fatal("the member still keeps the epoch key of a room it left, past the grace")
+	}
+}

@@ -140,8 +140,8 @@ func (s *Service) keep(sp item.Space, epoch uint64, key []byte, superseded bool)
 
 // KeyTick keeps and destroys epoch keys on schedule: it opens (and so
 // keeps) the current epoch key of every joined room, marks the epochs a
-// later state supersedes, and destroys the keys superseded for the
-// Keeper's grace. The node runs it before each rotation of its
+// later state supersedes (every epoch of a room we left), and destroys
+// the keys superseded for the Keeper's grace. The node runs it before each rotation of its
 // encryption subkeys (and at start), so no current epoch key is lost with
 // the subkey it was sealed to.
 func (s *Service) KeyTick() error {
@@ -156,15 +156,24 @@ func (s *Service) KeyTick() error {
 	now := s.h.Now()
 	var errs []error
 	for _, r := range recs {
-		if r.status != statusJoined {
-			continue
+		if r.status == statusPending {
+			continue // nothing opened yet
 		}
 		m, err := s.admission(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, s.keepCurrent(m), s.expire(m, now, k))
+		if r.status == statusLeft {
+			// Left: no epoch is ours any more, each goes after the grace.
+			errs = append(errs, s.expire(m, ^uint64(0), now, k))
+			continue
+		}
+		var cur uint64
+		if st := m.current(); st != nil {
+			cur = st.epoch
+		}
+		errs = append(errs, s.keepCurrent(m), s.expire(m, cur, now, k))
 	}
 	return errors.Join(errs...)
 }
@@ -207,10 +216,9 @@ func (s *Service) keepArrived(spaces []item.Space) {
 	}
 }
 
-// expire marks room m's held epochs that a later state supersedes, and
+// expire marks room m's held epochs before cur as superseded, and
 // destroys those superseded for the grace.
-func (s *Service) expire(m *model, now time.Time, k Keeper) error {
-	cur := m.current()
+func (s *Service) expire(m *model, cur uint64, now time.Time, k Keeper) error {
 	type held struct {
 		epoch uint64
 		w     wireHeld
@@ -231,7 +239,7 @@ func (s *Service) expire(m *model, now time.Time, k Keeper) error {
 	}
 	for _, h := range hs {
 		switch {
-		case h.w.Destroyed != 0 || cur == nil || h.epoch >= cur.epoch:
+		case h.w.Destroyed != 0 || h.epoch >= cur:
 			continue
 		case h.w.Superseded == 0:
 			h.w.Superseded = now.UnixMilli()
