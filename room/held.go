@@ -54,9 +54,9 @@ type wireHeld struct {
 // for.
 var errDestroyed = errors.New("room: this epoch's key was destroyed after it was superseded")
 
-func heldKey(sp item.Space, epoch uint64) []byte {
-	return append(sp[:0:0], append(sp[:], epochBytes(epoch)...)...)
-}
+// heldKey is an epoch's key in bucketEpochs (sp is a copy: appending to
+// it allocates).
+func heldKey(sp item.Space, epoch uint64) []byte { return append(sp[:], epochBytes(epoch)...) }
 
 func epochOf(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
