@@ -130,9 +130,12 @@ func roomKeysRun(t *testing.T, erase bool) {
 	c := newEncClock(time.Now().Truncate(time.Millisecond))
 	dirs := [3]string{t.TempDir(), t.TempDir(), t.TempDir()}
 	nodes := roomKeyNodes(t, dirs, c, erase)
+	open := true // the nodes; closed before the forensic search
 	defer func() {
 		for _, n := range nodes {
-			n.close()
+			if open {
+				n.close()
+			}
 		}
 	}()
 	for _, a := range nodes {
@@ -271,6 +274,7 @@ func roomKeysRun(t *testing.T, erase bool) {
 	for _, n := range nodes {
 		n.close()
 	}
+	open = false
 
 	opened, usable := 0, 0
 	for i, d := range dirs {
@@ -283,7 +287,6 @@ func roomKeysRun(t *testing.T, erase bool) {
 	if !erase && opened != 3*len(old) {
 		t.Fatalf("control (erasure off): the search opens %d of %d old-epoch messages; want all, or it cannot fail", opened, 3*len(old))
 	}
-	nodes = roomKeyNodes(t, dirs, c, erase) // for the deferred close
 }
 
 func (b *burnNode) index() int {
