@@ -248,9 +248,16 @@ func currentOf(recs []storedEnc) *storedEnc {
 }
 
 // sweepVault destroys the vault slots no record names: a rotation that
-// stopped after making its key and before storing its record.
+// stopped after making its key and before storing its record, or a Hold
+// that stopped before storing its record. The slots of held keys
+// (held.go) are ours too; if their records cannot be read, nothing is
+// swept this time.
 func (s *Service) sweepVault(recs []storedEnc) {
-	ours := map[vault.Ref]bool{}
+	ours, err := s.heldRefs()
+	if err != nil {
+		s.h.Log().Warn("reading the held keys failed; the key vault is not tidied this time", "err", err)
+		return
+	}
 	for _, r := range recs {
 		if r.rec.Destroyed == 0 {
 			ours[r.ref] = true

@@ -29,7 +29,7 @@ func (n *Node) keyLoop(ctx context.Context) {
 		return
 	}
 	for {
-		next, err := n.keys.EncryptionTick()
+		next, err := n.tickKeys()
 		if err != nil {
 			n.log.Error("rotating the encryption subkey failed; retrying in a minute", "err", err)
 		}
@@ -46,6 +46,16 @@ func (n *Node) keyLoop(ctx context.Context) {
 // TickKeys runs the encryption subkeys' schedule now, as keyLoop does:
 // tests that move the clock call it rather than wait a minute.
 func (n *Node) TickKeys() error {
-	_, err := n.keys.EncryptionTick()
+	_, err := n.tickKeys()
 	return err
+}
+
+// tickKeys runs the rooms' epoch keys' schedule, then the encryption
+// subkeys': rooms keep their current epoch keys (room.Service.KeyTick)
+// before a rotation can destroy the subkey they were sealed to.
+func (n *Node) tickKeys() (time.Time, error) {
+	if err := n.room.KeyTick(); err != nil {
+		n.log.Error("keeping the rooms' epoch keys failed", "err", err)
+	}
+	return n.keys.EncryptionTick()
 }

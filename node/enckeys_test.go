@@ -33,14 +33,20 @@ func encSecrets(seed byte) *identity.Secrets {
 }
 
 // openEncNode opens a node in dir with encryption subkeys (a key vault
-// beside its store) on clock c; erase false is the forensic control.
-func openEncNode(t *testing.T, dir string, seed byte, c *encClock, erase bool) *burnNode {
+// beside its store) on clock c; erase false is the forensic control; more
+// changes the rest of its configuration.
+func openEncNode(t *testing.T, dir string, seed byte, c *encClock, erase bool, more ...func(*Config)) *burnNode {
 	t.Helper()
 	kv, err := vault.Open(keyVaultPath(dir), encSecrets(seed).StoreKey[:], rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, db, err := openBareNode(dir, seed, c.now, func(cfg *Config) { cfg.KeyVault = kv })
+	n, db, err := openBareNode(dir, seed, c.now, func(cfg *Config) {
+		cfg.KeyVault = kv
+		for _, f := range more {
+			f(cfg)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

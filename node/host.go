@@ -9,6 +9,7 @@ import (
 	"github.com/ghostwire/ghostwire/identity"
 	"github.com/ghostwire/ghostwire/item"
 	"github.com/ghostwire/ghostwire/recipient"
+	"github.com/ghostwire/ghostwire/room"
 	"github.com/ghostwire/ghostwire/store"
 	"github.com/ghostwire/ghostwire/vault"
 )
@@ -49,6 +50,15 @@ func (h host) Rescope(peers ...identity.ID) {
 }
 
 func (h host) Vault() *vault.Vault { return h.n.cfg.Vault }
+
+// Keeper is the key vault for room epoch keys: the encryption subkeys'
+// service, when the node has one (keys.Service.Hold).
+func (h host) Keeper() room.Keeper {
+	if h.n.cfg.KeyVault == nil {
+		return nil
+	}
+	return h.n.keys
+}
 
 // Burn is the room service's way to the node's one burn machinery (dm's
 // sealer and vault, docs/protocol.md §13.6).

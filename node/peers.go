@@ -142,7 +142,7 @@ func (n *Node) peerView(c contacts.Contact) *Peer {
 // one) and destroys the keys whose grace ended while the node was off.
 func (n *Node) publishRecipientKey() error {
 	if n.cfg.KeyVault != nil {
-		_, err := n.keys.EncryptionTick()
+		_, err := n.tickKeys()
 		return err
 	}
 	var have bool

@@ -107,6 +107,7 @@ func (h host) Rescope(p ...identity.ID)    { h.n.rescoped = append(h.n.rescoped,
 func (h host) Changed()                    {}
 func (h host) Changes() <-chan struct{}    { return make(chan struct{}) }
 func (h host) Vault() *vault.Vault         { return h.n.v }
+func (h host) Keeper() Keeper              { return nil } // node/roomkeys_test.go runs the key vault
 
 // Burn does what the node's does once the keys are gone: it takes the
 // items out of the store and remembers them.

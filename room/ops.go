@@ -219,10 +219,14 @@ func (s *Service) publishState(r *record, epoch uint64, members, removed []ident
 			pubs[i] = s.h.RecipientKey().Public()
 			continue
 		}
+		// The newest certificate this node holds, refused once it has
+		// ended (the subkey may be destroyed): the rekey waits for the
+		// member's next one, as a direct message to it does (§13.4).
 		pk, err := s.h.PeerKey(id)
 		if err != nil {
-			return nil, fault.Invalidf("let the node sync with it once (it must be online), then try again",
-				"%s's recipient key has not reached this node yet", id.Short())
+			return nil, fault.Invalidf("let the node sync with it once (it must be online), then try again; "+
+				"or remove it from the room first",
+				"no usable encryption key of %s on this node: %v", id.Short(), err)
 		}
 		pubs[i] = pk
 	}
@@ -249,6 +253,7 @@ func (s *Service) publishState(r *record, epoch uint64, members, removed []ident
 	if _, err := s.h.Publish(entries, nil); err != nil {
 		return nil, err
 	}
+	s.keep(r.space, epoch, key, false)
 	s.invalidate()
 	if len(removed) > 0 {
 		s.h.Rescope(removed...)
@@ -380,7 +385,9 @@ func (s *Service) Send(sp item.Space, text string, t Timer) (*apitype.RoomMessag
 		Epoch: cur.epoch, Created: it.Created(), Text: text, Mine: true, Burn: m.burnView(msg)}, nil
 }
 
-// epochKey returns the key of epoch, unwrapping it the first time.
+// epochKey returns the key of epoch: from memory, else from the Keeper,
+// else unwrapped from its part with our recipient key and handed to the
+// Keeper (held.go), so it outlives the subkey it was sealed to.
 func (s *Service) epochKey(m *model, epoch uint64) ([]byte, error) {
 	ref := epochRef{m.space, epoch}
 	s.mu.Lock()
@@ -389,13 +396,20 @@ func (s *Service) epochKey(m *model, epoch uint64) ([]byte, error) {
 	if k != nil {
 		return k, nil
 	}
-	part := m.partFor(s.h.ID(), epoch)
-	if part == nil {
-		return nil, ErrNoKey
-	}
-	k, err := openKey(part, m.space, epoch, m.states[epoch].commit, s.h.RecipientKey())
+	k, err := s.held(m.space, epoch)
 	if err != nil {
 		return nil, err
+	}
+	if k == nil {
+		part := m.partFor(s.h.ID(), epoch)
+		if part == nil {
+			return nil, ErrNoKey
+		}
+		if k, err = openKey(part, m.space, epoch, m.states[epoch].commit, s.h.RecipientKey()); err != nil {
+			return nil, err
+		}
+		cur := m.current()
+		s.keep(m.space, epoch, k, cur != nil && cur.epoch > epoch)
 	}
 	s.mu.Lock()
 	s.mu.keys[ref] = k

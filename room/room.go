@@ -39,6 +39,11 @@ type Host interface {
 	// then what the store kept) and remembers their IDs until keep, so
 	// sync neither offers them again nor takes them back.
 	Burn(ids []item.ID, keep time.Time, why string)
+	// Keeper keeps the epoch keys this node opened where destroying them
+	// erases them (held.go); nil when the node has no key vault, whose
+	// recipient key is then never destroyed, so keys are opened again
+	// after a restart and kept in memory only.
+	Keeper() Keeper
 }
 
 // bucketRooms records the rooms this node knows: space → wireRecord.
@@ -406,6 +411,9 @@ func (s *Service) Accepted(peer identity.ID, items []*item.Item) error {
 			peers = append(peers, id)
 		}
 		s.h.Rescope(peers...)
+	}
+	if stateCame {
+		s.keepArrived(membership)
 	}
 	for _, l := range leaves {
 		s.answerLeave(l)

@@ -416,7 +416,8 @@ type RoomMessage struct {
 	Epoch   uint64    `json:"epoch"`
 	Created time.Time `json:"created"`
 	// Text is empty and Sealed true when this node holds no key for the
-	// message's epoch (it was not a member then).
+	// message's epoch (it was not a member then, or the key was destroyed
+	// two weeks after a later epoch replaced it: docs/protocol.md §13.4).
 	Text   string `json:"text"`
 	Sealed bool   `json:"sealed,omitempty"`
 	Mine   bool   `json:"mine,omitempty"`
