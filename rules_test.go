@@ -48,8 +48,9 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-func TestGofmt(t *testing.T) {
-	n := 0
+// goFiles calls fn with the path of every Go file of the repository,
+// outside hidden directories and testdata.
+func goFiles(fn func(path string)) {
 	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -57,9 +58,16 @@ func TestGofmt(t *testing.T) {
 		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
-		if !strings.HasSuffix(p, ".go") {
-			return nil
+		if strings.HasSuffix(p, ".go") {
+			fn(p)
 		}
+		return nil
+	})
+}
+
+func TestGofmt(t *testing.T) {
+	n := 0
+	goFiles(func(p string) {
 		n++
 		src, err := os.ReadFile(p)
 		if err != nil {
@@ -68,7 +76,6 @@ func TestGofmt(t *testing.T) {
 		if got, err := format.Source(src); err != nil || string(got) != string(src) {
 			t.Errorf("%s is not gofmt-clean (run gofmt -w %s)", p, p)
 		}
-		return nil
 	})
 	if n == 0 {
 		t.Fatal("no Go files found")
@@ -687,22 +694,15 @@ func TestBadgerNeverDeletesUnasked(t *testing.T) {
 // hidden directories and testdata) and calls fn with each.
 func parseSources(t *testing.T, fset *token.FileSet, fn func(path string, f *ast.File)) {
 	t.Helper()
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
+	goFiles(func(p string) {
+		if strings.HasSuffix(p, "_test.go") {
+			return
 		}
 		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fn(p, f)
-		return nil
 	})
 }
 
@@ -829,15 +829,9 @@ func TestNoRaceTestsRunInCI(t *testing.T) {
 	pkgs := strings.Fields(string(plain[2]))
 	fset := token.NewFileSet()
 	found := 0
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
+	goFiles(func(p string) {
 		if !strings.HasSuffix(p, "_test.go") {
-			return nil
+			return
 		}
 		f, err := parser.ParseFile(fset, p, nil, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
@@ -855,7 +849,7 @@ func TestNoRaceTestsRunInCI(t *testing.T) {
 			}
 		}
 		if !noRace {
-			return nil
+			return
 		}
 		dir := "./" + filepath.ToSlash(filepath.Dir(p))
 		for _, decl := range f.Decls {
@@ -868,7 +862,6 @@ func TestNoRaceTestsRunInCI(t *testing.T) {
 				t.Errorf("%s: %s is built without -race only, so ./run test must run it in its plain go test: add %s to its -run list and %s to its packages", p, fn.Name.Name, fn.Name.Name, dir)
 			}
 		}
-		return nil
 	})
 	if found == 0 {
 		t.Fatal("found no test built without -race; if none is left, remove ./run test's plain go test and this rule")
