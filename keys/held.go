@@ -93,6 +93,13 @@ func (s *Service) Held(ref vault.Ref) ([]byte, error) {
 		return nil, fmt.Errorf("%w (%v)", ErrNotHeld, err)
 	}
 	defer clear(k[:])
+	return rec.open(&k, ref)
+}
+
+// open returns the secret a record seals under its slot's key k. The
+// record comes from the store, which a damaged disk may have changed, so
+// every length is checked before use (FuzzHeldRecord).
+func (rec heldRecord) open(k *vault.Key, ref vault.Ref) ([]byte, error) {
 	a, _ := chacha20poly1305.NewX(k[:])
 	if len(rec.Nonce) != a.NonceSize() {
 		return nil, fmt.Errorf("keys: a held key's record is damaged")
