@@ -40,7 +40,9 @@ const (
 const bucketImport = "import"
 
 // maxImportRecords bounds the records kept: the oldest finished ones go
-// first.
+// first, then the oldest that stopped (failed or interrupted: they can no
+// longer be resumed once dropped, but an unbounded list of them would grow
+// with every import a flood of bad files fails).
 const maxImportRecords = 64
 
 // storedImport is an import record as stored: the API's view plus what
@@ -181,7 +183,8 @@ func putImport(tx *store.Tx, r *storedImport) error {
 }
 
 // saveImport writes r in a transaction of its own, and drops the oldest
-// finished records past maxImportRecords.
+// records past maxImportRecords: finished ones first, then stopped ones.
+// A running import's record is never dropped.
 func (s *Service) saveImport(r *storedImport) error {
 	all, err := s.storedImports()
 	if err != nil {
@@ -189,12 +192,21 @@ func (s *Service) saveImport(r *storedImport) error {
 	}
 	return s.h.Store().Update(func(tx *store.Tx) error {
 		n := len(all)
-		for i := len(all) - 1; i >= 0 && n >= maxImportRecords; i-- {
-			if o := all[i]; o.ID != r.ID && o.State == importDone {
-				if err := tx.Delete(bucketImport, []byte(o.ID)); err != nil {
-					return err
+		if !slices.ContainsFunc(all, func(o storedImport) bool { return o.ID == r.ID }) {
+			n++ // r is new: it takes a place too
+		}
+		for _, drop := range []func(string) bool{
+			func(st string) bool { return st == importDone },
+			func(st string) bool { return st == importFailed || st == importInterrupted },
+		} {
+			for i := len(all) - 1; i >= 0 && n > maxImportRecords; i-- {
+				if o := all[i]; o.ID != r.ID && drop(o.State) {
+					if err := tx.Delete(bucketImport, []byte(o.ID)); err != nil {
+						return err
+					}
+					all = slices.Delete(all, i, i+1)
+					n--
 				}
-				n--
 			}
 		}
 		return putImport(tx, r)
