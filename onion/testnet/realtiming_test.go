@@ -11,7 +11,6 @@ import (
 	"crypto/sha3"
 	"encoding/binary"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,9 +28,6 @@ import (
 	"github.com/ghostwire/ghostwire/onion"
 	"github.com/ghostwire/ghostwire/onion/internal/torctl"
 )
-
-// realtimeLong runs TestRealTimingLong: `./run realtime`.
-var realtimeLong = flag.Bool("realtime.long", false, "run TestRealTimingLong: wait out tor's 15-minute HSDir re-query block and measure a returning peer on both timings (./run realtime)")
 
 // Bounds of the real-timing tests. The network start is bounded by
 // realNetLimit (keys, a fast full consensus, then one more vote on the
@@ -89,34 +85,6 @@ func TestRealTiming(t *testing.T) {
 
 	d, dials := returningPeer(t, nw, b, 10*time.Second)
 	t.Logf("realtime: returning peer reached %.1fs after its descriptor upload (%d dials, one every %s), real timing", d.Seconds(), dials, dialEvery)
-}
-
-// TestRealTimingLong is TestRealTiming's long version, behind -realtime.long
-// (`./run realtime`). It prints the time to reach a returning peer on a
-// testing-timing network beside a real-timing one (three rounds each, the
-// peer offline for 10 s), then on the real-timing one after the peer was
-// offline for longer than tor's 15-minute block, dialled all that while on
-// the node's backoff schedule.
-func TestRealTimingLong(t *testing.T) {
-	if !*realtimeLong {
-		t.Skip("the 16-minute round runs with -realtime.long (./run realtime)")
-	}
-	for _, real := range []bool{false, true} {
-		name := map[bool]string{false: "testing timing", true: "real timing"}[real]
-		nw := startTimed(t, real)
-		b := joinTor(t, nw, "b")
-		for range 3 {
-			d, dials := returningPeer(t, nw, b, 10*time.Second)
-			fmt.Printf("realtime: returning peer reached %.1fs after its descriptor upload (%d dials, one every %s; offline 10s), %s\n", d.Seconds(), dials, dialEvery, name)
-		}
-		if real {
-			offline := realRequery + time.Minute
-			d, dials := returningPeer(t, nw, b, offline)
-			fmt.Printf("realtime: returning peer reached %.1fs after its descriptor upload (%d dials, one every %s; offline %s), %s\n", d.Seconds(), dials, dialEvery, offline, name)
-		}
-		b.Close()
-		nw.Stop()
-	}
 }
 
 // startTimed starts a network with real or testing timing, stopped when the
